@@ -1,0 +1,1 @@
+"""The ``gantrans`` command line."""

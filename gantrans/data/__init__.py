@@ -1,0 +1,1 @@
+"""gantrans.data (filled in by its issue)."""

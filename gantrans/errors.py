@@ -1,0 +1,44 @@
+"""The project's own exceptions.
+
+Every failure a user can cause (a bad file, an unknown name, a broken plugin) surfaces as a
+:class:`GantransError` whose message is one line naming the file or thing and what to do.
+The CLI prints that line and exits 1; anything else is a bug and gets a traceback with --debug.
+"""
+
+from __future__ import annotations
+
+
+class GantransError(Exception):
+    """A failure with a one-line, user-facing explanation."""
+
+
+class ConfigError(GantransError):
+    """A bad option, config file or unknown name."""
+
+
+class PluginError(GantransError):
+    """A plugin failed to load or registered something invalid."""
+
+
+class ImageError(GantransError):
+    """An image file cannot be used; the message names the file and the problem."""
+
+
+class DataError(GantransError):
+    """A data set cannot be used for training."""
+
+
+class CheckpointError(GantransError):
+    """A checkpoint or run directory cannot be read."""
+
+
+class ExportError(GantransError):
+    """An export failed (parity, quantization quality, existing file)."""
+
+
+class ModelError(GantransError):
+    """An ONNX model cannot be loaded or run."""
+
+
+class Cancelled(GantransError):
+    """Work was cancelled through a cancellation token."""

@@ -1,0 +1,1 @@
+"""gantrans.export (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""gantrans.gan (filled in by its issue)."""

@@ -1,0 +1,91 @@
+"""Hook specifications: the one door through which plugins reach gantrans.
+
+A plugin is a module (or object) with functions marked ``@gantrans.hookimpl`` whose names
+match the specifications below, exposed through the ``gantrans`` entry-point group::
+
+    [project.entry-points.gantrans]
+    my_plugin = "my_package.plugin_module"
+
+Contribution hooks receive a ``register`` callback, as in llm and datasette. Every name a plugin
+registers records the plugin and distribution it came from; a name registered twice is an
+error naming both plugins. A hook that raises is recorded against its plugin and skipped.
+
+This module imports neither torch nor Qt: the inference path and the GUI load plugins too.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("gantrans")
+hookimpl = pluggy.HookimplMarker("gantrans")
+
+
+@hookspec
+def register_networks(register: Callable[..., None]) -> None:
+    """Register generator and discriminator networks by name.
+
+    Called once when the registries are first built. Call
+    ``register(name, factory, *, kind, input="image", size_multiple=1, min_size=1,
+    description="")`` for each network: ``factory(**options)`` returns a ``torch.nn.Module``;
+    ``kind`` is ``"generator"`` or ``"discriminator"``; ``input`` is ``"image"``,
+    ``"latent"`` or ``"latent+label"`` for generators and ``"image"`` or ``"image+label"`` for
+    discriminators; ``size_multiple`` and ``min_size`` are the spatial size rule an exporter
+    and the inference engine enforce.
+    """
+
+
+@hookspec
+def register_models(register: Callable[..., None]) -> None:
+    """Register training recipes (model families).
+
+    Called once when the registries are first built. Call ``register(recipe_class)`` with a
+    subclass of :class:`gantrans.recipe.Recipe`; its ``name`` attribute is the name users type
+    (``gantrans train NAME``). A recipe knows the mathematics of its family and nothing about
+    devices, precision, process groups, files or logging.
+    """
+
+
+@hookspec
+def register_losses(register: Callable[..., None]) -> None:
+    """Register adversarial objectives by name.
+
+    Called once when the registries are first built. Call
+    ``register(name, factory, description="")``; ``factory(**options)`` returns an object with
+    the interface of :class:`gantrans.gan.losses.AdversarialLoss`.
+    """
+
+
+@hookspec
+def register_data_formats(register: Callable[..., None]) -> None:
+    """Register on-disk data set formats (``unpaired``, ``aligned``, ``labelled``, ...).
+
+    Called once when the registries are first built. Call ``register(data_format)`` with an
+    object implementing :class:`gantrans.data.formats.DataFormat`; its ``name`` is what users
+    pass to ``--data-format``, and its ``detect`` method lets gantrans pick it automatically.
+    """
+
+
+@hookspec
+def register_builtin_datasets(register: Callable[..., None]) -> None:
+    """Register built-in, offline data sets that ``gantrans data make`` writes to disk.
+
+    Called once when the registries are first built. Call ``register(dataset)`` with an object
+    implementing :class:`gantrans.data.builtin.BuiltinDataset`. A built-in data set must never
+    touch the network: generate it, or read data shipped inside an installed package.
+    """
+
+
+@hookspec
+def register_commands(subparsers: argparse._SubParsersAction, context: dict[str, Any]) -> None:
+    """Add subcommands to the ``gantrans`` command line.
+
+    Called while the CLI parser is built. Use
+    ``parser = subparsers.add_parser(NAME, help=...)`` and
+    ``parser.set_defaults(func=callable)``; the callable receives the parsed
+    ``argparse.Namespace`` and returns an exit code (or None for 0). ``context`` is reserved
+    for future use and is an empty dict today.
+    """

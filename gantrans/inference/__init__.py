@@ -1,0 +1,1 @@
+"""gantrans.inference (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""gantrans.training (filled in by its issue)."""

@@ -1,0 +1,113 @@
+"""Self-describing checkpoints: written atomically, loaded without unpickling code.
+
+A checkpoint holds, besides weights, the recipe name and origin, the recipe options, the data
+spec and each network's registry name and options — enough to resume, sample or export with
+no flags repeated. Loading uses ``torch.load(weights_only=True)``, so every value is a tensor
+or a plain Python container/primitive.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gantrans.errors import CheckpointError
+from gantrans.recipe import DataSpec, Recipe, get_recipe
+
+CHECKPOINT_FORMAT = "gantrans-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_DIR = "checkpoints"
+LATEST = "latest.pt"
+
+
+def epoch_filename(epoch: int) -> str:
+    return f"epoch_{epoch:04d}.pt"
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename into place.
+
+    A crash at any moment leaves either the old file or the new one, never a torn file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def resolve_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> Path:
+    """A checkpoint file from a run directory (``latest`` or an epoch number) or a file path."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such run directory or checkpoint file")
+    folder = p / CHECKPOINT_DIR
+    if str(which) == "latest":
+        candidate = folder / LATEST
+    else:
+        try:
+            candidate = folder / epoch_filename(int(which))
+        except ValueError:
+            raise CheckpointError(f"--checkpoint must be 'latest' or an epoch number, not '{which}'") from None
+    if not candidate.is_file():
+        kept = sorted(x.name for x in folder.glob("*.pt")) if folder.is_dir() else []
+        raise CheckpointError(f"{candidate}: no such checkpoint; available: {', '.join(kept) or 'none'}")
+    return candidate
+
+
+def load_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> dict[str, Any]:
+    """Load and validate a gantrans checkpoint on the CPU."""
+    file = resolve_checkpoint(path, which)
+    try:
+        ckpt = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling/zip error is a bad file to the user
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{file}: not a readable checkpoint ({msg})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{file}: not a gantrans checkpoint (for a reference CycleGAN/pix2pix "
+                              f"generator use 'gantrans import')")
+    if int(ckpt.get("format_version", 0)) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{file}: written by a newer gantrans ({ckpt.get('gantrans_version')}); upgrade")
+    ckpt["_path"] = str(file)
+    return ckpt
+
+
+def recipe_from_checkpoint(ckpt: dict[str, Any], load_weights: bool = True) -> Recipe:
+    """Rebuild the recipe and its networks from a checkpoint, weights loaded, on the CPU.
+
+    Networks absent from the checkpoint (an imported generator-only checkpoint) keep their
+    fresh initialisation; every network present must match exactly.
+    """
+    cls = get_recipe(ckpt["recipe"]["name"])
+    recipe = cls(ckpt["model_config"], DataSpec.from_dict(ckpt["data"]))
+    nets = recipe.build_networks()
+    if load_weights:
+        for key, state in ckpt.get("networks", {}).items():
+            if key not in nets:
+                raise CheckpointError(f"{ckpt.get('_path', 'checkpoint')}: network '{key}' is not part of "
+                                      f"recipe '{cls.name}' (has {', '.join(nets)})")
+            try:
+                nets[key].load_state_dict(state)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise CheckpointError(f"{ckpt.get('_path', 'checkpoint')}: weights of '{key}' do not fit "
+                                      f"the network ({first})") from None
+    recipe.attach(nets)
+    return recipe

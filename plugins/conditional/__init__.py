@@ -1,0 +1,1 @@
+"""Built-in plugin 'conditional' (filled in by its issue)."""

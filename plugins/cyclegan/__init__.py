@@ -1,0 +1,1 @@
+"""Built-in plugin 'cyclegan' (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin 'networks' (filled in by its issue)."""

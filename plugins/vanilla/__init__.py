@@ -1,0 +1,1 @@
+"""Built-in plugin 'vanilla' (filled in by its issue)."""

@@ -1,0 +1,32 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "fixtures" / "reference-cyclegan"
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    """The reference CycleGAN parity fixtures; skips when ../shared is absent."""
+    if not (REFERENCE / "manifest.json").is_file():
+        pytest.skip(f"reference fixtures not found at {REFERENCE} (../shared is absent)")
+    return REFERENCE
+
+
+@pytest.fixture
+def fresh_plugins():
+    """A plugin manager rebuilt for the test and forgotten afterwards."""
+    from gantrans.plugins import get_plugin_manager, reset_plugin_manager
+
+    reset_plugin_manager()
+    yield get_plugin_manager()
+    reset_plugin_manager()
