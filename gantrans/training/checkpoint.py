@@ -4,6 +4,20 @@ A checkpoint holds, besides weights, the recipe name and origin, the recipe opti
 spec and each network's registry name and options — enough to resume, sample or export with
 no flags repeated. Loading uses ``torch.load(weights_only=True)``, so every value is a tensor
 or a plain Python container/primitive.
+
+Keys of a checkpoint dict (the trainer writes all; an imported reference generator writes the
+first group and ``networks`` only):
+
+- ``format`` (= CHECKPOINT_FORMAT), ``format_version``, ``gantrans_version``, ``created`` (ISO
+  date), ``run_name``;
+- ``recipe``: ``{"name", "plugin", "distribution", "version"}``; ``model_config``: the recipe's
+  merged options (``Recipe.config``); ``data``: ``DataSpec.as_dict()``; ``network_specs``:
+  ``Recipe.network_specs``; ``config``: the whole resolved run config;
+- ``networks``: ``{key: state_dict}``;
+- ``optimizers``, ``schedulers``: ``{name: state_dict}``; ``scaler``: GradScaler state or None;
+  ``recipe_state``: ``Recipe.state_dict()``; ``rng``: python/numpy/torch/cuda states as tensors
+  and primitives; ``epoch`` (epochs completed), ``step`` (global steps done), ``epoch_step``
+  (steps done inside the current epoch).
 """
 
 from __future__ import annotations
