@@ -158,7 +158,7 @@ class PluginManager:
         origin, so each plugin gets its own ``register`` callback that records provenance.
         """
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order
             origin = self.origins.get(impl.plugin_name, Origin(impl.plugin_name))
             kwargs = {arg: make(origin) for arg, make in kwargs_for.items() if arg in impl.argnames}
             try:

@@ -1,0 +1,147 @@
+"""The plugin system: discovery, provenance, safe loading, registries."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+from plugin_helpers import make_fake_distribution
+
+from gantrans import hookimpl, hookspecs
+from gantrans.errors import ConfigError, PluginError
+from gantrans.plugins import PluginManager, Registry
+from gantrans.plugins.registry import Origin
+
+BUILTINS = {"networks", "vanilla", "conditional", "cyclegan", "datasets"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_builtin_plugins_load_through_entry_points():
+    pm = PluginManager()
+    info = pm.describe()
+    names = {p["plugin"] for p in info["plugins"]}
+    assert BUILTINS <= names
+    for p in info["plugins"]:
+        if p["plugin"] in BUILTINS:
+            assert p["distribution"] == "gantrans"
+            assert p["version"]
+    assert info["failed"] == []
+
+
+def test_core_never_imports_builtin_plugins_by_name():
+    offenders = [str(p) for p in (ROOT / "gantrans").rglob("*.py")
+                 if re.search(r"^\s*(from|import)\s+gantrans_(plugins|gui)\b", p.read_text(), re.M)]
+    assert offenders == []
+
+
+BROKEN = "raise RuntimeError('this plugin is broken on purpose')\n"
+HOOK_RAISES = (
+    "from gantrans import hookimpl\n"
+    "@hookimpl\n"
+    "def register_networks(register):\n"
+    "    raise ValueError('hook failed on purpose')\n"
+)
+
+
+def test_plugin_failing_at_import_is_recorded_and_skipped(tmp_path, monkeypatch):
+    make_fake_distribution(tmp_path, "broken-dist", "0.7", {"broken": "broken_mod"}, {"broken_mod": BROKEN})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pm = PluginManager()
+    info = pm.describe()
+    assert BUILTINS <= {p["plugin"] for p in info["plugins"]}
+    [failure] = info["failed"]
+    assert failure["plugin"] == "broken"
+    assert failure["distribution"] == "broken-dist"
+    assert failure["version"] == "0.7"
+    assert failure["stage"] == "import"
+    assert "broken on purpose" in failure["error"]
+
+
+def test_plugin_whose_hook_raises_is_recorded_and_others_still_register(tmp_path, monkeypatch):
+    make_fake_distribution(tmp_path, "hooky", "1.0", {"hooky": "hooky_mod"}, {"hooky_mod": HOOK_RAISES})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pm = PluginManager()
+    regs = pm.registries
+    [failure] = pm.describe()["failed"]
+    assert (failure["plugin"], failure["stage"]) == ("hooky", "register_networks")
+    assert "hook failed on purpose" in failure["error"]
+    assert "hooky" in pm.plugin_names()
+    assert regs.networks.by_plugin("hooky") == []
+
+
+def test_strict_mode_turns_failures_into_errors(tmp_path, monkeypatch):
+    make_fake_distribution(tmp_path, "broken-dist", "0.7", {"broken": "broken_mod"}, {"broken_mod": BROKEN})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("GANTRANS_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="broken"):
+        PluginManager()
+
+
+def test_disable_plugins_by_name(monkeypatch):
+    monkeypatch.setenv("GANTRANS_DISABLE_PLUGINS", "vanilla, cyclegan")
+    pm = PluginManager()
+    assert {"vanilla", "cyclegan"}.isdisjoint(pm.plugin_names())
+    assert {"networks", "conditional"} <= set(pm.plugin_names())
+    assert pm.describe()["disabled"] == ["cyclegan", "vanilla"]
+
+
+def _plugin_registering(network_name: str):
+    class Plugin:
+        @hookimpl
+        def register_networks(self, register):
+            register(network_name, lambda: None, kind="generator")
+
+    return Plugin()
+
+
+def test_name_registered_twice_is_an_error_naming_both_plugins(monkeypatch):
+    monkeypatch.setenv("GANTRANS_STRICT_PLUGINS", "1")
+    pm = PluginManager(load_entry_points=False)
+    pm.register(_plugin_registering("twin"), "first", Origin("first", "first-dist", "1.0"))
+    pm.register(_plugin_registering("twin"), "second", Origin("second", "second-dist", "2.0"))
+    with pytest.raises(PluginError) as err:
+        pm.registries  # noqa: B018 - building the registries runs the hooks
+    assert "'first'" in str(err.value) and "'second'" in str(err.value)
+    assert "first-dist" in str(err.value) and "second-dist" in str(err.value)
+
+
+def test_duplicate_without_strict_keeps_first_and_records_second():
+    pm = PluginManager(load_entry_points=False)
+    pm.register(_plugin_registering("twin"), "first")
+    pm.register(_plugin_registering("twin"), "second")
+    assert pm.registries.networks.get("twin").origin.plugin == "first"
+    [failure] = pm.describe()["failed"]
+    assert failure["plugin"] == "second" and "'first'" in failure["error"]
+
+
+def test_unknown_name_lists_available():
+    reg = Registry("network")
+    reg.add("resnet", object(), Origin("p"))
+    reg.add("unet", object(), Origin("p"))
+    with pytest.raises(ConfigError, match=r"unknown network 'nope'; available: resnet, unet"):
+        reg.get("nope")
+
+
+def test_registered_entries_record_their_origin():
+    pm = PluginManager(load_entry_points=False)
+    pm.register(_plugin_registering("solo"), "mine", Origin("mine", "mine-dist", "3.1"))
+    entry = pm.registries.networks.get("solo")
+    assert entry.origin == Origin("mine", "mine-dist", "3.1")
+    assert entry.meta == {"kind": "generator"}
+    assert pm.describe()["plugins"][0]["registered"] == {"networks": ["solo"]}
+
+
+def _hookspec_names():
+    return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+            if hasattr(fn, "gantrans_spec")]
+
+
+def test_every_hook_is_documented_with_its_signature_in_the_plugin_guide():
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    names = _hookspec_names()
+    assert len(names) >= 6
+    for name in names:
+        params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        assert f"{name}({params})" in guide, f"docs/plugins.md lacks the hook signature {name}({params})"
