@@ -1,1 +1,32 @@
-"""gantrans.gan (filled in by its issue)."""
+"""Toolkit for plugin authors: adversarial losses, gradient penalty, image pool, weight init.
+
+Public and stable: a third-party recipe may import anything listed in ``__all__``. This
+package imports torch.
+"""
+
+from gantrans.gan.init import INIT_TYPES, init_weights
+from gantrans.gan.losses import (
+    LOSSES,
+    AdversarialLoss,
+    HingeLoss,
+    LSGANLoss,
+    VanillaLoss,
+    WGANGPLoss,
+    make_loss,
+)
+from gantrans.gan.penalty import gradient_penalty
+from gantrans.gan.pool import ImagePool
+
+__all__ = [
+    "AdversarialLoss",
+    "HingeLoss",
+    "INIT_TYPES",
+    "ImagePool",
+    "LOSSES",
+    "LSGANLoss",
+    "VanillaLoss",
+    "WGANGPLoss",
+    "gradient_penalty",
+    "init_weights",
+    "make_loss",
+]
