@@ -1,9 +1,135 @@
-"""Placeholder: filled in by its issue."""
+"""``gantrans data list|make|info``: built-in data sets and data set folders."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands (none yet)."""
+    parser = sub.add_parser("data", help="built-in data sets and data set folders",
+                            description="List and write the built-in offline data sets, and inspect a "
+                                        "data set folder.")
+    parser.set_defaults(_group_parser=parser)
+    dsub = parser.add_subparsers(dest="data_command", metavar="ACTION", parser_class=type(parser))
+
+    p = dsub.add_parser("list", help="show the built-in data sets and the data formats",
+                        description="Show every registered built-in data set with its forms, size and "
+                                    "plugin, and every registered data format.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_list)
+
+    p = dsub.add_parser("make", help="write a built-in data set to a folder",
+                        description="Write a built-in data set (generated offline, deterministic per seed) "
+                                    "into DIR in one of its forms.")
+    p.add_argument("name", metavar="NAME", help="built-in data set name (see 'gantrans data list')")
+    p.add_argument("dir", metavar="DIR", help="folder to create; must not exist or be empty")
+    p.add_argument("--form", default=None, help="data format to write (default: the set's first form)")
+    p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists and is not empty")
+    p.set_defaults(func=_make)
+
+    p = dsub.add_parser("info", help="detect the format of a data set folder and count its images",
+                        description="Detect the layout of a data set folder (or a built-in name) and "
+                                    "scan one split, reporting usable and unreadable images.")
+    p.add_argument("data", metavar="DATA", help="data set folder")
+    p.add_argument("--format", dest="data_format", default=None, help="force a data format")
+    p.add_argument("--split", default="train")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_info)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from gantrans.plugins import get_registries
+
+    regs = get_registries()
+    sets = [{"name": e.name, "description": getattr(e.obj, "description", ""), "forms": list(e.obj.forms),
+             "size": getattr(e.obj, "size", ""), **e.origin.as_dict()} for e in regs.builtin_datasets]
+    formats = [{"name": e.name, "kind": e.obj.kind, "description": getattr(e.obj, "description", ""),
+                **e.origin.as_dict()} for e in regs.data_formats]
+    if args.json:
+        print(json.dumps({"datasets": sets, "formats": formats}, indent=2))
+        return 0
+    print("built-in data sets:")
+    for s in sets:
+        print(f"  {s['name']}  [{s['plugin']}]  forms: {', '.join(s['forms'])}")
+        print(f"      {s['size']}; {s['description']}")
+    print("data formats (detection order):")
+    for f in formats:
+        print(f"  {f['name']:<10} {f['kind']:<9} [{f['plugin']}]  {f['description']}")
+    return 0
+
+
+def _make(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from gantrans.data.builtin import choose_form, get_builtin
+    from gantrans.errors import DataError
+
+    dataset = get_builtin(args.name)
+    form = choose_form(dataset, None, args.form)
+    dest = Path(args.dir).expanduser()
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest}: exists and is not a folder")
+    if dest.is_dir() and any(dest.iterdir()) and not args.overwrite:
+        raise DataError(f"{dest}: folder is not empty; choose another or pass --overwrite")
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    # Write beside DIR and rename into place, so an interrupted write leaves DIR as it was.
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}."))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a data set is not
+    try:
+        dataset.make(tmp, form, args.seed)
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}.old."))
+            os.replace(dest, old / dest.name)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    count = sum(1 for p in dest.rglob("*") if p.is_file() and p.suffix.lower() == ".png")
+    print(f"wrote built-in data set '{dataset.name}' ({form}, seed {args.seed}): {count} images in {dest}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from gantrans.data import find_formats
+    from gantrans.data.formats import DataWarning
+    from gantrans.errors import DataError
+    from gantrans.plugins import get_registries
+
+    root = Path(args.data).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder")
+    fmts = ([get_registries().data_formats.get(args.data_format).obj] if args.data_format
+            else find_formats(root))
+    if not fmts:
+        raise DataError(f"{root}: no images in a layout gantrans recognises (see 'gantrans data list')")
+    fmt = fmts[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        ds = fmt.build(root, args.split, None, channels=3, size=0)
+    skipped = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    info = {"root": str(root), "format": fmt.name, "kind": fmt.kind, "split": args.split,
+            "also_matches": [f.name for f in fmts[1:]], "items": len(ds), "domains": list(ds.spec.domains),
+            "class_names": ds.spec.class_names, "warnings": skipped}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{root}: format '{fmt.name}' ({fmt.kind} data), split '{args.split}': {len(ds)} items")
+    if ds.spec.class_names:
+        print(f"  classes: {', '.join(ds.spec.class_names)}")
+    if info["also_matches"]:
+        print(f"  also matches: {', '.join(info['also_matches'])} (use --format to choose)")
+    for w in skipped:
+        print(f"  warning: {w}")
+    return 0

@@ -1,1 +1,99 @@
-"""gantrans.data (filled in by its issue)."""
+"""Data for training: safe image loading, data set formats, joint transforms, built-in sets.
+
+The trainer calls :func:`open_dataset`; plugins implement :class:`gantrans.data.formats.DataFormat`
+and :class:`gantrans.data.builtin.BuiltinDataset`. Importing this package does not import
+torch (the plugin loader and the inference engine import it); :func:`open_dataset` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gantrans.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gantrans.data.datasets import GanDataset
+
+__all__ = ["open_dataset", "detect_format", "find_formats"]
+
+
+def _formats() -> list[Any]:
+    from gantrans.plugins import get_registries
+
+    return [entry.obj for entry in get_registries().data_formats]
+
+
+def find_formats(root: str | os.PathLike[str]) -> list[Any]:
+    """Every registered format whose ``detect`` accepts ``root``, in registration order."""
+    root = Path(root)
+    found = []
+    for fmt in _formats():
+        try:
+            if fmt.detect(root):
+                found.append(fmt)
+        except OSError:
+            continue
+    return found
+
+
+def detect_format(root: str | os.PathLike[str], accepted_kinds: Sequence[str] | None = None,
+                  data_format: str | None = None) -> Any:
+    """The format to read ``root`` with: the named one, or the first detected of an accepted kind."""
+    from gantrans.plugins import get_registries
+
+    root = Path(root)
+    accepted = list(accepted_kinds) if accepted_kinds else None
+    needs = " or ".join(accepted or [])
+    if data_format is not None:
+        fmt = get_registries().data_formats.get(data_format).obj
+        if accepted is not None and fmt.kind not in accepted:
+            raise DataError(f"{root}: format '{data_format}' holds {fmt.kind} data, but {needs} data is needed")
+        return fmt
+    found = find_formats(root)
+    for fmt in found:
+        if accepted is None or fmt.kind in accepted:
+            return fmt
+    if found:
+        what = ", ".join(f"{f.kind} ('{f.name}' layout)" for f in found)
+        raise DataError(f"{root}: {needs} data is needed, but this folder looks like {what}")
+    layouts = "; ".join(f"{f.name}: {getattr(f, 'description', f.kind)}" for f in _formats()
+                        if accepted is None or f.kind in accepted)
+    raise DataError(f"{root}: no images in a layout gantrans recognises; expected {layouts or needs}")
+
+
+def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str], data_format: str | None = None,
+                 split: str = "train", load_size: int = 286, crop_size: int = 256,
+                 preprocess: str = "resize_and_crop", flip: bool = True, train: bool = True,
+                 channels: int | None = None, serial: bool = False, seed: int = 0, size_multiple: int = 1,
+                 max_items: int | None = None, min_items: int = 1) -> GanDataset:
+    """Open a folder, or a built-in data set by name, as a torch data set of an accepted kind.
+
+    ``data`` that is not an existing path but names a registered built-in set is written once
+    under ``$GANTRANS_DATA_DIR`` and reused. Items are dicts (see :mod:`gantrans.data.datasets`)
+    that depend only on ``(seed, epoch, index)``.
+    """
+    from gantrans.data.builtin import materialise
+    from gantrans.data.transforms import build_transform
+    from gantrans.plugins import get_registries
+
+    channels = 3 if channels is None else int(channels)
+    if channels not in (1, 3, 4):
+        raise ConfigError(f"channels must be 1, 3 or 4, not {channels}")
+    root = Path(data).expanduser()
+    if not root.exists():
+        builtins = get_registries().builtin_datasets
+        if str(data) in builtins:
+            root = materialise(str(data), accepted_kinds=accepted_kinds, data_format=data_format)
+        else:
+            names = ", ".join(builtins.names()) or "none"
+            raise DataError(f"{data}: no such folder, and no built-in data set of that name (built-ins: {names})")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder; give a data set folder or a built-in data set name")
+    fmt = detect_format(root, accepted_kinds, data_format)
+    transform = build_transform(channels=channels, preprocess=preprocess, load_size=load_size,
+                                crop_size=crop_size, flip=flip, train=train, size_multiple=size_multiple)
+    return fmt.build(root, split, transform, channels=channels, size=crop_size, seed=seed, serial=serial,
+                     max_items=max_items, min_items=min_items)

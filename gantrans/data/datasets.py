@@ -1,0 +1,205 @@
+"""Torch data sets over scanned file lists, with items that are pure functions of (seed, epoch, i).
+
+Exact resume needs the item at index ``i`` of epoch ``e`` to be the same after a restart, on
+any number of loader workers. So every ``__getitem__`` seeds a private copy of torch's RNG
+(``torch.random.fork_rng``) and a numpy ``Generator`` from ``(seed, epoch, i)`` and draws the
+random crop, flip and unpaired partner from those alone; global RNG state is neither read nor
+changed.
+
+The epoch lives in a shared-memory tensor, so :meth:`GanDataset.set_epoch` in the main process
+also reaches persistent loader workers (call it before iterating the loader for that epoch).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as F
+
+from gantrans.data.formats import DataWarning
+from gantrans.data.images import load_image
+from gantrans.data.transforms import apply, to_tv_image
+from gantrans.errors import DataError, ImageError
+from gantrans.recipe import DataSpec
+
+_MAX_SUBSTITUTES = 16
+
+
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed that depends on nothing but (seed, epoch, index)."""
+    words = [int(v) & 0xFFFFFFFFFFFFFFFF for v in (seed, epoch, index)]
+    state = np.random.SeedSequence(words).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+class GanDataset(Dataset):
+    """Base of every gantrans data set: ``spec``, ``root``, ``format_name``, ``set_epoch``."""
+
+    def __init__(self, *, root: Path, format_name: str, spec: DataSpec, transform: Any, seed: int, channels: int):
+        self.root = Path(root)
+        self.format_name = format_name
+        self.spec = spec
+        self.transform = transform
+        self.seed = int(seed)
+        self.channels = int(channels)
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._warned: set[str] = set()
+
+    # -- epoch ------------------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.item())
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose random crops/flips/partners the items use."""
+        self._epoch.fill_(int(epoch))
+
+    # -- items ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self)
+        index = int(index)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"index {index} out of range for a data set of {n} items")
+        epoch = self.epoch
+        # A file that passed the header scan can still fail to decode: stand in the next items.
+        for k in range(min(n, _MAX_SUBSTITUTES)):
+            j = (index + k) % n
+            seed = item_seed(self.seed, epoch, j)
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    return self._item(j, np.random.default_rng(seed))
+            except ImageError as exc:
+                key = str(exc)
+                if key not in self._warned:
+                    self._warned.add(key)
+                    warnings.warn(f"skipping {exc}", DataWarning, stacklevel=2)
+        raise DataError(f"{self.root}: {min(n, _MAX_SUBSTITUTES)} items in a row from index {index} "
+                        f"could not be decoded")
+
+    def _load(self, path: str) -> np.ndarray:
+        return load_image(path, self.channels).pixels
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(root={str(self.root)!r}, format={self.format_name!r}, "
+                f"kind={self.spec.kind!r}, items={len(self)})")
+
+
+class UnpairedDataset(GanDataset):
+    """Two unpaired domains; length max(|A|, |B|); A in order, B random (or in order if ``serial``)."""
+
+    def __init__(self, files_a: Sequence[str], files_b: Sequence[str], *, root: Path, format_name: str,
+                 transform: Any, channels: int = 3, size: int = 256, seed: int = 0, serial: bool = False,
+                 domains: tuple[str, ...] = ("A", "B")):
+        spec = DataSpec(kind="unpaired", channels={"A": channels, "B": channels}, size=size,
+                        domains=tuple(domains))
+        super().__init__(root=root, format_name=format_name, spec=spec, transform=transform, seed=seed,
+                         channels=channels)
+        self.files_a = list(files_a)
+        self.files_b = list(files_b)
+        self.serial = bool(serial)
+
+    def __len__(self) -> int:
+        return max(len(self.files_a), len(self.files_b))
+
+    def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+        a_path = self.files_a[index % len(self.files_a)]
+        b_index = index % len(self.files_b) if self.serial else int(rng.integers(len(self.files_b)))
+        b_path = self.files_b[b_index]
+        (a,) = apply(self.transform, self._load(a_path))
+        (b,) = apply(self.transform, self._load(b_path))  # independent crop and flip
+        return {"A": a, "B": b, "A_path": a_path, "B_path": b_path}
+
+
+class PairedDataset(GanDataset):
+    """Matched (A, B) files; A and B share one crop and flip."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], *, root: Path, format_name: str, transform: Any,
+                 channels: int = 3, size: int = 256, seed: int = 0, domains: tuple[str, ...] = ("A", "B")):
+        spec = DataSpec(kind="paired", channels={"A": channels, "B": channels}, size=size, domains=tuple(domains))
+        super().__init__(root=root, format_name=format_name, spec=spec, transform=transform, seed=seed,
+                         channels=channels)
+        self.pairs = list(pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _pair(self, index: int) -> tuple[Any, Any]:
+        a_path, b_path = self.pairs[index]
+        a, b = to_tv_image(self._load(a_path)), to_tv_image(self._load(b_path))
+        if a.shape[-2:] != b.shape[-2:]:  # one joint crop needs one size
+            b = F.resize(b, list(a.shape[-2:]), interpolation=F.InterpolationMode.BICUBIC, antialias=True)
+        return a, b
+
+    def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+        a, b = apply(self.transform, *self._pair(index))
+        a_path, b_path = self.pairs[index]
+        return {"A": a, "B": b, "A_path": a_path, "B_path": b_path}
+
+
+class AlignedDataset(PairedDataset):
+    """Side-by-side A|B files split down the middle (both halves ``width // 2`` wide)."""
+
+    def __init__(self, files: Sequence[str], **kwargs: Any):
+        super().__init__([(f, f) for f in files], **kwargs)
+
+    def _pair(self, index: int) -> tuple[Any, Any]:
+        path = self.pairs[index][0]
+        ab = self._load(path)
+        half = ab.shape[1] // 2
+        if half < 1:
+            raise ImageError(f"{path}: {ab.shape[1]} px wide, too narrow to hold A|B side by side")
+        return to_tv_image(ab[:, :half]), to_tv_image(ab[:, half:2 * half])
+
+
+class LabelledDataset(GanDataset):
+    """Images with integer labels indexing ``spec.class_names``."""
+
+    def __init__(self, items: Sequence[tuple[str, int]], *, root: Path, format_name: str, transform: Any,
+                 class_names: Sequence[str], channels: int = 3, size: int = 256, seed: int = 0):
+        spec = DataSpec(kind="labelled", channels={"image": channels}, size=size,
+                        class_names=list(class_names), domains=("image",))
+        super().__init__(root=root, format_name=format_name, spec=spec, transform=transform, seed=seed,
+                         channels=channels)
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+        path, label = self.items[index]
+        (image,) = apply(self.transform, self._load(path))
+        return {"image": image, "label": int(label), "path": path}
+
+
+class FolderDataset(GanDataset):
+    """Unlabelled images."""
+
+    def __init__(self, files: Sequence[str], *, root: Path, format_name: str, transform: Any,
+                 channels: int = 3, size: int = 256, seed: int = 0):
+        spec = DataSpec(kind="single", channels={"image": channels}, size=size, domains=("image",))
+        super().__init__(root=root, format_name=format_name, spec=spec, transform=transform, seed=seed,
+                         channels=channels)
+        self.files = list(files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+        path = self.files[index]
+        (image,) = apply(self.transform, self._load(path))
+        return {"image": image, "path": path}

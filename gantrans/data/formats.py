@@ -1,0 +1,336 @@
+"""On-disk data set formats: how a folder is laid out, how to recognise it, how to open it.
+
+A format is a small object registered by a plugin (``register_data_formats``); the built-in
+ones are registered by the ``datasets`` plugin in the order below, which is also the order
+in which :func:`detect_format` tries them:
+
+========== ========= ==========================================================================
+name       kind      layout
+========== ========= ==========================================================================
+unpaired   unpaired  ``trainA/ trainB/`` (``testA/ testB/``): the reference CycleGAN layout
+paired     paired    ``A/ B/`` (or ``A/train/ B/train/``) with matching file names
+aligned    paired    ``train/ test/`` of side-by-side ``A|B`` images: the reference pix2pix layout
+labelled   labelled  ``<class>/`` folders (or ``train/<class>/``), classes in sorted order
+folder     single    images in the folder (or in ``train/``)
+========== ========= ==========================================================================
+
+This module is torch-free; :meth:`DataFormat.build` imports the torch data sets lazily.
+An optional ``gantrans-data.json`` at the root may name the domains (``{"domains": [..]}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from gantrans.data.images import ImageInfo, is_image_file, probe_image
+from gantrans.errors import DataError, ImageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch.utils.data import Dataset
+
+SPLITS = ("train", "test", "val")
+METADATA_FILE = "gantrans-data.json"
+
+
+class DataWarning(UserWarning):
+    """A file in a data set was skipped (the message names it and says why)."""
+
+
+@runtime_checkable
+class DataFormat(Protocol):
+    """What a plugin registers to teach gantrans a folder layout."""
+
+    name: str
+    kind: str  # one of gantrans.recipe.DATA_KINDS
+    description: str
+
+    def detect(self, root: Path) -> bool:
+        """Cheap check (a few directory listings) that ``root`` has this layout."""
+        ...
+
+    def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
+        """Open split ``split`` of ``root`` as a :class:`gantrans.data.datasets.GanDataset`."""
+        ...
+
+
+# -- scanning -------------------------------------------------------------------------------------
+
+def iter_images(folder: Path, recursive: bool = True) -> Iterator[Path]:
+    """Image files under ``folder`` in sorted order, skipping hidden files and folders."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirs = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            if e.is_dir():
+                subdirs.append(e)
+            elif is_image_file(e.name):
+                yield Path(e.path)
+        except OSError:
+            continue
+    if recursive:
+        for d in subdirs:
+            yield from iter_images(Path(d.path), recursive=True)
+
+
+def has_images(folder: Path, recursive: bool = False) -> bool:
+    """Whether ``folder`` holds at least one image file (stops at the first)."""
+    return next(iter_images(folder, recursive=recursive), None) is not None
+
+
+def subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def scan_images(folder: Path, *, what: str | None = None, max_items: int | None = None,
+                min_items: int = 1, validate: bool = True, recursive: bool = True) -> list[str]:
+    """The usable images of one folder (one domain or class), validated by their headers.
+
+    Unreadable files are skipped with a :class:`DataWarning` each and a count at the end;
+    fewer than ``min_items`` usable images is a :class:`DataError` naming the folder.
+    """
+    folder = Path(folder)
+    label = what or str(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder ({label})")
+    good: list[str] = []
+    bad = 0
+    seen = 0
+    for path in iter_images(folder, recursive=recursive):
+        seen += 1
+        if validate:
+            try:
+                probe_image(path)
+            except ImageError as exc:
+                bad += 1
+                warnings.warn(f"skipping {exc}", DataWarning, stacklevel=2)
+                continue
+        good.append(str(path))
+        if max_items is not None and len(good) >= max_items:
+            break
+    if bad:
+        warnings.warn(f"{folder}: skipped {bad} unreadable file(s) of {seen}", DataWarning, stacklevel=2)
+    if len(good) < max(min_items, 1):
+        found = f"{len(good)} usable image(s)" + (f", {bad} unreadable" if bad else "")
+        raise DataError(f"{folder}: {found}; need at least {max(min_items, 1)} for {label}")
+    return good
+
+
+def first_image_info(folder: Path) -> ImageInfo | None:
+    for path in iter_images(folder, recursive=False):
+        try:
+            return probe_image(path)
+        except ImageError:
+            continue
+    return None
+
+
+def read_metadata(root: Path) -> dict[str, Any]:
+    """The optional ``gantrans-data.json`` of a data set (domain names, description)."""
+    path = Path(root) / METADATA_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _domains(root: Path, default: tuple[str, ...]) -> tuple[str, ...]:
+    names = read_metadata(root).get("domains")
+    if isinstance(names, list) and len(names) == len(default) and all(isinstance(n, str) and n for n in names):
+        return tuple(names)
+    return default
+
+
+def _split_error(root: Path, wanted: str) -> DataError:
+    present = ", ".join(p.name + "/" for p in subfolders(root)) or "nothing"
+    return DataError(f"{root}: no {wanted} for this split (found: {present})")
+
+
+def _common(opts: dict[str, Any]) -> dict[str, Any]:
+    return {"channels": int(opts.get("channels") or 3), "size": int(opts.get("size", 256)),
+            "seed": int(opts.get("seed", 0))}
+
+
+def _scan_opts(opts: dict[str, Any]) -> dict[str, Any]:
+    return {"max_items": opts.get("max_items"), "min_items": int(opts.get("min_items", 1)),
+            "validate": bool(opts.get("validate", True))}
+
+
+# -- the formats ----------------------------------------------------------------------------------
+
+class UnpairedFormat:
+    name = "unpaired"
+    kind = "unpaired"
+    description = "trainA/ trainB/ (testA/ testB/): two unpaired domains, the reference CycleGAN layout"
+
+    def detect(self, root: Path) -> bool:
+        return any((root / f"{s}A").is_dir() and (root / f"{s}B").is_dir() for s in SPLITS)
+
+    def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
+        from gantrans.data.datasets import UnpairedDataset
+
+        dir_a, dir_b = root / f"{split}A", root / f"{split}B"
+        if not (dir_a.is_dir() and dir_b.is_dir()):
+            raise _split_error(root, f"{split}A/ and {split}B/ folders")
+        domains = _domains(root, ("A", "B"))
+        a = scan_images(dir_a, what=f"domain {domains[0]}", **_scan_opts(opts))
+        b = scan_images(dir_b, what=f"domain {domains[1]}", **_scan_opts(opts))
+        return UnpairedDataset(a, b, root=root, format_name=self.name, transform=transform,
+                               serial=bool(opts.get("serial", False)), domains=domains, **_common(opts))
+
+
+def _stem_map(files: list[str], base: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in files:
+        key = Path(f).relative_to(base).with_suffix("").as_posix()
+        if key in out:
+            raise DataError(f"{base}: two files for the same name '{key}': "
+                            f"{Path(out[key]).name} and {Path(f).name}")
+        out[key] = f
+    return out
+
+
+def match_pairs(files_a: list[str], base_a: Path, files_b: list[str], base_b: Path) -> list[tuple[str, str]]:
+    """Pair files by their path relative to their folder, without extension; refuse orphans."""
+    map_a, map_b = _stem_map(files_a, base_a), _stem_map(files_b, base_b)
+    problems = [f"{base_a.name}/{k} has no partner in {base_b.name}/" for k in sorted(set(map_a) - set(map_b))]
+    problems += [f"{base_b.name}/{k} has no partner in {base_a.name}/" for k in sorted(set(map_b) - set(map_a))]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise DataError(f"{base_a.parent}: unmatched pairs: {'; '.join(problems[:3])}{more}")
+    return [(map_a[k], map_b[k]) for k in sorted(map_a)]
+
+
+class PairedFormat:
+    name = "paired"
+    kind = "paired"
+    description = "A/ B/ (or A/train/ B/train/, or trainA/ trainB/) with matching file names"
+
+    def detect(self, root: Path) -> bool:
+        return (root / "A").is_dir() and (root / "B").is_dir()
+
+    def _folders(self, root: Path, split: str) -> tuple[Path, Path]:
+        for a, b in ((root / "A" / split, root / "B" / split), (root / f"{split}A", root / f"{split}B")):
+            if a.is_dir() and b.is_dir():
+                return a, b
+        if split == "train" and has_images(root / "A") and has_images(root / "B"):
+            return root / "A", root / "B"
+        raise _split_error(root, f"A/{split}/ and B/{split}/ (or {split}A/ {split}B/) folders")
+
+    def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
+        from gantrans.data.datasets import PairedDataset
+
+        dir_a, dir_b = self._folders(root, split)
+        domains = _domains(root, ("A", "B"))
+        sopts = _scan_opts(opts)
+        limit = sopts.pop("max_items")
+        a = scan_images(dir_a, what=f"domain {domains[0]}", **sopts)
+        b = scan_images(dir_b, what=f"domain {domains[1]}", **sopts)
+        pairs = match_pairs(a, dir_a, b, dir_b)[:limit]
+        return PairedDataset(pairs, root=root, format_name=self.name, transform=transform, domains=domains,
+                             **_common(opts))
+
+
+class AlignedFormat:
+    name = "aligned"
+    kind = "paired"
+    description = "train/ test/ of side-by-side A|B images, the reference pix2pix layout"
+
+    def detect(self, root: Path) -> bool:
+        for s in SPLITS:
+            info = first_image_info(root / s)
+            if info is not None:
+                return info.width >= 1.5 * info.height
+        return False
+
+    def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
+        from gantrans.data.datasets import AlignedDataset
+
+        folder = root / split
+        if not folder.is_dir():
+            raise _split_error(root, f"{split}/ folder")
+        domains = _domains(root, ("A", "B"))
+        files = scan_images(folder, what="side-by-side A|B images", **_scan_opts(opts))
+        return AlignedDataset(files, root=root, format_name=self.name, transform=transform, domains=domains,
+                              **_common(opts))
+
+
+class LabelledFormat:
+    name = "labelled"
+    kind = "labelled"
+    description = "one folder per class (<class>/ or train/<class>/); class names in sorted order"
+
+    @staticmethod
+    def _class_dirs(base: Path) -> list[Path]:
+        return [d for d in subfolders(base) if has_images(d, recursive=True)]
+
+    def _base(self, root: Path, split: str) -> Path | None:
+        if len(self._class_dirs(root / split)) >= 2 and not has_images(root / split):
+            return root / split
+        if split == "train" and not any((root / s).is_dir() for s in SPLITS) and len(self._class_dirs(root)) >= 2:
+            return root
+        return None
+
+    def detect(self, root: Path) -> bool:
+        # trainA/ trainB/ or A/ B/ would pass for classes; they are domains (force with --data-format).
+        if has_images(root) or UnpairedFormat().detect(root) or PairedFormat().detect(root):
+            return False
+        return any(self._base(root, s) is not None for s in SPLITS)
+
+    def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
+        from gantrans.data.datasets import LabelledDataset
+
+        base = self._base(root, split)
+        if base is None:
+            raise _split_error(root, f"{split}/<class>/ folders")
+        class_dirs = self._class_dirs(base)
+        names = [d.name for d in class_dirs]
+        if len(class_dirs) < 2:
+            raise DataError(f"{base}: a labelled data set needs at least 2 class folders with images, "
+                            f"found {len(class_dirs)}")
+        items: list[tuple[str, int]] = []
+        for label, d in enumerate(class_dirs):
+            items += [(f, label) for f in scan_images(d, what=f"class '{d.name}'", **_scan_opts(opts))]
+        return LabelledDataset(items, root=root, format_name=self.name, transform=transform,
+                               class_names=list(names), **_common(opts))
+
+
+class FolderFormat:
+    name = "folder"
+    kind = "single"
+    description = "unlabelled images in one folder (or in train/, test/)"
+
+    def detect(self, root: Path) -> bool:
+        return has_images(root) or any(has_images(root / s) for s in SPLITS)
+
+    def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
+        from gantrans.data.datasets import FolderDataset
+
+        if has_images(root / split):
+            folder, recursive = root / split, True
+        elif split == "train" and has_images(root):
+            folder, recursive = root, not any((root / s).is_dir() for s in SPLITS)
+        else:
+            raise _split_error(root, f"images in {split}/")
+        files = scan_images(folder, what="images", recursive=recursive, **_scan_opts(opts))
+        return FolderDataset(files, root=root, format_name=self.name, transform=transform, **_common(opts))
+
+
+BUILTIN_FORMATS: tuple[DataFormat, ...] = (UnpairedFormat(), PairedFormat(), AlignedFormat(), LabelledFormat(),
+                                           FolderFormat())
+"""In detection order; the ``datasets`` plugin registers these."""

@@ -1,0 +1,78 @@
+"""``gantrans data list|make|info`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from gantrans.cli.main import main
+
+
+def test_list_text_and_json(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("shapes", "shape-classes", "smileys", "unpaired", "aligned", "labelled", "folder"):
+        assert name in out
+    assert main(["data", "list", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    sets = {s["name"]: s for s in info["datasets"]}
+    assert sets["shapes"]["forms"] == ["unpaired", "aligned", "paired"]
+    assert sets["shapes"]["plugin"] == "datasets" and "64x64" in sets["shapes"]["size"]
+    assert {f["name"]: f["kind"] for f in info["formats"]}["aligned"] == "paired"
+
+
+def test_make_refuses_non_empty_folder_unless_overwrite(tmp_path, capsys):
+    dest = tmp_path / "smileys"
+    assert main(["data", "make", "smileys", str(dest), "--seed", "3"]) == 0
+    assert "256 images" in capsys.readouterr().out
+    assert len(list((dest / "train").glob("*.png"))) == 240
+    assert (dest / "gantrans-data.json").is_file()
+    before = (dest / "train" / "0000.png").read_bytes()
+    assert main(["data", "make", "smileys", str(dest)]) == 1
+    assert "not empty" in capsys.readouterr().err
+    assert (dest / "train" / "0000.png").read_bytes() == before
+    (dest / "mine.txt").write_text("x")
+    assert main(["data", "make", "smileys", str(dest), "--overwrite"]) == 0
+    assert not (dest / "mine.txt").exists()
+    assert (dest / "train" / "0000.png").read_bytes() != before  # seed 0 now, not 3
+    assert [p.name for p in tmp_path.iterdir()] == ["smileys"]  # no temporary folders left
+
+
+def test_make_form_and_errors(tmp_path, capsys):
+    assert main(["data", "make", "shapes", str(tmp_path / "s"), "--form", "aligned"]) == 0
+    assert len(list((tmp_path / "s" / "train").glob("*.png"))) == 160
+    assert main(["data", "info", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "aligned" in out and "160 items" in out
+    assert main(["data", "make", "shapes", str(tmp_path / "x"), "--form", "labelled"]) == 1
+    assert "comes as unpaired, aligned, paired" in capsys.readouterr().err
+    assert main(["data", "make", "nope", str(tmp_path / "y")]) == 1
+    assert "unknown built-in data set 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_info_reports_skipped_files(tmp_path, capsys):
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        Image.new("RGB", (8, 8), (200, 0, 0)).save(tmp_path / c / "1.png")
+    (tmp_path / "b" / "2.png").write_bytes(b"")
+    assert main(["data", "info", str(tmp_path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "labelled" and info["class_names"] == ["a", "b"] and info["items"] == 2
+    assert any("2.png" in w and "empty" in w for w in info["warnings"])
+    assert main(["data", "info", str(tmp_path / "missing")]) == 1
+
+
+def test_data_group_without_action_shows_help(capsys):
+    assert main(["data"]) == 2
+    assert "make" in capsys.readouterr().err
+
+
+def test_parser_building_is_torch_free():
+    code = ("import sys; from gantrans.cli.main import build_parser; build_parser(); "
+            "assert 'torch' not in sys.modules, [m for m in sys.modules if m.startswith('torch')][:3]")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-500:]
