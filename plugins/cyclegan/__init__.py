@@ -1,1 +1,18 @@
-"""Built-in plugin 'cyclegan' (filled in by its issue)."""
+"""Built-in plugin 'cyclegan': unpaired translation with cycle consistency.
+
+Registration imports the recipe class only; torch is imported when a recipe is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gantrans import hookimpl
+
+
+@hookimpl
+def register_models(register: Callable[..., Any]) -> None:
+    from gantrans_plugins.cyclegan.recipe import CycleGAN
+
+    register(CycleGAN)

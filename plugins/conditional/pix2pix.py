@@ -1,0 +1,114 @@
+"""pix2pix (Isola et al. 2017): paired image-to-image translation with a conditional PatchGAN.
+
+The generator maps A to B; the discriminator judges (A, B) pairs concatenated on channels,
+patch by patch, and the generator is also pulled towards the target by an L1 term (weight 100)
+that takes care of low frequencies. Defaults follow the reference implementation: U-Net 256,
+batch norm, dropout, vanilla (BCE) loss, discriminator loss halved.
+
+Order of the phases: the reference updates D and then G on the same fake. Here G goes first
+(its fake, detached, is reused by the D phase through the step cache) so the generator runs
+forward once per step; the only difference is that G's adversarial term sees D as it was
+before this step's D update rather than after.
+
+Importing this module is torch-free; torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from gantrans_plugins.vanilla.common import BASE_DEFAULTS, DIRECTIONS, GANRecipe, same_channels
+
+from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+
+class Pix2Pix(GANRecipe):
+    name = "pix2pix"
+    description = "Paired translation A -> B: U-Net generator, conditional PatchGAN, L1 to the target."
+    data_kinds = ("paired",)
+    defaults = {
+        **BASE_DEFAULTS,
+        "generator": "unet_256",
+        "discriminator": "patchgan",
+        "loss": "vanilla",
+        "norm": "batch",
+        "dropout": True,
+        "lambda_L1": 100.0,
+        "direction": "AtoB",
+    }
+
+    def __init__(self, config: Mapping[str, Any], data: DataSpec):
+        super().__init__(config, data)
+        self.float_option("lambda_L1", low=0.0)
+        self.swap = self.choice_option("direction", DIRECTIONS) == "BtoA"
+        self.source, self.target = ("B", "A") if self.swap else ("A", "B")
+        self.in_channels = self.channels(self.source)
+        self.out_channels = self.channels(self.target)
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        G = self.build("G", "generator", ("image",), in_channels=self.in_channels,
+                       out_channels=self.out_channels)
+        self.check_size("G", self.data.size)
+        D = self.build("D", "discriminator", ("image",), in_channels=self.in_channels + self.out_channels)
+        self.check_size("D", self.data.size)
+        self.probe("D", D, self.in_channels + self.out_channels)
+        return {"G": G, "D": D}
+
+    def optimizers(self) -> list[OptimizerSpec]:
+        return [self.adam("G", ["G"]), self.adam("D", ["D"])]
+
+    def phases(self) -> list[Phase]:
+        return [Phase("G", "G", self.generator_loss), Phase("D", "D", self.discriminator_loss)]
+
+    def pair(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input, target) of the configured direction."""
+        return batch[self.source], batch[self.target]
+
+    def generator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        import torch
+        import torch.nn.functional as F
+
+        real_A, real_B = self.pair(batch)
+        fake_B = self.nets["G"](real_A)
+        cache["fake_B"] = fake_B.detach()
+        pred_fake = self.nets["D"](torch.cat((real_A, fake_B), 1))
+        return {"G_adv": self.loss.generator_loss(pred_fake),
+                "G_L1": F.l1_loss(fake_B.float(), real_B.float()) * self.config["lambda_L1"]}
+
+    def discriminator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        import torch
+
+        D = self.nets["D"]
+        real_A, real_B = self.pair(batch)
+        fake_B = cache.get("fake_B")
+        if fake_B is None:
+            with torch.no_grad():
+                fake_B = self.nets["G"](real_A)
+        fake_AB = torch.cat((real_A, fake_B.detach()), 1)
+        real_AB = torch.cat((real_A, real_B), 1)
+        terms = {"D_real": 0.5 * self.loss.real_loss(D(real_AB)),
+                 "D_fake": 0.5 * self.loss.fake_loss(D(fake_AB))}
+        gp = self.penalty(D, real_AB, fake_AB)
+        if gp is not None:
+            terms["D_gp"] = gp
+        return terms
+
+    def sample_rows(self, batch: Batch) -> list[tuple[str, torch.Tensor]]:
+        real_A, real_B = self.pair(batch)
+        return same_channels([("input", real_A), ("output", self.nets["G"](real_A)), ("target", real_B)])
+
+    def export_heads(self) -> list[ExportHead]:
+        spec = self.network_specs["G"]
+        domains = dict(zip(("A", "B"), self.data.domains))
+        return [ExportHead(
+            name=f"{self.source}2{self.target}", module=self.export_module("G"), task="translate",
+            in_channels=self.in_channels, out_channels=self.out_channels, network=spec["name"],
+            source_domain=domains[self.source], target_domain=domains[self.target],
+            size_multiple=int(spec.get("size_multiple", 1) or 1), min_size=int(spec.get("min_size", 1) or 1),
+            tiling=self.tiling(),
+        )]

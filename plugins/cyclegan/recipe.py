@@ -1,0 +1,166 @@
+"""CycleGAN (Zhu et al. 2017): unpaired translation between two domains with cycle consistency.
+
+Names follow the reference implementation: ``G_A`` maps A to B and ``G_B`` B to A; ``D_A``
+judges B-domain images (real B against ``G_A``'s fakes) and ``D_B`` A-domain images. Each
+step first updates both generators — adversarial terms, cycle terms ``|G_B(G_A(a)) - a|`` and
+``|G_A(G_B(b)) - b|`` weighted by ``lambda_A``/``lambda_B``, and the identity terms that keep
+colours when fed an image of the target domain — then both discriminators on fakes drawn from
+a history of 50 generated images (Shrivastava et al. 2017), each discriminator loss halved.
+Defaults: ResNet 9 blocks, instance norm, LSGAN loss, Adam 2e-4, beta1 0.5.
+
+Importing this module is torch-free; torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from gantrans_plugins.vanilla.common import BASE_DEFAULTS, DIRECTIONS, GANRecipe, same_channels
+
+from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+
+class CycleGAN(GANRecipe):
+    name = "cyclegan"
+    description = "Unpaired translation A <-> B: two ResNet generators, two PatchGANs, cycle + identity losses."
+    data_kinds = ("unpaired", "paired")
+    defaults = {
+        **BASE_DEFAULTS,
+        "generator": "resnet_9blocks",
+        "discriminator": "patchgan",
+        "loss": "lsgan",
+        "norm": "instance",
+        "dropout": False,
+        "lambda_A": 10.0,
+        "lambda_B": 10.0,
+        "lambda_identity": 0.5,
+        "pool_size": 50,
+        "direction": "AtoB",
+    }
+
+    def __init__(self, config: Mapping[str, Any], data: DataSpec):
+        super().__init__(config, data)
+        for key in ("lambda_A", "lambda_B", "lambda_identity"):
+            self.float_option(key, low=0.0)
+        self.int_option("pool_size", minimum=0)
+        self.swap = self.choice_option("direction", DIRECTIONS) == "BtoA"
+        # Recipe-internal domain A/B are the data's B/A when the direction is BtoA.
+        self.data_letter = {"A": "B", "B": "A"} if self.swap else {"A": "A", "B": "B"}
+        self.channels_A = self.channels(self.data_letter["A"])
+        self.channels_B = self.channels(self.data_letter["B"])
+        from gantrans.gan.pool import ImagePool
+
+        self.fake_A_pool = ImagePool(self.config["pool_size"])
+        self.fake_B_pool = ImagePool(self.config["pool_size"])
+
+    @property
+    def identity(self) -> bool:
+        """The identity terms feed B to G_A (A -> B): only possible when both domains share channels."""
+        return self.config["lambda_identity"] > 0 and self.channels_A == self.channels_B
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        size = self.data.size
+        nets = {
+            "G_A": self.build("G_A", "generator", ("image",), in_channels=self.channels_A,
+                              out_channels=self.channels_B),
+            "G_B": self.build("G_B", "generator", ("image",), in_channels=self.channels_B,
+                              out_channels=self.channels_A),
+            "D_A": self.build("D_A", "discriminator", ("image",), in_channels=self.channels_B),
+            "D_B": self.build("D_B", "discriminator", ("image",), in_channels=self.channels_A),
+        }
+        for key in nets:
+            self.check_size(key, size)
+        self.probe("D_A", nets["D_A"], self.channels_B)
+        self.probe("D_B", nets["D_B"], self.channels_A)
+        return nets
+
+    def optimizers(self) -> list[OptimizerSpec]:
+        return [self.adam("G", ["G_A", "G_B"]), self.adam("D", ["D_A", "D_B"])]
+
+    def phases(self) -> list[Phase]:
+        return [Phase("G", "G", self.generator_loss), Phase("D", "D", self.discriminator_loss)]
+
+    def domains(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return batch[self.data_letter["A"]], batch[self.data_letter["B"]]
+
+    def generator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        import torch.nn.functional as F
+
+        G_A, G_B, D_A, D_B = (self.nets[k] for k in ("G_A", "G_B", "D_A", "D_B"))
+        c = self.config
+        real_A, real_B = self.domains(batch)
+        fake_B = G_A(real_A)
+        rec_A = G_B(fake_B)
+        fake_A = G_B(real_B)
+        rec_B = G_A(fake_A)
+        cache["fake_A"], cache["fake_B"] = fake_A.detach(), fake_B.detach()
+        terms = {
+            "G_A": self.loss.generator_loss(D_A(fake_B)),
+            "G_B": self.loss.generator_loss(D_B(fake_A)),
+            "cycle_A": F.l1_loss(rec_A.float(), real_A.float()) * c["lambda_A"],
+            "cycle_B": F.l1_loss(rec_B.float(), real_B.float()) * c["lambda_B"],
+        }
+        if self.identity:
+            lam = c["lambda_identity"]
+            terms["idt_A"] = F.l1_loss(G_A(real_B).float(), real_B.float()) * c["lambda_B"] * lam
+            terms["idt_B"] = F.l1_loss(G_B(real_A).float(), real_A.float()) * c["lambda_A"] * lam
+        return terms
+
+    def discriminator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        import torch
+
+        real_A, real_B = self.domains(batch)
+        if "fake_A" not in cache or "fake_B" not in cache:
+            with torch.no_grad():
+                cache["fake_B"], cache["fake_A"] = self.nets["G_A"](real_A), self.nets["G_B"](real_B)
+        fake_B = self.fake_B_pool.query(cache["fake_B"])
+        fake_A = self.fake_A_pool.query(cache["fake_A"])
+        terms: dict[str, torch.Tensor] = {}
+        for name, D, real, fake in (("D_A", self.nets["D_A"], real_B, fake_B),
+                                    ("D_B", self.nets["D_B"], real_A, fake_A)):
+            terms[f"{name}_real"] = 0.5 * self.loss.real_loss(D(real))
+            terms[f"{name}_fake"] = 0.5 * self.loss.fake_loss(D(fake.detach()))
+            gp = self.penalty(D, real, fake)
+            if gp is not None:
+                terms[f"{name}_gp"] = gp
+        return terms
+
+    def sample_rows(self, batch: Batch) -> list[tuple[str, torch.Tensor]]:
+        G_A, G_B = self.nets["G_A"], self.nets["G_B"]
+        real_A, real_B = self.domains(batch)
+        fake_B, fake_A = G_A(real_A), G_B(real_B)
+        A, B = self.data.domains[0], self.data.domains[1]
+        dA, dB = (B, A) if self.swap else (A, B)
+        return same_channels([
+            (f"real {dA}", real_A), (f"fake {dB}", fake_B), (f"rec {dA}", G_B(fake_B)),
+            (f"real {dB}", real_B), (f"fake {dA}", fake_A), (f"rec {dB}", G_A(fake_A)),
+        ])
+
+    def export_heads(self) -> list[ExportHead]:
+        domain_name = dict(zip(("A", "B"), self.data.domains))
+        heads = []
+        for key, src, dst, cin, cout in (("G_A", "A", "B", self.channels_A, self.channels_B),
+                                         ("G_B", "B", "A", self.channels_B, self.channels_A)):
+            spec = self.network_specs[key]
+            src, dst = self.data_letter[src], self.data_letter[dst]
+            heads.append(ExportHead(
+                name=f"{src}2{dst}", module=self.export_module(key), task="translate",
+                in_channels=cin, out_channels=cout, network=spec["name"],
+                source_domain=domain_name[src], target_domain=domain_name[dst],
+                size_multiple=int(spec.get("size_multiple", 1) or 1), min_size=int(spec.get("min_size", 1) or 1),
+                tiling=self.tiling(),
+            ))
+        return sorted(heads, key=lambda h: h.name)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fake_A_pool": self.fake_A_pool.state_dict(), "fake_B_pool": self.fake_B_pool.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for key, pool in (("fake_A_pool", self.fake_A_pool), ("fake_B_pool", self.fake_B_pool)):
+            if key in state:
+                pool.load_state_dict(state[key])

@@ -1,0 +1,256 @@
+"""What the built-in recipes share: common options, their validation, and small helpers.
+
+Every built-in family (``vanilla``, ``cgan``, ``pix2pix``, ``cyclegan``) takes the same network,
+loss and Adam options, checks that the networks a user picked fit its data, and hands out
+eval-ready copies of its generators for export. Keeping that here keeps each recipe module
+about its mathematics alone. The sibling built-in plugins import this module; a third-party
+recipe can subclass :class:`gantrans.recipe.Recipe` directly.
+
+Importing this module is torch-free (registering a recipe must not import torch); torch is
+imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from gantrans.errors import ConfigError
+from gantrans.recipe import DataSpec, OptimizerSpec, Recipe, build_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+DIRECTIONS = ("AtoB", "BtoA")
+
+BASE_DEFAULTS: dict[str, Any] = {
+    "generator": None,
+    "discriminator": None,
+    "loss": "vanilla",
+    "ngf": 64,
+    "ndf": 64,
+    "norm": "batch",
+    "norm_D": None,  # None: the generator's norm
+    "dropout": False,
+    "init_type": "normal",
+    "init_gain": 0.02,
+    "n_layers_D": 3,
+    "lr": 2e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "real_label": 1.0,  # < 1: one-sided label smoothing (Salimans et al. 2016)
+}
+
+SAMPLE_SEED = 1234
+"""Seed of the fixed sample noise, so every epoch's grid shows the same latent points."""
+
+
+class GANRecipe(Recipe):
+    """A :class:`Recipe` with the options every built-in family shares, validated up front."""
+
+    def __init__(self, config: Mapping[str, Any], data: DataSpec):
+        super().__init__(config, data)
+        c = self.config
+        for key in ("generator", "discriminator", "loss", "norm", "init_type"):
+            if not isinstance(c[key], str) or not c[key]:
+                raise self.error(f"option '{key}' must be a name, got {c[key]!r}")
+        if c["norm_D"] is None:
+            c["norm_D"] = c["norm"]
+        for key in ("ngf", "ndf", "n_layers_D"):
+            self.int_option(key, minimum=1)
+        self.float_option("lr", low=0.0, low_open=True)
+        self.float_option("init_gain", low=0.0)
+        self.float_option("beta1", low=0.0, high=1.0, high_open=True)
+        self.float_option("beta2", low=0.0, high=1.0, high_open=True)
+        self.float_option("real_label", low=0.0, high=1.0, low_open=True)
+        c["dropout"] = self.bool_option("dropout")
+        self.loss = build_loss(c["loss"], real_label=c["real_label"])
+
+    # -- option checks ---------------------------------------------------------------------
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(f"recipe '{self.name}': {message}")
+
+    def int_option(self, key: str, minimum: int | None = None) -> int:
+        value = self.config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.error(f"option '{key}' must be an integer, got {value!r}")
+        try:
+            number = int(value)
+        except ValueError:
+            raise self.error(f"option '{key}' must be an integer, got {value!r}") from None
+        if number != float(value):
+            raise self.error(f"option '{key}' must be an integer, got {value!r}")
+        if minimum is not None and number < minimum:
+            raise self.error(f"option '{key}' must be >= {minimum}, got {value!r}")
+        self.config[key] = number
+        return number
+
+    def float_option(self, key: str, low: float | None = None, high: float | None = None,
+                     low_open: bool = False, high_open: bool = False) -> float:
+        value = self.config[key]
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self.error(f"option '{key}' must be a number, got {value!r}") from None
+        too_low = low is not None and (number <= low if low_open else number < low)
+        too_high = high is not None and (number >= high if high_open else number > high)
+        if too_low or too_high or number != number:
+            lo = "-inf" if low is None else f"{low:g}"
+            hi = "inf" if high is None else f"{high:g}"
+            interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+            raise self.error(f"option '{key}' must lie in {interval}, got {value!r}")
+        self.config[key] = number
+        return number
+
+    def bool_option(self, key: str) -> bool:
+        value = self.config[key]
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise self.error(f"option '{key}' must be true or false, got {value!r}")
+
+    def choice_option(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.config[key]
+        if value not in choices:
+            raise self.error(f"option '{key}' must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def channels(self, key: str) -> int:
+        try:
+            return int(self.data.channels[key])
+        except KeyError:
+            raise self.error(f"the data spec has no channel count for '{key}' "
+                             f"(has {', '.join(self.data.channels) or 'none'})") from None
+
+    # -- networks ----------------------------------------------------------------------------
+    def network_options(self, kind: str) -> dict[str, Any]:
+        """Options every network factory may take; factories pick the ones they accept."""
+        c = self.config
+        if kind == "generator":
+            return {"ngf": c["ngf"], "norm": c["norm"], "dropout": c["dropout"],
+                    "init_type": c["init_type"], "init_gain": c["init_gain"]}
+        return {"ndf": c["ndf"], "norm": c["norm_D"], "n_layers": c["n_layers_D"],
+                "init_type": c["init_type"], "init_gain": c["init_gain"]}
+
+    def build(self, key: str, kind: str, inputs: tuple[str, ...], **options: Any) -> nn.Module:
+        """Build the ``generator``/``discriminator`` option's network and check it fits.
+
+        ``inputs`` are the registry ``input`` values this recipe can drive (``image``,
+        ``latent``, ``latent+label``, ``image+label``).
+        """
+        name = self.config[kind]
+        try:
+            net = self.make_network(key, name, kind, **{**self.network_options(kind), **options})
+        except ConfigError as exc:
+            raise self.error(str(exc)) from None
+        given = self.network_specs[key].get("input", "image")
+        if given not in inputs:
+            raise self.error(f"{kind} '{name}' takes {given} input but this recipe drives its {kind} "
+                             f"with {' or '.join(inputs)}; pick another --{kind}")
+        return net
+
+    def check_size(self, key: str, size: int) -> None:
+        """Raise when the data's image size breaks the network's size rule."""
+        spec = self.network_specs[key]
+        multiple = int(spec.get("size_multiple", 1) or 1)
+        minimum = int(spec.get("min_size", 1) or 1)
+        if size < minimum or size % multiple:
+            raise self.error(f"network '{spec['name']}' needs images of at least {minimum} px whose size "
+                             f"is a multiple of {multiple}; the data is {size} px (change the crop size "
+                             f"or pick a smaller network)")
+
+    def probe(self, key: str, net: nn.Module, channels: int) -> None:
+        """Run an image discriminator once on a blank image of the data's size.
+
+        A registry size rule cannot follow options such as ``n_layers_D``: a PatchGAN too deep
+        for the crop size would otherwise fail at the first step with a shape error.
+        """
+        import torch
+
+        size, training = self.data.size, net.training
+        net.eval()
+        try:
+            with torch.no_grad():
+                out = net(torch.zeros(1, channels, size, size))
+            if out.numel() == 0:
+                raise ValueError("empty output")
+        except (RuntimeError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise self.error(f"discriminator '{self.network_specs[key]['name']}' cannot judge {size} px images "
+                             f"with n_layers_D={self.config['n_layers_D']} ({first}); use a smaller "
+                             f"n_layers_D or a larger crop size") from None
+        finally:
+            net.train(training)
+
+    def adam(self, name: str, networks: list[str]) -> OptimizerSpec:
+        c = self.config
+        return OptimizerSpec(name=name, networks=networks, lr=c["lr"], betas=(c["beta1"], c["beta2"]))
+
+    # -- losses --------------------------------------------------------------------------------
+    def penalty(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor, *extra: Any) -> torch.Tensor | None:
+        """The loss's gradient penalty term, or None when the loss asks for none."""
+        weight = float(getattr(self.loss, "gradient_penalty_weight", 0.0) or 0.0)
+        if weight <= 0:
+            return None
+        from gantrans.gan.penalty import gradient_penalty
+
+        return gradient_penalty(discriminator, real, fake, *extra, weight=weight)
+
+    # -- export ----------------------------------------------------------------------------------
+    def export_module(self, key: str) -> nn.Module:
+        """A detached, eval-mode copy of a trained network, unwrapped from compile/parallel wrappers.
+
+        A copy, so exporting mid-training leaves the training networks' modes and graphs alone.
+        """
+        net = unwrap(self.nets[key])
+        clone = copy.deepcopy(net).eval()
+        clone.requires_grad_(False)
+        return clone
+
+    def tiling(self) -> str:
+        """Instance norm normalises over the whole image: tiles change its statistics."""
+        return "discouraged" if self.config["norm"] == "instance" else "ok"
+
+
+def unwrap(net: Any) -> Any:
+    """The plain module inside ``torch.compile`` or data-parallel wrappers."""
+    while True:
+        inner = getattr(net, "_orig_mod", None)
+        if inner is None and type(net).__module__.startswith("torch.nn.parallel"):
+            inner = getattr(net, "module", None)
+        if inner is None:
+            return net
+        net = inner
+
+
+def fixed_noise(count: int, latent_size: int, like: torch.Tensor) -> torch.Tensor:
+    """The same ``count`` latent vectors every call, on ``like``'s device."""
+    import torch
+
+    generator = torch.Generator().manual_seed(SAMPLE_SEED)
+    return torch.randn(count, latent_size, generator=generator).to(like.device)
+
+
+def same_channels(rows: list[tuple[str, torch.Tensor]]) -> list[tuple[str, torch.Tensor]]:
+    """Make every row of a sample grid RGB when domains differ in channels (grey vs colour)."""
+    counts = {images.shape[1] for _, images in rows}
+    if len(counts) == 1:
+        return rows
+    out = []
+    for label, images in rows:
+        c = images.shape[1]
+        if c == 1:
+            images = images.expand(-1, 3, -1, -1)
+        elif c == 2:
+            images = images[:, :1].expand(-1, 3, -1, -1)
+        elif c > 3:
+            images = images[:, :3]
+        out.append((label, images))
+    return out

@@ -1,0 +1,103 @@
+"""Unconditional GAN: Goodfellow et al. (2014)'s algorithm with DCGAN networks (Radford et al. 2016).
+
+Per step the discriminator learns to tell a real batch from fakes of fresh noise; every
+``k_steps`` steps the generator then learns to fool it with another fresh noise batch — the
+"k steps of the discriminator, one step of the generator" loop of the original paper (k = 1,
+as in DCGAN, by default).
+
+Importing this module is torch-free; torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from gantrans_plugins.vanilla.common import BASE_DEFAULTS, GANRecipe, fixed_noise
+
+from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+SAMPLE_COLUMNS = 8
+SAMPLE_FAKE_ROWS = 3
+
+
+class VanillaGAN(GANRecipe):
+    name = "vanilla"
+    description = "Unconditional DCGAN: noise -> image, k discriminator steps per generator step."
+    data_kinds = ("single", "labelled")
+    defaults = {
+        **BASE_DEFAULTS,
+        "generator": "dcgan",
+        "discriminator": "dcgan_discriminator",
+        "loss": "vanilla",
+        "norm": "batch",
+        "latent_size": 100,
+        "k_steps": 1,
+    }
+
+    def __init__(self, config: Mapping[str, Any], data: DataSpec):
+        super().__init__(config, data)
+        self.int_option("latent_size", minimum=1)
+        self.int_option("k_steps", minimum=1)
+        self.image_channels = self.channels("image")
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        c, size = self.config, self.data.size
+        G = self.build("G", "generator", ("latent",), latent_size=c["latent_size"],
+                       out_channels=self.image_channels, image_size=size)
+        D = self.build("D", "discriminator", ("image",), in_channels=self.image_channels, image_size=size)
+        self.check_size("D", size)
+        self.probe("D", D, self.image_channels)
+        return {"G": G, "D": D}
+
+    def optimizers(self) -> list[OptimizerSpec]:
+        return [self.adam("G", ["G"]), self.adam("D", ["D"])]
+
+    def phases(self) -> list[Phase]:
+        # D first: on steps where both run, G learns against the freshly updated D.
+        return [Phase("D", "D", self.discriminator_loss),
+                Phase("G", "G", self.generator_loss, every=self.config["k_steps"])]
+
+    def noise(self, n: int, like: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return torch.randn(n, self.config["latent_size"], device=like.device)
+
+    def discriminator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        G, D = self.nets["G"], self.nets["D"]
+        real = batch["image"]
+        fake = G(self.noise(real.shape[0], real)).detach()
+        terms = {"D_real": self.loss.real_loss(D(real)), "D_fake": self.loss.fake_loss(D(fake))}
+        gp = self.penalty(D, real, fake)
+        if gp is not None:
+            terms["D_gp"] = gp
+        return terms
+
+    def generator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        G, D = self.nets["G"], self.nets["D"]
+        real = batch["image"]
+        fake = G(self.noise(real.shape[0], real))
+        return {"G_adv": self.loss.generator_loss(D(fake))}
+
+    def sample_rows(self, batch: Batch) -> list[tuple[str, torch.Tensor]]:
+        real = batch["image"]
+        n = min(real.shape[0], SAMPLE_COLUMNS)
+        fakes = self.nets["G"](fixed_noise(n * SAMPLE_FAKE_ROWS, self.config["latent_size"], real))
+        rows = [("real", real[:n])]
+        rows += [(f"fake {i + 1}", fakes[i * n:(i + 1) * n]) for i in range(SAMPLE_FAKE_ROWS)]
+        return rows
+
+    def export_heads(self) -> list[ExportHead]:
+        """The generator itself: ``latent`` generators take ``z[N, latent_size]``."""
+        spec = self.network_specs["G"]
+        return [ExportHead(
+            name="G", module=self.export_module("G"), task="generate",
+            in_channels=self.image_channels, out_channels=self.image_channels, network=spec["name"],
+            fixed_size=self.data.size, size_multiple=int(spec.get("size_multiple", 1) or 1),
+            min_size=int(spec.get("min_size", 1) or 1), latent_size=self.config["latent_size"],
+            tiling="unsupported",
+        )]
