@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gantrans_plugins.vanilla.common import BASE_DEFAULTS, DIRECTIONS, GANRecipe, same_channels
-
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
+from gantrans.recipe_kit import BASE_DEFAULTS, DIRECTIONS, GANRecipe, same_channels
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

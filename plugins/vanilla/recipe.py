@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gantrans_plugins.vanilla.common import BASE_DEFAULTS, GANRecipe, fixed_noise
-
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
+from gantrans.recipe_kit import BASE_DEFAULTS, GANRecipe, fixed_noise
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

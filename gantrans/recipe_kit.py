@@ -1,10 +1,10 @@
-"""What the built-in recipes share: common options, their validation, and small helpers.
+"""A base class for adversarial recipes: common options, their validation, small helpers.
 
-Every built-in family (``vanilla``, ``cgan``, ``pix2pix``, ``cyclegan``) takes the same network,
-loss and Adam options, checks that the networks a user picked fit its data, and hands out
-eval-ready copies of its generators for export. Keeping that here keeps each recipe module
-about its mathematics alone. The sibling built-in plugins import this module; a third-party
-recipe can subclass :class:`gantrans.recipe.Recipe` directly.
+Every GAN family (the built-in ``vanilla``, ``cgan``, ``pix2pix``, ``cyclegan`` and any third
+party's) takes the same network, loss and Adam options, checks that the networks a user picked
+fit its data, and hands out eval-ready copies of its generators for export. It lives in the
+core toolkit rather than in one plugin so that built-in and third-party plugins reach it the
+same way, and no plugin depends on another.
 
 Importing this module is torch-free (registering a recipe must not import torch); torch is
 imported inside the functions that need it.
