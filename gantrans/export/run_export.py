@@ -1,0 +1,188 @@
+"""``gantrans export``: every export head of a checkpoint to one self-describing ONNX file each.
+
+Nothing half-done is ever left behind: each model goes to a temp file next to its target, is
+checked against PyTorch with ONNX Runtime (and, for int8, measured against the fp32 model),
+and only then renamed into place. Existing exports are replaced only when asked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from gantrans.errors import ExportError
+from gantrans.recipe import ExportHead, Recipe
+from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
+
+from .atomic import discard, publish, temp_path_for
+from .calibration import calibration_sets, data_root, run_dataset_sets
+from .contract import build_contract, set_metadata
+from .onnx_graph import to_onnx
+from .parity import PARITY_TOLERANCE, max_abs_difference
+from .quantize import MIN_PSNR, QUANTIZATION, quantize
+
+
+def _run_dir_of(source: Path, ckpt_path: Path) -> Path | None:
+    if source.is_dir():
+        return source
+    parent = ckpt_path.parent
+    if parent.name == "checkpoints" and (parent.parent / "config.json").is_file():
+        return parent.parent
+    return None
+
+
+def _run_name(ckpt: dict[str, Any], run_dir: Path | None, ckpt_path: Path) -> str:
+    return str(ckpt.get("run_name") or (run_dir.name if run_dir else ckpt_path.stem))
+
+
+def head_key(head: ExportHead, recipe: Recipe) -> str | None:
+    """The recipe network key (``G_A``, ``G`` ...) behind a head.
+
+    ``ExportHead.network`` may hold either the key or the registry name (shared by both
+    CycleGAN generators), so fall back to finding the network whose weights the head's
+    module carries.
+    """
+    for attr in ("key", "network"):
+        value = getattr(head, attr, None)
+        if isinstance(value, str) and value in recipe.nets:
+            return value
+    head_sd = head.module.state_dict()
+    for key, net in recipe.nets.items():
+        sd = getattr(net, "_orig_mod", getattr(net, "module", net)).state_dict()
+        if sd.keys() == head_sd.keys() and all(torch.equal(sd[k], head_sd[k]) for k in sd):
+            return key
+    return None
+
+
+def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool) -> tuple[Path, Path | None]:
+    base = out_dir / f"{run_name}_{head.name}"
+    return base.with_name(base.name + ".onnx"), (base.with_name(base.name + ".int8.onnx") if int8 else None)
+
+
+def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir: str | Path = "exports",
+               opset: int | None = None, heads: Sequence[str] | str | None = None, int8: bool = False,
+               calibration: str | Path | None = None, overwrite: bool = False, force: bool = False,
+               progress: Callable[[str], None] = print, exporter: str = "dynamo",
+               parity_tolerance: float = PARITY_TOLERANCE, min_psnr: float = MIN_PSNR) -> list[Path]:
+    """Export a run's (or checkpoint file's) generator heads to ONNX; returns the files written."""
+    source = Path(source)
+    ckpt = load_checkpoint(source, checkpoint)
+    ckpt_path = Path(ckpt["_path"])
+    run_dir = _run_dir_of(source, ckpt_path)
+    run_name = _run_name(ckpt, run_dir, ckpt_path)
+    recipe = recipe_from_checkpoint(ckpt)
+    present = set(ckpt.get("networks", {}))
+    selected = _select_heads(recipe, present, heads, ckpt_path)
+    out_dir = Path(out_dir)
+    plans = []
+    for head, key in selected:
+        fp32, q8 = _targets(out_dir, run_name, head, int8)
+        for target in (fp32, q8):
+            if target is not None and target.exists() and not overwrite:
+                raise ExportError(f"{target}: already exists; pass --overwrite to replace it")
+        plans.append((head, key, fp32, q8))
+    root = Path(calibration) if calibration is not None else data_root(run_dir)
+    if calibration is not None and not root.is_dir():
+        raise ExportError(f"{root}: no such calibration folder")
+    # Calibration inputs are gathered before anything is written: a missing data set fails fast.
+    calib = {}
+    for head, _, _, q8 in plans:
+        if q8 is not None:
+            found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
+            calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
+    written: list[Path] = []
+    for head, key, fp32, q8 in plans:
+        progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
+        written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance, progress))
+        if q8 is not None:
+            written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force, min_psnr,
+                                        progress))
+    return written
+
+
+def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str | None,
+                  ckpt_path: Path) -> list[tuple[ExportHead, str | None]]:
+    all_heads = [(h, head_key(h, recipe)) for h in recipe.export_heads()]
+    available = [(h, k) for h, k in all_heads if k is None or k in present]
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    if wanted:
+        names = {h.name for h, _ in available}
+        missing = [w for w in wanted if w not in names]
+        if missing:
+            raise ExportError(f"{ckpt_path}: no export head {', '.join(missing)}; available: "
+                              f"{', '.join(sorted(names)) or 'none'}")
+        available = [(h, k) for h, k in available if h.name in wanted]
+    if not available:
+        raise ExportError(f"{ckpt_path}: no exportable generator in this checkpoint "
+                          f"(heads {', '.join(h.name for h, _ in all_heads) or 'none'})")
+    return available
+
+
+def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str, target: Path,
+                 opset: int | None, exporter: str, tolerance: float, progress: Callable[[str], None]) -> Path:
+    model, used = to_onnx(head, opset=opset, exporter=exporter, progress=progress)
+    real_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset or 0)
+    tmp = temp_path_for(target)
+    try:
+        contract = build_contract(head, ckpt, key=key, run_name=run_name, opset=real_opset, exporter=used)
+        set_metadata(model, contract)
+        onnx.save_model(model, str(tmp))
+        diff = max_abs_difference(head, tmp)
+        progress(f"  {head.name}: parity ONNX Runtime vs PyTorch: max abs difference {diff:.2e} "
+                 f"(tolerance {tolerance:.0e}, {used} exporter, opset {real_opset})")
+        if not diff <= tolerance:
+            raise ExportError(f"head '{head.name}': ONNX Runtime differs from PyTorch by {diff:.3g} "
+                              f"(tolerance {tolerance:g}); nothing written")
+        contract.provenance["parity_max_abs_diff"] = diff
+        set_metadata(model, contract)
+        onnx.save_model(model, str(tmp))
+        publish(tmp, target)
+    except BaseException:
+        discard(tmp)
+        raise
+    return target
+
+
+def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str, fp32: Path,
+                 target: Path, inputs: tuple[list[np.ndarray], list[np.ndarray], str], force: bool,
+                 min_psnr: float, progress: Callable[[str], None]) -> Path:
+    calib, held, what = inputs
+    progress(f"  {head.name}: calibrating int8 on {what}")
+    tmp, value, excluded = quantize(fp32, target, head, calib, held, min_psnr=min_psnr, progress=progress)
+    try:
+        if not value >= min_psnr and not force:
+            raise ExportError(f"head '{head.name}': int8 model reaches only {value:.2f} dB PSNR against fp32 "
+                              f"(threshold {min_psnr:g} dB); pass --force to write it anyway")
+        model = onnx.load(str(tmp))
+        fp = onnx.load(str(fp32), load_external_data=False)
+        opset = next((o.version for o in fp.opset_import if o.domain in ("", "ai.onnx")), 0)
+        contract = build_contract(head, ckpt, key=key, run_name=run_name, opset=opset,
+                                  exporter=_provenance(fp).get("exporter", "?"),
+                                  extra={"quantization": QUANTIZATION, "int8_psnr_db": _finite(value),
+                                         "int8_fp32_nodes": excluded, "calibration": what})
+        set_metadata(model, contract)
+        onnx.save_model(model, str(tmp))
+        publish(tmp, target)
+    except BaseException:
+        discard(tmp)
+        raise
+    progress(f"  {head.name}: wrote {target} (int8 PSNR {value:.2f} dB)")
+    return target
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _provenance(model: onnx.ModelProto) -> dict[str, Any]:
+    for p in model.metadata_props:
+        if p.key == "gantrans":
+            return dict(json.loads(p.value).get("provenance") or {})
+    return {}

@@ -1,0 +1,219 @@
+"""gantrans export: ONNX files with metadata, dynamic sizes, parity gate, overwrite and atomicity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from gantrans import hookimpl
+from gantrans.errors import ExportError
+from gantrans.metadata import ModelContract
+from gantrans.recipe import DataSpec, ExportHead, Recipe, get_recipe
+from gantrans.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save
+
+
+def make_run(root: Path, name: str, recipe_name: str, config: dict, data: DataSpec, *, seed: int = 0,
+             keep: tuple[str, ...] | None = None, data_path: str = "") -> Path:
+    """A run directory with a checkpoint in the trainer's format (networks freshly initialised)."""
+    torch.manual_seed(seed)
+    recipe = get_recipe(recipe_name)(config, data)
+    nets = recipe.build_networks()
+    run = root / name
+    ckpt = {
+        "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "gantrans_version": "test",
+        "created": "2026-01-01T00:00:00+00:00", "run_name": name,
+        "recipe": {"name": recipe_name, "plugin": "test", "distribution": None, "version": None},
+        "model_config": recipe.config, "data": data.as_dict(), "network_specs": recipe.network_specs,
+        "config": {"recipe": recipe_name, "data": data_path},
+        "networks": {k: n.state_dict() for k, n in nets.items() if keep is None or k in keep},
+        "epoch": 3, "step": 42,
+    }
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"recipe": recipe_name, "data": data_path}))
+    atomic_save(ckpt, run / "checkpoints" / "latest.pt")
+    return run
+
+
+TINY_CYCLEGAN = {"generator": "resnet_6blocks", "ngf": 4, "ndf": 4, "n_layers_D": 1, "norm": "instance"}
+
+
+@pytest.fixture
+def cyclegan_run(tmp_path: Path) -> Path:
+    return make_run(tmp_path / "runs", "tiny", "cyclegan", TINY_CYCLEGAN,
+                    DataSpec("unpaired", {"A": 3, "B": 1}, 32, domains=("horse", "zebra")))
+
+
+def _meta(path: Path) -> tuple[dict, ModelContract, ort.InferenceSession]:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    props = sess.get_modelmeta().custom_metadata_map
+    return props, ModelContract.from_metadata_props(props, str(path)), sess
+
+
+def test_export_writes_one_file_per_head_with_metadata(cyclegan_run: Path, tmp_path: Path) -> None:
+    from gantrans.export import export_run
+
+    lines: list[str] = []
+    out = tmp_path / "exports"
+    written = export_run(cyclegan_run, out_dir=out, exporter="torchscript", progress=lines.append)
+    assert [p.name for p in written] == ["tiny_A2B.onnx", "tiny_B2A.onnx"]
+    assert sorted(p.name for p in out.iterdir()) == ["tiny_A2B.onnx", "tiny_B2A.onnx"]  # no temp files
+    assert sum("parity" in line and "max abs difference" in line for line in lines) == 2
+
+    props, c, sess = _meta(out / "tiny_A2B.onnx")
+    assert props["Image.BitmapPixelFormat"] == "Rgb8" and props["Image.NominalPixelRange"] == "Normalized_1_1"
+    assert (c.task, c.direction, c.source_domain, c.target_domain) == ("translate", "A2B", "horse", "zebra")
+    assert (c.in_channels, c.out_channels, c.value_range) == (3, 1, (-1.0, 1.0))
+    assert (c.size_multiple, c.min_size, c.fixed_size) == (4, 8, None)
+    assert c.tiling == "discouraged" and c.tile_size % 4 == 0 and 0 < c.tile_overlap < c.tile_size
+    assert c.input_names == [i.name for i in sess.get_inputs()] == ["image"]
+    assert c.output_names == [o.name for o in sess.get_outputs()]
+    p = c.provenance
+    assert (p["recipe"], p["run_name"], p["epoch"], p["step"], p["network_key"]) == ("cyclegan", "tiny", 3, 42, "G_A")
+    assert p["network"]["name"] == "resnet_6blocks" and p["network"]["options"]["ngf"] == 4
+    assert p["opset"] >= 13 and p["torch_version"] == torch.__version__ and p["parity_max_abs_diff"] <= 1e-4
+    assert p["recipe_options"]["ngf"] == 4 and "export_date" in p and "gantrans_version" in p
+
+    _, c_b, _ = _meta(out / "tiny_B2A.onnx")
+    assert (c_b.in_channels, c_b.out_channels, c_b.provenance["network_key"]) == (1, 3, "G_B")
+    assert props["Image.BitmapPixelFormat"] != _meta(out / "tiny_B2A.onnx")[0]["Image.BitmapPixelFormat"]
+
+
+def test_parity_failure_leaves_no_file(cyclegan_run: Path, tmp_path: Path, monkeypatch) -> None:
+    from gantrans.export import export_run, parity
+
+    real = parity.onnx_outputs
+    monkeypatch.setattr(parity, "onnx_outputs", lambda path, feeds: real(path, feeds) + 3e-4)
+    out = tmp_path / "exports"
+    with pytest.raises(ExportError, match=r"head 'A2B'.*differs from PyTorch by 0\.000[34]"):
+        export_run(cyclegan_run, out_dir=out, exporter="torchscript", progress=lambda m: None)
+    assert list(out.iterdir()) == []
+
+
+def test_existing_export_is_kept_unless_overwrite(cyclegan_run: Path, tmp_path: Path, monkeypatch) -> None:
+    from gantrans.export import export_run, parity
+
+    out = tmp_path / "exports"
+    quiet = {"out_dir": out, "exporter": "torchscript", "heads": ["B2A"], "progress": lambda m: None}
+    [path] = export_run(cyclegan_run, **quiet)
+    before = path.read_bytes()
+    with pytest.raises(ExportError, match="tiny_B2A.onnx: already exists; pass --overwrite"):
+        export_run(cyclegan_run, **quiet)
+    # A failing re-export with --overwrite leaves the previous file intact (atomic replace).
+    real = parity.onnx_outputs
+    monkeypatch.setattr(parity, "onnx_outputs", lambda path, feeds: real(path, feeds) * 0 + 5)
+    with pytest.raises(ExportError):
+        export_run(cyclegan_run, overwrite=True, **quiet)
+    assert path.read_bytes() == before and [p.name for p in out.iterdir()] == ["tiny_B2A.onnx"]
+    monkeypatch.setattr(parity, "onnx_outputs", real)
+    export_run(cyclegan_run, overwrite=True, **quiet)
+    assert path.read_bytes() != before  # new export date at least
+
+
+def test_only_heads_present_in_checkpoint_and_unknown_head(tmp_path: Path) -> None:
+    from gantrans.export import export_run
+
+    run = make_run(tmp_path, "half", "cyclegan", TINY_CYCLEGAN, DataSpec("unpaired", {"A": 3, "B": 3}, 32),
+                   keep=("G_B",))
+    # A checkpoint file works as well as its run directory; an opset below 18 selects TorchScript.
+    written = export_run(run / "checkpoints" / "latest.pt", out_dir=tmp_path / "e", opset=17,
+                         progress=lambda m: None)
+    assert [p.name for p in written] == ["half_B2A.onnx"]
+    p = _meta(written[0])[1].provenance
+    assert (p["opset"], p["exporter"], p["run_name"]) == (17, "torchscript", "half")
+    with pytest.raises(ExportError, match="no export head A2B; available: B2A"):
+        export_run(run, out_dir=tmp_path / "e", heads="A2B", progress=lambda m: None)
+
+
+# -- any recipe: an in-process plugin with a class-conditional generator ----------------------
+
+class CondG(nn.Module):
+    def __init__(self, latent: int = 8, classes: int = 3):
+        super().__init__()
+        self.embed = nn.Embedding(classes, latent)
+        self.fc = nn.Linear(latent, 3 * 8 * 8)
+
+    def forward(self, z, label):
+        return torch.tanh(self.fc(z * self.embed(label))).view(-1, 3, 8, 8)
+
+
+class CondRecipe(Recipe):
+    name = "export-test-cond"
+    data_kinds = ("labelled",)
+    defaults = {"latent_size": 8}
+
+    def build_networks(self):
+        return {"Gen": self.make_network("Gen", "export_test_cond_g", "generator", latent=8,
+                                         classes=len(self.data.class_names))}
+
+    def export_heads(self):
+        return [ExportHead(name="generate", module=self.nets["Gen"], task="generate-conditional", in_channels=0,
+                           out_channels=3, network="Gen", fixed_size=8, latent_size=8,
+                           class_names=list(self.data.class_names))]
+
+
+class _Plugin:
+    @hookimpl
+    def register_networks(self, register):
+        register("export_test_cond_g", CondG, kind="generator", input="latent+label")
+
+    @hookimpl
+    def register_models(self, register):
+        register(CondRecipe)
+
+
+@pytest.fixture
+def cond_plugin():
+    """The test plugin on the process-wide manager, removed afterwards with the registries restored.
+
+    Restoring (rather than rebuilding) the registries keeps this test from disturbing others.
+    """
+    from gantrans.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    before = pm.registries
+    pm.register(_Plugin(), "export-test")
+    yield pm
+    pm.unregister("export-test")
+    pm._registries = before
+
+
+def test_any_recipe_conditional_generator(cond_plugin, tmp_path: Path) -> None:
+    from gantrans.export import export_run
+
+    run = make_run(tmp_path, "cond", "export-test-cond", {},
+                   DataSpec("labelled", {"image": 3}, 8, class_names=["cat", "dog", "owl"]))
+    [path, q8] = export_run(run, out_dir=tmp_path / "e", exporter="torchscript", int8=True, progress=lambda m: None)
+    assert q8.name == "cond_generate.int8.onnx"  # calibrated on random z, no images needed
+    assert _meta(q8)[1].provenance["quantization"] == "int8-qdq-per-channel"
+    props, c, sess = _meta(path)
+    assert (c.task, c.latent_size, c.class_names, c.fixed_size) == ("generate-conditional", 8, ["cat", "dog", "owl"], 8)
+    assert [i.name for i in sess.get_inputs()] == c.input_names == ["z", "label"]
+    out = sess.run(None, {"z": np.ones((5, 8), np.float32), "label": np.array([0, 1, 2, 0, 1], np.int64)})[0]
+    assert out.shape == (5, 3, 8, 8) and np.allclose(out[0], out[3]) and not np.allclose(out[0], out[1])
+
+
+def test_cli_export_default_exporter_has_dynamic_sizes(cyclegan_run: Path, tmp_path: Path, capsys) -> None:
+    """The default (dynamo) exporter, through the CLI; the model must run at sizes never traced."""
+    from gantrans.cli.main import main
+    from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
+
+    out = tmp_path / "cli"
+    assert main(["export", str(cyclegan_run), "--out", str(out), "--heads", "A2B"]) == 0
+    assert "parity" in capsys.readouterr().out
+    G = recipe_from_checkpoint(load_checkpoint(cyclegan_run)).nets["G_A"].eval()
+    sess = ort.InferenceSession(str(out / "tiny_A2B.onnx"), providers=["CPUExecutionProvider"])
+    for shape in [(1, 3, 36, 52), (3, 3, 100, 20)]:  # batch, height, width all new
+        x = np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)
+        with torch.no_grad():
+            want = G(torch.from_numpy(x)).numpy()
+        got = sess.run(None, {"image": x})[0]
+        assert got.shape == (shape[0], 1, *shape[2:]) and np.abs(got - want).max() <= 1e-4
+    assert main(["export", str(cyclegan_run), "--out", str(out), "--heads", "A2B"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already exists" in err
