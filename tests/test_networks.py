@@ -205,3 +205,18 @@ def test_unknown_options_are_ignored_by_build_network() -> None:
     # recipes pass one options dict to several networks; each factory takes what it knows
     net = build_network("pixel", "discriminator", ndf=4, latent_size=10)
     assert isinstance(net, nn.Module)
+
+
+def test_factories_survive_building_networks_and_rebuilding_registries(fresh_plugins):
+    """Importing a network's module must not shadow the plugin's factory of the same name."""
+    import inspect
+
+    from gantrans.plugins import get_registries, reset_plugin_manager
+    from gantrans.recipe import build_network
+
+    for name, kind in (("patchgan", "discriminator"), ("dcgan", "generator")):
+        build_network(name, kind, ndf=4, ngf=4, image_size=8, latent_size=4)
+    reset_plugin_manager()
+    regs = get_registries()
+    for name in ("patchgan", "dcgan", "dcgan_discriminator", "pixel"):
+        assert inspect.isfunction(regs.networks[name]), name

@@ -61,7 +61,7 @@ def _unet(num_downs: int) -> Callable[..., Any]:
 def dcgan(latent_size: int = 100, out_channels: int = 3, ngf: int = 64, image_size: int = 64,
           norm: str = "batch", init_type: str = "normal", init_gain: float = 0.02) -> Any:
     """DCGAN generator: z [N, latent_size] -> image [N, out_channels, image_size, image_size]."""
-    from gantrans_plugins.networks.dcgan import DCGANGenerator
+    from gantrans_plugins.networks.dcgan_nets import DCGANGenerator
 
     return _init(DCGANGenerator(latent_size, out_channels, ngf, image_size, norm), init_type, init_gain)
 
@@ -70,7 +70,7 @@ def dcgan_conditional(latent_size: int = 100, num_classes: int = 10, out_channel
                       image_size: int = 64, norm: str = "batch", init_type: str = "normal",
                       init_gain: float = 0.02, embedding_size: int | None = None) -> Any:
     """Class-conditional DCGAN generator: (z, labels) -> image; label embedding concatenated to z."""
-    from gantrans_plugins.networks.dcgan import ConditionalDCGANGenerator
+    from gantrans_plugins.networks.dcgan_nets import ConditionalDCGANGenerator
 
     net = ConditionalDCGANGenerator(latent_size, num_classes, out_channels, ngf, image_size, norm, embedding_size)
     return _init(net, init_type, init_gain)
@@ -82,7 +82,7 @@ def dcgan_conditional(latent_size: int = 100, num_classes: int = 10, out_channel
 def patchgan(in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
              init_type: str = "normal", init_gain: float = 0.02) -> Any:
     """PatchGAN discriminator (reference NLayerDiscriminator; 70x70 patches at n_layers=3)."""
-    from gantrans_plugins.networks.patchgan import NLayerDiscriminator
+    from gantrans_plugins.networks.patchgan_nets import NLayerDiscriminator
 
     return _init(NLayerDiscriminator(in_channels, ndf, n_layers, norm), init_type, init_gain)
 
@@ -90,7 +90,7 @@ def patchgan(in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str =
 def pixel(in_channels: int = 3, ndf: int = 64, norm: str = "instance", init_type: str = "normal",
           init_gain: float = 0.02) -> Any:
     """1x1 PixelGAN discriminator (reference PixelDiscriminator)."""
-    from gantrans_plugins.networks.patchgan import PixelDiscriminator
+    from gantrans_plugins.networks.patchgan_nets import PixelDiscriminator
 
     return _init(PixelDiscriminator(in_channels, ndf, norm), init_type, init_gain)
 
@@ -98,7 +98,7 @@ def pixel(in_channels: int = 3, ndf: int = 64, norm: str = "instance", init_type
 def dcgan_discriminator(in_channels: int = 3, ndf: int = 64, image_size: int = 64, norm: str = "batch",
                         init_type: str = "normal", init_gain: float = 0.02) -> Any:
     """DCGAN discriminator: image [N, C, image_size, image_size] -> logits [N]."""
-    from gantrans_plugins.networks.dcgan import DCGANDiscriminator
+    from gantrans_plugins.networks.dcgan_nets import DCGANDiscriminator
 
     return _init(DCGANDiscriminator(in_channels, ndf, image_size, norm), init_type, init_gain)
 
@@ -108,7 +108,7 @@ def dcgan_discriminator_conditional(in_channels: int = 3, num_classes: int = 10,
                                     conditioning: str = "projection", init_type: str = "normal",
                                     init_gain: float = 0.02) -> Any:
     """Class-conditional DCGAN discriminator: (image, labels) -> logits [N]."""
-    from gantrans_plugins.networks.dcgan import ConditionalDCGANDiscriminator
+    from gantrans_plugins.networks.dcgan_nets import ConditionalDCGANDiscriminator
 
     net = ConditionalDCGANDiscriminator(in_channels, num_classes, ndf, image_size, norm, conditioning)
     return _init(net, init_type, init_gain)
