@@ -1,9 +1,235 @@
-"""Placeholder: filled in by its issue."""
+"""``gantrans translate | generate | info``: run exported ONNX models, torch-free.
+
+``translate`` writes results under OUTDIR (default ``translated/`` in the current folder),
+mirroring each input folder's tree; it never writes over an input and never replaces an
+existing output without ``--overwrite``. Files that fail are listed at the end and make the
+exit code 1; every other file is still written.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _add_runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--providers", action="append", default=None, metavar="EP[,EP...]",
+                   help="execution providers in order of preference, comma-separated or repeated (cuda, "
+                        "cpu, dml, ... or full names); default: CUDA when available, then CPU")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="intra-op threads for ONNX Runtime (default: one per core)")
+    p.add_argument("--int8", action="store_true", help="use <model>.int8.onnx beside the model")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands (none yet)."""
+    p = sub.add_parser("translate", help="translate images with an exported .onnx model",
+                       description="Translate image files, folders and globs with an ONNX model. "
+                                   "Outputs mirror each folder's tree under OUTDIR (default: "
+                                   "./translated/); inputs are never overwritten, existing outputs "
+                                   "only with --overwrite.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-o", "--outdir", default=None, metavar="OUTDIR",
+                   help="output folder (default: ./translated/)")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    p.add_argument("--suffix", default="", metavar="S", help="append S to each output file name")
+    p.add_argument("--format", choices=("png", "jpg", "webp"), default=None,
+                   help="output format (default: the input's png/jpg/webp, else png)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="images per model run (same size only)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--tile", type=int, default=None, metavar="N",
+                   help="force N-pixel tiles (0: never tile; default: automatic)")
+    p.add_argument("--tile-overlap", type=int, default=None, metavar="N", help="tile overlap in pixels")
+    p.add_argument("--blend", choices=("linear", "cosine"), default="linear", help="tile blending weights")
+    p.add_argument("--resize", choices=("pad", "resize"), default="pad",
+                   help="fit sizes the model rejects by reflect-padding (default) or resizing")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory one model run may use, e.g. 4G (default: half the RAM)")
+    p.add_argument("--value-range", default=None, metavar="LO,HI",
+                   help="value range of a model without gantrans metadata: --value-range=-1,1 (default) "
+                        "or --value-range=0,1 (also: signed, unit)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                   help="input channels for models without gantrans metadata")
+    p.add_argument("--size-multiple", type=int, default=None, metavar="M",
+                   help="size multiple for models without gantrans metadata")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="threads decoding/encoding images")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_runtime_args(p)
+    p.set_defaults(func=_translate)
+
+    p = sub.add_parser("generate", help="sample images from an exported generator",
+                       description="Sample images from a vanilla or class-conditional ONNX generator.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("-n", type=int, default=64, help="number of images (default 64)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    p.add_argument("--class", dest="cls", default=None, metavar="NAME|ID",
+                   help="class for a conditional model (default: every class in turn)")
+    p.add_argument("--grid", action="store_true", help="write one grid PNG instead of single files")
+    p.add_argument("--nrow", type=int, default=None, help="images per grid row")
+    p.add_argument("--interpolate", nargs=2, type=int, default=None, metavar=("SEED_A", "SEED_B"),
+                   help="walk the latent space from SEED_A to SEED_B")
+    p.add_argument("--steps", type=int, default=8, help="interpolation steps (default 8)")
+    p.add_argument("-o", "--out", default=None, metavar="OUT",
+                   help="output folder (default ./generated/), or the .png file with --grid")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("--batch", type=int, default=16, help="images per model run")
+    _add_runtime_args(p)
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("info", help="show an ONNX model's contract, inputs, outputs and providers",
+                       description="Show a model's gantrans metadata, inputs and outputs, and the "
+                                   "available and chosen execution providers.")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--providers", action="append", default=None, metavar="EP[,EP...]",
+                   help="execution providers to try (default: CUDA when available, then CPU)")
+    p.set_defaults(func=_info)
+
+
+def _model_path(args: argparse.Namespace) -> Path:
+    from gantrans.inference import int8_path
+
+    return int8_path(args.model) if getattr(args, "int8", False) else Path(args.model)
+
+
+def _notes(model) -> None:
+    for note in model.notes:
+        print(f"gantrans: note: {note}", file=sys.stderr)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from gantrans.inference import (
+        CancelToken,
+        Overrides,
+        TranslateOptions,
+        Translator,
+        collect_inputs,
+        default_outdir,
+        load_model,
+        parse_value_range,
+        plan_jobs,
+    )
+    from gantrans.inference.memory import parse_bytes
+
+    overrides = Overrides(value_range=parse_value_range(args.value_range) if args.value_range else None,
+                          channels=args.channels, size_multiple=args.size_multiple)
+    model = load_model(_model_path(args), providers=args.providers, threads=args.threads, overrides=overrides)
+    _notes(model)
+    options = TranslateOptions(resize=args.resize, tile=args.tile, tile_overlap=args.tile_overlap,
+                               blend=args.blend, batch_size=args.batch,
+                               memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
+    translator = Translator(model, options=options)
+    outdir = Path(args.outdir) if args.outdir else default_outdir(args.inputs)
+    items = collect_inputs(args.inputs, recursive=args.recursive, skip=outdir)
+    if not items:
+        print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
+        return 1
+    jobs = plan_jobs(items, outdir, suffix=args.suffix, fmt=args.format)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), unit="img", disable=args.no_progress or None, file=sys.stderr,
+               desc=f"translate [{model.providers[0].replace('ExecutionProvider', '')}]")
+
+    def on_progress(p) -> None:
+        if p.done > bar.n:
+            bar.update(p.done - bar.n)
+
+    cancel = CancelToken()
+    try:
+        report = translator.translate_files(jobs, overwrite=args.overwrite, quality=args.quality,
+                                            cancel=cancel, progress=on_progress, workers=args.workers)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise
+    finally:
+        bar.close()
+    print(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed")
+    if report.failed:
+        print(f"gantrans: {len(report.failed)} file(s) failed:", file=sys.stderr)
+        for _src, message in report.failed:
+            print(f"  {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gantrans.data.images import save_image
+    from gantrans.errors import ConfigError
+    from gantrans.inference import Generator, load_model, make_grid
+
+    model = load_model(_model_path(args), providers=args.providers, threads=args.threads)
+    _notes(model)
+    gen = Generator(model)
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+    label = gen.class_id(args.cls) if args.cls is not None else None
+    if args.interpolate:
+        images = gen.interpolate(args.interpolate[0], args.interpolate[1], args.steps, label=label,
+                                 batch_size=args.batch)
+        stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}"
+    else:
+        images = gen.generate(args.n, seed=seed, labels=label, batch_size=args.batch)
+        stem = f"seed{seed}"
+    if args.grid:
+        out = Path(args.out) if args.out else Path("generated") / f"{stem}_grid.png"
+        if out.is_dir() or (args.out and out.suffix == ""):
+            out = out / f"{stem}_grid.png"
+        if out.suffix.lower() != ".png":
+            raise ConfigError(f"{out}: a grid is written as PNG; name it .png")
+        nrow = args.nrow or (args.steps if args.interpolate else
+                             (len(gen.class_names) if gen.conditional and label is None and gen.class_names
+                              else None))
+        save_image(make_grid(images, nrow=nrow), out, overwrite=args.overwrite)
+        print(out)
+        return 0
+    outdir = Path(args.out) if args.out else Path("generated")
+    if outdir.suffix.lower() in (".png", ".jpg", ".webp") and not outdir.is_dir():
+        raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
+    written = 0
+    for k, img in enumerate(images):
+        tag = f"_{gen.class_names[label if label is not None else k % len(gen.class_names)]}" \
+            if gen.conditional and gen.class_names else ""
+        save_image(img, outdir / f"{stem}_{k:04d}{tag}.png", overwrite=args.overwrite)
+        written += 1
+    print(f"{written} images written to {outdir}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from gantrans.inference import load_model
+
+    model = load_model(args.model, providers=args.providers)
+    info = model.describe()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"model:      {info['path']}")
+    print(f"metadata:   {'gantrans' if info['has_gantrans_metadata'] else 'none (probed; defaults apply)'}")
+    print(f"task:       {info['task']}")
+    if info["direction"] or info["source_domain"]:
+        print(f"direction:  {info['direction']} ({info['source_domain']} -> {info['target_domain']})")
+    print(f"channels:   in {info['in_channels']}, out {info['out_channels']}")
+    print(f"range:      {info['value_range'][0]:g}..{info['value_range'][1]:g}")
+    size = f"fixed {info['fixed_size']}px" if info["fixed_size"] else \
+        f"multiple of {info['size_multiple']}, min {info['min_size']}"
+    print(f"size:       {size}")
+    if info["latent_size"]:
+        print(f"latent:     {info['latent_size']}")
+    if info["class_names"]:
+        print(f"classes:    {', '.join(info['class_names'])}")
+    print(f"tiling:     {info['tiling']}")
+    for kind in ("inputs", "outputs"):
+        for t in info[kind]:
+            print(f"{kind[:-1]:<11} {t['name']} {t['shape']} {t['type']}")
+    if info["provenance"]:
+        print("provenance: " + json.dumps(info["provenance"], sort_keys=True))
+    print(f"providers:  available {', '.join(info['providers_available'])}")
+    print(f"            using {', '.join(info['providers_used'])}")
+    for note in info["notes"]:
+        print(f"note:       {note}")
+    return 0

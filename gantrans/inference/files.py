@@ -1,0 +1,131 @@
+"""Which files to translate and where each result goes.
+
+Inputs are files, folders (their images; ``recursive`` descends) and globs. Results mirror
+each folder's tree under the output folder; a file named directly lands at the top. Every
+conflict is refused before anything runs: an output equal to an input, two inputs with one
+output. An output that already exists is a per-file failure unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gantrans.data.images import is_image_file
+from gantrans.errors import ConfigError
+
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
+KEEP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+DEFAULT_OUTDIR = "translated"
+
+
+@dataclass(frozen=True)
+class FileJob:
+    src: Path
+    dst: Path
+
+
+def _has_magic(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _walk(folder: Path, recursive: bool, skip: Path | None) -> list[Path]:
+    found: list[Path] = []
+    if recursive:
+        for root, dirs, files in os.walk(folder):
+            rootp = Path(root)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                             and (skip is None or (rootp / d).resolve() != skip))
+            found.extend(rootp / f for f in sorted(files) if is_image_file(f))
+    else:
+        found = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    return found
+
+
+def collect_inputs(inputs: Sequence[str | os.PathLike], recursive: bool = False,
+                   skip: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
+    """``(file, relative output path)`` for every input image, in a stable order, no duplicates.
+
+    ``skip`` is a folder never descended into (the output folder, when it lies inside an input).
+    """
+    skip_p = Path(skip).resolve() if skip is not None else None
+    out: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+
+    def add(file: Path, rel: Path) -> None:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append((file, rel))
+
+    for item in inputs:
+        text = os.fspath(item)
+        p = Path(text)
+        if p.is_dir():
+            for f in _walk(p, recursive, skip_p):
+                add(f, f.relative_to(p))
+        elif p.is_file():
+            add(p, Path(p.name))
+        elif _has_magic(text):
+            parts = Path(text).parts
+            base_parts = []
+            for part in parts:
+                if _has_magic(part):
+                    break
+                base_parts.append(part)
+            base = Path(*base_parts) if base_parts else Path(".")
+            matches = sorted(glob.glob(text, recursive=recursive))
+            if not matches:
+                raise ConfigError(f"{text}: the pattern matches no file")
+            for m in matches:
+                mp = Path(m)
+                if mp.is_file() and is_image_file(mp):
+                    add(mp, mp.relative_to(base) if mp.is_relative_to(base) else Path(mp.name))
+        else:
+            raise ConfigError(f"{text}: no such file or folder")
+    return out
+
+
+def output_extension(src: Path, fmt: str | None) -> str:
+    if fmt:
+        try:
+            return OUTPUT_FORMATS[fmt.lower().lstrip(".")]
+        except KeyError:
+            raise ConfigError(f"--format must be one of png, jpg, webp, not '{fmt}'") from None
+    ext = src.suffix.lower()
+    return ext if ext in KEEP_EXTENSIONS else ".png"
+
+
+def plan_jobs(items: Sequence[tuple[Path, Path]], outdir: str | os.PathLike, suffix: str = "",
+              fmt: str | None = None) -> list[FileJob]:
+    """Output paths for collected inputs; refuses any plan that could overwrite an input."""
+    outdir = Path(outdir)
+    jobs: list[FileJob] = []
+    inputs = {src.resolve(): src for src, _ in items}
+    taken: dict[Path, Path] = {}
+    for src, rel in items:
+        dst = outdir / rel.parent / f"{rel.stem}{suffix}{output_extension(src, fmt)}"
+        key = dst.resolve()
+        if key in inputs:
+            raise ConfigError(f"{dst}: the output would overwrite the input {inputs[key]}; "
+                              f"choose another -o folder or a --suffix")
+        if key in taken:
+            raise ConfigError(f"{taken[key]} and {src} would both be written to {dst}; "
+                              f"use --suffix or separate runs")
+        taken[key] = src
+        jobs.append(FileJob(src, dst))
+    return jobs
+
+
+def default_outdir(inputs: Sequence[str | os.PathLike]) -> Path:
+    """``translated/`` in the current folder, unless that is one of the input folders."""
+    out = Path(DEFAULT_OUTDIR)
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir() and p.resolve() == out.resolve():
+            raise ConfigError(f"{p}: the default output folder '{DEFAULT_OUTDIR}/' is this input folder; "
+                              f"pass -o OUTDIR")
+    return out

@@ -1,0 +1,205 @@
+"""``gantrans translate | generate | info | bench infer`` end to end (in-process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gantrans.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from onnx_models import generator_model, translate_model  # noqa: E402
+
+
+def _img(path: Path, h: int = 20, w: int = 28, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    _img(tmp_path / "photos" / "a.png")
+    _img(tmp_path / "photos" / "b.jpg", 33, 17, seed=1)
+    _img(tmp_path / "photos" / "sub" / "c.png", seed=2)
+    _img(tmp_path / "photos" / "sub" / "deep" / "d.webp", seed=3)
+    (tmp_path / "photos" / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (tmp_path / "photos" / "notes.txt").write_text("ignored: not an image extension")
+    return tmp_path, model
+
+
+def test_translate_folder_tree_with_a_bad_file(tree, capsys):
+    root, model = tree
+    code = main(["translate", str(model), "photos", "-r", "-o", "out", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    written = sorted(str(p.relative_to(root / "out")) for p in (root / "out").rglob("*") if p.is_file())
+    assert written == ["a.png", "b.jpg", "sub/c.png", "sub/deep/d.webp"]
+    assert "broken.png" in err and "1 file(s) failed" in err
+    assert "4 written" in out
+    with Image.open(root / "out" / "b.jpg") as im:
+        assert im.size == (17, 33)
+
+
+def test_translate_without_recursion_default_outdir_and_glob(tree, capsys):
+    root, model = tree
+    assert main(["translate", str(model), "photos", "--no-progress", "--format", "png", "--suffix", "_x"]) == 0
+    assert sorted(p.name for p in (root / "translated").iterdir()) == ["a_x.png", "b_x.png"]
+    assert main(["translate", str(model), "photos/sub/*.png", "-o", "g", "--no-progress"]) == 1  # broken.png
+    assert (root / "g" / "c.png").is_file()
+
+
+def test_overwrite_semantics(tree, capsys):
+    root, model = tree
+    args = ["translate", str(model), "photos/a.png", "-o", "out", "--no-progress"]
+    assert main(args) == 0
+    target = root / "out" / "a.png"
+    target.write_bytes(b"sentinel")
+    assert main(args) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert target.read_bytes() == b"sentinel"
+    assert main(args + ["--overwrite"]) == 0
+    with Image.open(target) as im:
+        assert im.size == (28, 20)
+
+
+def test_never_overwrites_an_input(tree, capsys):
+    root, model = tree
+    before = (root / "photos" / "a.png").read_bytes()
+    code = main(["translate", str(model), "photos", "-o", "photos", "--overwrite", "--no-progress"])
+    assert code == 1
+    assert "overwrite the input" in capsys.readouterr().err
+    assert (root / "photos" / "a.png").read_bytes() == before
+    (root / "translated").mkdir()
+    _img(root / "translated" / "x.png")
+    assert main(["translate", str(model), "translated", "--no-progress"]) == 1
+    assert "pass -o" in capsys.readouterr().err
+
+
+def test_int8_flag_and_bad_model(tree, capsys):
+    root, model = tree
+    assert main(["translate", str(model), "photos/a.png", "--int8", "--no-progress"]) == 1
+    assert "m.int8.onnx" in capsys.readouterr().err
+    (root / "junk.onnx").write_text("junk")
+    assert main(["translate", "junk.onnx", "photos/a.png", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "junk.onnx" in err and len(err.strip().splitlines()) == 1
+
+
+def test_generate_classes_grid_interpolate(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
+    assert main(["generate", str(gen), "-n", "6", "--seed", "1", "--grid", "-o", "grid.png"]) == 0
+    with Image.open(tmp_path / "grid.png") as im:
+        assert im.size == (2 * 10 + 2, 3 * 10 + 2)  # one column per class
+    assert main(["generate", str(gen), "-n", "3", "--seed", "1", "--class", "dog", "-o", "dogs"]) == 0
+    files = sorted(p.name for p in (tmp_path / "dogs").iterdir())
+    assert len(files) == 3 and all(f.endswith("_dog.png") for f in files)
+    assert main(["generate", str(gen), "--interpolate", "1", "2", "--steps", "4", "-o", "walk"]) == 0
+    assert len(list((tmp_path / "walk").iterdir())) == 4
+    assert main(["generate", str(gen), "-n", "2", "--class", "fish"]) == 1
+    assert "cat, dog" in capsys.readouterr().err
+    assert main(["generate", str(gen), "-n", "6", "--seed", "1", "--grid", "-o", "grid.png"]) == 1  # exists
+    van = generator_model(tmp_path / "v.onnx")
+    assert main(["generate", str(van), "-n", "4", "--seed", "3", "--grid", "-o", "v.png"]) == 0
+
+
+def test_info_json_and_text(tmp_path, capsys):
+    model = translate_model(tmp_path / "m.onnx", multiple=4)
+    assert main(["info", str(model), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["task"] == "translate" and info["size_multiple"] == 4 and info["has_gantrans_metadata"]
+    assert info["inputs"][0]["name"] == "image" and info["inputs"][0]["shape"] == ["N", 3, "H", "W"]
+    assert "CPUExecutionProvider" in info["providers_available"]
+    assert info["providers_used"][0] in info["providers_available"]
+    plain = translate_model(tmp_path / "plain.onnx", metadata=False)
+    assert main(["info", str(plain)]) == 0
+    out = capsys.readouterr().out
+    assert "none (probed" in out and "CPUExecutionProvider" in out
+
+
+def test_bench_infer_smoke(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    assert main(["bench", "infer", str(model), "--size", "32", "--runs", "2", "--warmup", "1",
+                 "--int8", "auto", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {r["backend"]: r for r in result["results"]}
+    assert set(rows) == {"onnxruntime-fp32", "onnxruntime-int8"}
+    expected = 2 * 3 * 9 * 3 * 32 * 32 / 1e9  # one 3x3 conv, 3 -> 3 channels
+    assert result["gflops_per_batch"] == pytest.approx(expected)
+    for r in rows.values():
+        assert r["median_ms"] > 0 and r["images_per_s"] > 0 and r["gflops_per_s"] > 0
+    assert "speedup_vs_fp32" in rows["onnxruntime-int8"] and "psnr_vs_fp32_db" in rows["onnxruntime-int8"]
+    assert main(["bench", "infer", str(model), "--size", "32", "--runs", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime-fp32" in out and "img/s" in out and "GFLOP/s" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # no scratch files left behind
+
+
+def test_metadata_less_model_overrides(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    plain = translate_model(tmp_path / "plain.onnx", metadata=False, identity=True)
+    src = _img(tmp_path / "a.png")
+    for flag in ("--value-range=0,1", "--value-range=-1,1", "--value-range=unit"):
+        assert main(["translate", str(plain), str(src), "-o", "o", "--overwrite", flag, "--no-progress"]) == 0
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o" / "a.png")),
+                                      np.asarray(Image.open(src)))  # identity either way
+    assert main(["translate", str(plain), str(src), "-o", "o", "--value-range=1,0", "--overwrite"]) == 1
+    assert "increasing" in capsys.readouterr().err
+
+
+def test_explicit_providers(tmp_path, capsys):
+    model = translate_model(tmp_path / "m.onnx")
+    assert main(["info", str(model), "--providers", "cpu", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["providers_requested"] == ["CPUExecutionProvider"]
+    assert main(["info", str(model), "--providers", "nosuch"]) == 1
+    assert "not available" in capsys.readouterr().err
+
+
+def test_conv_transpose_flops(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from gantrans.cli.bench_infer import conv_flops
+
+    w = numpy_helper.from_array(np.zeros((4, 2, 3, 3), np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 0, 0])
+    m = helper.make_model(helper.make_graph([node], "g", [x], [y], [w]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 9
+    onnx.save(m, str(tmp_path / "t.onnx"))
+    flops = conv_flops(tmp_path / "t.onnx", {"x": np.zeros((2, 4, 8, 8), np.float32)})
+    assert flops == 2 * 4 * 9 * 2 * (2 * 8 * 8)  # per input pixel, not per output pixel
+
+
+def test_cli_commands_stay_torch_free(tmp_path):
+    model = translate_model(tmp_path / "m.onnx", multiple=4)
+    gen = generator_model(tmp_path / "g.onnx")
+    _img(tmp_path / "in" / "a.png")
+    code = textwrap.dedent(f"""
+        import sys
+        from gantrans.cli.main import main
+        assert main(["translate", {str(model)!r}, {str(tmp_path / "in")!r}, "-o", {str(tmp_path / "out")!r},
+                     "--no-progress"]) == 0
+        assert main(["generate", {str(gen)!r}, "-n", "2", "-o", {str(tmp_path / "gen")!r}]) == 0
+        assert main(["info", {str(model)!r}]) == 0
+        loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+        assert not loaded, loaded[:5]
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "out" / "a.png").is_file()
