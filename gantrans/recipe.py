@@ -94,6 +94,10 @@ class ExportHead:
     ``translate``: ``module(image[N,C,H,W] in [-1,1]) -> image[N,C',H,W] in [-1,1]``;
     ``generate``: ``module(z[N,latent_size]) -> image``;
     ``generate-conditional``: ``module(z[N,latent_size], label[N] int64) -> image``.
+
+    ``network`` is the registry name of the generator (provenance); ``key`` is the recipe's
+    network key (``G_A``, ``G``) whose checkpointed weights the head needs, so an exporter can
+    skip heads whose weights a checkpoint lacks.
     """
 
     name: str
@@ -110,6 +114,7 @@ class ExportHead:
     latent_size: int | None = None
     class_names: list[str] = field(default_factory=list)
     tiling: str = "ok"  # "ok" | "discouraged" | "unsupported"
+    key: str | None = None
 
 
 class Recipe:

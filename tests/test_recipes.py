@@ -180,6 +180,7 @@ def test_cyclegan_export_heads_contract():
     nets = ensure_built(recipe)
     heads = recipe.export_heads()
     assert [h.name for h in heads] == ["A2B", "B2A"]
+    assert [h.key for h in heads] == ["G_A", "G_B"]
     a2b = heads[0]
     assert isinstance(a2b, ExportHead)
     assert (a2b.task, a2b.source_domain, a2b.target_domain, a2b.network) == ("translate", "horse", "zebra",

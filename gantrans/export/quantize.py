@@ -87,7 +87,7 @@ def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np
     best: tuple[Path, float, list[str]] | None = None
     try:
         try:
-            quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)
+            quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
             src = pre
         except Exception:  # noqa: BLE001 - pre-processing is an optimisation; quantize the raw graph instead
             src = fp32_path

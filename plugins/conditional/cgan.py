@@ -106,7 +106,7 @@ class ConditionalGAN(GANRecipe):
         return [ExportHead(
             name="G", module=self.export_module("G"), task="generate-conditional",
             in_channels=self.image_channels, out_channels=self.image_channels,
-            network=spec["name"], fixed_size=self.data.size,
+            network=spec["name"], key="G", fixed_size=self.data.size,
             size_multiple=int(spec.get("size_multiple", 1) or 1), min_size=int(spec.get("min_size", 1) or 1),
             latent_size=self.config["latent_size"], class_names=[str(c) for c in self.data.class_names],
             tiling="unsupported",

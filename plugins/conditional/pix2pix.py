@@ -106,7 +106,7 @@ class Pix2Pix(GANRecipe):
         domains = dict(zip(("A", "B"), self.data.domains))
         return [ExportHead(
             name=f"{self.source}2{self.target}", module=self.export_module("G"), task="translate",
-            in_channels=self.in_channels, out_channels=self.out_channels, network=spec["name"],
+            in_channels=self.in_channels, out_channels=self.out_channels, network=spec["name"], key="G",
             source_domain=domains[self.source], target_domain=domains[self.target],
             size_multiple=int(spec.get("size_multiple", 1) or 1), min_size=int(spec.get("min_size", 1) or 1),
             tiling=self.tiling(),

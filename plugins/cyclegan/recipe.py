@@ -149,7 +149,7 @@ class CycleGAN(GANRecipe):
             src, dst = self.data_letter[src], self.data_letter[dst]
             heads.append(ExportHead(
                 name=f"{src}2{dst}", module=self.export_module(key), task="translate",
-                in_channels=cin, out_channels=cout, network=spec["name"],
+                in_channels=cin, out_channels=cout, network=spec["name"], key=key,
                 source_domain=domain_name[src], target_domain=domain_name[dst],
                 size_multiple=int(spec.get("size_multiple", 1) or 1), min_size=int(spec.get("min_size", 1) or 1),
                 tiling=self.tiling(),

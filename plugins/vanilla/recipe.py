@@ -95,7 +95,7 @@ class VanillaGAN(GANRecipe):
         spec = self.network_specs["G"]
         return [ExportHead(
             name="G", module=self.export_module("G"), task="generate",
-            in_channels=self.image_channels, out_channels=self.image_channels, network=spec["name"],
+            in_channels=self.image_channels, out_channels=self.image_channels, network=spec["name"], key="G",
             fixed_size=self.data.size, size_multiple=int(spec.get("size_multiple", 1) or 1),
             min_size=int(spec.get("min_size", 1) or 1), latent_size=self.config["latent_size"],
             tiling="unsupported",
