@@ -16,7 +16,8 @@ This module imports neither torch nor Qt: the inference path and the GUI load pl
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

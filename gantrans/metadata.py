@@ -9,8 +9,9 @@ value under :data:`METADATA_KEY` holds everything gantrans needs to run the mode
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from gantrans.errors import ModelError
 

@@ -13,8 +13,9 @@ making ``gantrans plugins list`` or the GUI import torch.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gantrans.errors import ConfigError
 

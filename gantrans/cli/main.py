@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from gantrans import __version__
 from gantrans.errors import GantransError

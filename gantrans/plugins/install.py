@@ -12,8 +12,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from importlib import metadata
-from typing import Callable, Sequence
 
 from gantrans import __version__
 from gantrans.errors import PluginError
