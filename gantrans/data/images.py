@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gantrans.errors import ImageError
+from gantrans.fileio import discard, publish, temp_path_for
 
 log = logging.getLogger(__name__)
 
@@ -405,47 +405,21 @@ def save_image(array: Any, path: str | os.PathLike[str], *, alpha: Any = None, f
         arr = np.concatenate([rgb, a[..., None]], axis=2)
     if not overwrite and os.path.lexists(dest):
         raise ImageError(f"{dest}: already exists; not overwriting it")
-    parent = os.path.dirname(os.path.abspath(dest))
     try:
-        os.makedirs(parent, exist_ok=True)
         im = _to_pil(arr, fmt)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(dest)}.", suffix=".tmp")
+        tmp = temp_path_for(dest)
     except OSError as exc:
         raise ImageError(f"{dest}: cannot write here ({_one_line(exc)})") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             kwargs: dict[str, Any] = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
             im.save(fh, format=fmt, **kwargs)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, dest)
-        else:
-            _link_no_clobber(tmp, dest)
-    except ImageError:
-        _silent_unlink(tmp)
-        raise
-    except Exception as exc:  # noqa: BLE001
-        _silent_unlink(tmp)
-        raise ImageError(f"{dest}: cannot write the image ({_one_line(exc)})") from None
-
-
-def _link_no_clobber(tmp: str, dest: str) -> None:
-    """Move ``tmp`` to ``dest`` unless ``dest`` appeared meanwhile (hard link fails if it exists)."""
-    try:
-        os.link(tmp, dest)
+        publish(tmp, dest, overwrite=overwrite)
     except FileExistsError:
         raise ImageError(f"{dest}: already exists; not overwriting it") from None
-    except OSError:  # file systems without hard links
-        if os.path.lexists(dest):
-            raise ImageError(f"{dest}: already exists; not overwriting it") from None
-        os.replace(tmp, dest)
-        return
-    _silent_unlink(tmp)
+    except Exception as exc:  # noqa: BLE001
+        raise ImageError(f"{dest}: cannot write the image ({_one_line(exc)})") from None
+    finally:
+        discard(tmp)
 
 
-def _silent_unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

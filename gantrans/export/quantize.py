@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from gantrans.fileio import discard, temp_path_for
 from gantrans.recipe import ExportHead
 
-from .atomic import discard, temp_path_for
 from .onnx_graph import input_names
 from .parity import session
 

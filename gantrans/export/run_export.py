@@ -17,10 +17,10 @@ import onnx
 import torch
 
 from gantrans.errors import ExportError
+from gantrans.fileio import discard, publish, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
 from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
-from .atomic import discard, publish, temp_path_for
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
 from .onnx_graph import to_onnx

@@ -23,13 +23,13 @@ first group and ``networks`` only):
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gantrans.errors import CheckpointError
+from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 
 CHECKPOINT_FORMAT = "gantrans-checkpoint"
@@ -48,20 +48,8 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     A crash at any moment leaves either the old file or the new one, never a torn file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as fh:
+        torch.save(obj, fh)
     return path
 
 

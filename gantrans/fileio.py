@@ -1,0 +1,76 @@
+"""Atomic file writes: a temporary file in the target folder, fsync, then rename into place.
+
+Every file gantrans publishes (checkpoints, exports, images, configs, sample grids) goes
+through here, so a crash at any moment leaves either the old file or the new one, never a torn
+one, and published files get the permissions any other file of the user would have (0666
+minus the umask, unlike ``mkstemp``'s 0600). Torch-free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+def temp_path_for(target: str | os.PathLike) -> Path:
+    """A fresh, empty temporary file next to ``target`` (same file system: os.replace is atomic)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{target.parent}: cannot create a temporary file")
+
+
+def publish(tmp: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """fsync a finished temporary file and move it to ``target``.
+
+    With ``overwrite=False`` an existing ``target`` (even one that appeared while we wrote) is
+    never replaced: a hard link publishes only if the name is free, and FileExistsError says so.
+    """
+    tmp, target = Path(tmp), Path(target)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    if overwrite:
+        os.replace(tmp, target)
+        return target
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise FileExistsError(f"{target}: already exists") from None
+    except OSError:  # file systems without hard links
+        if os.path.lexists(target):
+            raise FileExistsError(f"{target}: already exists") from None
+        os.replace(tmp, target)
+        return target
+    discard(tmp)
+    return target
+
+
+def discard(path: str | os.PathLike | None) -> None:
+    """Remove a temporary file if it is still there."""
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+@contextlib.contextmanager
+def atomic_write(target: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True,
+                 encoding: str | None = None) -> Iterator[IO]:
+    """Write ``target`` through a temporary file; published only if the block succeeds."""
+    tmp = temp_path_for(target)
+    try:
+        with open(tmp, mode, encoding=encoding if "b" not in mode else None) as fh:
+            yield fh
+            fh.flush()
+        publish(tmp, target, overwrite=overwrite)
+    finally:
+        discard(tmp)
