@@ -9,9 +9,10 @@ when tensorboard is installed.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from gantrans.errors import CheckpointError
 
@@ -57,6 +58,14 @@ class RunDir:
 
     def samples(self) -> list[Path]:
         return sorted((self.path / SAMPLES_DIR).glob("*.png"))
+
+    def sample_labels(self, sample: str | Path) -> list[str]:
+        """Row labels of a sample grid, from the ``.json`` written next to its ``.png`` ([] if none)."""
+        side = (self.path / SAMPLES_DIR / Path(sample).name).with_suffix(".json")
+        try:
+            return [str(x) for x in json.loads(side.read_text(encoding="utf-8")).get("rows", [])]
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return []
 
     def checkpoints(self) -> list[Path]:
         return sorted((self.path / CHECKPOINTS_DIR).glob("*.pt"))

@@ -1,9 +1,57 @@
-"""Placeholder: filled in by its issue."""
+"""``gantrans bench train``: median seconds per training step on synthetic data (no files)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands (none yet)."""
+    p = sub.add_parser("train", help="time training steps of a recipe on synthetic data",
+                       description="Build RECIPE with its default networks, run warm-up steps then timed "
+                                   "steps on one synthetic batch, and print the median seconds per step, "
+                                   "images/s, device, precision and peak memory.")
+    p.add_argument("recipe", metavar="RECIPE")
+    p.add_argument("--crop", type=int, default=256, metavar="N", help="image size (default 256)")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu, cuda[:N], mps")
+    p.add_argument("--steps", type=int, default=10, metavar="N", help="timed steps (default 10)")
+    p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed warm-up steps (default 3)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="recipe option")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from gantrans.cli.train_cmd import prefer_passive_openmp
+
+    prefer_passive_openmp()  # before torch loads OpenMP
+    import torch
+
+    from gantrans.errors import ConfigError
+    from gantrans.training.bench import bench_train
+    from gantrans.training.config import parse_option
+
+    if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1:
+        raise ConfigError("--steps, --batch and --crop must be >= 1 and --warmup >= 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = dict(parse_option(text) for text in args.option)
+    r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
+                    steps=args.steps, warmup=args.warmup, options=options, compile=args.compile)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
+    print(f"device     {r['device']}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}")
+    print(f"precision  {r['precision']}")
+    print(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['steps']} timed steps")
+    print(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")
+    print(f"throughput {r['images_per_s']:.2f} images/s")
+    print(f"peak mem   {r['peak_memory_bytes'] / 2**20:.0f} MiB ({r['peak_memory_kind']})")
+    return 0

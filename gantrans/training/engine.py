@@ -1,0 +1,215 @@
+"""One training step of any recipe: phases, autocast, scaling, gradient averaging, optimisers.
+
+The trainer and ``gantrans bench train`` share this code, so a benchmark measures exactly the
+work a training step does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from gantrans.errors import ConfigError, GantransError
+from gantrans.recipe import Batch, Recipe, build_loss
+from gantrans.training import devices
+from gantrans.training import distributed as D
+
+
+class NonFiniteLoss(GantransError):
+    """A loss term became NaN or Inf; training stopped without touching the last checkpoint."""
+
+    def __init__(self, step: int, term: str, value: float):
+        self.step, self.term, self.value = step, term, value
+        super().__init__(f"step {step}: loss term '{term}' is {value}; stopped "
+                         f"(the last checkpoint is intact; --skip-nonfinite skips such batches)")
+
+
+@dataclass
+class StepResult:
+    terms: dict[str, float] = field(default_factory=dict)
+    skipped: bool = False
+
+
+def move_batch(batch: Mapping[str, Any], device: torch.device, channels_last: bool = False) -> Batch:
+    out: Batch = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device, non_blocking=True)
+            if channels_last and value.dim() == 4:
+                value = value.contiguous(memory_format=torch.channels_last)
+        out[key] = value
+    return out
+
+
+def build_networks(recipe: Recipe, seed: int) -> dict[str, nn.Module]:
+    """``recipe.build_networks()`` under a fixed seed, so every rank and every resume starts alike."""
+    torch.manual_seed(seed)
+    nets = recipe.build_networks()
+    if not isinstance(nets, Mapping) or not all(isinstance(n, nn.Module) for n in nets.values()):
+        raise ConfigError(f"recipe '{recipe.name}': build_networks() must return a dict of nn.Module")
+    return dict(nets)
+
+
+class Engine:
+    """Holds the networks on the device, one Adam per optimizer spec, and runs steps.
+
+    ``nets`` are the plain modules (checkpointed); the recipe is attached to ``run_nets``,
+    which are the compiled versions where ``compile`` asked for it.
+    """
+
+    def __init__(self, recipe: Recipe, nets: Mapping[str, nn.Module], device: torch.device, precision: str, *,
+                 dist_ctx: D.DistContext | None = None, compile: bool = False,
+                 skip_nonfinite: bool = False):
+        self.recipe = recipe
+        self.device = device
+        self.precision = precision
+        self.dist = dist_ctx or D.DistContext()
+        self.skip_nonfinite = skip_nonfinite
+        self.channels_last = device.type == "cuda"
+        self.nets: dict[str, nn.Module] = {}
+        for key, net in nets.items():
+            net = net.to(device)
+            if self.channels_last:
+                net = net.to(memory_format=torch.channels_last)
+            net.train()
+            self.nets[key] = net
+        if self.dist.enabled:
+            D.broadcast_modules(self.nets.values())
+        self.run_nets = self._maybe_compile(compile)
+        recipe.attach(self.run_nets)
+
+        self.specs = {spec.name: spec for spec in recipe.optimizers()}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.owned: dict[str, list[str]] = {}
+        for name, spec in self.specs.items():
+            missing = [k for k in spec.networks if k not in self.nets]
+            if missing:
+                raise ConfigError(f"recipe '{recipe.name}': optimizer '{name}' names unknown network(s) "
+                                  f"{', '.join(missing)} (networks: {', '.join(self.nets)})")
+            params = [p for k in spec.networks for p in self.nets[k].parameters()]
+            self.optimizers[name] = _adam(params, spec, device)
+            self.owned[name] = list(spec.networks)
+        self.phases = recipe.phases()
+        for phase in self.phases:
+            if phase.optimizer not in self.optimizers:
+                raise ConfigError(f"recipe '{recipe.name}': phase '{phase.name}' uses unknown optimizer "
+                                  f"'{phase.optimizer}' (optimizers: {', '.join(self.optimizers)})")
+        self.scaler = devices.make_grad_scaler(device, precision)
+        self.skipped = 0
+        self._grad_state: dict[str, bool] = {}
+
+    def _maybe_compile(self, compile: bool) -> dict[str, nn.Module]:
+        if not compile:
+            return dict(self.nets)
+        penalty = _has_gradient_penalty(self.recipe)
+        out = {}
+        for key, net in self.nets.items():
+            kind = self.recipe.network_specs.get(key, {}).get("kind", "generator")
+            # Double backward through compiled graphs is not supported: the gradient penalty's
+            # discriminator stays eager.
+            out[key] = net if (kind == "discriminator" and penalty) else torch.compile(net)
+        return out
+
+    def _set_trainable(self, optimizer: str) -> None:
+        own = set(self.owned[optimizer])
+        for key, net in self.nets.items():
+            flag = key in own
+            if self._grad_state.get(key) is not flag:
+                for p in net.parameters():
+                    p.requires_grad_(flag)
+                self._grad_state[key] = flag
+
+    def step(self, batch: Batch, step: int) -> StepResult:
+        """Run every phase due at global step ``step`` (0-based) on a batch already on the device."""
+        result = StepResult()
+        cache: dict[str, Any] = {}
+        for phase in self.phases:
+            if step % max(1, phase.every):
+                continue
+            opt = self.optimizers[phase.optimizer]
+            self._set_trainable(phase.optimizer)
+            opt.zero_grad(set_to_none=True)
+            with devices.autocast(self.device, self.precision):
+                terms = phase.loss(batch, cache)
+            if not terms:
+                continue
+            values = torch.stack([_scalar(t, phase.name, name).detach().float() for name, t in terms.items()])
+            finite = bool(torch.isfinite(values).all().item())
+            if D.any_rank(not finite, self.device, self.dist):
+                numbers = values.tolist()
+                bad = next(((n, v) for n, v in zip(terms, numbers) if not math.isfinite(v)), (phase.name, math.nan))
+                if not self.skip_nonfinite:
+                    raise NonFiniteLoss(step + 1, bad[0], bad[1])
+                opt.zero_grad(set_to_none=True)
+                self.skipped += 1
+                result.skipped = True
+                return result
+            total = sum(terms.values())
+            if self.scaler is not None:
+                self.scaler.scale(total).backward()
+            else:
+                total.backward()
+            if self.dist.enabled:
+                D.average_gradients(opt_params(opt), self.dist.world_size)
+            if self.scaler is not None:
+                self.scaler.step(opt)
+                self.scaler.update()
+            else:
+                opt.step()
+            result.terms.update(zip(terms, values.tolist()))
+        if self.dist.enabled:
+            bufs = [n for n in self.nets.values() if any(True for _ in n.buffers())]
+            if bufs:
+                D.broadcast_modules(bufs, buffers_only=True)
+        return result
+
+    def learning_rates(self) -> dict[str, float]:
+        return {f"lr/{name}": float(opt.param_groups[0]["lr"]) for name, opt in self.optimizers.items()}
+
+
+def opt_params(opt: torch.optim.Optimizer) -> list[nn.Parameter]:
+    return [p for group in opt.param_groups for p in group["params"]]
+
+
+def _scalar(t: Any, phase: str, name: str) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor) or t.numel() != 1:
+        raise ConfigError(f"phase '{phase}': loss term '{name}' must be a scalar tensor")
+    return t.reshape(())
+
+
+def _adam(params: list[nn.Parameter], spec: Any, device: torch.device) -> torch.optim.Adam:
+    """Fused Adam where torch has it for the device, multi-tensor ``foreach`` otherwise.
+
+    Fused is one kernel over all parameters on CUDA; on the CPU it is also ~5x faster than
+    ``foreach`` (measured: 26.5M parameters, 0.10 s -> 0.02 s per step).
+    """
+    kwargs = dict(lr=spec.lr, betas=tuple(spec.betas), weight_decay=spec.weight_decay)
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.Adam(params, fused=True, **kwargs)
+        except (RuntimeError, ValueError):  # an older torch or an unsupported dtype
+            pass
+    return torch.optim.Adam(params, foreach=True, **kwargs)
+
+
+def adam_impl(opt: torch.optim.Optimizer) -> dict[str, Any]:
+    """The implementation switches of an optimiser, to re-apply after loading another device's state."""
+    group = opt.param_groups[0]
+    return {k: group[k] for k in ("fused", "foreach") if k in group}
+
+
+def _has_gradient_penalty(recipe: Recipe) -> bool:
+    """Whether the run's adversarial loss (the ``loss`` option, when the recipe has one) uses a penalty."""
+    name = recipe.config.get("loss")
+    if not isinstance(name, str):
+        return True  # unknown: be safe and keep discriminators eager
+    try:
+        loss = build_loss(name)
+    except GantransError:
+        return True
+    return float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0) > 0

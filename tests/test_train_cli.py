@@ -1,0 +1,135 @@
+"""``gantrans train`` and ``gantrans bench train`` from the command line, and end to end with the
+built-in recipes on a built-in data set at 32 px."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import trainer_fixtures as fx
+
+from gantrans.cli import train_cmd
+from gantrans.cli.main import build_parser, main
+from gantrans.errors import ConfigError
+from gantrans.runs import RunDir
+from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
+
+
+@pytest.fixture
+def tiny(fresh_plugins):
+    fx.install()
+    yield
+    fx.uninstall()
+
+
+def train(argv: list[str]) -> int:
+    return train_cmd.run(build_parser().parse_args(["train", *argv]), open_dataset=fx.open_memory)
+
+
+def test_building_the_parsers_imports_no_torch():
+    code = ("import argparse, sys\n"
+            "from gantrans.cli import train_cmd, bench_cmd\n"
+            "p = argparse.ArgumentParser(); s = p.add_subparsers()\n"
+            "train_cmd.add_parsers(s); bench_cmd.add_parsers(s)\n"
+            "p.parse_args(['train', 'cyclegan', '--data', 'x', '-o', 'ngf=8'])\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_flags_override_a_toml_config_and_options_parse_as_json(tmp_path):
+    file = tmp_path / "run.toml"
+    file.write_text('recipe = "cyclegan"\ndata = "shapes"\nbatch-size = 2\nepochs = 7\n'
+                    '[model]\nngf = 16\nlambda_A = 5.0\n')
+    args = build_parser().parse_args(["train", "--config", str(file), "--epochs", "3", "--loss", "hinge",
+                                      "-o", "ngf=8", "-o", "direction=BtoA", "-o", "dropout=true", "--no-flip"])
+    cfg = train_cmd.config_from_args(args)
+    assert (cfg.recipe, cfg.data, cfg.batch_size, cfg.epochs, cfg.flip) == ("cyclegan", "shapes", 2, 3, False)
+    assert cfg.model == {"ngf": 8, "lambda_A": 5.0, "loss": "hinge", "direction": "BtoA", "dropout": True}
+    assert cfg.resolved_load_size == 286 and cfg.total_epochs == 3
+    (tmp_path / "bad.json").write_text(json.dumps({"recipe": "x", "data": "y", "batchsize": 2}))
+    with pytest.raises(ConfigError, match="bad.json: unknown setting 'batchsize'"):
+        train_cmd.config_from_args(build_parser().parse_args(["train", "--config", str(tmp_path / "bad.json")]))
+    with pytest.raises(ConfigError, match="--data is required"):
+        train_cmd.config_from_args(build_parser().parse_args(["train", "cyclegan"]))
+
+
+def test_train_then_resume_with_no_other_flags(tiny, tmp_path, capsys):
+    assert train(fx.base_args(tmp_path, "cli", "--max-steps", "2", "-o", "width=3", "--seed", "5")) == 0
+    err = capsys.readouterr().err
+    assert "training 'tinygan' on cpu" in err and "precision fp32" in err
+    run = tmp_path / "cli"
+    assert json.loads((run / "config.json").read_text())["model"]["width"] == 3
+    assert train(["--resume", str(run), "--max-steps", "5"]) == 0
+    assert [r["step"] for r in RunDir(run).metrics()] == [1, 2, 3, 4, 5]
+    ckpt = load_checkpoint(run)
+    assert ckpt["config"]["seed"] == 5 and ckpt["model_config"]["width"] == 3 and ckpt["step"] == 5
+    with pytest.raises(ConfigError, match="cannot change"):
+        train(["--resume", str(run), "-o", "width=8"])
+    with pytest.raises(ConfigError, match="batch_size cannot change"):
+        train(["--resume", str(run), "--batch-size", "8"])
+    with pytest.raises(ConfigError, match="already exists"):
+        train(fx.base_args(tmp_path, "cli", "--max-steps", "1"))
+
+
+def test_bf16_on_cpu_through_the_cli(tiny, tmp_path):
+    assert train(fx.base_args(tmp_path, "bf", "--max-steps", "2") + ["--precision", "bf16"]) == 0
+    cfg = json.loads((tmp_path / "bf" / "config.json").read_text())
+    assert cfg["precision"] == "bf16" and cfg["resolved"]["precision"] == "bf16"
+    rows = list(RunDir(tmp_path / "bf").metrics())
+    assert len(rows) == 2 and all(torch.isfinite(torch.tensor(r["G_l1"])) for r in rows)
+
+
+def test_unknown_recipe_option_is_one_line(tiny, tmp_path):
+    with pytest.raises(ConfigError, match="recipe 'tinygan' has no option"):
+        train(fx.base_args(tmp_path, "x", "-o", "nosuch=1"))
+    assert not (tmp_path / "x").exists()
+
+
+def test_bench_train_prints_the_figures(tiny, capsys):
+    code = main(["bench", "train", "tinygan", "--crop", "32", "--batch", "2", "--steps", "2", "--warmup", "1",
+                 "--device", "cpu", "--precision", "fp32", "-o", "width=2", "--json"])
+    assert code == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["precision"] == "fp32" and r["batch"] == 2 and r["steps"] == 2 and r["crop"] == 32
+    assert r["median_s_per_it"] > 0 and r["images_per_s"] == pytest.approx(2 / r["median_s_per_it"])
+    assert r["peak_memory_bytes"] > 10 * 2**20 and r["peak_memory_kind"] == "peak RSS"
+
+
+# -- the real recipes ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """Built-in data sets are written once and shared by the end-to-end tests."""
+    return tmp_path_factory.mktemp("gantrans-data")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe,extra", [
+    ("cyclegan", ["-o", "ngf=4", "-o", "ndf=4", "--generator", "resnet_6blocks", "-o", "pool_size=2"]),
+    ("pix2pix", ["-o", "ngf=4", "-o", "ndf=4", "--generator", "unet_32"]),
+])
+def test_builtin_recipe_end_to_end(tmp_path, data_dir, recipe, extra):
+    # A fresh interpreter, as a user runs it: train, then resume to a second epoch.
+    argv = ["train", recipe, "--data", "shapes", "--runs-dir", str(tmp_path / "runs"), "--name", "e2e",
+            "--crop-size", "32", "--load-size", "36", "--max-items", "4", "--batch-size", "2", "--epochs", "1",
+            "--workers", "0", "--device", "cpu", "--precision", "fp32", "--samples", "2", "--no-tensorboard",
+            "--log-every", "1", *extra]
+    run = tmp_path / "runs" / "e2e"
+    code = ("import sys, torch; torch.set_num_threads(1)\n"
+            "from gantrans.cli.main import main\n"
+            f"assert main({argv!r}) == 0\n"
+            f"assert main(['train', '--resume', {str(run)!r}, '--epochs', '2']) == 0\n")
+    env = {**os.environ, "GANTRANS_DATA_DIR": str(data_dir)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(RunDir(run).metrics())
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(isinstance(v, float) for r in rows for k, v in r.items() if k.startswith(("G", "D")))
+    assert [p.name for p in RunDir(run).samples()] == ["epoch_0001.png", "epoch_0002.png"]
+    ckpt = load_checkpoint(run)
+    assert ckpt["recipe"]["name"] == recipe and ckpt["epoch"] == 2
+    assert recipe_from_checkpoint(ckpt).export_heads()
