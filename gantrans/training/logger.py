@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from gantrans.fileio import atomic_write
 from gantrans.runs import METRICS_FILE, TENSORBOARD_DIR
 
 
@@ -96,6 +96,5 @@ def truncate_metrics(run_dir: Path, after_step: int) -> None:
             continue
         keep.append(line)
     if changed:
-        tmp = file.with_name(f".{file.name}.tmp")
-        tmp.write_text("".join(x + "\n" for x in keep), encoding="utf-8")
-        os.replace(tmp, file)
+        with atomic_write(file, "w", encoding="utf-8") as fh:
+            fh.write("".join(x + "\n" for x in keep))

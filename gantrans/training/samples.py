@@ -8,7 +8,6 @@ RNG, so it never changes the training trajectory.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.utils import make_grid
 
+from gantrans.fileio import atomic_write
 from gantrans.recipe import Batch, Recipe
 
 PADDING = 2
@@ -75,14 +75,9 @@ def grid_image(rows: list[tuple[str, torch.Tensor]]) -> Any:
 
 def save_grid(rows: list[tuple[str, torch.Tensor]], path: Path) -> Path:
     """Write ``path`` (PNG) and a sidecar ``.json`` listing the row labels, both atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = grid_image(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    side = path.with_suffix(".json")
-    tmp = side.with_name(f".{side.name}.tmp")
-    tmp.write_text(json.dumps({"rows": [label for label, _ in rows], "columns": int(rows[0][1].shape[0])}),
-                   encoding="utf-8")
-    os.replace(tmp, side)
+    with atomic_write(path) as fh:
+        image.save(fh, format="PNG")
+    with atomic_write(path.with_suffix(".json"), "w", encoding="utf-8") as fh:
+        json.dump({"rows": [label for label, _ in rows], "columns": int(rows[0][1].shape[0])}, fh)
     return path

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import shutil
 import signal
 import sys
@@ -28,6 +27,7 @@ from torch.utils.data import DataLoader
 
 from gantrans import __version__
 from gantrans.errors import CheckpointError, ConfigError, GantransError
+from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CONFIG_FILE, SAMPLES_DIR
 from gantrans.training import devices
@@ -200,10 +200,8 @@ class Trainer:
         data["resolved"] = {"device": str(self.device), "precision": self.precision,
                             "world_size": self.dist.world_size, "data": self.recipe.data.as_dict(),
                             "gantrans_version": __version__}
-        file = self.run_dir / CONFIG_FILE
-        tmp = file.with_name(f".{file.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, file)
+        with atomic_write(self.run_dir / CONFIG_FILE, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, default=str) + "\n")
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         c = self.config
@@ -258,10 +256,8 @@ class Trainer:
         latest = atomic_save(self.state(), folder / LATEST)
         self._saved_step = self.step
         if epoch_file and self.config.keep_epochs > 0:
-            target = folder / epoch_filename(self.epoch)
-            tmp = target.with_name(f".{target.name}.tmp")
-            shutil.copyfile(latest, tmp)
-            os.replace(tmp, target)
+            with atomic_write(folder / epoch_filename(self.epoch)) as fh, open(latest, "rb") as src:
+                shutil.copyfileobj(src, fh)
             kept = sorted(folder.glob("epoch_*.pt"))
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
                 old.unlink(missing_ok=True)
