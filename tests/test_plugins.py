@@ -36,6 +36,12 @@ def test_core_never_imports_builtin_plugins_by_name():
     assert offenders == []
 
 
+def test_core_imports_no_qt():
+    offenders = [str(p) for p in (ROOT / "gantrans").rglob("*.py")
+                 if re.search(r"^\s*(from|import)\s+(PySide6|PyQt\d|shiboken6)\b", p.read_text(), re.M)]
+    assert offenders == []
+
+
 BROKEN = "raise RuntimeError('this plugin is broken on purpose')\n"
 HOOK_RAISES = (
     "from gantrans import hookimpl\n"
