@@ -184,11 +184,10 @@ class Recipe:
     def make_network(self, key: str, name: str, kind: str, **options: Any) -> nn.Module:
         """Build a registered network and remember its name and options for checkpoints."""
         net = build_network(name, kind, **options)
-        accepted = _accepted_options(_registries().networks.get(name).obj, options)
         entry = _registries().networks.get(name)
-        self.network_specs[key] = {"name": name, "kind": kind, "options": accepted,
-                                   **entry.origin.as_dict(), **{k: v for k, v in entry.meta.items()
-                                                                if k in ("input", "size_multiple", "min_size")}}
+        rule = {k: v for k, v in entry.meta.items() if k in ("input", "size_multiple", "min_size")}
+        self.network_specs[key] = {"name": name, "kind": kind, "options": _accepted_options(entry.obj, options),
+                                   **entry.origin.as_dict(), **rule}
         return net
 
 
