@@ -30,6 +30,24 @@ def temp_path_for(target: str | os.PathLike) -> Path:
     raise FileExistsError(f"{target.parent}: cannot create a temporary file")
 
 
+def temp_dir_for(target: str | os.PathLike) -> Path:
+    """A fresh, empty folder next to ``target``, to fill and then rename into place.
+
+    Created 0777 minus the umask (``mkdtemp`` would make it 0700): a data set or run written
+    through it is as readable as any other folder of the user.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            tmp.mkdir(mode=0o777)
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{target.parent}: cannot create a temporary folder")
+
+
 def publish(tmp: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = True) -> Path:
     """fsync a finished temporary file and move it to ``target``.
 

@@ -63,11 +63,11 @@ def _list(args: argparse.Namespace) -> int:
 def _make(args: argparse.Namespace) -> int:
     import os
     import shutil
-    import tempfile
     from pathlib import Path
 
     from gantrans.data.builtin import choose_form, get_builtin
     from gantrans.errors import DataError
+    from gantrans.fileio import temp_dir_for
 
     dataset = get_builtin(args.name)
     form = choose_form(dataset, None, args.form)
@@ -76,15 +76,12 @@ def _make(args: argparse.Namespace) -> int:
         raise DataError(f"{dest}: exists and is not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not args.overwrite:
         raise DataError(f"{dest}: folder is not empty; choose another or pass --overwrite")
-    parent = dest.parent
-    parent.mkdir(parents=True, exist_ok=True)
     # Write beside DIR and rename into place, so an interrupted write leaves DIR as it was.
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}."))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a data set is not
+    tmp = temp_dir_for(dest)
     try:
         dataset.make(tmp, form, args.seed)
         if dest.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}.old."))
+            old = temp_dir_for(dest)
             os.replace(dest, old / dest.name)
             os.replace(tmp, dest)
             shutil.rmtree(old, ignore_errors=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -25,6 +24,7 @@ from PIL import Image
 
 from gantrans.data.formats import METADATA_FILE
 from gantrans.errors import ConfigError, DataError
+from gantrans.fileio import temp_dir_for
 
 TWO_DOMAIN_FORMS = ("unpaired", "aligned", "paired")
 
@@ -95,9 +95,7 @@ def materialise(name: str, *, accepted_kinds: Iterable[str] | None = None, data_
     if final.exists():
         raise DataError(f"{final}: exists but is not a complete gantrans data set; remove it and retry")
     try:
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{final.name}."))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a data set is not
+        tmp = temp_dir_for(final)
     except OSError as exc:
         raise DataError(f"{base}: cannot create the data folder ({exc}); set GANTRANS_DATA_DIR") from None
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import secrets
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 
 from gantrans import __version__
 from gantrans.errors import CheckpointError, ConfigError
+from gantrans.fileio import temp_dir_for
 from gantrans.recipe import DataSpec, get_recipe
 from gantrans.training.checkpoint import (
     CHECKPOINT_DIR,
@@ -119,18 +119,6 @@ def build_import_checkpoint(sd: dict[str, torch.Tensor], layout: GeneratorLayout
     return ckpt, config
 
 
-def _staging_dir(target: Path) -> Path:
-    """An empty sibling folder with ordinary permissions (mkdtemp would make it 0700)."""
-    for _ in range(100):
-        staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            staging.mkdir(mode=0o777)
-            return staging
-        except FileExistsError:
-            continue
-    raise CheckpointError(f"{target.parent}: cannot create a temporary folder")
-
-
 def import_reference(path: str | os.PathLike, *, as_: str | None = None, name: str | None = None,
                      runs_dir: str | os.PathLike = "runs") -> Path:
     """Turn a reference generator checkpoint into ``runs_dir/name/``; returns the run directory."""
@@ -147,7 +135,7 @@ def import_reference(path: str | os.PathLike, *, as_: str | None = None, name: s
     ckpt, config = build_import_checkpoint(sd, layout, as_, source=path, run_name=run_name)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build the run directory beside its final place and rename it in: all or nothing.
-    staging = _staging_dir(target)
+    staging = temp_dir_for(target)
     try:
         (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         atomic_save(ckpt, staging / CHECKPOINT_DIR / LATEST)
