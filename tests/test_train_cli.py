@@ -98,6 +98,29 @@ def test_bench_train_prints_the_figures(tiny, capsys):
     assert r["precision"] == "fp32" and r["batch"] == 2 and r["steps"] == 2 and r["crop"] == 32
     assert r["median_s_per_it"] > 0 and r["images_per_s"] == pytest.approx(2 / r["median_s_per_it"])
     assert r["peak_memory_bytes"] > 10 * 2**20 and r["peak_memory_kind"] == "peak RSS"
+    assert r["flops_per_step"] > 0
+    assert r["achieved_flops_per_s"] == pytest.approx(r["flops_per_step"] / r["median_s_per_it"])
+
+
+def test_bench_counts_the_flops_of_a_step():
+    """The count is the convolutions' own arithmetic: forward once, backward twice (input and weight
+    gradients) for a discriminator step on a single conv layer."""
+    from gantrans.training.bench import count_step_flops
+
+    class OneConv:
+        def __init__(self):
+            self.net = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+            self.nets = self.run_nets = {"D": self.net}
+
+        def step(self, data, step):
+            self.net(data.requires_grad_()).sum().backward()
+
+    engine = OneConv()
+    x = torch.rand(2, 3, 8, 8)
+    forward = 2 * (2 * 8 * 8) * 4 * 3 * 9  # 2 FLOPs per multiply-add, per output element and tap
+    assert count_step_flops(engine, x, 0) == 3 * forward
+    engine.run_nets = {"D": torch.nn.Identity()}  # what torch.compile leaves: kernels the counter cannot see
+    assert count_step_flops(engine, x, 0) is None
 
 
 # -- the real recipes ------------------------------------------------------------------------

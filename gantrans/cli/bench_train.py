@@ -54,4 +54,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")
     print(f"throughput {r['images_per_s']:.2f} images/s")
     print(f"peak mem   {r['peak_memory_bytes'] / 2**20:.0f} MiB ({r['peak_memory_kind']})")
+    if r["flops_per_step"]:
+        print(f"work       {r['flops_per_step'] / 1e9:.1f} GFLOP per step -> "
+              f"{r['achieved_flops_per_s'] / 1e9:.0f} GFLOP/s sustained")
     return 0

@@ -3,6 +3,10 @@
 It runs the trainer's own :class:`~gantrans.training.engine.Engine` with the recipe's default
 (paper) networks on one fixed synthetic batch, so the figure is the cost of a real training
 step without data loading. It never changes the workload to reach a number.
+
+It also counts the floating-point operations of one step (``torch.utils.flop_counter``, on an
+extra untimed step), so the figure can be read against what the hardware can do at all: a
+step's work divided by its median time is the sustained rate the device delivered.
 """
 
 from __future__ import annotations
@@ -47,6 +51,18 @@ def peak_memory(device: torch.device) -> tuple[int, str]:
     return int(rss if sys.platform == "darwin" else rss * 1024), "peak RSS"
 
 
+def count_step_flops(engine: Engine, data: Any, step: int) -> int | None:
+    """FLOPs of one training step as torch's counter sees them (convolutions and matmuls, the
+    backward pass included); None under ``torch.compile``, whose kernels bypass the counter."""
+    if any(engine.run_nets[key] is not net for key, net in engine.nets.items()):
+        return None
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        engine.step(data, step)
+    return int(counter.get_total_flops())
+
+
 def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str = "auto", device: str = "auto",
                 steps: int = 10, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
                 seed: int = 0) -> dict[str, Any]:
@@ -73,9 +89,11 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
         if i >= warmup:
             times.append(time.perf_counter() - t)
     median = statistics.median(times)
-    mem, mem_kind = peak_memory(dev)
+    mem, mem_kind = peak_memory(dev)  # before the counted step, which must not change the figure
+    flops = count_step_flops(engine, data, warmup + steps)
     return {"recipe": recipe, "device": devices.describe_device(dev), "precision": prec, "crop": crop,
             "batch": batch, "steps": steps, "warmup": warmup, "median_s_per_it": median,
             "images_per_s": batch / median, "min_s_per_it": min(times), "peak_memory_bytes": mem,
             "peak_memory_kind": mem_kind, "threads": torch.get_num_threads(),
+            "flops_per_step": flops, "achieved_flops_per_s": (flops / median) if flops else None,
             "networks": {k: sum(p.numel() for p in n.parameters()) for k, n in engine.nets.items()}}
