@@ -26,11 +26,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    from gantrans.openmp import choose_wait_policy
 
-    from gantrans.cli.train_cmd import prefer_passive_openmp
-
-    prefer_passive_openmp()  # before torch loads OpenMP
+    choose_wait_policy()  # before torch loads OpenMP
     import torch
 
     from gantrans.errors import ConfigError
@@ -48,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(r, indent=2))
         return 0
     print(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
-    print(f"device     {r['device']}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}")
+    print(f"device     {r['device']}")
     print(f"precision  {r['precision']}")
     print(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['steps']} timed steps")
     print(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")

@@ -98,26 +98,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
-def prefer_passive_openmp() -> bool:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless torch is already imported or the user chose a policy.
-
-    torch's OpenMP threads busy-wait between parallel regions by default. When the cores are
-    shared (other processes, a GUI), spinning threads steal the cores the working threads
-    need: on a loaded 2-core machine a 64 px CycleGAN step took 33 s with the default policy
-    and 4.0 s with PASSIVE. On an idle machine PASSIVE costs ~15% (128 px bf16: 1.91 s ACTIVE,
-    2.24 s PASSIVE), so a dedicated box may export ``OMP_WAIT_POLICY=ACTIVE``. OpenMP reads the
-    policy once, when torch is imported.
-    """
-    import os
-
-    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
-        return False
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    return True
-
-
 def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
-    prefer_passive_openmp()  # before torch loads OpenMP
+    from gantrans.openmp import choose_wait_policy
+
+    choose_wait_policy()  # before torch loads OpenMP
     from gantrans.errors import ConfigError
     from gantrans.training import distributed
     from gantrans.training.trainer import Trainer, TrainingInterrupted, resume_config

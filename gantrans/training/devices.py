@@ -129,5 +129,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
+        from gantrans import openmp
+
+        return (f"cpu ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}; "
+                f"{openmp.describe()})")
     return str(device)

@@ -1,0 +1,108 @@
+"""How torch's OpenMP threads wait between parallel regions, chosen before torch is imported.
+
+A training step on the CPU is thousands of short parallel regions. Between two of them the
+worker threads either spin (fast to wake, but they hold a core) or sleep (free the core, but
+each wake-up costs tens of microseconds). Neither extreme suits everyone; measured with
+``gantrans bench train cyclegan`` (bf16) on an idle 2-core machine:
+
+=====================  ===========  ============
+wait                   64 px s/it   128 px s/it
+=====================  ===========  ============
+sleep (PASSIVE)        1.42         2.25
+spin ~0.2 ms, sleep    0.62-0.76    1.70-1.84
+spin for ever (ACTIVE) 0.96         1.81
+=====================  ===========  ============
+
+and with a second training or a busy process on the same cores (64 px): sleeping 2.2-2.3 s,
+the short spin 3.8-4.7 s, libgomp's default 300,000-spin wait up to 33 s. So: a short spin when
+the cores are idle at start, sleeping when something else is already using them, and never
+the library default. OpenMP reads these variables once, when torch loads it, which is why
+this module imports no torch and runs first; a user's own ``OMP_WAIT_POLICY``,
+``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME`` always wins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, MutableMapping
+
+#: libgomp (Linux wheels) counts spins; Intel's and LLVM's runtimes (macOS, Windows, conda)
+#: count milliseconds. 10,000 spins is about 0.2 ms on a current x86 core.
+SPIN = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}
+SLEEP = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+USER_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+#: Busy cores (other processes, averaged over the sample) above which we sleep instead of spin.
+BUSY_LIMIT = 0.5
+
+_chosen: str | None = None
+
+
+def busy_cores(interval: float = 0.15) -> float | None:
+    """Cores kept busy by other processes right now, from two reads of ``/proc/stat``.
+
+    An instantaneous sample on purpose: the load average trails by a minute, so it would call
+    the machine busy just after a previous run ended. None where ``/proc/stat`` is missing.
+    """
+    def read() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+
+    first = read()
+    if first is None:
+        return None
+    time.sleep(interval)
+    second = read()
+    if second is None or second[0] <= first[0]:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return (total - idle) / total * (os.cpu_count() or 1)
+
+
+def choose_wait_policy(env: MutableMapping[str, str] | None = None,
+                       measure: Callable[[], float | None] = busy_cores) -> str:
+    """Set the wait variables in ``env`` (default ``os.environ``) and say what was chosen.
+
+    Nothing changes when torch is already imported (too late), when the user set any of the
+    variables, or under ``torchrun`` with several local processes (they share the cores by
+    design). Returns a short description for the run's start-up line and the benchmark.
+    """
+    global _chosen
+    env = os.environ if env is None else env
+    if any(k in env for k in USER_KEYS) or "torch" in sys.modules:
+        return describe(env)
+    if _local_processes(env) > 1:
+        env.update(SLEEP)
+        _chosen = "OpenMP wait: sleep (several processes share the cores)"
+        return _chosen
+    busy = measure()
+    if busy is not None and busy > BUSY_LIMIT:
+        env.update(SLEEP)
+        _chosen = f"OpenMP wait: sleep (other processes kept {busy:.1f} cores busy at start)"
+    else:
+        env.update(SPIN)
+        _chosen = "OpenMP wait: short spin, then sleep (cores idle at start)"
+    return _chosen
+
+
+def describe(env: MutableMapping[str, str] | None = None) -> str:
+    """What this process's OpenMP threads do when idle: our choice, the user's, or the default."""
+    env = os.environ if env is None else env
+    if _chosen is not None:
+        return _chosen
+    own = [f"{k}={env[k]}" for k in USER_KEYS if k in env]
+    return "OpenMP wait as set: " + ", ".join(own) if own else "OpenMP wait: library default"
+
+
+def _local_processes(env: MutableMapping[str, str]) -> int:
+    try:
+        return int(env.get("LOCAL_WORLD_SIZE", "1") or 1)
+    except ValueError:
+        return 1
