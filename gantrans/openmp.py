@@ -41,29 +41,48 @@ _chosen: str | None = None
 
 
 def busy_cores(interval: float = 0.15) -> float | None:
-    """Cores kept busy by other processes right now, from two reads of ``/proc/stat``.
+    """Cores kept busy by other processes right now, among those this process may run on.
 
-    An instantaneous sample on purpose: the load average trails by a minute, so it would call
-    the machine busy just after a previous run ended. None where ``/proc/stat`` is missing.
+    Two reads of ``/proc/stat``, ``interval`` apart: an instantaneous sample on purpose, as the
+    load average trails by a minute and would call the machine busy just after a previous run
+    ended. Only the CPUs in this process's affinity mask count, so a container pinned to two
+    cores of a big host sees its own two. None where ``/proc/stat`` cannot be read.
     """
-    def read() -> tuple[int, int] | None:
-        try:
-            with open("/proc/stat", encoding="ascii") as f:
-                fields = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields[:8]), idle
-
-    first = read()
-    if first is None:
+    first = _cpu_times()
+    if not first:
         return None
     time.sleep(interval)
-    second = read()
-    if second is None or second[0] <= first[0]:
-        return None
-    total, idle = second[0] - first[0], second[1] - first[1]
-    return (total - idle) / total * (os.cpu_count() or 1)
+    second = _cpu_times()
+    busy = 0.0
+    for cpu, (total, idle) in second.items():
+        if cpu in first and total > first[cpu][0]:
+            dt = total - first[cpu][0]
+            busy += (dt - (idle - first[cpu][1])) / dt
+    return busy if second else None
+
+
+def _cpu_times() -> dict[int, tuple[int, int]]:
+    """(total, idle + iowait) jiffies per CPU that this process may use."""
+    try:
+        allowed = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        allowed = None
+    out: dict[int, tuple[int, int]] = {}
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            for line in f:
+                name, *rest = line.split()
+                if not name.startswith("cpu"):
+                    break  # the per-CPU lines come first
+                if not name[3:].isdigit():
+                    continue  # the all-CPU sum
+                cpu = int(name[3:])
+                if allowed is None or cpu in allowed:
+                    fields = [int(x) for x in rest[:8]]
+                    out[cpu] = (sum(fields), fields[3] + fields[4])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return out
 
 
 def choose_wait_policy(env: MutableMapping[str, str] | None = None,
