@@ -12,9 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
