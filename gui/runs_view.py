@@ -257,6 +257,9 @@ class RunsView(QWidget):
         self.folder_list.setMaximumHeight(90)
         self.add_folder_button = QPushButton("Add runs folder…")
         self.remove_folder_button = QPushButton("Remove")
+        self.import_button = QPushButton("Import reference checkpoint…")
+        self.import_button.setToolTip("A CycleGAN/pix2pix generator .pth from the reference code: import it as a "
+                                      "run and export it to the library")
         self.run_list = QTreeWidget()
         self.run_list.setHeaderLabels(["Run", "Recipe", "State", "Progress"])
         self.run_list.setRootIsDecorated(False)
@@ -272,6 +275,7 @@ class RunsView(QWidget):
         fb.addWidget(self.remove_folder_button)
         ll.addLayout(fb)
         ll.addWidget(self.run_list, 1)
+        ll.addWidget(self.import_button)
 
         # right: the selected run
         self.title = QLabel("Select a run")
@@ -327,6 +331,7 @@ class RunsView(QWidget):
 
         self.add_folder_button.clicked.connect(self._add_folder_dialog)
         self.remove_folder_button.clicked.connect(self._remove_folder)
+        self.import_button.clicked.connect(self._import_dialog)
         self.run_list.currentItemChanged.connect(self._run_chosen)
         self.stop_button.clicked.connect(self.stop_run)
         self.resume_button.clicked.connect(self.resume_run)
@@ -549,6 +554,15 @@ class RunsView(QWidget):
         except RuntimeError as exc:
             view_support.show_error(self.window_, str(exc))
         self.poll()
+
+    def _import_dialog(self) -> None:
+        from gantrans_gui.reference_import import import_reference
+
+        path, _ = QFileDialog.getOpenFileName(self, "Reference generator checkpoint", "",
+                                              "PyTorch checkpoints (*.pth *.pt)")
+        if path:
+            dlg = import_reference(self.window_, path)
+            dlg.done.connect(lambda _m: self.refresh_list())
 
     def open_export(self) -> None:
         from gantrans_gui.export_dialog import ExportDialog

@@ -149,7 +149,8 @@ class CloseGuard(QObject):
         return "stop" if clicked is stop else "leave" if clicked is leave else "cancel"
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
-        if obj is self.window_ and event.type() == QEvent.Type.Close and self.jobs.running():
+        jobs = getattr(self, "jobs", None)  # events can arrive while the guard is being torn down
+        if jobs is not None and obj is self.window_ and event.type() == QEvent.Type.Close and jobs.running():
             answer = self.choose([j.name for j in self.jobs.running()])
             if answer == "cancel":
                 event.ignore()
