@@ -38,3 +38,13 @@ class StubWindow(QMainWindow):
 
     def show_error(self, message: str, details: str = "") -> None:
         self.errors.append((message, details))
+
+
+def isolate_settings(monkeypatch, tmp_path) -> Path:
+    """Point the part-2 views' settings at a file of the test's own (never the user's)."""
+    from gantrans_gui import view_support
+    from PySide6.QtCore import QSettings
+
+    file = Path(tmp_path) / "settings.ini"
+    monkeypatch.setattr(view_support, "settings", lambda: QSettings(str(file), QSettings.Format.IniFormat))
+    return file

@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 from gantrans_gui import view_support  # noqa: E402
 from gantrans_gui.run_watch import RunWatch, curve_group, smooth  # noqa: E402
 from gantrans_gui.runs_view import RunsView  # noqa: E402
-from gui_stubs import StubWindow  # noqa: E402
+from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gantrans.runs import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR  # noqa: E402
@@ -21,11 +21,7 @@ from gantrans.runs import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
-    from PySide6.QtCore import QSettings
-
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    yield
+    isolate_settings(monkeypatch, tmp_path)
 
 
 def _row(step, **losses):

@@ -9,10 +9,15 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from gantrans_gui.samples_view import SamplesView  # noqa: E402
-from gui_stubs import StubWindow  # noqa: E402
+from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from onnx_models import generator_model  # noqa: E402
 
 from gantrans.inference import Generator  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    isolate_settings(monkeypatch, tmp_path)
 
 
 @pytest.fixture
