@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 
 def settings() -> QSettings:
-    """The application's settings (organisation and application "gantrans")."""
-    return QSettings("gantrans", "gantrans")
+    """The application's settings file (the one :mod:`gantrans_gui.settings` uses: INI, user scope)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "gantrans", "gantrans")
 
 
 def get_list(key: str) -> list[str]:
@@ -52,6 +52,9 @@ def library(window: Any) -> Any | None:
 
 def add_to_library(window: Any, path: str | Path) -> None:
     """Put a freshly written model in the library at once (not on the next folder scan)."""
+    if callable(getattr(window, "add_model", None)):
+        window.add_model(Path(path))  # the main window also reports an invalid file
+        return
     lib = library(window)
     if lib is not None and hasattr(lib, "add_model"):
         lib.add_model(Path(path))
@@ -62,7 +65,7 @@ def library_models(window: Any) -> list[tuple[Path, str | None]]:
     lib = library(window)
     if lib is None:
         return []
-    for attr in ("models", "entries", "items"):
+    for attr in ("entries", "models", "items"):
         got = getattr(lib, attr, None)
         if got is None:
             continue
