@@ -247,6 +247,11 @@ class PluginsView(QWidget):
         text = self._done_text()
         if new:
             text += " New: " + ", ".join(sorted(new)) + "."
+            for k in range(self.tree.topLevelItemCount()):  # show what the newcomer registered
+                item = self.tree.topLevelItem(k)
+                if item.text(0) in new:
+                    self.tree.setCurrentItem(item)
+                    break
         if failed and self.action == "install":
             text += " <span style='color:#c62828'>Failed to load: " + ", ".join(p.name for p in failed) + ".</span>"
         self.notice.setText(text)

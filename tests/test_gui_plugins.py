@@ -36,7 +36,10 @@ def venv(tmp_path_factory) -> Path:
     python = root / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    (Path(purelib) / "_gantrans_test_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # The interpreter's own site-packages before a venv's: a helper venv may carry an old
+    # setuptools that torch's requirements reject, which pip would then try to replace offline.
+    parents = sorted(site.getsitepackages(), key=lambda p: not p.startswith(sys.base_prefix))
+    (Path(purelib) / "_gantrans_test_parent.pth").write_text("\n".join(parents) + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
                     "-e", str(ROOT)], check=True, capture_output=True)
     return python
