@@ -253,8 +253,10 @@ class TrainingView(QWidget):
     def _set_network_forms(self, nets: list) -> None:
         while self.network_box.count():
             item = self.network_box.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            w = item.widget()
+            if w is not None:
+                w.hide()
+                w.setParent(None)  # Python owns it now and frees it with the old forms
         self.network_forms = {}
         recipe_names = {s.name for s in self.options.specs}
         for key, net in nets:
