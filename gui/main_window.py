@@ -103,6 +103,8 @@ class MainWindow(QMainWindow):
         keys = [s.key for s in self._specs]
         self.nav.setCurrentRow(keys.index(start) if start in keys else keys.index(DEFAULT_VIEW))
         QTimer.singleShot(0, self.rescan_library)
+        QTimer.singleShot(0, lambda: workers.run_in_thread(workers.warm_up))
+        self.providers_in_use: list[str] = []
 
     # -- views ---------------------------------------------------------------------------------
     def _view_shortcut(self, spec: ViewSpec) -> str:

@@ -88,5 +88,19 @@ class ProgressRelay(QObject):
 
     progress = Signal(object)
 
-    def __call__(self, report: object) -> None:
-        self.progress.emit(report)
+    def __call__(self, *report: object) -> None:
+        self.progress.emit(report[0] if len(report) == 1 else report)
+
+
+def warm_up() -> None:
+    """Import the engine and Pillow's codecs once, in a worker, right after the window shows.
+
+    The first translation then starts at once, and no later import (Pillow loads codecs lazily)
+    races with the GUI thread.
+    """
+    from PIL import Image
+
+    import gantrans.data.images  # noqa: F401
+    import gantrans.inference  # noqa: F401
+
+    Image.init()
