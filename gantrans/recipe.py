@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gantrans.errors import ConfigError
+from gantrans.options import Option, coerce_option, options_from_defaults
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -122,27 +123,55 @@ class Recipe:
     """Base class for training recipes. Subclass it and register the class.
 
     Class attributes to set: ``name`` (what users type), ``description``, ``data_kinds``
-    (accepted :data:`DATA_KINDS`) and ``defaults`` (every option with its default; the trainer
-    merges user options over these, saves the result in the run and hands it back on resume).
+    (accepted :data:`DATA_KINDS`) and ``options`` (a tuple of :class:`gantrans.options.Option`,
+    every option with its type, default, help and choices). ``defaults`` (``{name: default}``)
+    is derived from ``options``; a recipe that sets only ``defaults`` gets options inferred from
+    them. The trainer merges user options over the defaults, converts each to its declared type,
+    saves the result in the run and hands it back on resume. ``gantrans train NAME --help``,
+    ``gantrans plugins show`` and the GUI's training form show the declarations.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     data_kinds: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "options" in own:
+            cls.options = tuple(own["options"])
+            if "defaults" in own:
+                declared = {o.name for o in cls.options}
+                extra = {k: v for k, v in own["defaults"].items() if k not in declared}
+                cls.options = cls.options + options_from_defaults(extra)
+                cls.options = tuple(o if o.name not in own["defaults"] else
+                                    Option(o.name, o.type, own["defaults"][o.name], o.help, o.choices)
+                                    for o in cls.options)
+        elif "defaults" in own:
+            inherited = {o.name: o for o in cls.options}
+            cls.options = tuple(
+                Option(k, inherited[k].type, v, inherited[k].help, inherited[k].choices) if k in inherited
+                else options_from_defaults({k: v})[0]
+                for k, v in own["defaults"].items())
+        cls.defaults = {o.name: o.default for o in cls.options}
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         unknown = set(config) - set(self.defaults)
         if unknown:
             raise ConfigError(
                 f"recipe '{self.name}' has no option(s) {', '.join(sorted(unknown))}; "
-                f"options: {', '.join(sorted(self.defaults))}"
+                f"options: {', '.join(sorted(self.defaults))} (see 'gantrans train {self.name} --help')"
             )
         if self.data_kinds and data.kind not in self.data_kinds:
             raise ConfigError(
                 f"recipe '{self.name}' needs {' or '.join(self.data_kinds)} data, got {data.kind} data"
             )
-        self.config: dict[str, Any] = {**self.defaults, **config}
+        merged = {**self.defaults, **config}
+        self.config: dict[str, Any] = {
+            o.name: coerce_option(o, merged[o.name], f"recipe '{self.name}'") for o in self.options
+        }
         self.data = data
         self.nets: dict[str, nn.Module] = {}
         self.network_specs: dict[str, dict[str, Any]] = {}

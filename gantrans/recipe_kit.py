@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gantrans.errors import ConfigError
+from gantrans.options import INIT_TYPES, NORMS, Option
 from gantrans.recipe import DataSpec, OptimizerSpec, Recipe, build_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,23 +26,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DIRECTIONS = ("AtoB", "BtoA")
 
-BASE_DEFAULTS: dict[str, Any] = {
-    "generator": None,
-    "discriminator": None,
-    "loss": "vanilla",
-    "ngf": 64,
-    "ndf": 64,
-    "norm": "batch",
-    "norm_D": None,  # None: the generator's norm
-    "dropout": False,
-    "init_type": "normal",
-    "init_gain": 0.02,
-    "n_layers_D": 3,
-    "lr": 2e-4,
-    "beta1": 0.5,
-    "beta2": 0.999,
-    "real_label": 1.0,  # < 1: one-sided label smoothing (Salimans et al. 2016)
-}
+BASE_OPTIONS: tuple[Option, ...] = (
+    Option("generator", str, None, "generator network (a registered generator; 'gantrans plugins list')"),
+    Option("discriminator", str, None, "discriminator network (a registered discriminator)"),
+    Option("loss", str, "vanilla", "adversarial loss (a registered loss: vanilla, lsgan, wgan-gp, hinge, "
+                                   "ralsgan, ...)"),
+    Option("ngf", int, 64, "generator filters in the first layer (network option 'ngf')"),
+    Option("ndf", int, 64, "discriminator filters in the first layer (network option 'ndf')"),
+    Option("norm", str, "batch", "normalisation of the generator (network option 'norm')", NORMS),
+    Option("norm_D", str, None, "normalisation of the discriminator (not set: as 'norm')", NORMS),
+    Option("dropout", bool, False, "dropout 0.5 in the generator (network option 'dropout')"),
+    Option("init_type", str, "normal", "weight initialisation (network option 'init_type')", INIT_TYPES),
+    Option("init_gain", float, 0.02, "scale of the initial weights (network option 'init_gain')"),
+    Option("n_layers_D", int, 3, "discriminator depth (network option 'n_layers')"),
+    Option("lr", float, 2e-4, "Adam learning rate"),
+    Option("beta1", float, 0.5, "Adam beta1"),
+    Option("beta2", float, 0.999, "Adam beta2"),
+    Option("real_label", float, 1.0, "discriminator target for real images; < 1 is one-sided label smoothing"),
+)
+"""The options every :class:`GANRecipe` takes; reuse them with :func:`gantrans.options.override`."""
+
+BASE_DEFAULTS: dict[str, Any] = {o.name: o.default for o in BASE_OPTIONS}
 
 SAMPLE_SEED = 1234
 """Seed of the fixed sample noise, so every epoch's grid shows the same latent points."""
@@ -49,6 +54,8 @@ SAMPLE_SEED = 1234
 
 class GANRecipe(Recipe):
     """A :class:`Recipe` with the options every built-in family shares, validated up front."""
+
+    options = BASE_OPTIONS
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)

@@ -135,8 +135,11 @@ def test_registered_entries_record_their_origin():
     pm.register(_plugin_registering("solo"), "mine", Origin("mine", "mine-dist", "3.1"))
     entry = pm.registries.networks.get("solo")
     assert entry.origin == Origin("mine", "mine-dist", "3.1")
-    assert entry.meta == {"kind": "generator"}
-    assert pm.describe()["plugins"][0]["registered"] == {"networks": ["solo"]}
+    assert entry.meta == {"kind": "generator", "input": "image", "size_multiple": 1, "min_size": 1,
+                          "description": "", "options": ()}
+    registered = pm.describe()["plugins"][0]["registered"]
+    assert [n["name"] for n in registered["networks"]] == ["solo"]
+    assert not any(registered[k] for k in ("models", "losses", "data_formats", "datasets"))
 
 
 def _hookspec_names():

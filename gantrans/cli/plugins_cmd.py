@@ -19,6 +19,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_list)
 
+    p = psub.add_parser("show", help="what one plugin registered: descriptions, options, size rules",
+                        description="Show what a plugin registered: recipes with their options and "
+                                    "defaults, networks with their size rule and options, losses, data "
+                                    "formats and data sets. NAME is a plugin name or a name it registered "
+                                    "(e.g. 'cyclegan', 'resnet_9blocks').")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="machine-readable output (one element of 'plugins list --json')")
+    p.set_defaults(func=_show)
+
     p = psub.add_parser("install", help="pip-install plugin distributions",
                         description="Install plugin distributions with this interpreter's pip; "
                                     "gantrans itself is pinned so a plugin cannot replace it.")
@@ -42,14 +51,69 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for p in info["plugins"]:
         dist = f"{p['distribution']} {p['version']}" if p["distribution"] else "(registered in-process)"
-        print(f"{p['plugin']}  [{dist}]")
-        print(f"  hooks: {', '.join(p['hooks']) or '-'}")
-        for what, names in p["registered"].items():
-            print(f"  {what}: {', '.join(names)}")
-    for f in info["failed"]:
-        print(f"FAILED {f['plugin']} [{f['distribution']} {f['version']}] at {f['stage']}: {f['error']}")
+        print(f"{p['name']}  [{dist}]" + ("  FAILED" if p["status"] == "failed" else ""))
+        if p["hooks"]:
+            print(f"  hooks: {', '.join(p['hooks'])}")
+        for what, entries in p["registered"].items():
+            if entries:
+                print(f"  {what}: {', '.join(e['name'] for e in entries)}")
+        if p["error"]:
+            print(f"  error: {p['error']}")
     if info["disabled"]:
         print(f"disabled: {', '.join(info['disabled'])}")
+    return 0
+
+
+def find_plugin(info: dict, name: str) -> dict:
+    """The element of ``plugins list --json`` for a plugin name, or for the plugin that registered ``name``."""
+    from gantrans.errors import ConfigError
+
+    for p in info["plugins"]:
+        if p["name"] == name:
+            return p
+    for p in info["plugins"]:
+        for entries in p["registered"].values():
+            if any(e["name"] == name for e in entries):
+                return p
+    names = ", ".join(p["name"] for p in info["plugins"]) or "none"
+    raise ConfigError(f"no plugin or registered name '{name}'; plugins: {names}")
+
+
+def _show(args: argparse.Namespace) -> int:
+    from gantrans.options import Option, describe_options
+    from gantrans.plugins import get_plugin_manager
+
+    p = find_plugin(get_plugin_manager().describe(), args.name)
+    if args.json:
+        print(json.dumps(p, indent=2))
+        return 0
+    dist = f"{p['distribution']} {p['version']}" if p["distribution"] else "registered in-process"
+    print(f"plugin '{p['name']}' ({dist}), status {p['status']}")
+    if p["error"]:
+        print(f"  error: {p['error']}")
+
+    def options(entry: dict) -> None:
+        opts = [Option(o["name"], o["type"], o["default"], o["help"], o["choices"]) for o in entry.get("options", [])]
+        if opts:
+            print("    options:")
+            for line in describe_options(opts, indent="      "):
+                print(line)
+
+    for m in p["registered"].get("models", []):
+        print(f"  recipe '{m['name']}': {m['description']}")
+        print(f"    data: {', '.join(m['data_kinds']) or 'any'}; train with 'gantrans train {m['name']} "
+              f"--data DIR -o NAME=VALUE'")
+        options(m)
+    for n in p["registered"].get("networks", []):
+        print(f"  {n['kind']} '{n['name']}' ({n['input']} input; sizes: at least {n['min_size']} px, "
+              f"multiple of {n['size_multiple']}): {n['description']}")
+        options(n)
+    for loss in p["registered"].get("losses", []):
+        print(f"  loss '{loss['name']}': {loss['description']}")
+    for f in p["registered"].get("data_formats", []):
+        print(f"  data format '{f['name']}' ({f['kind']}): {f['description']}")
+    for d in p["registered"].get("datasets", []):
+        print(f"  built-in data set '{d['name']}' ({', '.join(d['forms'])}): {d['description']}")
     return 0
 
 

@@ -22,7 +22,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         description="Train a GAN recipe on a data folder or built-in data set. Every setting can also "
                     "live in a --config file (.json/.toml, recipe options in a 'model' table); "
                     "'--resume runs/NAME' continues a run exactly and needs no other flag.",
-        argument_default=S)
+        argument_default=S, add_help=False)
+    p.add_argument("-h", "--help", action=_RecipeHelp, nargs=0,
+                   help="show this help; with a RECIPE, also that recipe's options and defaults")
     p.add_argument("recipe", nargs="?", metavar="RECIPE", help="recipe name (see 'gantrans plugins list')")
     p.add_argument("--data", metavar="PATH_OR_BUILTIN", help="data folder or built-in data set name")
     p.add_argument("--name", help="run name (default: RECIPE-TIMESTAMP)")
@@ -70,6 +72,42 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--log-every", type=int, metavar="STEPS", help="metrics row every N steps (default 10)")
     r.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard events")
     p.set_defaults(func=run)
+
+
+class _RecipeHelp(argparse.Action):
+    """``gantrans train RECIPE --help``: the flags, then the recipe's declared options."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        parser.print_help()
+        name = getattr(namespace, "recipe", None)
+        print()
+        if name is None:
+            print("Recipe options: 'gantrans train RECIPE --help' lists a recipe's options and defaults.")
+        else:
+            for line in recipe_help(name):
+                print(line)
+        parser.exit()
+
+
+def recipe_help(name: str) -> list[str]:
+    """The ``--help`` section of one recipe: description, data kinds and declared options."""
+    from gantrans.errors import GantransError
+    from gantrans.options import describe_options
+    from gantrans.plugins import get_registries
+
+    try:
+        entry = get_registries().models.get(name)
+    except GantransError as exc:
+        return [f"gantrans: {exc}"]
+    cls = entry.obj
+    lines = [f"recipe '{name}' ({entry.origin.describe()}): {cls.description}",
+             f"data: {', '.join(cls.data_kinds) or 'any'}",
+             "options (set with -o NAME=VALUE or a 'model' table in --config; generator, discriminator "
+             "and loss also as flags):"]
+    lines += describe_options(cls.options)
+    lines.append("networks, losses and their options: 'gantrans plugins show networks'")
+    return lines
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

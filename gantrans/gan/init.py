@@ -10,8 +10,7 @@ from torch import nn
 from torch.nn import init
 
 from gantrans.errors import ConfigError
-
-INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
+from gantrans.options import INIT_TYPES
 
 
 def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -23,7 +23,8 @@ import pluggy
 
 from gantrans import hookspecs
 from gantrans.errors import PluginError
-from gantrans.plugins.registry import Origin, Registry
+from gantrans.options import Option, options_from_signature
+from gantrans.plugins.registry import Entry, Origin, Registry
 
 ENTRY_POINT_GROUP = "gantrans"
 
@@ -46,6 +47,10 @@ class PluginFailure:
     stage: str  # "import" or the hook name
     error: str
     traceback: str = ""
+    target: str | None = None  # the entry point's module, for import failures
+
+    def describe_plugin(self) -> str:
+        return f"'{self.plugin}' ({self.distribution} {self.version})" if self.distribution else f"'{self.plugin}'"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +71,11 @@ class Registries:
     losses: Registry = field(default_factory=lambda: Registry("loss"))
     data_formats: Registry = field(default_factory=lambda: Registry("data format"))
     builtin_datasets: Registry = field(default_factory=lambda: Registry("built-in data set"))
+
+    def by_key(self) -> dict[str, Registry]:
+        """The registries under the names ``plugins list --json`` uses."""
+        return {"models": self.models, "networks": self.networks, "losses": self.losses,
+                "data_formats": self.data_formats, "datasets": self.builtin_datasets}
 
     def by_hook(self) -> dict[str, Registry]:
         return {
@@ -100,6 +110,7 @@ class PluginManager:
         self.failures: list[PluginFailure] = []
         self.disabled: list[str] = []
         self._registries: Registries | None = None
+        self._reported = False
         self._lock = threading.RLock()
         if load_entry_points:
             self._load_entry_points()
@@ -114,15 +125,31 @@ class PluginManager:
             )
 
     def _load_entry_points(self) -> None:
+        """Load every ``gantrans`` entry point; whatever is installed, this never raises
+        (outside strict mode).
+
+        The same distribution visible twice on ``sys.path`` is loaded once. Two entry points
+        naming the same plugin name, or the same module, from different distributions are
+        both installed-but-broken situations: the first one loaded wins, the other is recorded
+        as a failure that names both, so ``plugins list`` and ``plugins uninstall`` keep working.
+        """
         disabled = _env_list("GANTRANS_DISABLE_PLUGINS")
-        seen: set[str] = set()
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        seen: dict[str, tuple[str | None, str]] = {}  # plugin name -> (distribution, target)
+        by_object: dict[int, str] = {}
+        for ep in _sorted_entry_points():
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None
             dist_version = dist.version if dist is not None else None
-            if ep.name in seen:  # the same distribution visible twice on sys.path
+            origin = Origin(ep.name, dist_name, dist_version)
+            if ep.name in seen:
+                if seen[ep.name] == (dist_name, ep.value):  # the same distribution seen twice
+                    continue
+                first = self.origins.get(ep.name, Origin(ep.name, seen[ep.name][0]))
+                self._fail(PluginFailure(ep.name, dist_name, dist_version, "import",
+                                         f"plugin name '{ep.name}' is already taken by {first.describe()}; "
+                                         f"skipped", target=ep.value))
                 continue
-            seen.add(ep.name)
+            seen[ep.name] = (dist_name, ep.value)
             if ep.name in disabled:
                 self.disabled.append(ep.name)
                 continue
@@ -130,9 +157,21 @@ class PluginManager:
                 plugin = ep.load()
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break us
                 self._fail(PluginFailure(ep.name, dist_name, dist_version, "import", _one_line(exc),
-                                         traceback.format_exc()))
+                                         traceback.format_exc(), target=ep.value))
                 continue
-            self.register(plugin, ep.name, Origin(ep.name, dist_name, dist_version))
+            if id(plugin) in by_object:
+                first = self.origins[by_object[id(plugin)]]
+                self._fail(PluginFailure(ep.name, dist_name, dist_version, "import",
+                                         f"its entry point names {ep.value}, already loaded as {first.describe()}; "
+                                         f"skipped", target=ep.value))
+                continue
+            try:
+                self.register(plugin, ep.name, origin)
+            except (PluginError, ValueError) as exc:
+                self._fail(PluginFailure(ep.name, dist_name, dist_version, "import", _one_line(exc),
+                                         target=ep.value))
+                continue
+            by_object[id(plugin)] = ep.name
 
     def register(self, plugin: object, name: str, origin: Origin | None = None) -> None:
         """Register a plugin object; used for entry points and by tests or embedding apps."""
@@ -157,10 +196,15 @@ class PluginManager:
 
         ``kwargs_for`` maps argument names to factories taking the implementing plugin's
         origin, so each plugin gets its own ``register`` callback that records provenance.
+        Built-in plugins are called first, so their names are theirs whatever else is installed.
         """
         hook = getattr(self.pm.hook, hook_name)
-        for impl in hook.get_hookimpls():  # registration order
-            origin = self.origins.get(impl.plugin_name, Origin(impl.plugin_name))
+        impls = list(hook.get_hookimpls())  # registration order
+        origin_of = {impl.plugin_name: self.origins.get(impl.plugin_name, Origin(impl.plugin_name))
+                     for impl in impls}
+        impls.sort(key=lambda impl: not origin_of[impl.plugin_name].builtin)
+        for impl in impls:
+            origin = origin_of[impl.plugin_name]
             kwargs = {arg: make(origin) for arg, make in kwargs_for.items() if arg in impl.argnames}
             try:
                 impl.function(**kwargs)
@@ -181,16 +225,20 @@ class PluginManager:
         for hook_name, registry in regs.by_hook().items():
 
             def make(origin: Origin, registry: Registry = registry, hook_name: str = hook_name):
-                if hook_name in ("register_networks", "register_losses"):
-                    def register(name: str, factory: Callable[..., Any], **meta: Any) -> None:
-                        registry.add(name, factory, origin, **meta)
-                else:
-                    def register(obj: Any, **meta: Any) -> None:
-                        name = getattr(obj, "name", None)
+                def add(name: Any, obj: Any, **meta: Any) -> None:
+                    # One clashing or invalid name fails alone: the plugin's other names register.
+                    try:
                         registry.add(name, obj, origin, **meta)
-                return register
+                    except PluginError as exc:
+                        self._fail(PluginFailure(origin.plugin, origin.distribution, origin.version,
+                                                 hook_name, str(exc)))
+
+                return _REGISTER_CALLBACKS[hook_name](add, origin)
 
             self.call_each(hook_name, register=make)
+        failed = sorted({f.describe_plugin() for f in self.failures})
+        for registry in regs.by_hook().values():
+            registry.failed_plugins = failed
         return regs
 
     # -- introspection ------------------------------------------------------------------
@@ -203,25 +251,146 @@ class PluginManager:
             caller.name for caller in self.pm.get_hookcallers(plugin) or [] if not caller.name.startswith("_")
         )
 
+    def failures_of(self, name: str) -> list[PluginFailure]:
+        return [f for f in self.failures if f.plugin == name]
+
     def describe(self) -> dict[str, Any]:
-        """A JSON-ready summary for ``gantrans plugins list --json`` and the GUI."""
+        """The JSON of ``gantrans plugins list --json`` (CONTRACTS.md section C) for the GUI and scripts.
+
+        One element per plugin, loaded or failed: ``name``, ``distribution``, ``version``,
+        ``status`` (``ok`` or ``failed``: it failed to import, a hook raised or a name it
+        registered clashed), ``error`` (the failures, one line, or null) and ``registered``
+        (models, networks, losses, data formats and data sets with descriptions and declared
+        options). ``failed`` and ``disabled`` repeat the failures and the switched-off plugins.
+        """
         regs = self.registries
         plugins = []
         for name in self.plugin_names():
-            origin = self.origins.get(name, Origin(name))
-            registered = {
-                hook.removeprefix("register_"): reg.by_plugin(name) for hook, reg in regs.by_hook().items()
-            }
-            plugins.append({
-                **origin.as_dict(),
-                "hooks": self.hooks_of(name),
-                "registered": {k: v for k, v in registered.items() if v},
-            })
+            plugins.append(self._describe_plugin(name, self.origins.get(name, Origin(name)), regs))
+        loaded = set(self.plugin_names())
+        for failure in self.failures:
+            if failure.plugin not in loaded and failure.plugin not in {p["name"] for p in plugins}:
+                plugins.append(self._describe_plugin(
+                    failure.plugin, Origin(failure.plugin, failure.distribution, failure.version), regs))
         return {
             "plugins": plugins,
             "failed": [f.as_dict() for f in self.failures],
             "disabled": sorted(self.disabled),
         }
+
+    def _describe_plugin(self, name: str, origin: Origin, regs: Registries) -> dict[str, Any]:
+        failures = [f for f in self.failures if f.plugin == name and f.distribution == origin.distribution]
+        loaded = self.pm.get_plugin(name) is not None and self.origins.get(name) == origin
+        registered: dict[str, list[dict[str, Any]]] = {}
+        if loaded:
+            for key, registry in regs.by_key().items():
+                registered[key] = [describe_entry(key, e) for e in registry if e.origin.plugin == name]
+        else:
+            registered = {key: [] for key in regs.by_key()}
+        return {
+            "name": name,
+            "plugin": name,
+            "distribution": origin.distribution,
+            "version": origin.version,
+            "status": "failed" if failures else "ok",
+            "error": "; ".join(f"{f.stage}: {f.error}" for f in failures) or None,
+            "hooks": self.hooks_of(name) if loaded else [],
+            "registered": registered,
+        }
+
+    def report_failures(self, echo: Callable[[str], None]) -> None:
+        """Say once per process, in one line, that plugins failed (commands call this)."""
+        if self._reported or not self.failures:
+            return
+        self._reported = True
+        names = sorted({f.describe_plugin() for f in self.failures})
+        echo(f"warning: {len(names)} plugin{'s' if len(names) > 1 else ''} failed to load or register: "
+             f"{', '.join(names)} ('gantrans plugins list' shows why; 'gantrans plugins uninstall NAME' removes one)")
+
+
+def _sorted_entry_points() -> list[Any]:
+    """Entry points with gantrans's own first, so built-in plugin names are never taken."""
+    eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+    def builtin(ep: Any) -> bool:
+        dist = getattr(ep, "dist", None)
+        return dist is not None and (dist.metadata["Name"] or "").lower() == "gantrans"
+
+    return sorted(eps, key=lambda ep: not builtin(ep))
+
+
+NETWORK_KINDS = {"generator": ("image", "latent", "latent+label"), "discriminator": ("image", "image+label")}
+
+
+def _network_callback(add: Callable[..., None], origin: Origin) -> Callable[..., None]:
+    def register(name: str, factory: Callable[..., Any], *, kind: str, input: str = "image",
+                 size_multiple: int = 1, min_size: int = 1, description: str = "",
+                 options: Sequence[Option] | None = None, fixed_size_option: str | None = None) -> None:
+        if kind not in NETWORK_KINDS:
+            raise PluginError(f"{origin.describe()}: network '{name}': kind must be generator or "
+                              f"discriminator, got {kind!r}")
+        if input not in NETWORK_KINDS[kind]:
+            raise PluginError(f"{origin.describe()}: network '{name}': a {kind}'s input is one of "
+                              f"{', '.join(NETWORK_KINDS[kind])}, got {input!r}")
+        for label, value in (("size_multiple", size_multiple), ("min_size", min_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise PluginError(f"{origin.describe()}: network '{name}': {label} must be an integer >= 1, "
+                                  f"got {value!r}")
+        declared = tuple(options) if options is not None else options_from_signature(factory)
+        meta = {"kind": kind, "input": input, "size_multiple": size_multiple, "min_size": min_size,
+                "description": description, "options": declared}
+        if fixed_size_option is not None:
+            meta["fixed_size_option"] = fixed_size_option
+        add(name, factory, **meta)
+
+    return register
+
+
+def _loss_callback(add: Callable[..., None], origin: Origin) -> Callable[..., None]:
+    def register(name: str, factory: Callable[..., Any], *, description: str = "",
+                 options: Sequence[Option] | None = None) -> None:
+        declared = tuple(options) if options is not None else options_from_signature(factory)
+        add(name, factory, description=description, options=declared)
+
+    return register
+
+
+def _object_callback(add: Callable[..., None], origin: Origin) -> Callable[..., None]:
+    def register(obj: Any, **meta: Any) -> None:
+        add(getattr(obj, "name", None), obj, **meta)
+
+    return register
+
+
+_REGISTER_CALLBACKS = {
+    "register_networks": _network_callback,
+    "register_models": _object_callback,
+    "register_losses": _loss_callback,
+    "register_data_formats": _object_callback,
+    "register_builtin_datasets": _object_callback,
+}
+
+
+def describe_entry(key: str, entry: Entry[Any]) -> dict[str, Any]:
+    """One registered thing as JSON: name, description and, where it has them, options and size rule."""
+    obj, meta = entry.obj, entry.meta
+    if key == "models":
+        return {"name": entry.name, "description": getattr(obj, "description", "") or "",
+                "data_kinds": list(getattr(obj, "data_kinds", ()) or ()),
+                "options": [o.as_dict() for o in getattr(obj, "options", ())]}
+    if key == "networks":
+        return {"name": entry.name, "kind": meta.get("kind"), "input": meta.get("input", "image"),
+                "size_multiple": meta.get("size_multiple", 1), "min_size": meta.get("min_size", 1),
+                "description": meta.get("description", ""),
+                "options": [o.as_dict() for o in meta.get("options", ())]}
+    if key == "losses":
+        return {"name": entry.name, "description": meta.get("description", ""),
+                "options": [o.as_dict() for o in meta.get("options", ())]}
+    if key == "data_formats":
+        return {"name": entry.name, "kind": getattr(obj, "kind", None),
+                "description": getattr(obj, "description", "") or ""}
+    return {"name": entry.name, "description": getattr(obj, "description", "") or "",
+            "forms": list(getattr(obj, "forms", ()) or ())}
 
 
 _manager: PluginManager | None = None

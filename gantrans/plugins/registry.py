@@ -19,6 +19,11 @@ class Origin:
     distribution: str | None = None
     version: str | None = None
 
+    @property
+    def builtin(self) -> bool:
+        """Whether gantrans itself ships this plugin (built-ins keep their names on a clash)."""
+        return (self.distribution or "").lower() == "gantrans"
+
     def describe(self) -> str:
         if self.distribution:
             return f"plugin '{self.plugin}' ({self.distribution} {self.version or '?'})"
@@ -44,6 +49,8 @@ class Registry(Generic[T]):
     def __init__(self, what: str):
         self.what = what
         self._entries: dict[str, Entry[T]] = {}
+        self.failed_plugins: list[str] = []
+        """Descriptions of plugins that failed to load, named in "unknown name" errors."""
 
     def add(self, name: str, obj: T, origin: Origin, **meta: Any) -> Entry[T]:
         if not isinstance(name, str) or not name:
@@ -62,7 +69,9 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             available = ", ".join(sorted(self._entries)) or "none"
-            raise ConfigError(f"unknown {self.what} '{name}'; available: {available}") from None
+            failed = (f"; plugins that failed to load: {', '.join(self.failed_plugins)} "
+                      f"('gantrans plugins list' shows why)" if self.failed_plugins else "")
+            raise ConfigError(f"unknown {self.what} '{name}'; available: {available}{failed}") from None
 
     def __getitem__(self, name: str) -> T:
         return self.get(name).obj

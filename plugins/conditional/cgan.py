@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gantrans.options import Option, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
-from gantrans.recipe_kit import BASE_DEFAULTS, GANRecipe, fixed_noise
+from gantrans.recipe_kit import BASE_OPTIONS, GANRecipe, fixed_noise
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -28,15 +29,11 @@ class ConditionalGAN(GANRecipe):
     name = "cgan"
     description = "Class-conditional DCGAN: (noise, class) -> image; the discriminator sees the class too."
     data_kinds = ("labelled",)
-    defaults = {
-        **BASE_DEFAULTS,
-        "generator": "dcgan_conditional",
-        "discriminator": "dcgan_discriminator_conditional",
-        "loss": "vanilla",
-        "norm": "batch",
-        "latent_size": 100,
-        "conditioning": "projection",
-    }
+    options = override(BASE_OPTIONS, generator="dcgan_conditional", discriminator="dcgan_discriminator_conditional",
+                       loss="vanilla", norm="batch") + (
+        Option("latent_size", int, 100, "length of the noise vector z"),
+        Option("conditioning", str, "projection", "how the discriminator sees the class", CONDITIONINGS),
+    )
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gantrans.options import Option, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
-from gantrans.recipe_kit import BASE_DEFAULTS, DIRECTIONS, GANRecipe, same_channels
+from gantrans.recipe_kit import BASE_OPTIONS, DIRECTIONS, GANRecipe, same_channels
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -30,16 +31,11 @@ class Pix2Pix(GANRecipe):
     name = "pix2pix"
     description = "Paired translation A -> B: U-Net generator, conditional PatchGAN, L1 to the target."
     data_kinds = ("paired",)
-    defaults = {
-        **BASE_DEFAULTS,
-        "generator": "unet_256",
-        "discriminator": "patchgan",
-        "loss": "vanilla",
-        "norm": "batch",
-        "dropout": True,
-        "lambda_L1": 100.0,
-        "direction": "AtoB",
-    }
+    options = override(BASE_OPTIONS, generator="unet_256", discriminator="patchgan", loss="vanilla",
+                       norm="batch", dropout=True) + (
+        Option("lambda_L1", float, 100.0, "weight of the L1 distance to the target"),
+        Option("direction", str, "AtoB", "AtoB: translate the A folder into B; BtoA: the reverse", DIRECTIONS),
+    )
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)

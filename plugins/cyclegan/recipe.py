@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gantrans.options import Option, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
-from gantrans.recipe_kit import BASE_DEFAULTS, DIRECTIONS, GANRecipe, same_channels
+from gantrans.recipe_kit import BASE_OPTIONS, DIRECTIONS, GANRecipe, same_channels
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -28,19 +29,15 @@ class CycleGAN(GANRecipe):
     name = "cyclegan"
     description = "Unpaired translation A <-> B: two ResNet generators, two PatchGANs, cycle + identity losses."
     data_kinds = ("unpaired", "paired")
-    defaults = {
-        **BASE_DEFAULTS,
-        "generator": "resnet_9blocks",
-        "discriminator": "patchgan",
-        "loss": "lsgan",
-        "norm": "instance",
-        "dropout": False,
-        "lambda_A": 10.0,
-        "lambda_B": 10.0,
-        "lambda_identity": 0.5,
-        "pool_size": 50,
-        "direction": "AtoB",
-    }
+    options = override(BASE_OPTIONS, generator="resnet_9blocks", discriminator="patchgan", loss="lsgan",
+                       norm="instance", dropout=False) + (
+        Option("lambda_A", float, 10.0, "weight of the cycle loss A -> B -> A"),
+        Option("lambda_B", float, 10.0, "weight of the cycle loss B -> A -> B"),
+        Option("lambda_identity", float, 0.5, "weight of the identity loss, relative to lambda_A/lambda_B "
+                                              "(0: none)"),
+        Option("pool_size", int, 50, "generated images kept in each discriminator's history (0: none)"),
+        Option("direction", str, "AtoB", "which data folder is the recipe's domain A", DIRECTIONS),
+    )
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)

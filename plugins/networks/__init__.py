@@ -15,6 +15,38 @@ from collections.abc import Callable
 from typing import Any
 
 from gantrans import hookimpl
+from gantrans.options import DISCRIMINATOR_OPTIONS, GENERATOR_OPTIONS, INIT_TYPES, NORMS, Option
+
+PADDINGS = ("reflect", "replicate", "zero")
+IMAGE_GENERATOR = GENERATOR_OPTIONS + (
+    Option("padding_type", str, "reflect", "padding of the residual blocks' 3x3 convolutions", PADDINGS),)
+UNET_GENERATOR = GENERATOR_OPTIONS
+_INIT = (Option("init_type", str, "normal", "weight initialisation", INIT_TYPES),
+         Option("init_gain", float, 0.02, "scale of the initial weights"))
+LATENT_GENERATOR = (
+    Option("latent_size", int, 100, "length of z"),
+    Option("out_channels", int, 3, "channels of the image made (from the data)"),
+    Option("ngf", int, 64, "filters before the last layer; earlier layers scale it"),
+    Option("image_size", int, 64, "side of the image made, a power of two >= 8 (from the data)"),
+    Option("norm", str, "batch", "normalisation layer", NORMS),
+) + _INIT
+CONDITIONAL_GENERATOR = LATENT_GENERATOR + (
+    Option("num_classes", int, 10, "number of classes (from the data)"),
+    Option("embedding_size", int, None, "label embedding length (not set: num_classes)"),
+)
+PATCHGAN = DISCRIMINATOR_OPTIONS
+PIXEL = tuple(o for o in DISCRIMINATOR_OPTIONS if o.name != "n_layers")
+DCGAN_DISCRIMINATOR = (
+    Option("in_channels", int, 3, "channels of the image judged (from the data)"),
+    Option("ndf", int, 64, "filters in the first layer"),
+    Option("image_size", int, 64, "side of the images judged, a power of two >= 8 (from the data)"),
+    Option("norm", str, "batch", "normalisation layer", NORMS),
+) + _INIT
+CONDITIONAL_DISCRIMINATOR = DCGAN_DISCRIMINATOR + (
+    Option("num_classes", int, 10, "number of classes (from the data)"),
+    Option("conditioning", str, "projection", "projection (Miyato & Koyama) or concat of a label map",
+           ("projection", "concat")),
+)
 
 # -- factories: generators from images ------------------------------------------------------
 
@@ -158,25 +190,25 @@ def register_networks(register: Callable[..., None]) -> None:
     g, d = "generator", "discriminator"
     for n_blocks, factory in ((6, resnet_6blocks), (9, resnet_9blocks)):
         register(f"resnet_{n_blocks}blocks", factory, kind=g, input="image", size_multiple=4, min_size=8,
-                 description=f"ResNet generator, {n_blocks} residual blocks (CycleGAN); sizes multiple of 4")
+                 options=IMAGE_GENERATOR, description=f"ResNet generator, {n_blocks} residual blocks (CycleGAN); sizes multiple of 4")
     for num_downs, factory in zip((5, 6, 7, 8), (unet_32, unet_64, unet_128, unet_256)):
         size = 2**num_downs
         register(f"unet_{size}", factory, kind=g, input="image", size_multiple=size, min_size=size,
-                 description=f"U-Net generator, {num_downs} down-samplings (pix2pix); sizes multiple of {size}")
+                 options=UNET_GENERATOR, description=f"U-Net generator, {num_downs} down-samplings (pix2pix); sizes multiple of {size}")
     register("dcgan", dcgan, kind=g, input="latent", size_multiple=8, min_size=8, fixed_size_option="image_size",
-             description="DCGAN generator from a latent vector; output image_size (a power of two >= 8)")
+             options=LATENT_GENERATOR, description="DCGAN generator from a latent vector; output image_size (a power of two >= 8)")
     register("dcgan_conditional", dcgan_conditional, kind=g, input="latent+label", size_multiple=8, min_size=8,
-             fixed_size_option="image_size",
+             fixed_size_option="image_size", options=CONDITIONAL_GENERATOR,
              description="class-conditional DCGAN generator (label embedding concatenated to z)")
-    register("patchgan", patchgan, kind=d, input="image", size_multiple=1, min_size=24,
+    register("patchgan", patchgan, kind=d, input="image", size_multiple=1, min_size=24, options=PATCHGAN,
              description="PatchGAN discriminator (70x70 at n_layers=3; min size 3*2**n_layers), logits")
-    register("pixel", pixel, kind=d, input="image", size_multiple=1, min_size=1,
+    register("pixel", pixel, kind=d, input="image", size_multiple=1, min_size=1, options=PIXEL,
              description="1x1 PixelGAN discriminator, logits")
     register("dcgan_discriminator", dcgan_discriminator, kind=d, input="image", size_multiple=8, min_size=8,
-             fixed_size_option="image_size",
+             fixed_size_option="image_size", options=DCGAN_DISCRIMINATOR,
              description="DCGAN discriminator for image_size x image_size images, one logit per image")
     register("dcgan_discriminator_conditional", dcgan_discriminator_conditional, kind=d, input="image+label",
-             size_multiple=8, min_size=8, fixed_size_option="image_size",
+             size_multiple=8, min_size=8, fixed_size_option="image_size", options=CONDITIONAL_DISCRIMINATOR,
              description="class-conditional DCGAN discriminator (projection or concat), one logit per image")
 
 

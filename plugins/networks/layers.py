@@ -7,8 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from gantrans.errors import ConfigError
-
-NORMS = ("instance", "batch", "none")
+from gantrans.options import NORMS
 
 
 def check_norm(norm: str) -> str:

@@ -10,9 +10,8 @@ from torch import Tensor, nn
 
 from gantrans.errors import ConfigError
 
+from . import PADDINGS
 from .layers import norm_layer, positive_int, reference_conv_bias
-
-PADDINGS = ("reflect", "replicate", "zero")
 
 
 def _padding(padding_type: str) -> tuple[list[nn.Module], int]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gantrans.options import Option, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
-from gantrans.recipe_kit import BASE_DEFAULTS, GANRecipe, fixed_noise
+from gantrans.recipe_kit import BASE_OPTIONS, GANRecipe, fixed_noise
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -28,15 +29,11 @@ class VanillaGAN(GANRecipe):
     name = "vanilla"
     description = "Unconditional DCGAN: noise -> image, k discriminator steps per generator step."
     data_kinds = ("single", "labelled")
-    defaults = {
-        **BASE_DEFAULTS,
-        "generator": "dcgan",
-        "discriminator": "dcgan_discriminator",
-        "loss": "vanilla",
-        "norm": "batch",
-        "latent_size": 100,
-        "k_steps": 1,
-    }
+    options = override(BASE_OPTIONS, generator="dcgan", discriminator="dcgan_discriminator", loss="vanilla",
+                       norm="batch") + (
+        Option("latent_size", int, 100, "length of the noise vector z"),
+        Option("k_steps", int, 1, "discriminator steps per generator step"),
+    )
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)

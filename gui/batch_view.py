@@ -1,0 +1,12 @@
+"""The Batch view (being built)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+class BatchView(QWidget):
+    def __init__(self, window) -> None:
+        super().__init__()
+        self.window_ = window
+        QVBoxLayout(self).addWidget(QLabel("Batch: coming in the next commit"))

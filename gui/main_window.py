@@ -1,0 +1,402 @@
+"""The main window: a list of views on the left, the current view on the right, a status bar.
+
+Views come from :data:`gantrans_gui.view_registry.VIEWS` and are built the first time they are
+shown. The window owns what every view shares: the model library (:attr:`MainWindow.library`),
+the settings, the one error dialog (:meth:`MainWindow.show_error`), the status bar and the
+window-wide shortcuts, which it forwards to the current view when that view has the method.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QWidget,
+)
+
+from gantrans_gui import workers
+from gantrans_gui.error_dialog import ErrorDialog
+from gantrans_gui.icons import icon
+from gantrans_gui.model_library import CHECKPOINT_SUFFIXES, MODEL_SUFFIX, ModelLibrary, checkpoint_advice
+from gantrans_gui.settings import Settings
+from gantrans_gui.theme import apply_theme
+from gantrans_gui.view_registry import DEFAULT_VIEW, VIEWS, ViewSpec
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+WINDOW_SIZE = QSize(1280, 800)
+
+
+def default_model_folders() -> list[Path]:
+    """``exports/`` in the current folder: where ``gantrans export`` writes by default."""
+    return [Path.cwd() / "exports"]
+
+
+class MainWindow(QMainWindow):
+    """The gantrans desktop application's window (build it with no arguments)."""
+
+    view_changed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("gantrans")
+        self.setAccessibleName("gantrans main window")
+        self.setAcceptDrops(True)
+        self.settings = Settings(self)
+        apply_theme(self.settings.theme)
+        workers.set_default_error_handler(self.show_error)
+        self.last_error: tuple[str, str] | None = None
+        self._dialogs: list[QWidget] = []
+
+        self.library = ModelLibrary(folders=self.settings.library_folders, models=self.settings.library_models,
+                                    default_folders=default_model_folders())
+        self.library.changed.connect(self._library_changed)
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _path: self._rescan_timer.start())
+        self._rescan_timer = QTimer(self, singleShot=True, interval=400)
+        self._rescan_timer.timeout.connect(self.rescan_library)
+        self._scanning = False
+        self._scan_again = False
+
+        self._specs: list[ViewSpec] = list(VIEWS)
+        self._views: dict[str, QWidget] = {}
+        self.nav = QListWidget()
+        self.nav.setAccessibleName("Views")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setFixedWidth(170)
+        self.nav.setSpacing(2)
+        self.stack = QStackedWidget()
+        self.stack.setAccessibleName("Current view")
+        for spec in self._specs:
+            item = QListWidgetItem(icon(spec.icon), spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            item.setToolTip(f"{spec.title} ({self._view_shortcut(spec)})" if self._view_shortcut(spec) else spec.title)
+            self.nav.addItem(item)
+            self.stack.addWidget(QWidget())  # placeholder until first shown
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_status_bar()
+        self._build_actions()
+        self.nav.currentRowChanged.connect(self._show_row)
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(WINDOW_SIZE)
+        start = self.settings.last_view or DEFAULT_VIEW
+        keys = [s.key for s in self._specs]
+        self.nav.setCurrentRow(keys.index(start) if start in keys else keys.index(DEFAULT_VIEW))
+        QTimer.singleShot(0, self.rescan_library)
+        QTimer.singleShot(0, lambda: workers.run_in_thread(workers.warm_up))
+        self.providers_in_use: list[str] = []
+
+    # -- views ---------------------------------------------------------------------------------
+    def _view_shortcut(self, spec: ViewSpec) -> str:
+        k = self._specs.index(spec) + 1
+        return f"Alt+{k}" if k <= 9 else ""
+
+    def _show_row(self, row: int) -> None:
+        if row < 0:
+            return
+        spec = self._specs[row]
+        view = self._views.get(spec.key)
+        if view is None:
+            try:
+                view = spec.load()(self)
+            except Exception as exc:  # noqa: BLE001 - a broken view must not take the app down
+                workers.report_error(exc)
+                view = QLabel(f"The {spec.title} view could not be opened: {workers.one_line(exc)}")
+                view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            view.setObjectName(f"view_{spec.key}")
+            self._views[spec.key] = view
+            old = self.stack.widget(row)
+            self.stack.insertWidget(row, view)
+            self.stack.removeWidget(old)
+            old.deleteLater()
+        self.stack.setCurrentIndex(row)
+        self.settings.last_view = spec.key
+        self.view_changed.emit(spec.key)
+
+    def show_view(self, key: str) -> QWidget:
+        """Switch to a view (building it if needed) and return it."""
+        keys = [s.key for s in self._specs]
+        row = keys.index(key)
+        if self.nav.currentRow() != row:
+            self.nav.setCurrentRow(row)
+        else:
+            self._show_row(row)
+        return self._views[key]
+
+    def view(self, key: str) -> QWidget:
+        """A view, built if it was never shown, without switching to it."""
+        if key not in self._views:
+            current = self.current_key()
+            self.show_view(key)
+            if current:
+                self.show_view(current)
+        return self._views[key]
+
+    def current_key(self) -> str:
+        row = self.nav.currentRow()
+        return self._specs[row].key if row >= 0 else ""
+
+    def current_view(self) -> QWidget | None:
+        return self._views.get(self.current_key())
+
+    def built_views(self) -> dict[str, QWidget]:
+        return dict(self._views)
+
+    # -- library -------------------------------------------------------------------------------
+    def rescan_library(self) -> None:
+        """Re-read every library folder in a worker; the view updates when it is done."""
+        if self._scanning:
+            self._scan_again = True
+            return
+        self._scanning = True
+
+        def done() -> None:
+            self._scanning = False
+            if self._scan_again:
+                self._scan_again = False
+                self.rescan_library()
+
+        workers.run_in_thread(self.library.collect, on_result=self.library.publish, on_finished=done)
+
+    def add_model_folder(self, folder: str | os.PathLike) -> None:
+        if self.library.add_folder(folder, scan=False):
+            self.rescan_library()
+
+    def _library_changed(self) -> None:
+        self.settings.library_folders = [str(f) for f in self.library.folders]
+        self.settings.library_models = [str(m) for m in self.library.models]
+        watched = set(self._watcher.directories())
+        wanted = {str(f) for f in self.library.all_folders if f.is_dir()}
+        wanted |= {str(e.path.parent) for e in self.library.entries if e.path.parent.is_dir()}
+        if watched - wanted:
+            self._watcher.removePaths(sorted(watched - wanted))
+        if wanted - watched:
+            self._watcher.addPaths(sorted(wanted - watched))
+
+    def open_model_dialog(self) -> None:
+        start = self.settings.last_dir("model") or str(Path.cwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", start,
+                                              "ONNX models (*.onnx);;PyTorch checkpoints (*.pth *.pt)")
+        if path:
+            self.settings.set_last_dir("model", str(Path(path).parent))
+            self.open_paths([path])
+
+    def add_model(self, path: str | os.PathLike) -> None:
+        entry = self.library.add_model(path)
+        if not entry.valid:
+            self.show_error(f"{entry.path.name}: {entry.error}",
+                            "The file is listed in the Models view with this reason.")
+        else:
+            self.statusBar().showMessage(f"Added {entry.display_name} to the library", 5000)
+
+    # -- files handed to the window (drops, arguments) -----------------------------------------
+    def open_paths(self, paths: list[str]) -> None:
+        """Models go to the library, checkpoints get advice, images go to the Translate view."""
+        images = []
+        for text in paths:
+            p = Path(text)
+            suffix = p.suffix.lower()
+            if suffix == MODEL_SUFFIX:
+                self.add_model(p)
+            elif suffix in CHECKPOINT_SUFFIXES:
+                self.explain_checkpoint(p)
+            elif p.is_dir():
+                self.add_model_folder(p)
+            elif suffix in IMAGE_SUFFIXES:
+                images.append(p)
+            else:
+                self.show_error(f"{p}: not an image, an .onnx model or a folder; nothing to do with it")
+        if images:
+            view = self.show_view("translate")
+            view.open_image(str(images[0]))
+
+    def explain_checkpoint(self, path: Path) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "A PyTorch checkpoint", checkpoint_advice(path),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAccessibleName("Checkpoint advice")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.last_checkpoint_advice = box.text()
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    @staticmethod
+    def _urls_to_paths(event) -> list[str]:
+        md = event.mimeData()
+        return [u.toLocalFile() for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if self._urls_to_paths(event) or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt API
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        paths = self._urls_to_paths(event)
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+        elif event.mimeData().hasImage():
+            event.acceptProposedAction()
+            self.show_view("translate").open_qimage(event.mimeData().imageData(), "dropped image")
+
+    # -- errors and status ---------------------------------------------------------------------
+    def show_error(self, message: str, details: str = "") -> None:
+        """The one error dialog: the message, with ``details`` (a traceback, a log) folded away."""
+        self.last_error = (message, details)
+        dialog = ErrorDialog(message, details, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _r, d=dialog: self._dialogs.remove(d) if d in self._dialogs else None)
+        dialog.open()
+        self.statusBar().showMessage(message, 10000)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_model = QLabel("No model")
+        self.status_model.setAccessibleName("Current model")
+        self.status_provider = QLabel("Provider: —")
+        self.status_provider.setAccessibleName("Execution provider")
+        self.status_time = QLabel("Last inference: —")
+        self.status_time.setAccessibleName("Last inference time")
+        self.status_progress = QProgressBar()
+        self.status_progress.setAccessibleName("Work in progress")
+        self.status_progress.setMaximumWidth(160)
+        self.status_progress.setVisible(False)
+        for w in (self.status_progress, self.status_model, self.status_provider, self.status_time):
+            bar.addPermanentWidget(w)
+
+    def set_status(self, *, model: str | None = None, provider: str | None = None,
+                   seconds: float | None = None) -> None:
+        if model is not None:
+            self.status_model.setText(model)
+        if provider is not None:
+            self.status_provider.setText(f"Provider: {provider.replace('ExecutionProvider', '')}")
+        if seconds is not None:
+            self.status_time.setText(f"Last inference: {seconds * 1000:.0f} ms" if seconds < 10
+                                     else f"Last inference: {seconds:.1f} s")
+
+    def set_busy(self, busy: bool, done: int = 0, total: int = 0) -> None:
+        self.status_progress.setVisible(busy)
+        self.status_progress.setRange(0, total)
+        self.status_progress.setValue(done)
+
+    # -- actions and shortcuts -----------------------------------------------------------------
+    def _action(self, text: str, shortcut, slot, icon_name: str = "", tip: str = "") -> QAction:
+        act = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
+        if shortcut:
+            act.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(slot)
+        if tip:
+            act.setStatusTip(tip)
+        self.addAction(act)
+        return act
+
+    def _forward(self, method: str, fallback_view: str | None = None, *args) -> None:
+        view = self.current_view()
+        if (view is None or not hasattr(view, method)) and fallback_view:
+            view = self.show_view(fallback_view)
+        if view is not None and hasattr(view, method):
+            getattr(view, method)(*args)
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("&Open image…", QKeySequence.StandardKey.Open,
+                                         lambda: self._forward("open_image_dialog", "translate"), "mdi6.image-outline"))
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self._action("Open &model…", "Ctrl+Shift+O", self.open_model_dialog, "mdi6.cube-outline"))
+        file_menu.addAction(self._action("&Paste image", QKeySequence.StandardKey.Paste,
+                                         lambda: self._forward("paste", "translate"), "mdi6.content-paste"))
+        file_menu.addAction(self._action("&Save result…", QKeySequence.StandardKey.Save,
+                                         lambda: self._forward("save_result"), "mdi6.content-save-outline"))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
+
+        run_menu = menu.addMenu("&Run")
+        run_menu.addAction(self._action("&Translate", ["Ctrl+Return", "F5"], lambda: self._forward("run"),
+                                        "mdi6.play", "Translate, compare or start the batch of this view"))
+        run_menu.addAction(self._action("&Cancel", "Esc", lambda: self._forward("cancel")))
+
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self._action("Zoom &in", [QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")],
+                                         lambda: self._forward("zoom", None, "in"), "mdi6.magnify-plus-outline"))
+        view_menu.addAction(self._action("Zoom &out", QKeySequence.StandardKey.ZoomOut,
+                                         lambda: self._forward("zoom", None, "out"), "mdi6.magnify-minus-outline"))
+        view_menu.addAction(self._action("&Fit to window", "Ctrl+0", lambda: self._forward("zoom", None, "fit"),
+                                         "mdi6.fit-to-screen-outline"))
+        view_menu.addAction(self._action("&Actual size (100 %)", "Ctrl+1",
+                                         lambda: self._forward("zoom", None, "100"), "mdi6.magnify"))
+        view_menu.addSeparator()
+        for spec in self._specs:
+            shortcut = self._view_shortcut(spec)
+            view_menu.addAction(self._action(spec.title, shortcut, lambda _=False, key=spec.key: self.show_view(key),
+                                             spec.icon))
+        view_menu.addAction(self._action("Next view", "Ctrl+PgDown",
+                                         lambda: self.nav.setCurrentRow((self.nav.currentRow() + 1) % len(self._specs))))
+        view_menu.addAction(self._action("Previous view", "Ctrl+PgUp",
+                                         lambda: self.nav.setCurrentRow((self.nav.currentRow() - 1) % len(self._specs))))
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&About gantrans", "", self._about))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files
+        for path in recent:
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.settings.clear_recent_files)
+        else:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+
+    def _about(self) -> None:
+        from gantrans import __version__
+
+        QMessageBox.about(self, "About gantrans",
+                          f"gantrans {__version__}\nGAN image-to-image translation: train, export to ONNX, "
+                          f"translate.\nSettings: {self.settings.file_name()}")
+
+    # -- closing -------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        for view in self._views.values():
+            shutdown = getattr(view, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        self.settings.set_geometry(self.saveGeometry())
+        workers.wait_for_workers(5000)
+        workers.set_default_error_handler(None)
+        super().closeEvent(event)
+
+
+def make_button(text: str, icon_name: str = "", tip: str = "", accessible: str = "") -> QPushButton:
+    """A push button with a palette-tinted icon, tooltip and accessible name (used by every view)."""
+    b = QPushButton(icon(icon_name), text) if icon_name else QPushButton(text)
+    if tip:
+        b.setToolTip(tip)
+    b.setAccessibleName(accessible or text.replace("…", "").replace("&", ""))
+    return b

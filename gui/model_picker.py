@@ -1,0 +1,123 @@
+"""Choosing a translation model: one combo for the export, one for its direction (A→B / B→A).
+
+Heads exported together (same folder, same name, same precision) form one choice; the direction
+combo lists the heads present and is disabled when there is only one. Items follow the library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+
+from gantrans_gui.model_library import ModelEntry, ModelLibrary
+
+
+def _key(entry: ModelEntry) -> str:
+    """The group key as a string (combo item data must survive the trip through QVariant)."""
+    folder, stem, int8 = entry.group_key
+    return f"{folder}\x1f{stem}\x1f{int(int8)}"
+
+
+class ModelPicker(QWidget):
+    """Emits ``entry_changed(ModelEntry | None)`` when the chosen model file changes."""
+
+    entry_changed = Signal(object)
+
+    def __init__(self, library: ModelLibrary, parent: QWidget | None = None, label: bool = True) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.model_combo = QComboBox()
+        self.model_combo.setAccessibleName("Model")
+        self.model_combo.setToolTip("The exported model (Models view lists every file with its card)")
+        self.model_combo.setMinimumContentsLength(18)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.direction_combo = QComboBox()
+        self.direction_combo.setAccessibleName("Direction")
+        self.direction_combo.setToolTip("Which generator of the export: A→B or B→A when both were exported")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if label:
+            layout.addWidget(QLabel("Model:"))
+        layout.addWidget(self.model_combo, 1)
+        if label:
+            layout.addWidget(QLabel("Direction:"))
+        layout.addWidget(self.direction_combo)
+        self._groups: dict[str, list[ModelEntry]] = {}
+        self._current: Path | None = None
+        self._quiet = False
+        self.model_combo.currentIndexChanged.connect(self._group_changed)
+        self.direction_combo.currentIndexChanged.connect(lambda _i: self._sync())
+        library.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        groups: dict[str, list[ModelEntry]] = {}
+        for e in self.library.valid_entries("translate"):
+            groups.setdefault(_key(e), []).append(e)
+        for heads in groups.values():
+            heads.sort(key=lambda e: e.direction)
+        self._groups = groups
+        keep = self.library.entry(self._current) if self._current is not None else None
+        self._quiet = True
+        self.model_combo.clear()
+        stems = [heads[0].group_stem for heads in groups.values()]
+        for key, heads in sorted(groups.items(), key=lambda kv: (kv[1][0].group_stem, kv[0])):
+            e = heads[0]
+            text = e.group_stem + (" (int8)" if e.int8 else "")
+            if stems.count(e.group_stem) > 1:
+                text += f" — {e.path.parent.name}/"
+            self.model_combo.addItem(text, key)
+            self.model_combo.setItemData(self.model_combo.count() - 1, str(e.path.parent),
+                                         Qt.ItemDataRole.ToolTipRole)
+        if not groups:
+            self.model_combo.addItem("No model — open one or add a folder in Models")
+        self.model_combo.setEnabled(bool(groups))
+        index = self.model_combo.findData(_key(keep)) if keep is not None and _key(keep) in groups else 0
+        self.model_combo.setCurrentIndex(index)
+        self._fill_directions(keep.direction if keep is not None else "")
+        self._quiet = False
+        self._sync()
+
+    def _fill_directions(self, prefer: str) -> None:
+        heads = self._groups.get(self.model_combo.currentData(), [])
+        quiet, self._quiet = self._quiet, True
+        self.direction_combo.clear()
+        for e in heads:
+            self.direction_combo.addItem(f"{e.direction}  ({e.direction_label})" if e.direction else "—",
+                                         str(e.path))
+        self.direction_combo.setEnabled(len(heads) > 1)
+        self.direction_combo.setCurrentIndex(next((k for k, e in enumerate(heads) if e.direction == prefer), 0))
+        self._quiet = quiet
+
+    def _group_changed(self, _index: int) -> None:
+        if self._quiet:
+            return
+        current = self.current_entry()
+        self._fill_directions(current.direction if current is not None else "")
+        self._sync()
+
+    def _sync(self) -> None:
+        if self._quiet:
+            return
+        data = self.direction_combo.currentData()
+        path = Path(data) if data else None
+        if path != self._current:
+            self._current = path
+            self.entry_changed.emit(self.current_entry())
+
+    def current_entry(self) -> ModelEntry | None:
+        return self.library.entry(self._current) if self._current is not None else None
+
+    def select_path(self, path: str | Path) -> bool:
+        """Select the model file ``path``; False when the library does not list it (yet)."""
+        entry = self.library.entry(path)
+        if entry is None or _key(entry) not in self._groups:
+            return False
+        self._quiet = True
+        self.model_combo.setCurrentIndex(self.model_combo.findData(_key(entry)))
+        self._fill_directions(entry.direction)
+        self._quiet = False
+        self._sync()
+        return True

@@ -1,0 +1,106 @@
+"""Work off the GUI thread: superqt thread workers plus a relay for progress callbacks.
+
+Every inference, folder scan and file write runs through :func:`run_in_thread`, so the event
+loop keeps painting and a Cancel button stays live. Results, errors and progress come back to
+the GUI thread as queued Qt signals. An exception in a worker never takes the app down: it
+goes to the callback given, or to the window's error dialog (:func:`set_default_error_handler`).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from superqt.utils import FunctionWorker, create_worker
+
+ErrorHandler = Callable[[str, str], None]
+_default_error_handler: ErrorHandler | None = None
+_running: set[FunctionWorker] = set()
+
+
+def set_default_error_handler(handler: ErrorHandler | None) -> None:
+    """Where worker errors go when the caller gave no ``on_error`` (the main window's dialog)."""
+    global _default_error_handler
+    _default_error_handler = handler
+
+
+def one_line(exc: BaseException) -> str:
+    """The user-facing line of an exception (gantrans errors already name the file)."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    from gantrans.errors import GantransError
+
+    if isinstance(exc, GantransError):
+        return line or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this operation"
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def details(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def report_error(exc: BaseException) -> None:
+    if _default_error_handler is not None:
+        _default_error_handler(one_line(exc), details(exc))
+    else:  # pragma: no cover - only before a window exists
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
+                  on_error: Callable[[BaseException], None] | None = None,
+                  on_finished: Callable[[], None] | None = None, **kwargs: Any) -> FunctionWorker:
+    """Start ``fn(*args, **kwargs)`` in the global thread pool and return its worker.
+
+    The callbacks run in the GUI thread. ``on_error`` receives the exception; without it the
+    error dialog shows it. ``on_finished`` runs after either.
+    """
+    worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
+    if on_result is not None:
+        worker.returned.connect(on_result)
+    worker.errored.connect(on_error if on_error is not None else report_error)
+    _running.add(worker)
+
+    def finished() -> None:
+        _running.discard(worker)
+        if on_finished is not None:
+            on_finished()
+
+    worker.finished.connect(finished)
+    worker.start()
+    return worker
+
+
+def running_count() -> int:
+    return len(_running)
+
+
+def wait_for_workers(msecs: int = 5000) -> bool:
+    """Block until the pool is idle (used when the app closes, after cancelling)."""
+    return QThreadPool.globalInstance().waitForDone(msecs)
+
+
+class ProgressRelay(QObject):
+    """Carries progress reports from a worker thread to the GUI thread (queued signal)."""
+
+    progress = Signal(object)
+
+    def __call__(self, *report: object) -> None:
+        self.progress.emit(report[0] if len(report) == 1 else report)
+
+
+def warm_up() -> None:
+    """Import the engine and Pillow's codecs once, in a worker, right after the window shows.
+
+    The first translation then starts at once, and no later import (Pillow loads codecs lazily)
+    races with the GUI thread.
+    """
+    from PIL import Image
+
+    import gantrans.data.images  # noqa: F401
+    import gantrans.inference  # noqa: F401
+
+    Image.init()
