@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gantrans_gui.job_runner import gantrans_argv
 from PySide6.QtCore import QObject, QProcess, Signal
+
+from gantrans_gui.job_runner import gantrans_argv
 
 
 class CliQuery(QObject):

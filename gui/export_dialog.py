@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gantrans_gui import view_support
-from gantrans_gui.job_runner import JobRunner
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from gantrans.runs import RunDir
+from gantrans_gui import view_support
+from gantrans_gui.job_runner import JobRunner
 
 OUT_KEY = "export/out_dir"
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gantrans_gui.plugin_catalog import OptionSpec
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
+
+from gantrans_gui.plugin_catalog import OptionSpec
 
 
 class OptionsForm(QWidget):

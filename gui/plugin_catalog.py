@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
 from PySide6.QtCore import QObject, Signal
+
+from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
 
 
 @dataclass

@@ -13,10 +13,6 @@ import shlex
 import sys
 from typing import Any
 
-from gantrans_gui import view_support
-from gantrans_gui.job_runner import JobRunner
-from gantrans_gui.plugin_catalog import PluginInfo, plugin_catalog
-from gantrans_gui.training_jobs import training_jobs
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -35,6 +31,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from gantrans_gui import view_support
+from gantrans_gui.job_runner import JobRunner
+from gantrans_gui.plugin_catalog import PluginInfo, plugin_catalog
+from gantrans_gui.training_jobs import training_jobs
 
 PIP_ARGS_KEY = "plugins/pip_args"
 

@@ -15,9 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gantrans_gui import view_support
-from gantrans_gui.export_dialog import OUT_KEY, export_args
-from gantrans_gui.job_runner import PYTHON_ENV, JobRunner
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +27,10 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QVBoxLayout,
 )
+
+from gantrans_gui import view_support
+from gantrans_gui.export_dialog import OUT_KEY, export_args
+from gantrans_gui.job_runner import PYTHON_ENV, JobRunner
 
 NO_TORCH = ("Importing a reference checkpoint needs PyTorch, which this installation does not have: "
             "install it with  pip install \"gantrans[train]\"  and try again.")

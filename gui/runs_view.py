@@ -15,10 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from gantrans_gui import view_support
-from gantrans_gui.image_widgets import ScaledImageLabel
-from gantrans_gui.run_watch import RunWatch, run_status, smooth
-from gantrans_gui.training_jobs import training_jobs
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import (
@@ -43,6 +39,10 @@ from PySide6.QtWidgets import (
 )
 
 from gantrans.runs import RunDir, list_runs
+from gantrans_gui import view_support
+from gantrans_gui.image_widgets import ScaledImageLabel
+from gantrans_gui.run_watch import RunWatch, run_status, smooth
+from gantrans_gui.training_jobs import training_jobs
 
 FOLDERS_KEY = "runs/folders"
 STATE_COLOURS = {"running": "#2e7d32", "starting": "#2e7d32", "finished": "#1565c0", "interrupted": "#ef6c00",

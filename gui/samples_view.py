@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gantrans_gui import view_support
-from gantrans_gui.image_widgets import ScaledImageLabel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,6 +30,8 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from gantrans.inference import Generator, latents, make_grid, slerp
+from gantrans_gui import view_support
+from gantrans_gui.image_widgets import ScaledImageLabel
 
 INTERP_STEPS = 33
 ALL_CLASSES = -1

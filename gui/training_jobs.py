@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gantrans_gui.job_runner import JobRunner
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QMessageBox
+
+from gantrans_gui.job_runner import JobRunner
 
 
 def jobs_log_dir() -> Path:

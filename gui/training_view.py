@@ -13,13 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gantrans_gui import view_support
-from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
-from gantrans_gui.data_inspect import describe, image_summary
-from gantrans_gui.options_form import OptionsForm, option_args
-from gantrans_gui.plugin_catalog import OptionSpec, plugin_catalog
-from gantrans_gui.runs_view import FOLDERS_KEY, format_eta
-from gantrans_gui.training_jobs import TrainingJob, training_jobs
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
@@ -39,6 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt.utils import create_worker
+
+from gantrans_gui import view_support
+from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
+from gantrans_gui.data_inspect import describe, image_summary
+from gantrans_gui.options_form import OptionsForm, option_args
+from gantrans_gui.plugin_catalog import OptionSpec, plugin_catalog
+from gantrans_gui.runs_view import FOLDERS_KEY, format_eta
+from gantrans_gui.training_jobs import TrainingJob, training_jobs
 
 #: Recipe options whose value names a registered network: their network's options join the form.
 NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
@@ -63,7 +64,7 @@ class TrainingView(QWidget):
         self.recipe_about = QLabel()
         self.recipe_about.setWordWrap(True)
         self.options = OptionsForm()
-        self.network_forms: dict[str, OptionsForm] = {}
+        self.network_info: dict[str, str] = {}
         self.network_box = QVBoxLayout()
         self.reset_button = QPushButton("Defaults")
 
@@ -228,61 +229,82 @@ class TrainingView(QWidget):
         entry = self.catalog.catalog.recipes.get(name)
         if entry is None:
             self.options.set_options([], "")
-            self._set_network_forms([])
+            self._set_network_info([])
             return
         about = entry.description or ""
+        kinds = entry.extra.get("data_kinds") or []
+        if kinds:
+            about += f" Data: {' or '.join(kinds)}."
         self.recipe_about.setText(f"{about} <i>(plugin {entry.plugin})</i>".strip())
-        self.options.set_options(entry.options)
-        for spec in entry.options:
-            w = self.options.editors.get(spec.name)
-            if spec.name in NETWORK_OPTIONS and isinstance(w, QComboBox):
+        self.options.set_options([self._with_choices(spec, entry) for spec in entry.options])
+        for key in NETWORK_OPTIONS:
+            w = self.options.editors.get(key)
+            if isinstance(w, QComboBox):
                 w.currentIndexChanged.connect(self._networks_changed)
         self._networks_changed()
         if not self.name_edit.isModified():
             self.name_edit.clear()
+        if self.data_info is not None:
+            self._show_data()
+
+    def _with_choices(self, spec: OptionSpec, recipe: Any) -> OptionSpec:
+        """Network and loss options get the registered names they may take as choices."""
+        if spec.choices:
+            return spec
+        cat = self.catalog.catalog
+        names: list[str] = []
+        if spec.name in NETWORK_OPTIONS:
+            kind = "discriminator" if spec.name in ("discriminator", "netD") else "generator"
+            default = cat.networks.get(str(spec.default))
+            wanted_input = default.extra.get("input") if default is not None else None
+            names = [n for n, e in cat.networks.items() if e.extra.get("kind", kind) == kind
+                     and (wanted_input is None or e.extra.get("input", wanted_input) == wanted_input)]
+        elif spec.name == "loss":
+            names = list(cat.losses)
+        if not names:
+            return spec
+        if spec.default is not None and spec.default not in names:
+            names.insert(0, spec.default)
+        return OptionSpec(spec.name, spec.type, spec.default, spec.help, sorted(names, key=str))
 
     def _networks_changed(self) -> None:
-        nets = []
         values = self.options.values()
-        for key in NETWORK_OPTIONS:
-            v = values.get(key)
-            if isinstance(v, str) and v in self.catalog.catalog.networks:
-                nets.append((key, self.catalog.catalog.networks[v]))
-        self._set_network_forms(nets)
+        nets = [(key, self.catalog.catalog.networks[v]) for key in NETWORK_OPTIONS
+                if isinstance(v := values.get(key), str) and v in self.catalog.catalog.networks]
+        self._set_network_info(nets)
 
-    def _set_network_forms(self, nets: list) -> None:
+    def _set_network_info(self, nets: list) -> None:
+        """What each chosen network is: input, size rule, and the options only it knows."""
         while self.network_box.count():
             item = self.network_box.takeAt(0)
             w = item.widget()
             if w is not None:
                 w.hide()
-                w.setParent(None)  # Python owns it now and frees it with the old forms
-        self.network_forms = {}
+                w.setParent(None)  # Python owns it now and frees it
+        self.network_info = {}
         recipe_names = {s.name for s in self.options.specs}
         for key, net in nets:
-            specs = [s for s in net.options if s.name not in recipe_names]
-            if not specs:
-                continue
-            box = QGroupBox(f"{key}: {net.name}")
-            box.setToolTip(net.description)
-            form = OptionsForm()
-            form.set_options(specs)
-            QVBoxLayout(box).addWidget(form)
-            self.network_box.addWidget(box)
-            self.network_forms[key] = form
+            x = net.extra
+            facts = [f"input {x['input']}" if x.get("input") else "",
+                     f"size: multiple of {x['size_multiple']}" if x.get("size_multiple") else "",
+                     f"min {x['min_size']} px" if x.get("min_size") else ""]
+            text = f"<b>{key}</b> {net.name}: {net.description} ({', '.join(f for f in facts if f)})"
+            own = [o for o in net.options if o.name not in recipe_names
+                   and o.name not in ("in_channels", "out_channels", "latent_size", "num_classes", "image_size")]
+            if own:
+                text += "<br><i>network defaults:</i> " + ", ".join(f"{o.name}={o.default!r}" for o in own)
+            label = QLabel(text)
+            label.setWordWrap(True)
+            label.setToolTip("\n".join(f"{o.name}: {o.help}" for o in net.options if o.help))
+            self.network_box.addWidget(label)
+            self.network_info[key] = net.name
 
     def option_values(self) -> dict[str, Any]:
-        """Options set away from their defaults (recipe first, then its networks')."""
-        values = self.options.changed_values()
-        for form in self.network_forms.values():
-            for k, v in form.changed_values().items():
-                values.setdefault(k, v)
-        return values
+        """Recipe options set away from their declared defaults."""
+        return self.options.changed_values()
 
     def _reset(self) -> None:
         self.options.reset()
-        for form in self.network_forms.values():
-            form.reset()
 
     # -- data --------------------------------------------------------------------------------
     def _browse(self) -> None:
@@ -341,6 +363,11 @@ class TrainingView(QWidget):
             text = f"<span style='color:#c62828'>{info['error']}</span><br>" + text
         elif info is None:
             text += "<br><i>detecting the format…</i>"
+        entry = self.catalog.catalog.recipes.get(self.recipe_box.currentText())
+        kinds = entry.extra.get("data_kinds") if entry is not None else None
+        if info and info.get("kind") and kinds and info["kind"] not in kinds:
+            text = (f"<span style='color:#c62828'><b>{entry.name}</b> needs {' or '.join(kinds)} data; this "
+                    f"folder holds {info['kind']} data.</span><br>") + text
         self.data_label.setText(text)
 
     # -- start, stop, resume ----------------------------------------------------------------

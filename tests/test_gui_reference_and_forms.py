@@ -11,13 +11,13 @@ from gantrans_gui import reference_import  # noqa: E402
 from gantrans_gui.options_form import OptionsForm, option_args  # noqa: E402
 from gantrans_gui.plugin_catalog import parse_catalog  # noqa: E402
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox  # noqa: E402
+from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox  # noqa: E402
 
 LISTING = {"plugins": [
     {"name": "cyclegan", "distribution": "gantrans", "version": "0.1.0", "status": "ok", "error": None,
      "registered": {"models": [{"name": "cyclegan", "description": "CycleGAN", "options": [
          {"name": "generator", "type": "str", "default": "resnet_9blocks", "help": "generator network",
-          "choices": ["resnet_9blocks", "resnet_6blocks"]},
+          "choices": None},
          {"name": "lambda_A", "type": "float", "default": 10.0, "help": "cycle weight A", "choices": None},
          {"name": "pool_size", "type": "int", "default": 50, "help": "image pool", "choices": None},
          {"name": "norm_D", "type": "str", "default": None, "help": "follows norm", "choices": None}]}]}},
@@ -55,7 +55,7 @@ def test_options_form_types_defaults_tooltips_and_arguments(qtbot):
     form = OptionsForm()
     qtbot.addWidget(form)
     form.set_options(parse_catalog(LISTING).recipes["cyclegan"].options)
-    assert isinstance(form.editors["generator"], QComboBox)
+    assert isinstance(form.editors["generator"], QLineEdit)  # no choices declared: free text
     assert isinstance(form.editors["lambda_A"], QLineEdit) and isinstance(form.editors["pool_size"], QSpinBox)
     assert "cycle weight A" in form.editors["lambda_A"].toolTip() and "10.0" in form.editors["lambda_A"].toolTip()
     assert form.changed_values() == {}  # defaults are not repeated on the command line
@@ -69,7 +69,7 @@ def test_options_form_types_defaults_tooltips_and_arguments(qtbot):
     assert form.changed_values() == {}
 
 
-def test_training_form_adds_the_chosen_networks_options(qtbot, monkeypatch):
+def test_training_form_offers_registered_networks_and_describes_the_chosen_one(qtbot, monkeypatch):
     from gantrans_gui import plugin_catalog as pc
     from gantrans_gui.training_view import TrainingView
 
@@ -77,22 +77,25 @@ def test_training_form_adds_the_chosen_networks_options(qtbot, monkeypatch):
     window = StubWindow()
     qtbot.addWidget(window)
     view = TrainingView(window)
+    qtbot.addWidget(view)
     view.catalog.catalog, view.catalog.loaded = parse_catalog(LISTING), True
     view.catalog.changed.emit()
     assert view.recipes() == ["cyclegan"]
-    assert set(view.network_forms) == {"generator"}
-    gen_form = view.network_forms["generator"]
-    assert isinstance(gen_form.editors["dropout"], QCheckBox)
-    view.options.set_value("generator", "resnet_6blocks")  # another network: its own options
-    gen_form = view.network_forms["generator"]
-    assert set(gen_form.editors) == {"ngf", "padding"}
-    gen_form.set_value("ngf", 16)
+    gen = view.options.editors["generator"]
+    assert isinstance(gen, QComboBox)
+    assert [gen.itemText(k) for k in range(gen.count())] == ["resnet_6blocks", "resnet_9blocks"]
+    assert view.network_info == {"generator": "resnet_9blocks"}
+    view.options.set_value("generator", "resnet_6blocks")  # another network: described in its turn
+    assert view.network_info == {"generator": "resnet_6blocks"}
+    texts = [view.network_box.itemAt(k).widget().text() for k in range(view.network_box.count())]
+    assert "multiple of 4" in texts[0] and "padding='reflect'" in texts[0]
+    view.options.set_value("pool_size", 10)
     view.data_edit.setCurrentText("/data/horses")
     view.name_edit.setText("h2z")
     args = view.train_args()
     assert args[:4] == ["train", "cyclegan", "--data", "/data/horses"]
     assert args[args.index("--name") + 1] == "h2z"
-    assert "generator=resnet_6blocks" in args and "ngf=16" in args and "--precision" in args
+    assert args[-4:] == ["-o", "generator=resnet_6blocks", "-o", "pool_size=10"]
 
 
 def test_reference_import_without_torch_says_what_to_install(qtbot, monkeypatch, tmp_path):
