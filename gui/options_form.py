@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtGui import QDoubleValidator
+from PySide6.QtGui import QDoubleValidator, QIntValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from gantrans_gui.plugin_catalog import OptionSpec
@@ -44,6 +44,8 @@ class OptionsForm(QWidget):
     def _editor(spec: OptionSpec) -> QWidget:
         if spec.choices:
             box = QComboBox()
+            if spec.default is None:  # "not set": the recipe decides (e.g. norm_D follows norm)
+                box.addItem("(not set)", None)
             for c in spec.choices:
                 box.addItem(str(c), c)
             k = box.findData(spec.default)
@@ -53,6 +55,11 @@ class OptionsForm(QWidget):
             check = QCheckBox()
             check.setChecked(bool(spec.default))
             return check
+        if spec.type == "int" and spec.default is None:
+            edit = QLineEdit()
+            edit.setValidator(QIntValidator())
+            edit.setPlaceholderText("(not set)")
+            return edit
         if spec.type == "int":
             spin = QSpinBox(minimum=-(2**31 - 1), maximum=2**31 - 1)
             spin.setValue(int(spec.default) if isinstance(spec.default, (int, float)) else 0)
@@ -61,7 +68,7 @@ class OptionsForm(QWidget):
         if spec.type == "float":
             edit.setValidator(QDoubleValidator())
             if spec.default is None:
-                edit.setPlaceholderText("(unset)")
+                edit.setPlaceholderText("(not set)")
         return edit
 
     def value(self, name: str) -> Any:
@@ -74,6 +81,11 @@ class OptionsForm(QWidget):
         if isinstance(w, QSpinBox):
             return w.value()
         text = w.text().strip()
+        if spec.type == "int":
+            try:
+                return int(text) if text else spec.default
+            except ValueError:
+                return spec.default
         if spec.type == "float":
             if not text:
                 return spec.default
@@ -107,12 +119,11 @@ class OptionsForm(QWidget):
         elif isinstance(w, QSpinBox):
             w.setValue(int(value))
         else:
-            w.setText(str(value))
+            w.setText("" if value is None else str(value))
 
     def reset(self) -> None:
         for s in self.specs:
-            if s.default is not None:
-                self.set_value(s.name, s.default)
+            self.set_value(s.name, s.default)
 
 
 def option_args(values: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -148,24 +148,23 @@ class TrainingView(QWidget):
         dl.addWidget(self.data_label)
 
         run_group = QGroupBox("Run")
-        form = QFormLayout(run_group)
-        form.addRow("Name", self.name_edit)
-        form.addRow("Runs folder", self.runs_dir_edit)
-        form.addRow("Device", self.device_box)
-        form.addRow("Precision", self.precision_box)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Max steps", self.max_steps)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Image size", self.crop_size)
-        form.addRow("Items used", self.max_items)
-        form.addRow("Loader workers", self.workers)
-        form.addRow("Log every", self.log_every)
+        grid = QGridLayout(run_group)
+        fields = [("Name", self.name_edit), ("Runs folder", self.runs_dir_edit), ("Device", self.device_box),
+                  ("Precision", self.precision_box), ("Epochs", self.epochs), ("Max steps", self.max_steps),
+                  ("Batch size", self.batch_size), ("Image size", self.crop_size), ("Items used", self.max_items),
+                  ("Loader workers", self.workers), ("Log every", self.log_every)]
+        grid.addWidget(QLabel("Name"), 0, 0)
+        grid.addWidget(self.name_edit, 0, 1, 1, 3)
+        grid.addWidget(QLabel("Runs folder"), 1, 0)
+        grid.addWidget(self.runs_dir_edit, 1, 1, 1, 3)
+        for k, (label, w) in enumerate(fields[2:]):
+            row, col = 2 + k // 2, (k % 2) * 2
+            grid.addWidget(QLabel(label), row, col)
+            grid.addWidget(w, row, col + 1)
 
         left_inner = QWidget()
         ll = QVBoxLayout(left_inner)
         ll.addWidget(recipe_group)
-        ll.addWidget(data_group)
-        ll.addWidget(run_group)
         ll.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -173,6 +172,8 @@ class TrainingView(QWidget):
 
         right = QWidget()
         rr = QVBoxLayout(right)
+        rr.addWidget(data_group)
+        rr.addWidget(run_group)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.stop_button, self.resume_button, self.show_run_button):
             buttons.addWidget(b)
@@ -181,13 +182,12 @@ class TrainingView(QWidget):
         rr.addWidget(self.progress)
         rr.addWidget(self.state_label)
         rr.addWidget(self.losses_label)
-        rr.addWidget(QLabel("Output"))
         rr.addWidget(self.log, 1)
 
         split = QSplitter()
         split.addWidget(scroll)
         split.addWidget(right)
-        split.setSizes([560, 700])
+        split.setSizes([520, 740])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 
@@ -210,9 +210,11 @@ class TrainingView(QWidget):
         self.recipe_box.setCurrentIndex(k if k >= 0 else 0)
         self._recipe_chosen()
         names = [self.data_edit.itemText(i) for i in range(self.data_edit.count())]
+        typed = self.data_edit.currentText()
         for ds in cat.datasets:
             if ds not in names:
                 self.data_edit.addItem(ds)
+        self.data_edit.setCurrentText(typed)  # built-in names are offered, never picked for the user
 
     def select_recipe(self, name: str) -> bool:
         k = self.recipe_box.findText(name)
