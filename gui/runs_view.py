@@ -16,7 +16,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -68,28 +68,6 @@ def progress_text(st: dict[str, Any]) -> str:
     if st.get("epoch") is not None:
         text += f" · epoch {st['epoch']}" + (f"/{st['total_epochs']}" if st.get("total_epochs") else "")
     return text
-
-
-def labelled_grid(path: Path, labels: list[str]) -> QImage:
-    """The sample grid with its row labels painted in a margin on its left."""
-    grid = QImage(str(path))
-    if grid.isNull() or not labels:
-        return grid
-    font = QFont()
-    font.setPixelSize(max(9, min(14, grid.height() // max(1, len(labels)) // 3)))
-    margin = 8 + max(len(s) for s in labels) * font.pixelSize() * 6 // 10
-    out = QImage(grid.width() + margin, grid.height(), QImage.Format.Format_RGB32)
-    out.fill(QColor("#202020"))
-    p = QPainter(out)
-    p.drawImage(margin, 0, grid)
-    p.setFont(font)
-    p.setPen(QColor("#f0f0f0"))
-    row_h = grid.height() / len(labels)
-    for k, label in enumerate(labels):
-        p.drawText(2, int(k * row_h), margin - 6, int(row_h),
-                   int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), label)
-    p.end()
-    return out
 
 
 class CurvesPanel(QWidget):
@@ -147,6 +125,8 @@ class CurvesPanel(QWidget):
                 plot.showGrid(x=True, y=True, alpha=0.25)
                 plot.addLegend(offset=(-5, 5))
                 plot.setLabel("bottom", "step")
+                if group == "learning rate":  # a constant rate would otherwise fill the plot with noise
+                    plot.enableAutoRange(axis="y", enable=False)
                 self.group_plots[group] = plot
             for k, key in enumerate(keys):
                 s = w.series[key]
@@ -159,6 +139,9 @@ class CurvesPanel(QWidget):
                 self.raw_items[key].setData(s.steps, s.values)
                 self.raw_items[key].setVisible(weight > 0)
                 self.items[key].setData(s.steps, smooth(s.values, weight))
+            if group == "learning rate":
+                top = max((max(w.series[k].values, default=0.0) for k in keys), default=0.0)
+                plot.setYRange(0, top * 1.1 if top > 0 else 1.0, padding=0)
 
 
 class SamplesPanel(QWidget):
@@ -169,6 +152,8 @@ class SamplesPanel(QWidget):
         self.image = ScaledImageLabel("No sample grids yet.")
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=0, accessibleName="Sample epoch")
         self.caption = QLabel()
+        self.rows = QLabel()
+        self.rows.setWordWrap(True)
         self.follow = True
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Epoch"))
@@ -176,6 +161,7 @@ class SamplesPanel(QWidget):
         bar.addWidget(self.caption)
         lay = QVBoxLayout(self)
         lay.addWidget(self.image, 1)
+        lay.addWidget(self.rows)
         lay.addLayout(bar)
         self.run: RunDir | None = None
         self.files: list[Path] = []
@@ -207,8 +193,10 @@ class SamplesPanel(QWidget):
         self.follow = k >= len(self.files) - 1
         path = self.files[max(0, min(k, len(self.files) - 1))]
         labels = self.run.sample_labels(path) if self.run is not None else []
-        self.image.set_image(labelled_grid(path, labels))
+        # the trainer draws each row's label in the grid's left margin; the caption repeats them
+        self.image.set_image(QImage(str(path)))
         self.caption.setText(f"{path.stem}  ({k + 1}/{len(self.files)})")
+        self.rows.setText("Rows: " + ", ".join(labels) if labels else "")
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -264,7 +252,8 @@ class RunsView(QWidget):
         self.run_list.setHeaderLabels(["Run", "Recipe", "State", "Progress"])
         self.run_list.setRootIsDecorated(False)
         self.run_list.setAccessibleName("Runs")
-        self.run_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.run_list.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.run_list.header().setStretchLastSection(True)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -325,7 +314,7 @@ class RunsView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
-        split.setSizes([330, 950])
+        split.setSizes([400, 880])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 

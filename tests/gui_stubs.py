@@ -42,8 +42,9 @@ class StubWindow(QMainWindow):
 
 def isolate_settings(monkeypatch, tmp_path) -> Path:
     """Point the part-2 views' settings at a file of the test's own (never the user's)."""
-    from gantrans_gui import view_support
     from PySide6.QtCore import QSettings
+
+    from gantrans_gui import view_support
 
     file = Path(tmp_path) / "settings.ini"
     monkeypatch.setattr(view_support, "settings", lambda: QSettings(str(file), QSettings.Format.IniFormat))

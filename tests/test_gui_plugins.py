@@ -17,11 +17,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 pytest.importorskip("gantrans.jobs", reason="needs the progress protocol of issue 13 (gantrans.jobs)")
 
+from gui_stubs import StubWindow, isolate_settings  # noqa: E402
+from PySide6.QtWidgets import QTabWidget  # noqa: E402
+
 from gantrans_gui.job_runner import PYTHON_ENV  # noqa: E402
 from gantrans_gui.plugins_view import PluginsView  # noqa: E402
 from gantrans_gui.training_view import TrainingView  # noqa: E402
-from gui_stubs import StubWindow, isolate_settings  # noqa: E402
-from PySide6.QtWidgets import QTabWidget  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "example_plugin"

@@ -7,11 +7,12 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from gui_stubs import StubWindow, isolate_settings  # noqa: E402
+from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox  # noqa: E402
+
 from gantrans_gui import reference_import  # noqa: E402
 from gantrans_gui.options_form import OptionsForm, option_args  # noqa: E402
 from gantrans_gui.plugin_catalog import parse_catalog  # noqa: E402
-from gui_stubs import StubWindow, isolate_settings  # noqa: E402
-from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox  # noqa: E402
 
 LISTING = {"plugins": [
     {"name": "cyclegan", "distribution": "gantrans", "version": "0.1.0", "status": "ok", "error": None,

@@ -10,13 +10,13 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gantrans_gui import view_support  # noqa: E402
-from gantrans_gui.run_watch import RunWatch, curve_group, smooth  # noqa: E402
-from gantrans_gui.runs_view import RunsView  # noqa: E402
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gantrans.runs import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR  # noqa: E402
+from gantrans_gui import view_support  # noqa: E402
+from gantrans_gui.run_watch import RunWatch, curve_group, smooth  # noqa: E402
+from gantrans_gui.runs_view import RunsView  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -86,13 +86,13 @@ def test_runs_view_shows_a_run_and_its_curves_grow(qtbot, tmp_path):
     view.curves.smoothing.setValue(0)
     assert list(view.curves.items["G_A"].yData) == pytest.approx([0.1, 0.05, 1 / 30, 0.01])
 
-    # sample grids: the slider follows the newest epoch, row labels are painted beside the grid
+    # sample grids: the slider follows the newest epoch; the row labels are listed
     assert view.samples.slider.maximum() == 1 and view.samples.slider.value() == 1
     assert "epoch_0002" in view.samples.caption.text()
     view.samples.slider.setValue(0)
     assert "epoch_0001" in view.samples.caption.text()
-    shown = view.samples.image.image_size()
-    assert shown.width() > 4 * 34 + 2  # the label margin was added
+    assert view.samples.image.image_size().width() == 4 * 34 + 2
+    assert view.samples.rows.text() == "Rows: real_A, fake_B"
     assert '"recipe": "cyclegan"' in view.config_text.toPlainText()
 
     # a second view (a restarted app) finds the folder again

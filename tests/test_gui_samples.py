@@ -8,11 +8,11 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gantrans_gui.samples_view import SamplesView  # noqa: E402
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from onnx_models import generator_model  # noqa: E402
 
 from gantrans.inference import Generator  # noqa: E402
+from gantrans_gui.samples_view import SamplesView  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 pytest.importorskip("gantrans.jobs", reason="needs the progress protocol of issue 13 (gantrans.jobs)")
 
-from gantrans_gui.runs_view import RunsView  # noqa: E402
-from gantrans_gui.training_view import TrainingView  # noqa: E402
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from PySide6.QtWidgets import QTabWidget  # noqa: E402
 
 from gantrans.runs import RunDir  # noqa: E402
+from gantrans_gui.runs_view import RunsView  # noqa: E402
+from gantrans_gui.training_view import TrainingView  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
