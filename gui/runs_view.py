@@ -516,8 +516,7 @@ class RunsView(QWidget):
         ours = self.run is not None and self.jobs.get(self.run.path) is not None and \
             self.jobs.get(self.run.path).runner.running()
         self.stop_button.setEnabled(ours or (state in ("running", "starting") and _local_pid(st) is not None))
-        self.resume_button.setEnabled(self.run is not None and not ours and state in ("interrupted", "failed",
-                                                                                      "finished"))
+        self.resume_button.setEnabled(self.run is not None and not ours and state in ("interrupted", "failed"))
         self.export_button.setEnabled(self.run is not None and bool(self.run.checkpoints()))
 
     # -- actions -----------------------------------------------------------------------------

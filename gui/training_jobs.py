@@ -22,6 +22,20 @@ def jobs_log_dir() -> Path:
     return Path(base or Path.home() / ".gantrans") / "jobs"
 
 
+def _prune_logs(folder: Path, keep: int = 40) -> None:
+    """Keep the newest event logs of detached trainings; the runs themselves hold the record."""
+    try:
+        logs = sorted(folder.glob("*.events.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in logs[keep:]:
+        for f in (old, old.with_name(old.name.replace(".events.jsonl", ".log"))):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
 class TrainingJob(QObject):
     """One training child: its run folder, latest progress and losses."""
 
@@ -74,6 +88,7 @@ class TrainingJobs(QObject):
         job.runner.finished.connect(lambda _c: self.changed.emit())
         self.jobs[run_dir] = job
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        _prune_logs(jobs_log_dir())
         job.runner.start(args, detached_log=jobs_log_dir() / f"{run_dir.name}-{stamp}")
         self.changed.emit()
         return job

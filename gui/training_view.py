@@ -503,19 +503,17 @@ class TrainingView(QWidget):
             runs.add_folder(folder)
 
     def _show_in_runs(self) -> None:
-        runs = _find_view(self.window_, "RunsView")
-        if runs is None or self.job is None:
+        """Switch to the Runs view (built on demand by the main window) with this run selected."""
+        if self.job is None:
             return
-        runs.refresh_list()
-        runs.select_run(self.job.run_dir)
-        for name in ("show_view", "switch_to", "set_view"):
-            fn = getattr(self.window_, name, None)
-            if callable(fn):
-                try:
-                    fn("runs")
-                    return
-                except Exception:  # noqa: BLE001 - the window may name views differently
-                    continue
+        runs = None
+        show = getattr(self.window_, "show_view", None)
+        if callable(show):
+            runs = show("runs")
+        runs = runs if hasattr(runs, "select_run") else _find_view(self.window_, "RunsView")
+        if runs is not None:
+            runs.add_folder(self.job.run_dir.parent)
+            runs.select_run(self.job.run_dir)
 
 
 def _find_view(window: Any, class_name: str) -> Any | None:
