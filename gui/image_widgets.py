@@ -65,8 +65,9 @@ class ScaledImageLabel(QLabel):
             return
         scale = min(target.width() / src.width(), target.height() / src.height())
         if scale >= 1:
-            scale = max(1, int(scale))  # whole multiples keep pixels square and crisp
-            mode = Qt.TransformationMode.FastTransformation
+            if scale >= 3:
+                scale = int(scale)  # whole multiples keep pixels square where it shows
+            mode = Qt.TransformationMode.FastTransformation  # enlarged pixels stay crisp
         else:
             mode = Qt.TransformationMode.SmoothTransformation
         size = QSize(max(1, int(src.width() * scale)), max(1, int(src.height() * scale)))
