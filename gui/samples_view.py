@@ -116,9 +116,7 @@ class SamplesView(QWidget):
         self.interp_button.clicked.connect(self.interpolate)
         self.slider.valueChanged.connect(self._show_frame)
         self.grid_label.clicked.connect(self._grid_clicked)
-        changed = view_support.library_changed(window)
-        if changed is not None:
-            changed.connect(self.refresh_models)
+        view_support.on_library_changed(window, self, self.refresh_models)
         self.refresh_models()
         self._set_enabled(False)
 

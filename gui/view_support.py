@@ -73,7 +73,7 @@ def library_models(window: Any) -> list[tuple[Path, str | None]]:
         out: list[tuple[Path, str | None]] = []
         for it in items or []:
             p = it if isinstance(it, (str, Path)) else getattr(it, "path", None)
-            if p is None:
+            if p is None or not getattr(it, "valid", True):
                 continue
             task = getattr(it, "task", None)
             for holder in ("contract", "metadata"):
@@ -87,3 +87,26 @@ def library_changed(window: Any):
     """The library's ``changed`` signal, or None."""
     lib = library(window)
     return getattr(lib, "changed", None) if lib is not None else None
+
+
+def on_library_changed(window: Any, widget: QWidget, slot) -> None:
+    """Call ``slot`` when the library changes, for as long as ``widget`` lives.
+
+    The library's ``changed`` may be a plain callback list (not a Qt signal), which would keep
+    calling a deleted widget; the wrapper unhooks itself once the widget is gone.
+    """
+    changed = library_changed(window)
+    if changed is None:
+        return
+    import shiboken6
+
+    def relay(*_args) -> None:
+        if shiboken6.isValid(widget):
+            slot()
+        else:
+            try:
+                changed.disconnect(relay)
+            except (RuntimeError, TypeError, ValueError):
+                pass
+
+    changed.connect(relay)
