@@ -437,6 +437,7 @@ class RunsView(QWidget):
         self.config_text.setPlainText(json.dumps(_safe_config(run), indent=2, default=str))
         self.log_text.clear()
         self._log_seen = 0
+        self._last_key = None
         self.poll()
 
     def poll(self) -> None:
@@ -447,7 +448,13 @@ class RunsView(QWidget):
         st = self._status = run_status(run)
         if self.watch is not None and self.watch.poll():
             self.curves.redraw()
-        self.samples.refresh()
+        # folders and summaries are listed again only when the status says something moved
+        self._polls = getattr(self, "_polls", 0) + 1
+        key = (st.get("epoch"), str(st.get("last_checkpoint")), st.get("state"))
+        slow = key != getattr(self, "_last_key", None) or self._polls % 10 == 0
+        self._last_key = key
+        if slow:
+            self.samples.refresh()
         state = str(st.get("state", "unknown"))
         colour = STATE_COLOURS.get(state, "#555")
         self.state_label.setText(f"<b style='color:{colour}'>{state}</b>")
@@ -475,8 +482,9 @@ class RunsView(QWidget):
         if losses:
             parts.append("losses: " + ", ".join(losses[:8]))
         self.detail_label.setText(" · ".join(parts))
-        self._fill_checkpoints()
-        self._fill_exports()
+        if slow:
+            self._fill_checkpoints()
+            self._fill_exports()
         job = self.jobs.get(run.path)
         if job is not None and len(job.output) != getattr(self, "_log_seen", 0):
             self.log_text.setPlainText("\n".join(job.output))
@@ -561,7 +569,7 @@ class RunsView(QWidget):
         if self.run is None:
             return
         dlg = ExportDialog(self.window_, self.run, parent=self)
-        dlg.exported.connect(lambda _files: self.poll())
+        dlg.exported.connect(lambda _files: self._fill_exports())
         dlg.open()
         self._export_dialog = dlg
 
