@@ -108,6 +108,19 @@ def read_config(run_dir: str | Path | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
+    """A data path recorded in a run's config: relative ones are tried from the current folder,
+    then from where training was started (the folder that holds ``runs/``)."""
+    p = Path(os.path.expanduser(str(path)))
+    if not p.is_absolute() and not p.exists():
+        p = Path(run_dir).parent.parent / p
+    return p
+
+
+def sample_grid(run_dir: str | Path, epoch: int) -> Path:
+    return Path(run_dir) / SAMPLES_DIR / sample_grid_name(epoch)
+
+
 def write_config(run_dir: str | Path, config: dict[str, Any]) -> None:
     with atomic_write(Path(run_dir) / CONFIG_FILE, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(config, indent=2, default=str) + "\n")

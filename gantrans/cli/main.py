@@ -31,6 +31,7 @@ CORE_COMMAND_MODULES = (
     "gantrans.cli.export_cmd",
     "gantrans.cli.infer_cmd",
     "gantrans.cli.demo_cmd",
+    "gantrans.cli.runs_cmd",
 )
 
 
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with exit code 2 and a one-line message for usage errors."""
 
     def error(self, message: str):  # type: ignore[override]
-        events.active().error(f"{self.prog}: error: {message}")
+        events.active().error(f"{self.prog}: {message}")
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -74,7 +75,8 @@ def _command_name(args: argparse.Namespace | None, argv: Sequence[str]) -> str |
         sub = getattr(args, f"{args.command}_command", None)
         return f"{args.command} {sub}" if sub else str(args.command)
     words = [a for a in argv if not a.startswith("-")]
-    return " ".join(words[:1]) or None
+    groups = ("data", "plugins", "bench", "runs")
+    return " ".join(words[:2] if words[:1] and words[0] in groups else words[:1]) or None
 
 
 _cancel_signal: list[int] = []
@@ -86,17 +88,26 @@ def _cancel_on_sigterm(signum, frame) -> None:  # noqa: ARG001
     raise KeyboardInterrupt
 
 
+def _break_as_interrupt(signum, frame) -> None:  # noqa: ARG001
+    """Windows: CTRL_BREAK reaches whatever handles Ctrl+C now (the trainer's, or KeyboardInterrupt)."""
+    signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if events.progress_mode(argv) != "json":
         return _main(argv)
     reporter = events.enable_json(_command_name(None, argv))
     old_term = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    sigbreak = getattr(signal, "SIGBREAK", None)  # Windows: Job.cancel() sends CTRL_BREAK_EVENT
+    old_break = signal.signal(sigbreak, _break_as_interrupt) if sigbreak is not None else None
     code = 1
     try:
         code = _main(argv, reporter)
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        if sigbreak is not None:
+            signal.signal(sigbreak, old_break)
         reporter.done(code)
         events.disable_json()
     return code

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,7 +12,7 @@ from PIL import Image
 
 from gantrans.errors import ExportError, GantransError, ImageError
 from gantrans.recipe import ExportHead
-from gantrans.runs import read_config
+from gantrans.runs import data_path, read_config
 
 from .onnx_graph import round_up
 
@@ -42,9 +41,7 @@ def data_root(run_dir: Path | None) -> Path | None:
     path = data.get("path") if isinstance(data, Mapping) else data
     if not path:
         return None
-    p = Path(os.path.expanduser(str(path)))
-    if not p.is_absolute() and not p.exists():
-        p = run_dir.parent.parent / p  # relative to where training was started (next to runs/)
+    p = data_path(run_dir, path)
     return p if p.is_dir() else None
 
 

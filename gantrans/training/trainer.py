@@ -30,7 +30,6 @@ from gantrans import runs as R
 from gantrans.errors import CheckpointError, ConfigError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
-from gantrans.runs import SAMPLES_DIR
 from gantrans.training import devices
 from gantrans.training import distributed as D
 from gantrans.training.checkpoint import (
@@ -294,7 +293,7 @@ class Trainer:
         if not self.dist.is_main or self._fixed is None:
             return
         rows = render_rows(self.recipe, self._fixed, list(self.engine.nets.values()), seed=self.config.seed)
-        save_grid(rows, self.run_dir / SAMPLES_DIR / f"epoch_{self.epoch:04d}.png")
+        save_grid(rows, R.sample_grid(self.run_dir, self.epoch))
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
         self._stop = True
@@ -334,7 +333,7 @@ class Trainer:
         if self.ckpt:
             self.status.resumed(self.step)
         self.status.update(force=True, state="starting", step=self.step, total_steps=total, epoch=self.epoch,
-                           total_epochs=c.total_epochs, recipe=c.recipe, data=str(c.data), device=str(self.device),
+                           total_epochs=min(c.total_epochs, -(-total // max(1, steps_per_epoch))), recipe=c.recipe, data=str(c.data), device=str(self.device),
                            precision=self.precision)
         self._rate = events.Rate()
         if self.dist.is_main:
