@@ -168,6 +168,7 @@ class RunStatus:
     precision: str | None = None
     reason: str | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)
+    pid_started: float | None = None  # the process's start time (Linux), so a reused pid is not taken for it
     recorded_state: str | None = None  # what the file said, when the state was corrected on reading
     version: int = STATUS_VERSION
 
@@ -186,6 +187,15 @@ class RunStatus:
             status.state = "failed"
             status.reason = status.reason or f"unknown state {data.get('state')!r} in {STATUS_FILE}"
         return status
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux ``/proc``); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return float(stat[stat.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -220,6 +230,15 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+def _same_process_alive(status: RunStatus) -> bool:
+    if not pid_alive(status.pid):
+        return False
+    if status.pid_started is None:
+        return True
+    started = process_start_time(int(status.pid))
+    return started is None or started == status.pid_started
+
+
 class StatusWriter:
     """Keeps ``status.json`` current: atomic rewrites, at most every ``interval`` seconds.
 
@@ -232,7 +251,8 @@ class StatusWriter:
         self.enabled = enabled
         env = os.environ.get("GANTRANS_STATUS_INTERVAL")
         self.interval = float(env) if interval is None and env else (2.0 if interval is None else interval)
-        self.status = RunStatus(pid=os.getpid(), host=socket.gethostname(), started=now_iso())
+        self.status = RunStatus(pid=os.getpid(), host=socket.gethostname(), started=now_iso(),
+                                pid_started=process_start_time(os.getpid()))
         self._written = 0.0
         if not enabled:
             return
@@ -466,7 +486,7 @@ class RunDir:
         if not isinstance(data, dict):
             return self._status_without_file()
         status = RunStatus.from_dict(data)
-        if status.live and (status.host in (None, socket.gethostname())) and not pid_alive(status.pid):
+        if status.live and status.host in (None, socket.gethostname()) and not _same_process_alive(status):
             status.recorded_state, status.state = status.state, "interrupted"
             status.reason = status.reason or "the training process ended without saying so (killed or crashed)"
             status.eta_s = None
@@ -485,19 +505,20 @@ class RunDir:
             precision=resolved.get("precision"),
             reason=None if last is not None else f"no {STATUS_FILE} and no checkpoint")
 
-    def metrics(self, since: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def metrics(self, since: int = 0, max_bytes: int | None = None) -> tuple[list[dict[str, Any]], int]:
         """Rows logged from byte offset ``since`` on, and the offset to ask from next time.
 
         A torn last line (being written, or from a killed run) is not consumed. Resume markers
         are not returned as rows: rows of this read that a resume redid are dropped, so a read
         from 0 gives each step once, in order; across reads, a later row for a step replaces
-        an earlier one.
+        an earlier one. ``max_bytes`` bounds one read (a viewer catching up on a long log
+        calls again from the returned offset).
         """
         file = self.path / METRICS_FILE
         try:
             with file.open("rb") as fh:
                 fh.seek(since)
-                chunk = fh.read()
+                chunk = fh.read(max_bytes if max_bytes is not None else -1)
         except FileNotFoundError:
             return [], since
         end = chunk.rfind(b"\n") + 1

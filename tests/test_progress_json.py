@@ -4,6 +4,7 @@ successes, failures and cancels (train and export streams are in test_jobs.py)."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -185,3 +186,40 @@ def test_runs_list_and_show(tmp_path, capsys):
     assert shown["checkpoints"][0]["losses"] == {"G": 0.5}
     assert main(["runs", "show", "nope", "--runs-dir", str(tmp_path / "runs")]) == 1
     assert "nope: no such run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_plugins_install_and_uninstall_streams(tmp_path):
+    """A real install and uninstall in a throw-away venv that sees this interpreter's packages."""
+    import shutil
+    import site
+    import subprocess
+
+    from stream_check import parse_lines
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GANTRANS_"))}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), *args], capture_output=True, text=True, env=env, timeout=300)
+
+    purelib = Path(run("-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip())
+    (purelib / "_gantrans_test_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    assert run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e",
+               str(root)).returncode == 0
+    src = tmp_path / "example_plugin"
+    shutil.copytree(Path(__file__).parent / "example_plugin", src)
+    proc = run("-m", "gantrans", "plugins", "install", str(src), "--pip-arg=--no-build-isolation",
+               "--pip-arg=--no-index", "--pip-arg=--no-deps", "--progress", "json")  # deps: all here
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = check_stream(parse_lines(proc.stdout), 0, "plugins install")
+    texts = [d["text"] for d in data if d["event"] == "message"]
+    assert any("Successfully installed gantrans-example-plugin" in t for t in texts)  # pip's own words
+    result = next(d for d in data if d["event"] == "result")
+    assert [p["plugin"] for p in result["figures"]["new_plugins"]] == ["example"]
+    proc = run("-m", "gantrans", "plugins", "uninstall", "example", "--progress", "json")
+    data = check_stream(parse_lines(proc.stdout), 0, "plugins uninstall")
+    assert next(d for d in data if d["event"] == "result")["figures"]["removed"] == ["gantrans-example-plugin"]

@@ -53,6 +53,10 @@ def test_metrics_are_tailed_by_offset_and_a_torn_line_is_not_consumed(tmp_path):
         fh.write(': 0.25}\n')
     rows, offset2 = run.metrics(offset)
     assert rows == [{"step": 3, "G": 0.25}] and offset2 == file.stat().st_size
+    first, at = run.metrics(0, max_bytes=len('{"step": 1, "G": 0.5}\n') + 5)  # a bounded catch-up read
+    assert [r["step"] for r in first] == [1]
+    rest, end = run.metrics(at)
+    assert [r["step"] for r in rest] == [2, 3] and end == offset2
     writer.close()
 
 
@@ -98,6 +102,10 @@ def test_status_of_a_live_run_whose_process_is_gone_reads_interrupted(tmp_path):
     assert status.state == "interrupted" and status.recorded_state == "running" and status.eta_s is None
     assert "ended without saying so" in status.reason
     assert status.as_dict()["state"] == "interrupted"
+    data["pid"], data["pid_started"] = os.getpid(), (R.process_start_time(os.getpid()) or 0) + 1
+    (run.path / R.STATUS_FILE).write_text(json.dumps(data))
+    if R.process_start_time(os.getpid()) is not None:  # a reused pid is not the training process
+        assert run.status().state == "interrupted"
     writer.finish("failed", reason="boom")
     data = json.loads((run.path / R.STATUS_FILE).read_text())
     data["pid"] = dead_pid()

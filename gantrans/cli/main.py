@@ -95,8 +95,8 @@ def _break_as_interrupt(signum, frame) -> None:  # noqa: ARG001
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if events.progress_mode(argv) != "json":
-        return _main(argv)
+    if events.progress_mode(argv) != "json" or os.environ.get("RANK", "0") != "0":
+        return _main(argv)  # under torchrun only rank 0 speaks JSON
     reporter = events.enable_json(_command_name(None, argv))
     old_term = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
     sigbreak = getattr(signal, "SIGBREAK", None)  # Windows: Job.cancel() sends CTRL_BREAK_EVENT
