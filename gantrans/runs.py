@@ -270,16 +270,30 @@ class StatusWriter:
             return
         clock = time.monotonic()
         if force or clock - self._written >= self.interval:
-            self.write()
+            self.write(must=force)
             self._written = clock
 
-    def write(self) -> None:
+    def write(self, must: bool = True) -> None:
+        """Rewrite the file. A routine update that cannot be written (a reader holding the file
+        on Windows, a full disk) is skipped rather than stopping the training; ``must`` retries
+        a few times and then raises."""
         if not self.enabled:
             return
         self.status.updated = now_iso()
         data = self.status.as_dict()
         data.pop("recorded_state", None)
-        _write_json(self.path, data)
+        for attempt in range(4):
+            try:
+                _write_json(self.path, data)
+                return
+            except PermissionError:
+                if attempt == 3 and must:
+                    raise
+                time.sleep(0.05)
+            except OSError:
+                if must:
+                    raise
+                return
 
     def checkpoint(self, file: str | Path, step: int) -> None:
         self.update(force=True, last_checkpoint={"file": Path(file).name, "step": int(step), "time": now_iso()})

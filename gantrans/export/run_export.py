@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import torch
 
-from gantrans import events
+from gantrans import console, events
 from gantrans import runs as R
 from gantrans.errors import ExportError
 from gantrans.fileio import discard, publish, temp_path_for
@@ -117,10 +117,13 @@ def _record(run_dir: Path | None, path: Path, head: ExportHead, ckpt_path: Path,
     if run_dir is None:
         return
     prov = _provenance(onnx.load(str(path), load_external_data=False))
-    int8 = "quantization" in prov
-    R.record_export(run_dir, path, head=head.name, direction=head.name if head.task == "translate" else None, int8=int8,
-                    parity=prov.get("parity_max_abs_diff"), psnr=prov.get("int8_psnr_db"), task=head.task,
-                    checkpoint=ckpt_path.name, step=ckpt.get("step"))
+    try:
+        R.record_export(run_dir, path, head=head.name, direction=head.name if head.task == "translate" else None,
+                        int8="quantization" in prov, parity=prov.get("parity_max_abs_diff"),
+                        psnr=prov.get("int8_psnr_db"), task=head.task, checkpoint=ckpt_path.name,
+                        step=ckpt.get("step"))
+    except OSError as exc:  # the export itself is done and good
+        console.warning(f"{path}: written, but not recorded in {run_dir / R.EXPORTS_FILE} ({exc.strerror or exc})")
 
 
 def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str | None,

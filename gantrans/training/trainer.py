@@ -362,8 +362,11 @@ class Trainer:
     def _finish_status(self, state: str, reason: str) -> None:
         status = getattr(self, "status", None)
         if status is not None:
-            status.finish(state, reason=reason.strip().splitlines()[0] if reason.strip() else state,
-                          step=self.step, epoch=self.epoch, eta_s=None)
+            try:
+                status.finish(state, reason=reason.strip().splitlines()[0] if reason.strip() else state,
+                              step=self.step, epoch=self.epoch, eta_s=None)
+            except OSError:  # the error being raised matters more (a full disk, say)
+                pass
 
     def _report(self, total: int, terms: dict[str, float], per_step_images: int) -> None:
         """status.json (every few seconds) and the JSON progress event of this step."""
