@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from typing import IO, Any
 
@@ -188,16 +189,27 @@ def enable_json(command: str | None = None) -> JsonReporter:
     stream = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1, newline="\n")
     os.dup2(2, 1)
     reporter = JsonReporter(stream, command)
-    _saved.append((saved_fd, sys.stdout, set_reporter(reporter)))
+    _saved.append((saved_fd, sys.stdout, set_reporter(reporter), warnings.showwarning))
     sys.stdout = sys.stderr
+    warnings.showwarning = _show_warning
     return reporter
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """JSON mode: gantrans's own warnings (a skipped image ...) become ``warning`` events."""
+    if getattr(category, "__module__", "").startswith("gantrans"):
+        _active.warning(str(message))
+    else:
+        previous = _saved[-1][3] if _saved else warnings.showwarning
+        previous(message, category, filename, lineno, file, line)
 
 
 def disable_json() -> None:
     """Undo :func:`enable_json` (for in-process callers; a CLI process simply exits)."""
     if not _saved:
         return
-    saved_fd, stdout, previous = _saved.pop()
+    saved_fd, stdout, previous, showwarning = _saved.pop()
+    warnings.showwarning = showwarning
     reporter = set_reporter(previous)
     if isinstance(reporter, JsonReporter):
         try:
@@ -210,7 +222,7 @@ def disable_json() -> None:
     sys.stdout = stdout
 
 
-_saved: list[tuple[int, Any, Reporter]] = []
+_saved: list[tuple[int, Any, Reporter, Any]] = []
 
 
 def progress_mode(argv: list[str]) -> str | None:

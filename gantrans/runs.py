@@ -590,5 +590,10 @@ def list_runs(runs_dir: str | Path = "runs") -> list[RunDir]:
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    runs = [RunDir(p) for p in root.iterdir() if (p / CONFIG_FILE).is_file()]
-    return sorted(runs, key=lambda r: (r.path / CONFIG_FILE).stat().st_mtime, reverse=True)
+    found: list[tuple[float, RunDir]] = []
+    for p in root.iterdir():
+        try:  # a run being deleted or renamed right now is simply not listed
+            found.append(((p / CONFIG_FILE).stat().st_mtime, RunDir(p)))
+        except (OSError, CheckpointError):
+            continue
+    return [run for _, run in sorted(found, key=lambda x: x[0], reverse=True)]

@@ -223,3 +223,35 @@ def test_plugins_install_and_uninstall_streams(tmp_path):
     proc = run("-m", "gantrans", "plugins", "uninstall", "example", "--progress", "json")
     data = check_stream(parse_lines(proc.stdout), 0, "plugins uninstall")
     assert next(d for d in data if d["event"] == "result")["figures"]["removed"] == ["gantrans-example-plugin"]
+
+
+def test_json_mode_keeps_stdout_clean_and_turns_gantrans_warnings_into_events():
+    import subprocess
+    import textwrap
+
+    from stream_check import parse_lines
+
+    code = textwrap.dedent("""
+        import os, subprocess, sys, warnings
+        from gantrans import console, events
+        from gantrans.data.formats import DataWarning
+        rep = events.enable_json("demo")
+        print("stray print")                                   # goes to stderr
+        os.write(1, b"raw fd write\\n")                        # so does fd 1 itself
+        subprocess.run([sys.executable, "-c", "print('child output')"])
+        warnings.warn("a.png: not an image; skipped", DataWarning)
+        warnings.warn("some library noise", DeprecationWarning)
+        console.message("two\\nlines")
+        rep.done(0)
+        events.disable_json()
+        print("after")                                          # stdout is back
+    """)
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    *events_, after = proc.stdout.splitlines()
+    data = check_stream(parse_lines("\n".join(events_)), 0, "demo")
+    assert after == "after"
+    assert [(d["event"], d.get("text")) for d in data[1:-1]] == [
+        ("warning", "a.png: not an image; skipped"), ("message", "two lines")]
+    for text in ("stray print", "raw fd write", "child output", "some library noise"):
+        assert text in proc.stderr

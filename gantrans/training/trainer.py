@@ -333,8 +333,8 @@ class Trainer:
         if self.ckpt:
             self.status.resumed(self.step)
         self.status.update(force=True, state="starting", step=self.step, total_steps=total, epoch=self.epoch,
-                           total_epochs=min(c.total_epochs, -(-total // max(1, steps_per_epoch))), recipe=c.recipe, data=str(c.data), device=str(self.device),
-                           precision=self.precision)
+                           total_epochs=min(c.total_epochs, -(-total // max(1, steps_per_epoch))),
+                           recipe=c.recipe, data=str(c.data), device=str(self.device), precision=self.precision)
         self._rate = events.Rate()
         if self.dist.is_main:
             events.active().start("train", total=total, unit="step", run=str(self.run_dir), initial=self.step)
