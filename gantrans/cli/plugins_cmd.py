@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+from gantrans import console, events
+from gantrans.events import add_progress_argument
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("plugins", help="list, install and uninstall plugins",
@@ -34,11 +37,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help="a distribution name, path, or wheel")
     p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to pip (repeatable), e.g. --pip-arg=--no-build-isolation")
+    add_progress_argument(p)
     p.set_defaults(func=_install)
 
     p = psub.add_parser("uninstall", help="pip-uninstall plugins",
                         description="Uninstall plugins by plugin or distribution name.")
     p.add_argument("names", nargs="+", metavar="NAME")
+    add_progress_argument(p)
     p.set_defaults(func=_uninstall)
 
 
@@ -120,21 +125,32 @@ def _show(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     from gantrans.plugins.install import install
 
-    result = install(args.specs, echo=lambda line: print(line, flush=True), extra_pip_args=args.pip_arg)
+    reporter = events.active()
+    reporter.start("plugins install", total=len(args.specs), unit="package")
+    result = install(args.specs, echo=console.say, extra_pip_args=args.pip_arg)
+    reporter.progress(len(args.specs), len(args.specs))
     if not result["new_plugins"]:
-        print("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
+        console.say("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
     for p in result["new_plugins"]:
-        print(f"new plugin '{p['plugin']}' from {p['distribution']} {p['version']}")
+        console.say(f"new plugin '{p['plugin']}' from {p['distribution']} {p['version']}")
         for what, names in p["registered"].items():
-            print(f"  {what}: {', '.join(names)}")
+            console.say(f"  {what}: {', '.join(names)}")
     for f in result["failed"]:
-        print(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}", file=sys.stderr)
+        if reporter.json:
+            reporter.warning(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}")
+        else:
+            print(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}", file=sys.stderr)
+    reporter.result(files=[], figures={"new_plugins": result["new_plugins"], "failed": result["failed"]})
     return 0
 
 
 def _uninstall(args: argparse.Namespace) -> int:
     from gantrans.plugins.install import uninstall
 
-    removed = uninstall(args.names, echo=lambda line: print(line, flush=True))
-    print(f"uninstalled {', '.join(removed)}")
+    reporter = events.active()
+    reporter.start("plugins uninstall", total=len(args.names), unit="package")
+    removed = uninstall(args.names, echo=console.say)
+    reporter.progress(len(args.names), len(args.names))
+    console.say(f"uninstalled {', '.join(removed)}")
+    reporter.result(files=[], figures={"removed": removed})
     return 0

@@ -9,7 +9,6 @@ self-describing checkpoint is written, so ``gantrans export`` works on it with n
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from gantrans import __version__
+from gantrans import runs as R
 from gantrans.errors import CheckpointError, ConfigError
 from gantrans.fileio import temp_dir_for
 from gantrans.recipe import DataSpec, get_recipe
@@ -137,8 +137,12 @@ def import_reference(path: str | os.PathLike, *, as_: str | None = None, name: s
     # Build the run directory beside its final place and rename it in: all or nothing.
     staging = temp_dir_for(target)
     try:
-        (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        atomic_save(ckpt, staging / CHECKPOINT_DIR / LATEST)
+        R.write_config(staging, config)
+        latest = atomic_save(ckpt, staging / CHECKPOINT_DIR / LATEST)
+        R.write_checkpoint_summary(latest, step=0, epoch=0, imported_from=str(path.resolve()))
+        status = R.StatusWriter(staging)
+        status.checkpoint(latest, 0)
+        status.finish("finished", recipe=config["recipe"], total_steps=0, eta_s=0.0)
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

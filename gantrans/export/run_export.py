@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 import torch
 
+from gantrans import console, events
+from gantrans import runs as R
 from gantrans.errors import ExportError
 from gantrans.fileio import discard, publish, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
@@ -31,10 +33,7 @@ from .quantize import MIN_PSNR, QUANTIZATION, quantize
 def _run_dir_of(source: Path, ckpt_path: Path) -> Path | None:
     if source.is_dir():
         return source
-    parent = ckpt_path.parent
-    if parent.name == "checkpoints" and (parent.parent / "config.json").is_file():
-        return parent.parent
-    return None
+    return R.run_dir_of(ckpt_path)
 
 
 def _run_name(ckpt: dict[str, Any], run_dir: Path | None, ckpt_path: Path) -> str:
@@ -97,13 +96,34 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
             found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
             calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
     written: list[Path] = []
+    reporter = events.active()
+    total = sum(1 if q8 is None else 2 for *_, q8 in plans)
+    reporter.start("export", total=total, unit="file")
     for head, key, fp32, q8 in plans:
         progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
         written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance, progress))
+        _record(run_dir, written[-1], head, ckpt_path, ckpt)
+        reporter.progress(len(written), total, force=True)
         if q8 is not None:
             written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force, min_psnr,
                                         progress))
+            _record(run_dir, written[-1], head, ckpt_path, ckpt)
+            reporter.progress(len(written), total, force=True)
     return written
+
+
+def _record(run_dir: Path | None, path: Path, head: ExportHead, ckpt_path: Path, ckpt: dict[str, Any]) -> None:
+    """Note the file in the run's export list (figures read back from the file's own metadata)."""
+    if run_dir is None:
+        return
+    prov = _provenance(onnx.load(str(path), load_external_data=False))
+    try:
+        R.record_export(run_dir, path, head=head.name, direction=head.name if head.task == "translate" else None,
+                        int8="quantization" in prov, parity=prov.get("parity_max_abs_diff"),
+                        psnr=prov.get("int8_psnr_db"), task=head.task, checkpoint=ckpt_path.name,
+                        step=ckpt.get("step"))
+    except OSError as exc:  # the export itself is done and good
+        console.warning(f"{path}: written, but not recorded in {run_dir / R.EXPORTS_FILE} ({exc.strerror or exc})")
 
 
 def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str | None,

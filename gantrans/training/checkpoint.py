@@ -31,15 +31,12 @@ import torch
 from gantrans.errors import CheckpointError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
+from gantrans.runs import CHECKPOINTS_DIR as CHECKPOINT_DIR
+from gantrans.runs import LATEST_CHECKPOINT as LATEST
+from gantrans.runs import epoch_checkpoint_name as epoch_filename
 
 CHECKPOINT_FORMAT = "gantrans-checkpoint"
 CHECKPOINT_VERSION = 1
-CHECKPOINT_DIR = "checkpoints"
-LATEST = "latest.pt"
-
-
-def epoch_filename(epoch: int) -> str:
-    return f"epoch_{epoch:04d}.pt"
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
