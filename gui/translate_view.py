@@ -12,7 +12,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -114,6 +114,8 @@ def tiling_combo(default: str) -> QComboBox:
 
 
 class TranslateView(QWidget):
+    result_shown = Signal()  # after a result is on the canvases
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.window_ = window
@@ -456,6 +458,7 @@ class TranslateView(QWidget):
         self.window_.providers_in_use = list(outcome.providers)
         for note in outcome.notes:
             self.window_.statusBar().showMessage(note, 10000)
+        self.result_shown.emit()
 
     # -- saving --------------------------------------------------------------------------------
     def suggested_name(self) -> str:

@@ -50,6 +50,7 @@ def make_window(qtbot, home):
         qtbot.addWidget(w)
         w.show()
         qtbot.waitExposed(w)
+        qtbot.waitUntil(lambda: w.is_ready, timeout=WAIT)
         made.append(w)
         return w
 
