@@ -327,8 +327,8 @@ class MainWindow(QMainWindow):
         if provider is not None:
             self.status_provider.setText(f"Provider: {provider.replace('ExecutionProvider', '')}")
         if seconds is not None:
-            self.status_time.setText(f"Last inference: {seconds * 1000:.0f} ms" if seconds < 10
-                                     else f"Last inference: {seconds:.1f} s")
+            self.status_time.setText(f"Last inference: {seconds * 1000:.0f} ms" if seconds < 1
+                                     else f"Last inference: {seconds:.2f} s")
 
     def set_busy(self, busy: bool, done: int = 0, total: int = 0) -> None:
         self.status_progress.setVisible(busy)

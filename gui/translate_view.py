@@ -264,7 +264,8 @@ class TranslateView(QWidget):
         self.current_canvas().zoom(kind)
 
     def _update_zoom_label(self) -> None:
-        self.zoom_label.setText("Fit" if self.state.scale is None else f"{self.state.scale * 100:.0f} %")
+        dpr = self.current_canvas().devicePixelRatioF()
+        self.zoom_label.setText("Fit" if self.state.scale is None else f"{self.state.scale * dpr * 100:.0f} %")
 
     def _refresh_canvases(self) -> None:
         self.split_canvas.set_images(self.before, self.after)
