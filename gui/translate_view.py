@@ -12,7 +12,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -114,6 +114,8 @@ def tiling_combo(default: str) -> QComboBox:
 
 
 class TranslateView(QWidget):
+    result_shown = Signal()  # after a result is on the canvases
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.window_ = window
@@ -262,7 +264,8 @@ class TranslateView(QWidget):
         self.current_canvas().zoom(kind)
 
     def _update_zoom_label(self) -> None:
-        self.zoom_label.setText("Fit" if self.state.scale is None else f"{self.state.scale * 100:.0f} %")
+        dpr = self.current_canvas().devicePixelRatioF()
+        self.zoom_label.setText("Fit" if self.state.scale is None else f"{self.state.scale * dpr * 100:.0f} %")
 
     def _refresh_canvases(self) -> None:
         self.split_canvas.set_images(self.before, self.after)
@@ -456,6 +459,7 @@ class TranslateView(QWidget):
         self.window_.providers_in_use = list(outcome.providers)
         for note in outcome.notes:
             self.window_.statusBar().showMessage(note, 10000)
+        self.result_shown.emit()
 
     # -- saving --------------------------------------------------------------------------------
     def suggested_name(self) -> str:

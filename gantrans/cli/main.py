@@ -35,6 +35,18 @@ CORE_COMMAND_MODULES = (
 )
 
 
+# Optional dependencies and the extra that brings each (a plain install translates with
+# onnxruntime alone; training and export need the `train` extra).
+EXTRAS_BY_MODULE = {"torch": "train", "torchvision": "train", "onnx": "train", "onnxscript": "train",
+                    "PySide6": "gui", "superqt": "gui", "qtawesome": "gui", "tensorboard": "logs"}
+
+
+def missing_extra(exc: ImportError) -> str | None:
+    """The extra to install for a missing optional dependency, None for anything else."""
+    name = (getattr(exc, "name", None) or "").split(".")[0]
+    return EXTRAS_BY_MODULE.get(name)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with exit code 2 and a one-line message for usage errors."""
 
@@ -134,6 +146,16 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
             traceback.print_exc()
         print(f"gantrans: error: {exc}", file=sys.stderr)
         reporter.error(str(exc))
+        return 1
+    except ImportError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        command = next((a for a in argv if not a.startswith("-")), "")
+        print(f"gantrans: error: 'gantrans {command}' needs {exc.name}, which is not installed: "
+              f"pip install 'gantrans[{extra}]'", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gantrans: interrupted", file=sys.stderr)

@@ -218,7 +218,8 @@ class Translator:
         """Translate many files; one file's failure never stops the others.
 
         Raises :class:`~gantrans.errors.Cancelled` when ``cancel`` fires: files finished by
-        then are written (atomically, so never partially), the rest are not started.
+        then are written (atomically, so never partially), the rest are not started; the
+        exception's ``report`` attribute is the :class:`BatchReport` up to that point.
         """
         return _FolderRun(self, list(jobs), overwrite, quality, cancel, progress, workers, prefetch).run()
 
@@ -363,11 +364,13 @@ class _FolderRun:
                     check(self.cancel, "translation")
                     self._infer_batch(saver, batch)
             self._drain(0)
-        except BaseException:
+        except BaseException as exc:
             for p in pending:
                 if isinstance(p, Future):
                     p.cancel()
             self._drain(0)  # finished results are written whole; nothing is left half-done
+            if isinstance(exc, Cancelled):
+                exc.report = self.report  # what was written and what failed before the cancel
             raise
         finally:
             if loader:
