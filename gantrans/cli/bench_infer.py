@@ -228,7 +228,7 @@ def torch_eager(args, model, feeds: dict[str, np.ndarray]):
     from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
-    heads = recipe_from_checkpoint(ckpt).export_heads()
+    heads = recipe_from_checkpoint(ckpt).resolved_export_heads()
     c = model.contract
     match = [h for h in heads if h.task == c.task and (
         (c.direction and c.direction in (h.name, getattr(h, "direction", None)))

@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from gantrans import __version__
@@ -62,8 +63,31 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     manager.call_each("register_commands", subparsers=lambda origin: sub, context=lambda origin: {})
 
 
+def _report_plugin_failures() -> None:
+    """One line on stderr when plugins failed to load or register, once per command."""
+    from gantrans.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    manager.registries  # noqa: B018 - hook failures are known once the registries are built
+    manager.report_failures(lambda line: print(f"gantrans: {line}", file=sys.stderr))
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """gantrans's own warnings as one ``gantrans: warning:`` line; others as Python prints them."""
+    from gantrans.recipe import NetworkOptionWarning
+
+    if issubclass(category, NetworkOptionWarning):
+        print(f"gantrans: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
     debug = "--debug" in argv or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
@@ -74,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = getattr(args, "_group_parser", parser)
             target.print_help(sys.stderr)
             return 2
+        if args.command != "plugins":  # 'plugins' commands show failures themselves
+            _report_plugin_failures()
         code = func(args)
         return int(code or 0)
     except GantransError as exc:

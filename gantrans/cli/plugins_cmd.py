@@ -30,14 +30,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = psub.add_parser("install", help="pip-install plugin distributions",
                         description="Install plugin distributions with this interpreter's pip; "
-                                    "gantrans itself is pinned so a plugin cannot replace it.")
+                                    "gantrans and every installed package it depends on are pinned, so a "
+                                    "plugin can add packages but never replace ours.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="a distribution name, path, or wheel")
     p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to pip (repeatable), e.g. --pip-arg=--no-build-isolation")
+    p.add_argument("-v", "--verbose", action="store_true", help="show pip's output (shown anyway when pip fails)")
     p.set_defaults(func=_install)
 
     p = psub.add_parser("uninstall", help="pip-uninstall plugins",
-                        description="Uninstall plugins by plugin or distribution name.")
+                        description="Uninstall plugins by the plugin name 'plugins list' shows (failed "
+                                    "plugins included) or by distribution name.")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.set_defaults(func=_uninstall)
 
@@ -120,15 +123,17 @@ def _show(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     from gantrans.plugins.install import install
 
-    result = install(args.specs, echo=lambda line: print(line, flush=True), extra_pip_args=args.pip_arg)
+    result = install(args.specs, echo=lambda line: print(line, flush=True), extra_pip_args=args.pip_arg,
+                     verbose=args.verbose)
     if not result["new_plugins"]:
         print("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
     for p in result["new_plugins"]:
-        print(f"new plugin '{p['plugin']}' from {p['distribution']} {p['version']}")
-        for what, names in p["registered"].items():
-            print(f"  {what}: {', '.join(names)}")
-    for f in result["failed"]:
-        print(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}", file=sys.stderr)
+        print(f"new plugin '{p['name']}' from {p['distribution']} {p['version']}")
+        for what, entries in p["registered"].items():
+            if entries:
+                print(f"  {what}: {', '.join(e['name'] for e in entries)}")
+        if p["error"]:
+            print(f"  warning: {p['error']}", file=sys.stderr)
     return 0
 
 

@@ -87,15 +87,11 @@ def build_import_checkpoint(sd: dict[str, torch.Tensor], layout: GeneratorLayout
     recipe = cls(_model_config(cls, layout), data)
     nets = recipe.build_networks()
     wanted = "A2B" if as_ in ("cyclegan-A2B", "pix2pix") else "B2A"
-    from .run_export import head_key
-
     recipe.attach(nets)
-    heads = {h.name: h for h in recipe.export_heads()}
+    heads = {h.name: h for h in recipe.resolved_export_heads()}
     if wanted not in heads:
         raise CheckpointError(f"{source}: recipe '{recipe_name}' has no head {wanted} (has {', '.join(heads)})")
-    key = head_key(heads[wanted], recipe)
-    if key is None:
-        raise CheckpointError(f"{source}: cannot tell which network of recipe '{recipe_name}' is head {wanted}")
+    key = heads[wanted].key
     try:
         nets[key].load_state_dict(sd, strict=True)
     except RuntimeError as exc:
