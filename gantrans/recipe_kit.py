@@ -210,6 +210,29 @@ class GANRecipe(Recipe):
         return OptimizerSpec(name=name, networks=networks, lr=c["lr"], betas=(c["beta1"], c["beta2"]))
 
     # -- losses --------------------------------------------------------------------------------
+    def d_adv(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor,
+              *extra: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The discriminator's (real term, fake term) of the user's loss, in the two-logit form.
+
+        ``fake`` is detached here; ``extra`` (e.g. labels) follows the image into the
+        discriminator. Works for relativistic losses and for one-logit ones alike.
+        """
+        real_logits = discriminator(real, *extra)
+        fake_logits = discriminator(fake.detach(), *extra)
+        d_loss = getattr(self.loss, "d_loss", None)
+        if d_loss is None:  # a duck-typed loss with only the one-logit methods
+            return self.loss.real_loss(real_logits), self.loss.fake_loss(fake_logits)
+        return d_loss(real_logits, fake_logits)
+
+    def g_adv(self, discriminator: Any, fake: torch.Tensor, real: torch.Tensor, *extra: Any) -> torch.Tensor:
+        """The generator's adversarial term; the discriminator sees ``real`` only when the loss needs it."""
+        fake_logits = discriminator(fake, *extra)
+        g_loss = getattr(self.loss, "g_loss", None)
+        if g_loss is None:
+            return self.loss.generator_loss(fake_logits)
+        real_logits = discriminator(real, *extra) if getattr(self.loss, "needs_real_logits", False) else None
+        return g_loss(fake_logits, real_logits)
+
     def penalty(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor, *extra: Any) -> torch.Tensor | None:
         """The loss's gradient penalty term, or None when the loss asks for none."""
         weight = float(getattr(self.loss, "gradient_penalty_weight", 0.0) or 0.0)
