@@ -224,8 +224,8 @@ def torch_eager(args, model, feeds: dict[str, np.ndarray]):
     """PyTorch eager on the checkpoint's network matching this model (imports torch here only)."""
     import torch
 
+    from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
     from gantrans.errors import ConfigError
-    from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     heads = recipe_from_checkpoint(ckpt).resolved_export_heads()

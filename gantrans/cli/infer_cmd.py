@@ -159,8 +159,8 @@ def _translate(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from gantrans.data.images import save_image
     from gantrans.errors import ConfigError
+    from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads)

@@ -19,16 +19,16 @@ from typing import Any
 import torch
 
 from gantrans import __version__
-from gantrans.errors import CheckpointError, ConfigError
-from gantrans.fileio import temp_dir_for
-from gantrans.recipe import DataSpec, get_recipe
-from gantrans.training.checkpoint import (
+from gantrans.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     LATEST,
     atomic_save,
 )
+from gantrans.errors import CheckpointError, ConfigError
+from gantrans.fileio import temp_dir_for
+from gantrans.recipe import DataSpec, get_recipe
 
 from .reference_layout import GeneratorLayout, infer_layout
 

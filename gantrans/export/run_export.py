@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import onnx
 
+from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
 from gantrans.errors import ConfigError, ExportError
 from gantrans.fileio import discard, publish, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
-from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata

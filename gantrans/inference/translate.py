@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from gantrans.data.images import LoadedImage, load_image, save_image
 from gantrans.errors import Cancelled, ConfigError, GantransError, ModelError
+from gantrans.images import LoadedImage, load_image, save_image
 from gantrans.inference import memory, processing
 from gantrans.inference.files import FileJob
 from gantrans.inference.model import Model, Overrides, load_model
