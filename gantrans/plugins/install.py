@@ -1,7 +1,7 @@
 """Install and uninstall plugin distributions with the running interpreter's pip.
 
 A constraints file pins gantrans and every installed distribution it depends on (torch,
-torchvision, onnxruntime, pluggy, numpy, Pillow, ... and their own dependencies) to the
+torchvision, onnxruntime, pluggy, numpy, Pillow, ..., the extras' packages included) to the
 installed versions, so a plugin can add packages but never replace ours; when pip refuses, the
 error names the requirement that conflicted. When pip fails, distributions it added on the way
 are removed again and the user is told what, if anything, could not be put back. A plugin that
@@ -25,12 +25,15 @@ Printer = Callable[[str], None]
 
 
 def installed_distributions() -> dict[str, str]:
-    """Normalised distribution name -> version for the running environment."""
+    """Normalised distribution name -> version for the running environment.
+
+    When a name is installed twice on ``sys.path``, the first one wins, as for imports and pip.
+    """
     out: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name:
-            out[_normalise(name)] = dist.version
+            out.setdefault(_normalise(name), dist.version)
     return out
 
 
@@ -42,27 +45,18 @@ _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def pinned_distributions(root: str = "gantrans") -> dict[str, str]:
-    """``root`` and every installed distribution it depends on, transitively, with installed versions.
+    """``root`` and every installed distribution it requires, with the installed versions.
 
     Requirements of every extra count (the GUI's PySide6, tensorboard, ...) when installed:
-    whatever gantrans runs with must stay as it is.
+    whatever gantrans runs with must stay as it is. Their own dependencies are left to pip (a
+    plugin may need a newer ``filelock``), so the pins never fight an installed package's range.
     """
     installed = installed_distributions()
-    pins: dict[str, str] = {}
-    todo = [root]
-    while todo:
-        name = _normalise(todo.pop())
-        if name in pins or name not in installed:
-            continue
-        pins[name] = installed[name]
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for req in requires:
-            match = _NAME.match(req)
-            if match:
-                todo.append(match.group(1))
+    pins = {_normalise(root): installed[_normalise(root)]} if _normalise(root) in installed else {}
+    for req in metadata.requires(root) or []:
+        match = _NAME.match(req)
+        if match and _normalise(match.group(1)) in installed:
+            pins[_normalise(match.group(1))] = installed[_normalise(match.group(1))]
     return pins
 
 
