@@ -17,7 +17,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 def bench_translate(window, model: str, size: int = 512, repeats: int = 5) -> dict[str, Any]:
     import numpy as np
 
-    from gantrans.data.images import LoadedImage
+    from gantrans.images import LoadedImage
     from gantrans.inference import Translator, load_model
 
     pixels = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)

@@ -316,7 +316,7 @@ class TranslateView(QWidget):
         if image is None or image.isNull():
             self.window_.show_error("The clipboard holds no image (copy an image or an image file first)")
             return
-        from gantrans.data.images import LoadedImage
+        from gantrans.images import LoadedImage
 
         pixels, alpha = from_qimage(image)
         import hashlib
@@ -501,7 +501,7 @@ class TranslateView(QWidget):
         result = self.outcome.result
 
         def write() -> str:
-            from gantrans.data.images import save_image
+            from gantrans.images import save_image
 
             save_image(result.pixels, path, alpha=result.alpha, quality=95, overwrite=overwrite)
             return path

@@ -104,7 +104,7 @@ def warm_up() -> None:
     """
     from PIL import Image
 
-    import gantrans.data.images  # noqa: F401
+    import gantrans.images  # noqa: F401
     import gantrans.inference  # noqa: F401
 
     Image.init()

@@ -228,11 +228,11 @@ def torch_eager(args, model, feeds: dict[str, np.ndarray]):
     """PyTorch eager on the checkpoint's network matching this model (imports torch here only)."""
     import torch
 
+    from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
     from gantrans.errors import ConfigError
-    from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
-    heads = recipe_from_checkpoint(ckpt).export_heads()
+    heads = recipe_from_checkpoint(ckpt).resolved_export_heads()
     c = model.contract
     match = [h for h in heads if h.task == c.task and (
         (c.direction and c.direction in (h.name, getattr(h, "direction", None)))

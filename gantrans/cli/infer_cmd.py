@@ -191,8 +191,8 @@ def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gantrans.cli.cancel import CancelOnSignal
-    from gantrans.data.images import save_image
     from gantrans.errors import Cancelled, ConfigError
+    from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads)

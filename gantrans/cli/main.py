@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from gantrans import __version__, events
@@ -103,6 +104,31 @@ def _cancel_on_sigterm(signum, frame) -> None:  # noqa: ARG001
 def _break_as_interrupt(signum, frame) -> None:  # noqa: ARG001
     """Windows: CTRL_BREAK reaches whatever handles Ctrl+C now (the trainer's, or KeyboardInterrupt)."""
     signal.raise_signal(signal.SIGINT)
+def _report_plugin_failures() -> None:
+    """One line on stderr when plugins failed to load or register, once per command."""
+    from gantrans import console
+    from gantrans.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    manager.registries  # noqa: B018 - hook failures are known once the registries are built
+    manager.report_failures(lambda line: console.warning(line.removeprefix("warning: ")))
+
+
+def _install_warning_line() -> None:
+    """gantrans's own warnings as one ``gantrans: warning:`` line (a ``warning`` event in JSON mode);
+    other warnings go to whatever handler was in place."""
+    from gantrans import console
+    from gantrans.recipe import NetworkOptionWarning
+
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        if issubclass(category, NetworkOptionWarning):
+            console.warning(str(message))
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
     reporter = reporter or events.active()
+    _install_warning_line()
     debug = "--debug" in argv or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
@@ -139,6 +166,8 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
             target = getattr(args, "_group_parser", parser)
             target.print_help(sys.stderr)
             return 2
+        if args.command != "plugins":  # 'plugins' commands show failures themselves
+            _report_plugin_failures()
         code = func(args)
         return int(code or 0)
     except GantransError as exc:

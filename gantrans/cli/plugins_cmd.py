@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
@@ -33,15 +32,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = psub.add_parser("install", help="pip-install plugin distributions",
                         description="Install plugin distributions with this interpreter's pip; "
-                                    "gantrans itself is pinned so a plugin cannot replace it.")
+                                    "gantrans and every installed package it depends on are pinned, so a "
+                                    "plugin can add packages but never replace ours.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="a distribution name, path, or wheel")
     p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to pip (repeatable), e.g. --pip-arg=--no-build-isolation")
+    p.add_argument("-v", "--verbose", action="store_true", help="show pip's output (shown anyway when pip fails)")
     add_progress_argument(p)
     p.set_defaults(func=_install)
 
     p = psub.add_parser("uninstall", help="pip-uninstall plugins",
-                        description="Uninstall plugins by plugin or distribution name.")
+                        description="Uninstall plugins by the plugin name 'plugins list' shows (failed "
+                                    "plugins included) or by distribution name.")
     p.add_argument("names", nargs="+", metavar="NAME")
     add_progress_argument(p)
     p.set_defaults(func=_uninstall)
@@ -127,19 +129,17 @@ def _install(args: argparse.Namespace) -> int:
 
     reporter = events.active()
     reporter.start("plugins install", total=len(args.specs), unit="package")
-    result = install(args.specs, echo=console.say, extra_pip_args=args.pip_arg)
+    result = install(args.specs, echo=console.say, extra_pip_args=args.pip_arg, verbose=args.verbose)
     reporter.progress(len(args.specs), len(args.specs))
     if not result["new_plugins"]:
         console.say("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
     for p in result["new_plugins"]:
-        console.say(f"new plugin '{p['plugin']}' from {p['distribution']} {p['version']}")
-        for what, names in p["registered"].items():
-            console.say(f"  {what}: {', '.join(names)}")
-    for f in result["failed"]:
-        if reporter.json:
-            reporter.warning(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}")
-        else:
-            print(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}", file=sys.stderr)
+        console.say(f"new plugin '{p['name']}' from {p['distribution']} {p['version']}")
+        for what, entries in p["registered"].items():
+            if entries:
+                console.say(f"  {what}: {', '.join(e['name'] for e in entries)}")
+        if p["error"]:
+            console.warning(str(p["error"]))
     reporter.result(files=[], figures={"new_plugins": result["new_plugins"], "failed": result["failed"]})
     return 0
 

@@ -62,7 +62,7 @@ def find_images(root: Path, head: ExportHead, data: Mapping[str, Any]) -> tuple[
 
 def load_for(head: ExportHead, path: Path, size: int, half: str | None) -> np.ndarray:
     """One image as CHW float32 in [-1, 1]: resized (shorter side) and centre-cropped to ``size``."""
-    from gantrans.data.images import image_to_float, load_image
+    from gantrans.images import image_to_float, load_image
 
     channels = head.in_channels if head.in_channels in (1, 3, 4) else 3
     arr = image_to_float(load_image(path, channels=channels))  # H x W x C in [0, 1]

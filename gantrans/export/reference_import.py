@@ -19,16 +19,16 @@ import torch
 
 from gantrans import __version__
 from gantrans import runs as R
-from gantrans.errors import CheckpointError, ConfigError
-from gantrans.fileio import temp_dir_for
-from gantrans.recipe import DataSpec, get_recipe
-from gantrans.training.checkpoint import (
+from gantrans.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     LATEST,
     atomic_save,
 )
+from gantrans.errors import CheckpointError, ConfigError
+from gantrans.fileio import temp_dir_for
+from gantrans.recipe import DataSpec, get_recipe
 
 from .reference_layout import GeneratorLayout, infer_layout
 
@@ -87,15 +87,11 @@ def build_import_checkpoint(sd: dict[str, torch.Tensor], layout: GeneratorLayout
     recipe = cls(_model_config(cls, layout), data)
     nets = recipe.build_networks()
     wanted = "A2B" if as_ in ("cyclegan-A2B", "pix2pix") else "B2A"
-    from .run_export import head_key
-
     recipe.attach(nets)
-    heads = {h.name: h for h in recipe.export_heads()}
+    heads = {h.name: h for h in recipe.resolved_export_heads()}
     if wanted not in heads:
         raise CheckpointError(f"{source}: recipe '{recipe_name}' has no head {wanted} (has {', '.join(heads)})")
-    key = head_key(heads[wanted], recipe)
-    if key is None:
-        raise CheckpointError(f"{source}: cannot tell which network of recipe '{recipe_name}' is head {wanted}")
+    key = heads[wanted].key
     try:
         nets[key].load_state_dict(sd, strict=True)
     except RuntimeError as exc:

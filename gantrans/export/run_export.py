@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-import torch
 
 from gantrans import console, events
 from gantrans import runs as R
-from gantrans.errors import ExportError
+from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
+from gantrans.errors import ConfigError, ExportError
 from gantrans.fileio import discard, publish, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
-from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
@@ -38,25 +37,6 @@ def _run_dir_of(source: Path, ckpt_path: Path) -> Path | None:
 
 def _run_name(ckpt: dict[str, Any], run_dir: Path | None, ckpt_path: Path) -> str:
     return str(ckpt.get("run_name") or (run_dir.name if run_dir else ckpt_path.stem))
-
-
-def head_key(head: ExportHead, recipe: Recipe) -> str | None:
-    """The recipe network key (``G_A``, ``G`` ...) behind a head.
-
-    ``ExportHead.network`` may hold either the key or the registry name (shared by both
-    CycleGAN generators), so fall back to finding the network whose weights the head's
-    module carries.
-    """
-    for attr in ("key", "network"):
-        value = getattr(head, attr, None)
-        if isinstance(value, str) and value in recipe.nets:
-            return value
-    head_sd = head.module.state_dict()
-    for key, net in recipe.nets.items():
-        sd = getattr(net, "_orig_mod", getattr(net, "module", net)).state_dict()
-        if sd.keys() == head_sd.keys() and all(torch.equal(sd[k], head_sd[k]) for k in sd):
-            return key
-    return None
 
 
 def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool) -> tuple[Path, Path | None]:
@@ -128,8 +108,11 @@ def _record(run_dir: Path | None, path: Path, head: ExportHead, ckpt_path: Path,
 
 def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str | None,
                   ckpt_path: Path) -> list[tuple[ExportHead, str | None]]:
-    all_heads = [(h, head_key(h, recipe)) for h in recipe.export_heads()]
-    available = [(h, k) for h, k in all_heads if k is None or k in present]
+    try:
+        all_heads = [(h, h.key) for h in recipe.resolved_export_heads()]
+    except ConfigError as exc:
+        raise ExportError(f"{ckpt_path}: {exc}") from None
+    available = [(h, k) for h, k in all_heads if k in present]
     if isinstance(wanted, str):
         wanted = [w.strip() for w in wanted.split(",") if w.strip()]
     if wanted:

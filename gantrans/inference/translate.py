@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from gantrans.data.images import LoadedImage, load_image, save_image
 from gantrans.errors import Cancelled, ConfigError, GantransError, ModelError
+from gantrans.images import LoadedImage, load_image, save_image
 from gantrans.inference import memory, processing
 from gantrans.inference.files import FileJob
 from gantrans.inference.model import Model, Overrides, load_model
@@ -122,6 +122,11 @@ class Translator:
         finally:
             if remove is not None:
                 remove()
+        if out.ndim != 4 or out.shape[2:] != nchw.shape[2:]:
+            got = "x".join(str(d) for d in out.shape[2:][::-1]) if out.ndim == 4 else f"a {out.ndim}-d array"
+            raise ModelError(f"{self.model.path}: the model turned a {nchw.shape[3]}x{nchw.shape[2]} input into "
+                             f"{got}; a translation model must keep the image size, so its output is refused "
+                             f"(re-export it: the export's parity check now catches this)")
         return np.asarray(out, dtype=np.float32)
 
     def _prepare(self, pixels: np.ndarray) -> tuple[np.ndarray, processing.SizePlan, int | None]:

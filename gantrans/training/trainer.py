@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 
 from gantrans import __version__, console, events
 from gantrans import runs as R
+from gantrans.checkpoint import require_plugins
 from gantrans.errors import CheckpointError, ConfigError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
@@ -82,6 +83,7 @@ def resume_config(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     run_dir = R.run_dir_of(file)
     if run_dir is None:
         raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
+    require_plugins(ckpt)
     config = TrainConfig.from_dict(ckpt["config"], source=str(file))
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
