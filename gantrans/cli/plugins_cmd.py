@@ -35,6 +35,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help="a distribution name, path, or wheel")
     p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to pip (repeatable), e.g. --pip-arg=--no-build-isolation")
+    p.add_argument("-e", "--editable", action="store_true",
+                   help="install source folders in editable mode (plugin development: edits take effect "
+                        "without reinstalling)")
     p.add_argument("-v", "--verbose", action="store_true", help="show pip's output (shown anyway when pip fails)")
     p.set_defaults(func=_install)
 
@@ -123,7 +126,8 @@ def _show(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     from gantrans.plugins.install import install
 
-    result = install(args.specs, echo=lambda line: print(line, flush=True), extra_pip_args=args.pip_arg,
+    specs = [x for spec in args.specs for x in (("-e", spec) if args.editable else (spec,))]
+    result = install(specs, echo=lambda line: print(line, flush=True), extra_pip_args=args.pip_arg,
                      verbose=args.verbose)
     if not result["new_plugins"]:
         print("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
