@@ -89,6 +89,7 @@ class Phase:
 
 
 TASKS = ("translate", "generate", "generate-conditional")
+TILING = ("ok", "discouraged", "unsupported")
 
 
 @dataclass
@@ -255,6 +256,8 @@ def resolve_export_head(recipe: Recipe, head: ExportHead) -> ExportHead:
     where = f"recipe '{recipe.name}', export head '{head.name}'"
     if head.task not in TASKS:
         raise ConfigError(f"{where}: task must be one of {', '.join(TASKS)}, got {head.task!r}")
+    if head.tiling not in TILING:
+        raise ConfigError(f"{where}: tiling must be one of {', '.join(TILING)}, got {head.tiling!r}")
     key = head.key
     if key is None:
         # Old heads named only the registry network; accept that when it is unambiguous.
