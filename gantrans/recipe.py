@@ -89,6 +89,7 @@ class Phase:
 
 
 TASKS = ("translate", "generate", "generate-conditional")
+TILING = ("ok", "discouraged", "unsupported")
 
 
 @dataclass
@@ -255,6 +256,8 @@ def resolve_export_head(recipe: Recipe, head: ExportHead) -> ExportHead:
     where = f"recipe '{recipe.name}', export head '{head.name}'"
     if head.task not in TASKS:
         raise ConfigError(f"{where}: task must be one of {', '.join(TASKS)}, got {head.task!r}")
+    if head.tiling not in TILING:
+        raise ConfigError(f"{where}: tiling must be one of {', '.join(TILING)}, got {head.tiling!r}")
     key = head.key
     if key is None:
         # Old heads named only the registry network; accept that when it is unambiguous.
@@ -356,8 +359,9 @@ _warned_drops: set[tuple[str, str, tuple[str, ...]]] = set()
 def build_network(name: str, kind: str, *, _recipe: str | None = None, **options: Any) -> nn.Module:
     """Build a registered network by name, passing only the options its factory accepts.
 
-    Options the factory does not accept are dropped, with a warning once per process and
-    network: a factory that silently ignored ``init_type`` would train from torch's default init.
+    Options the factory does not accept are dropped; when a recipe builds the network
+    (:meth:`Recipe.make_network`), with a warning once per process, network and recipe: a
+    factory that silently ignored ``init_type`` would train from torch's default init.
     """
     entry = _registries().networks.get(name)
     if entry.meta.get("kind") != kind:
@@ -365,11 +369,11 @@ def build_network(name: str, kind: str, *, _recipe: str | None = None, **options
                           f"{kind}s: {', '.join(network_names(kind))}")
     accepted = _accepted_options(entry.obj, options)
     dropped = tuple(sorted(set(options) - set(accepted) - set(SIZE_HINTS)))
-    if dropped and (name, _recipe or "", dropped) not in _warned_drops:
+    if dropped and _recipe and (name, _recipe, dropped) not in _warned_drops:
         import warnings
 
-        _warned_drops.add((name, _recipe or "", dropped))
-        by = f"recipe '{_recipe}'" if _recipe else "the caller"
+        _warned_drops.add((name, _recipe, dropped))
+        by = f"recipe '{_recipe}'"
         warnings.warn(f"network '{name}' ({entry.origin.describe()}) ignores option"
                       f"{'s' if len(dropped) > 1 else ''} {', '.join(f'{k}={options[k]!r}' for k in dropped)} "
                       f"that {by} set; add {'them' if len(dropped) > 1 else 'it'} to its factory's parameters "

@@ -140,12 +140,21 @@ def test_checkpoint_from_a_missing_plugin_names_its_distribution(tmp_path, fresh
     run = make_run(tmp_path, "ghost", "cyclegan", {"generator": "resnet_6blocks", "ngf": 4, "ndf": 4,
                                                     "n_layers_D": 1}, DataSpec("unpaired", {"A": 3, "B": 3}, 32))
     ckpt = load_checkpoint(run)
+    original = dict(ckpt["recipe"])
     ckpt["recipe"] = {"name": "ghostgan", "plugin": "ghost", "distribution": "gantrans-ghost", "version": "0.3"}
     with pytest.raises(CheckpointError, match=r"recipe 'ghostgan' comes from plugin 'ghost' of distribution "
                                               r"gantrans-ghost 0.3, which is not installed; install it with "
                                               r"'gantrans plugins install gantrans-ghost'"):
         require_plugins(ckpt)
+    from gantrans.checkpoint import atomic_save
+
+    ckpt.pop("_path")
+    atomic_save(ckpt, run / "checkpoints" / "latest.pt")
+    assert main(["export", str(run), "--out", str(tmp_path / "e")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "gantrans plugins install gantrans-ghost" in err
     ckpt = load_checkpoint(run)
+    ckpt["recipe"] = original
     ckpt["network_specs"]["G_A"].update(name="ghost_resnet", plugin="ghost", distribution="gantrans-ghost")
     with pytest.raises(CheckpointError, match="network 'ghost_resnet' comes from plugin 'ghost' of distribution "
                                               "gantrans-ghost"):

@@ -69,13 +69,17 @@ def _gantrans(python: Path, *args: str, **kw) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_example_family_install_train_export_translate_uninstall(venv, tmp_path):
     assert "onesided" not in _plugins(venv)
-    install = _gantrans(venv, "plugins", "install", str(_copy_example(tmp_path)), *OFFLINE)
+    src = _copy_example(tmp_path)
+    install = _gantrans(venv, "plugins", "install", "-e", str(src), *OFFLINE)  # the development workflow
     assert "Successfully installed" not in install.stdout  # pip's chatter only with -v or on failure
     assert "new plugin 'onesided' from gantrans-onesided 1.0.0" in install.stdout
     assert "networks: resize_resnet" in install.stdout and "models: onesided" in install.stdout
     assert "losses: rasgan" in install.stdout
 
+    recipe = src / "gantrans_onesided" / "recipe.py"  # an edit takes effect without reinstalling
+    recipe.write_text(recipe.read_text().replace('description = "', 'description = "EDITED '))
     plugin = _plugins(venv)["onesided"]
+    assert plugin["registered"]["models"][0]["description"].startswith("EDITED ")
     assert (plugin["distribution"], plugin["version"], plugin["status"]) == ("gantrans-onesided", "1.0.0", "ok")
     [net] = plugin["registered"]["networks"]
     assert (net["size_multiple"], net["min_size"]) == (4, 8)

@@ -441,3 +441,25 @@ def test_every_builtin_recipe_trains_with_the_relativistic_loss(name, kind, opti
     history = run_steps(recipe, batches, 2)
     assert calls and all(calls)
     assert all(math.isfinite(v) for h in history for v in h.values())
+
+
+def test_a_duck_typed_one_logit_loss_still_works():
+    """A third-party loss with only real_loss/fake_loss/generator_loss (no base class) keeps working."""
+
+    class OneLogit:
+        gradient_penalty_weight = 0.0
+
+        def real_loss(self, logits):
+            return ((logits.float() - 1) ** 2).mean()
+
+        def fake_loss(self, logits):
+            return (logits.float() ** 2).mean()
+
+        def generator_loss(self, fake_logits):
+            return ((fake_logits.float() - 1) ** 2).mean()
+
+    recipe = build("vanilla", spec("single"), latent_size=16)
+    recipe.loss = OneLogit()
+    history = run_steps(recipe, constant_colour_batch, 2)
+    assert {"D_real", "D_fake", "G_adv"} <= set(history[0])
+    assert all(math.isfinite(v) for h in history for v in h.values())

@@ -37,6 +37,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help="a distribution name, path, or wheel")
     p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to pip (repeatable), e.g. --pip-arg=--no-build-isolation")
+    p.add_argument("-e", "--editable", action="store_true",
+                   help="install source folders in editable mode (plugin development: edits take effect "
+                        "without reinstalling)")
     p.add_argument("-v", "--verbose", action="store_true", help="show pip's output (shown anyway when pip fails)")
     add_progress_argument(p)
     p.set_defaults(func=_install)
@@ -129,7 +132,8 @@ def _install(args: argparse.Namespace) -> int:
 
     reporter = events.active()
     reporter.start("plugins install", total=len(args.specs), unit="package")
-    result = install(args.specs, echo=console.say, extra_pip_args=args.pip_arg, verbose=args.verbose)
+    specs = [x for spec in args.specs for x in (("-e", spec) if args.editable else (spec,))]
+    result = install(specs, echo=console.say, extra_pip_args=args.pip_arg, verbose=args.verbose)
     reporter.progress(len(args.specs), len(args.specs))
     if not result["new_plugins"]:
         console.say("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
