@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gantrans.data.images import image_to_float, is_image_file, load_image, save_image
 from gantrans.errors import DataError
+from gantrans.images import image_to_float, is_image_file, load_image, save_image
 
 
 @dataclass

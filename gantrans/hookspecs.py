@@ -96,7 +96,7 @@ def register_losses(register: RegisterLoss) -> None:
     ``register(name, factory, *, description="", options=None)``; ``factory(**options)``
     returns a :class:`gantrans.gan.losses.AdversarialLoss` (one-logit losses override
     ``real_loss``/``fake_loss``/``generator_loss``; losses that compare real and fake logits,
-    such as relativistic ones, override ``discriminator_loss``/``generator_loss_pair``).
+    such as relativistic ones, override ``d_loss``/``g_loss`` and set ``needs_real_logits``).
     """
 
 

@@ -88,30 +88,45 @@ class Phase:
     every: int = 1
 
 
+TASKS = ("translate", "generate", "generate-conditional")
+TILING = ("ok", "discouraged", "unsupported")
+
+
 @dataclass
 class ExportHead:
     """A generator to export, with the contract the ONNX metadata needs.
 
-    ``module`` is a ``torch.nn.Module`` with a fixed calling convention per task:
-    ``translate``: ``module(image[N,C,H,W] in [-1,1]) -> image[N,C',H,W] in [-1,1]``;
-    ``generate``: ``module(z[N,latent_size]) -> image``;
-    ``generate-conditional``: ``module(z[N,latent_size], label[N] int64) -> image``.
+    ``key`` is the recipe's network key (``G``, ``G_A``: a key of ``build_networks()``) whose
+    weights the head exports; it is the one thing a head must name. Every other field left
+    unset is filled in by :meth:`Recipe.resolved_export_heads` from the registered network and
+    the data, so the export's size rule, channels and domain names cannot drift from them:
 
-    ``network`` is the registry name of the generator (provenance); ``key`` is the recipe's
-    network key (``G_A``, ``G``) whose checkpointed weights the head needs, so an exporter can
-    skip heads whose weights a checkpoint lacks.
+    - ``module``: an eval-mode copy of ``nets[key]``. When given, it must map inputs with a
+      fixed calling convention per task: ``translate``: ``module(image[N,C,H,W] in [-1,1]) ->
+      image[N,C',H,W] in [-1,1]`` (same H and W: the parity check fails otherwise);
+      ``generate``: ``module(z[N,latent_size]) -> image``; ``generate-conditional``:
+      ``module(z[N,latent_size], label[N] int64) -> image``.
+    - ``network``: the registry name of the network behind ``key`` (provenance).
+    - ``in_channels`` / ``out_channels``: the ``in_channels`` / ``out_channels`` options the
+      network was built with, else the data's channels.
+    - ``size_multiple`` / ``min_size``: the registered network's size rule; explicit values
+      can only make it stricter (least common multiple, maximum).
+    - ``source_domain`` / ``target_domain`` (translate): the data's domain names, A to B, or
+      B to A for a head named ``B2A``.
+    - ``fixed_size`` (generate): the data's image size; ``latent_size``: the network's
+      ``latent_size`` option; ``class_names`` (generate-conditional): the data's classes.
     """
 
     name: str
-    module: Any
-    task: str
-    in_channels: int
-    out_channels: int
-    network: str
+    module: Any = None
+    task: str = "translate"
+    in_channels: int | None = None
+    out_channels: int | None = None
+    network: str | None = None
     source_domain: str | None = None
     target_domain: str | None = None
-    size_multiple: int = 1
-    min_size: int = 1
+    size_multiple: int | None = None
+    min_size: int | None = None
     fixed_size: int | None = None
     latent_size: int | None = None
     class_names: list[str] = field(default_factory=list)
@@ -172,6 +187,8 @@ class Recipe:
         self.config: dict[str, Any] = {
             o.name: coerce_option(o, merged[o.name], f"recipe '{self.name}'") for o in self.options
         }
+        self.explicit: set[str] = {k for k in config if self.config.get(k) != self.defaults.get(k)}
+        """Options whose value differs from the default (what a user actually changed)."""
         self.data = data
         self.nets: dict[str, nn.Module] = {}
         self.network_specs: dict[str, dict[str, Any]] = {}
@@ -195,7 +212,12 @@ class Recipe:
         raise NotImplementedError
 
     def export_heads(self) -> list[ExportHead]:
+        """The generators to export; name each one's ``key`` and leave the rest to the defaults."""
         raise NotImplementedError
+
+    def resolved_export_heads(self) -> list[ExportHead]:
+        """:meth:`export_heads` with every field filled in and checked (what the exporter uses)."""
+        return [resolve_export_head(self, head) for head in self.export_heads()]
 
     # -- optional ------------------------------------------------------------------------
     def attach(self, nets: Mapping[str, nn.Module]) -> None:
@@ -211,13 +233,101 @@ class Recipe:
 
     # -- helpers for subclasses ------------------------------------------------------------
     def make_network(self, key: str, name: str, kind: str, **options: Any) -> nn.Module:
-        """Build a registered network and remember its name and options for checkpoints."""
-        net = build_network(name, kind, **options)
+        """Build a registered network and remember its name and options for checkpoints.
+
+        ``options`` are what this recipe sets; the factory receives those it accepts, and the
+        first time a network drops some, a :class:`NetworkOptionWarning` names them.
+        """
+        net = build_network(name, kind, _recipe=self.name, **options)
         entry = _registries().networks.get(name)
-        rule = {k: v for k, v in entry.meta.items() if k in ("input", "size_multiple", "min_size")}
+        rule = {k: v for k, v in entry.meta.items()
+                if k in ("input", "size_multiple", "min_size", "fixed_size_option")}
         self.network_specs[key] = {"name": name, "kind": kind, "options": _accepted_options(entry.obj, options),
                                    **entry.origin.as_dict(), **rule}
         return net
+
+
+def resolve_export_head(recipe: Recipe, head: ExportHead) -> ExportHead:
+    """Fill a head's unset fields from the registered network and the data (see :class:`ExportHead`)."""
+    import copy
+    import math
+    from dataclasses import replace
+
+    where = f"recipe '{recipe.name}', export head '{head.name}'"
+    if head.task not in TASKS:
+        raise ConfigError(f"{where}: task must be one of {', '.join(TASKS)}, got {head.task!r}")
+    if head.tiling not in TILING:
+        raise ConfigError(f"{where}: tiling must be one of {', '.join(TILING)}, got {head.tiling!r}")
+    key = head.key
+    if key is None:
+        # Old heads named only the registry network; accept that when it is unambiguous.
+        keys = [k for k, spec in recipe.network_specs.items() if spec.get("name") == head.network]
+        if len(keys) != 1:
+            known = ", ".join(recipe.nets) or "none"
+            raise ConfigError(f"{where}: set ExportHead.key to the network key whose weights it exports "
+                              f"(one of {known}); ExportHead.network is the registry name")
+        key = keys[0]
+    if key not in recipe.nets:
+        raise ConfigError(f"{where}: key '{key}' is not one of the recipe's networks "
+                          f"({', '.join(recipe.nets) or 'none'})")
+    spec = recipe.network_specs.get(key, {})
+    options = spec.get("options", {})
+    if head.network is not None and spec.get("name") not in (None, head.network):
+        raise ConfigError(f"{where}: network '{head.network}' is not the network behind key '{key}' "
+                          f"('{spec['name']}'); leave ExportHead.network unset")
+    module = head.module
+    if module is None:
+        module = copy.deepcopy(_unwrap(recipe.nets[key])).eval()
+        module.requires_grad_(False)
+    data = recipe.data
+    image_key = "image" if "image" in data.channels else None
+    name_letters = head.name.split("2") if "2" in head.name else []
+    src, dst = ("B", "A") if name_letters == ["B", "A"] else ("A", "B")
+    if head.task == "translate":
+        default_in = options.get("in_channels", data.channels.get(src))
+        default_out = options.get("out_channels", data.channels.get(dst))
+    else:
+        default_out = options.get("out_channels", data.channels.get(image_key or dst))
+        default_in = default_out
+    in_channels = head.in_channels if head.in_channels is not None else default_in
+    out_channels = head.out_channels if head.out_channels is not None else default_out
+    if not isinstance(in_channels, int) or not isinstance(out_channels, int):
+        raise ConfigError(f"{where}: cannot tell its channels from the network options or the data; "
+                          f"set in_channels and out_channels")
+    reg_multiple = int(spec.get("size_multiple", 1) or 1)
+    reg_min = int(spec.get("min_size", 1) or 1)
+    multiple = math.lcm(reg_multiple, int(head.size_multiple or 1))
+    minimum = max(reg_min, int(head.min_size or 1))
+    domains = dict(zip(("A", "B"), data.domains))
+    resolved = replace(
+        head, module=module, key=key, network=head.network or spec.get("name"),
+        in_channels=in_channels, out_channels=out_channels, size_multiple=multiple, min_size=minimum)
+    if head.task == "translate":
+        resolved.source_domain = head.source_domain or domains.get(src)
+        resolved.target_domain = head.target_domain or domains.get(dst)
+    else:
+        if resolved.fixed_size is None:
+            fixed_by = spec.get("fixed_size_option")
+            resolved.fixed_size = int(options.get(fixed_by) or data.size) if fixed_by else int(data.size)
+        if resolved.latent_size is None:
+            resolved.latent_size = options.get("latent_size")
+        if resolved.latent_size is None:
+            raise ConfigError(f"{where}: a {head.task} head needs latent_size (set it, or build the network "
+                              f"with a latent_size option)")
+        if head.task == "generate-conditional" and not resolved.class_names:
+            resolved.class_names = [str(c) for c in data.class_names]
+    return resolved
+
+
+def _unwrap(net: Any) -> Any:
+    """The plain module inside ``torch.compile`` or data-parallel wrappers."""
+    while True:
+        inner = getattr(net, "_orig_mod", None)
+        if inner is None and type(net).__module__.startswith("torch.nn.parallel"):
+            inner = getattr(net, "module", None)
+        if inner is None:
+            return net
+        net = inner
 
 
 def _registries():
@@ -235,13 +345,45 @@ def _accepted_options(factory: Callable[..., Any], options: Mapping[str, Any]) -
     return {k: v for k, v in options.items() if k in names}
 
 
-def build_network(name: str, kind: str, **options: Any) -> nn.Module:
-    """Build a registered network by name, passing only the options its factory accepts."""
+SIZE_HINTS = ("image_size",)
+"""Options a network that works at any size may ignore without a warning."""
+
+
+class NetworkOptionWarning(UserWarning):
+    """A network factory ignored options a recipe set (e.g. ``init_type`` kept torch's default init)."""
+
+
+_warned_drops: set[tuple[str, str, tuple[str, ...]]] = set()
+
+
+def build_network(name: str, kind: str, *, _recipe: str | None = None, **options: Any) -> nn.Module:
+    """Build a registered network by name, passing only the options its factory accepts.
+
+    Options the factory does not accept are dropped; when a recipe builds the network
+    (:meth:`Recipe.make_network`), with a warning once per process, network and recipe: a
+    factory that silently ignored ``init_type`` would train from torch's default init.
+    """
     entry = _registries().networks.get(name)
     if entry.meta.get("kind") != kind:
         raise ConfigError(f"network '{name}' is a {entry.meta.get('kind')}, not a {kind}; "
                           f"{kind}s: {', '.join(network_names(kind))}")
-    return entry.obj(**_accepted_options(entry.obj, options))
+    accepted = _accepted_options(entry.obj, options)
+    dropped = tuple(sorted(set(options) - set(accepted) - set(SIZE_HINTS)))
+    if dropped and _recipe and (name, _recipe, dropped) not in _warned_drops:
+        import warnings
+
+        _warned_drops.add((name, _recipe, dropped))
+        by = f"recipe '{_recipe}'"
+        warnings.warn(f"network '{name}' ({entry.origin.describe()}) ignores option"
+                      f"{'s' if len(dropped) > 1 else ''} {', '.join(f'{k}={options[k]!r}' for k in dropped)} "
+                      f"that {by} set; add {'them' if len(dropped) > 1 else 'it'} to its factory's parameters "
+                      f"(docs/plugins.md, 'Network options')", NetworkOptionWarning, stacklevel=3)
+    return entry.obj(**accepted)
+
+
+def network_accepts(name: str, option: str) -> bool:
+    """Whether the registered network ``name``'s factory takes keyword option ``option``."""
+    return option in _accepted_options(_registries().networks.get(name).obj, {option: None})
 
 
 def network_names(kind: str) -> list[str]:

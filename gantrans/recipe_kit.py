@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gantrans.errors import ConfigError
 from gantrans.options import INIT_TYPES, NORMS, Option
-from gantrans.recipe import DataSpec, OptimizerSpec, Recipe, build_loss
+from gantrans.recipe import DataSpec, OptimizerSpec, Recipe, _unwrap, build_loss, network_accepts
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -138,13 +138,20 @@ class GANRecipe(Recipe):
 
     # -- networks ----------------------------------------------------------------------------
     def network_options(self, kind: str) -> dict[str, Any]:
-        """Options every network factory may take; factories pick the ones they accept."""
+        """What this recipe passes to its networks (:data:`gantrans.options.GENERATOR_OPTIONS` and
+        :data:`~gantrans.options.DISCRIMINATOR_OPTIONS`, less channels); a factory that lacks one
+        drops it with a warning."""
         c = self.config
         if kind == "generator":
-            return {"ngf": c["ngf"], "norm": c["norm"], "dropout": c["dropout"],
-                    "init_type": c["init_type"], "init_gain": c["init_gain"]}
-        return {"ndf": c["ndf"], "norm": c["norm_D"], "n_layers": c["n_layers_D"],
-                "init_type": c["init_type"], "init_gain": c["init_gain"]}
+            options = {"ngf": c["ngf"], "norm": c["norm"], "init_type": c["init_type"], "init_gain": c["init_gain"]}
+            if c["dropout"]:  # only when asked for: a generator without dropout then warns that it drops it
+                options["dropout"] = True
+            return options
+        options = {"ndf": c["ndf"], "norm": c["norm_D"], "init_type": c["init_type"], "init_gain": c["init_gain"]}
+        # Depth is passed when the user changed it or the network has it (DCGAN's follows the image size).
+        if "n_layers_D" in self.explicit or network_accepts(c[kind], "n_layers"):
+            options["n_layers"] = c["n_layers_D"]
+        return options
 
     def build(self, key: str, kind: str, inputs: tuple[str, ...], **options: Any) -> nn.Module:
         """Build the ``generator``/``discriminator`` option's network and check it fits.
@@ -154,14 +161,16 @@ class GANRecipe(Recipe):
         """
         name = self.config[kind]
         try:
-            net = self.make_network(key, name, kind, **{**self.network_options(kind), **options})
+            entry = _network_entry(name)
+            given = entry.meta.get("input", "image")
+            if entry.meta.get("kind") == kind and given not in inputs:
+                raise self.error(f"{kind} '{name}' takes {given} input but this recipe drives its {kind} "
+                                 f"with {' or '.join(inputs)}; pick another --{kind}")
+            return self.make_network(key, name, kind, **{**self.network_options(kind), **options})
         except ConfigError as exc:
+            if str(exc).startswith(f"recipe '{self.name}'"):
+                raise
             raise self.error(str(exc)) from None
-        given = self.network_specs[key].get("input", "image")
-        if given not in inputs:
-            raise self.error(f"{kind} '{name}' takes {given} input but this recipe drives its {kind} "
-                             f"with {' or '.join(inputs)}; pick another --{kind}")
-        return net
 
     def check_size(self, key: str, size: int) -> None:
         """Raise when the data's image size breaks the network's size rule."""
@@ -201,6 +210,29 @@ class GANRecipe(Recipe):
         return OptimizerSpec(name=name, networks=networks, lr=c["lr"], betas=(c["beta1"], c["beta2"]))
 
     # -- losses --------------------------------------------------------------------------------
+    def d_adv(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor,
+              *extra: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The discriminator's (real term, fake term) of the user's loss, in the two-logit form.
+
+        ``fake`` is detached here; ``extra`` (e.g. labels) follows the image into the
+        discriminator. Works for relativistic losses and for one-logit ones alike.
+        """
+        real_logits = discriminator(real, *extra)
+        fake_logits = discriminator(fake.detach(), *extra)
+        d_loss = getattr(self.loss, "d_loss", None)
+        if d_loss is None:  # a duck-typed loss with only the one-logit methods
+            return self.loss.real_loss(real_logits), self.loss.fake_loss(fake_logits)
+        return d_loss(real_logits, fake_logits)
+
+    def g_adv(self, discriminator: Any, fake: torch.Tensor, real: torch.Tensor, *extra: Any) -> torch.Tensor:
+        """The generator's adversarial term; the discriminator sees ``real`` only when the loss needs it."""
+        fake_logits = discriminator(fake, *extra)
+        g_loss = getattr(self.loss, "g_loss", None)
+        if g_loss is None:
+            return self.loss.generator_loss(fake_logits)
+        real_logits = discriminator(real, *extra) if getattr(self.loss, "needs_real_logits", False) else None
+        return g_loss(fake_logits, real_logits)
+
     def penalty(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor, *extra: Any) -> torch.Tensor | None:
         """The loss's gradient penalty term, or None when the loss asks for none."""
         weight = float(getattr(self.loss, "gradient_penalty_weight", 0.0) or 0.0)
@@ -226,15 +258,15 @@ class GANRecipe(Recipe):
         return "discouraged" if self.config["norm"] == "instance" else "ok"
 
 
+def _network_entry(name: str) -> Any:
+    from gantrans.plugins import get_registries
+
+    return get_registries().networks.get(name)
+
+
 def unwrap(net: Any) -> Any:
     """The plain module inside ``torch.compile`` or data-parallel wrappers."""
-    while True:
-        inner = getattr(net, "_orig_mod", None)
-        if inner is None and type(net).__module__.startswith("torch.nn.parallel"):
-            inner = getattr(net, "module", None)
-        if inner is None:
-            return net
-        net = inner
+    return _unwrap(net)
 
 
 def fixed_noise(count: int, latent_size: int, like: torch.Tensor) -> torch.Tensor:

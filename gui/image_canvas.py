@@ -2,8 +2,9 @@
 
 Every canvas that shares one :class:`ViewState` shows the same zoom and the same image point at
 its centre, so side-by-side views and the Compare grid move together. Zoom is either ``fit``
-(each canvas fits its own size) or a scale factor; at 100 % the image is drawn at whole-pixel
-offsets without resampling, so the pixels shown are exactly the pixels computed.
+(each canvas fits its own size) or a scale factor; at 100 % (one image pixel per device pixel,
+also on high-DPI screens) the image is drawn at whole-pixel offsets without resampling, so the
+pixels shown are exactly the pixels computed.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ class ImageCanvas(QWidget):
             self.state.fit()
             return
         s = self.scale()
-        new = 1.0 if kind == "100" else s * ZOOM_STEP if kind == "in" else s / ZOOM_STEP
+        # 100 %: one image pixel per device pixel (on a high-DPI screen, a logical pixel is several)
+        new = 1.0 / self.devicePixelRatioF() if kind == "100" else s * ZOOM_STEP if kind == "in" else s / ZOOM_STEP
         anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
         q = self.widget_to_image(anchor)
         new = max(MIN_SCALE, min(MAX_SCALE, new))
@@ -220,7 +222,7 @@ class ImageCanvas(QWidget):
                            Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return
         s = self.scale()
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1.0)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s * self.devicePixelRatioF() < 1.0)
         target = self.image_rect()
         if self.mode == "split" and self.after is not None and self.before is not None:
             x = round(self.split * self.width())

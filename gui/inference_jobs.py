@@ -76,6 +76,6 @@ def translate(request: TranslateRequest, cancel=None,
 
 def load_display_image(path: str | os.PathLike):
     """An image file as the engine reads it (RGB plus alpha), for the 'before' side."""
-    from gantrans.data.images import load_image
+    from gantrans.images import load_image
 
     return load_image(path, channels=3)

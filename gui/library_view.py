@@ -189,6 +189,8 @@ class LibraryView(QWidget):
         split.addWidget(card_frame)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([640, 460])
+        left.setSizes([200, 520])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 

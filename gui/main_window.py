@@ -9,6 +9,7 @@ window-wide shortcuts, which it forwards to the current view when that view has 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QSize, Qt, QTimer, Signal
@@ -28,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from gantrans_gui import workers
-from gantrans_gui.error_dialog import ErrorDialog
 from gantrans_gui.icons import icon
 from gantrans_gui.model_library import CHECKPOINT_SUFFIXES, MODEL_SUFFIX, ModelLibrary, checkpoint_advice
 from gantrans_gui.settings import Settings
@@ -37,6 +37,7 @@ from gantrans_gui.view_registry import DEFAULT_VIEW, VIEWS, ViewSpec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 WINDOW_SIZE = QSize(1280, 800)
+STARTUP_DELAY_MS = 30  # lets the first frame reach the screen before the first view is built
 
 
 def default_model_folders() -> list[Path]:
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
     """The gantrans desktop application's window (build it with no arguments)."""
 
     view_changed = Signal(str)
+    ready = Signal()  # the first view is built, after the window was first painted
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,7 +86,9 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, spec.key)
             item.setToolTip(f"{spec.title} ({self._view_shortcut(spec)})" if self._view_shortcut(spec) else spec.title)
             self.nav.addItem(item)
-            self.stack.addWidget(QWidget())  # placeholder until first shown
+            placeholder = QLabel("Loading…")  # until the view is first shown
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.stack.addWidget(placeholder)
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -101,10 +105,35 @@ class MainWindow(QMainWindow):
             self.resize(WINDOW_SIZE)
         start = self.settings.last_view or DEFAULT_VIEW
         keys = [s.key for s in self._specs]
+        # Select the first view now but build it once the window is on screen (start-up time).
+        self.nav.blockSignals(True)
         self.nav.setCurrentRow(keys.index(start) if start in keys else keys.index(DEFAULT_VIEW))
-        QTimer.singleShot(0, self.rescan_library)
-        QTimer.singleShot(0, lambda: workers.run_in_thread(workers.warm_up))
+        self.nav.blockSignals(False)
+        self.is_ready = False
+        self.shown_at: float | None = None
         self.providers_in_use: list[str] = []
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self.shown_at is None:
+            self.shown_at = time.perf_counter()
+        if not self.is_ready and not getattr(self, "_ready_scheduled", False):
+            self._ready_scheduled = True
+            QTimer.singleShot(STARTUP_DELAY_MS, self._after_first_show)
+
+    def _after_first_show(self) -> None:
+        """Deferred start-up: the first view, the library scan, the engine import."""
+        if not self.is_ready:
+            self._show_row(self.nav.currentRow())
+            self._mark_ready()
+
+    def _mark_ready(self) -> None:
+        if self.is_ready:
+            return
+        self.is_ready = True
+        self.rescan_library()
+        workers.run_in_thread(workers.warm_up)
+        self.ready.emit()
 
     # -- views ---------------------------------------------------------------------------------
     def _view_shortcut(self, spec: ViewSpec) -> str:
@@ -132,6 +161,8 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(row)
         self.settings.last_view = spec.key
         self.view_changed.emit(spec.key)
+        if not self.is_ready and self.isVisible():
+            self._mark_ready()
 
     def show_view(self, key: str) -> QWidget:
         """Switch to a view (building it if needed) and return it."""
@@ -272,6 +303,8 @@ class MainWindow(QMainWindow):
     # -- errors and status ---------------------------------------------------------------------
     def show_error(self, message: str, details: str = "") -> None:
         """The one error dialog: the message, with ``details`` (a traceback, a log) folded away."""
+        from gantrans_gui.error_dialog import ErrorDialog
+
         self.last_error = (message, details)
         dialog = ErrorDialog(message, details, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -303,8 +336,8 @@ class MainWindow(QMainWindow):
         if provider is not None:
             self.status_provider.setText(f"Provider: {provider.replace('ExecutionProvider', '')}")
         if seconds is not None:
-            self.status_time.setText(f"Last inference: {seconds * 1000:.0f} ms" if seconds < 10
-                                     else f"Last inference: {seconds:.1f} s")
+            self.status_time.setText(f"Last inference: {seconds * 1000:.0f} ms" if seconds < 1
+                                     else f"Last inference: {seconds:.2f} s")
 
     def set_busy(self, busy: bool, done: int = 0, total: int = 0) -> None:
         self.status_progress.setVisible(busy)

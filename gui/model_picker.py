@@ -36,6 +36,7 @@ class ModelPicker(QWidget):
         self.direction_combo = QComboBox()
         self.direction_combo.setAccessibleName("Direction")
         self.direction_combo.setToolTip("Which generator of the export: A→B or B→A when both were exported")
+        self.direction_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if label:

@@ -45,6 +45,7 @@ class SettingsView(QWidget):
 
         runtime = QGroupBox("Inference")
         form = QFormLayout(runtime)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.provider_combo = QComboBox()
         self.provider_combo.setAccessibleName("Execution provider")
         self.provider_combo.addItem("Automatic (CUDA when available, then CPU)", PROVIDER_AUTO)
@@ -74,6 +75,7 @@ class SettingsView(QWidget):
 
         look = QGroupBox("Appearance")
         lform = QFormLayout(look)
+        lform.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.theme_combo = QComboBox()
         self.theme_combo.setAccessibleName("Theme")
         for key in THEMES:

@@ -12,7 +12,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -114,6 +114,8 @@ def tiling_combo(default: str) -> QComboBox:
 
 
 class TranslateView(QWidget):
+    result_shown = Signal()  # after a result is on the canvases
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.window_ = window
@@ -262,7 +264,8 @@ class TranslateView(QWidget):
         self.current_canvas().zoom(kind)
 
     def _update_zoom_label(self) -> None:
-        self.zoom_label.setText("Fit" if self.state.scale is None else f"{self.state.scale * 100:.0f} %")
+        dpr = self.current_canvas().devicePixelRatioF()
+        self.zoom_label.setText("Fit" if self.state.scale is None else f"{self.state.scale * dpr * 100:.0f} %")
 
     def _refresh_canvases(self) -> None:
         self.split_canvas.set_images(self.before, self.after)
@@ -313,7 +316,7 @@ class TranslateView(QWidget):
         if image is None or image.isNull():
             self.window_.show_error("The clipboard holds no image (copy an image or an image file first)")
             return
-        from gantrans.data.images import LoadedImage
+        from gantrans.images import LoadedImage
 
         pixels, alpha = from_qimage(image)
         import hashlib
@@ -456,6 +459,7 @@ class TranslateView(QWidget):
         self.window_.providers_in_use = list(outcome.providers)
         for note in outcome.notes:
             self.window_.statusBar().showMessage(note, 10000)
+        self.result_shown.emit()
 
     # -- saving --------------------------------------------------------------------------------
     def suggested_name(self) -> str:
@@ -497,7 +501,7 @@ class TranslateView(QWidget):
         result = self.outcome.result
 
         def write() -> str:
-            from gantrans.data.images import save_image
+            from gantrans.images import save_image
 
             save_image(result.pixels, path, alpha=result.alpha, quality=95, overwrite=overwrite)
             return path

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
-from superqt.utils import FunctionWorker, create_worker
+
+if TYPE_CHECKING:  # superqt is imported with the first worker, after the window is on screen
+    from superqt.utils import FunctionWorker
 
 ErrorHandler = Callable[[str, str], None]
 _default_error_handler: ErrorHandler | None = None
-_running: set[FunctionWorker] = set()
+_running: set[FunctionWorker] = set()  # keeps each worker alive until it has finished
 
 
 def set_default_error_handler(handler: ErrorHandler | None) -> None:
@@ -58,6 +60,8 @@ def run_in_thread(fn: Callable[..., Any], *args: Any, on_result: Callable[[Any],
     The callbacks run in the GUI thread. ``on_error`` receives the exception; without it the
     error dialog shows it. ``on_finished`` runs after either.
     """
+    from superqt.utils import create_worker
+
     worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
     if on_result is not None:
         worker.returned.connect(on_result)
@@ -100,7 +104,7 @@ def warm_up() -> None:
     """
     from PIL import Image
 
-    import gantrans.data.images  # noqa: F401
+    import gantrans.images  # noqa: F401
     import gantrans.inference  # noqa: F401
 
     Image.init()

@@ -35,7 +35,7 @@ def test_two_processes_hold_identical_weights_after_training(tmp_path):
         changed = [n for n, t in final[0][key].items() if t.is_floating_point() and not torch.equal(t, init[0][key][n])]
         assert changed, f"{key} did not train"
     # Rank 0 alone wrote one run: a metrics row per step and a checkpoint equal to its weights.
-    assert [r["step"] for r in RunDir(tmp_path / "ddp").metrics()] == [1, 2, 3]
+    assert [r["step"] for r in RunDir(tmp_path / "ddp").metrics()[0]] == [1, 2, 3]
     ckpt = load_checkpoint(tmp_path / "ddp")
     assert ckpt["step"] == 3 and ckpt["config"]["name"] == "ddp"
     assert all(torch.equal(t, final[0]["G"][n]) for n, t in ckpt["networks"]["G"].items())

@@ -153,7 +153,7 @@ class CondRecipe(Recipe):
 
     def export_heads(self):
         return [ExportHead(name="generate", module=self.nets["Gen"], task="generate-conditional", in_channels=0,
-                           out_channels=3, network="Gen", fixed_size=8, latent_size=8,
+                           out_channels=3, key="Gen", fixed_size=8, latent_size=8,
                            class_names=list(self.data.class_names))]
 
 

@@ -260,3 +260,37 @@ def test_init_other_schemes() -> None:
     assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / (2 * 64 * 9)), rel=0.05)
     with pytest.raises(ConfigError):
         init_weights(nn.Linear(2, 2), "uniform")
+
+
+def test_two_logit_form_defaults_to_the_one_logit_methods() -> None:
+    real, fake = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    for loss in (VanillaLoss(), LSGANLoss(), WGANGPLoss(), HingeLoss()):
+        d_real, d_fake = loss.d_loss(real, fake)
+        torch.testing.assert_close(d_real, loss.real_loss(real))
+        torch.testing.assert_close(d_fake, loss.fake_loss(fake))
+        torch.testing.assert_close(loss.g_loss(fake, None), loss.generator_loss(fake))
+        assert not loss.needs_real_logits
+
+
+def test_ralsgan_matches_its_definition_and_needs_both_logits() -> None:
+    from gantrans.errors import ConfigError
+    from gantrans.gan import RaLSGANLoss
+
+    loss = make_loss("ralsgan")
+    assert isinstance(loss, RaLSGANLoss) and loss.needs_real_logits
+    real = torch.tensor([1.0, 2.0, 3.0])
+    fake = torch.tensor([-1.0, 0.0, 1.0])  # means: real 2, fake 0
+    d_real, d_fake = loss.d_loss(real, fake)
+    assert d_real.item() == pytest.approx(((1 - 0 - 1) ** 2 + (2 - 0 - 1) ** 2 + (3 - 0 - 1) ** 2) / 3)
+    assert d_fake.item() == pytest.approx(((-1 - 2 + 1) ** 2 + (0 - 2 + 1) ** 2 + (1 - 2 + 1) ** 2) / 3)
+    g = loss.g_loss(fake, real)
+    want = ((-1 - 2 - 1) ** 2 + (0 - 2 - 1) ** 2 + (1 - 2 - 1) ** 2) / 3 + \
+        ((1 - 0 + 1) ** 2 + (2 - 0 + 1) ** 2 + (3 - 0 + 1) ** 2) / 3
+    assert g.item() == pytest.approx(want)
+    # A generator that closes the gap lowers the discriminator's advantage.
+    assert loss.g_loss(real.clone(), real).item() < g.item()
+    with pytest.raises(ConfigError, match="relativistic"):
+        loss.g_loss(fake)
+    with pytest.raises(ConfigError, match="relativistic"):
+        loss.real_loss(real)
+    assert loss.d_loss(real.half(), fake.half())[0].dtype == torch.float32

@@ -1,4 +1,4 @@
-"""gantrans.data.images: decoding every supported kind of file, refusing bad ones, saving safely."""
+"""gantrans.images: decoding every supported kind of file, refusing bad ones, saving safely."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from gantrans.data.images import (
+from gantrans.errors import ImageError
+from gantrans.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
     LoadedImage,
@@ -29,7 +30,6 @@ from gantrans.data.images import (
     probe_image,
     save_image,
 )
-from gantrans.errors import ImageError
 
 
 def _rgb(h: int = 24, w: int = 32, seed: int = 0) -> np.ndarray:
@@ -183,7 +183,7 @@ def test_probe_reads_the_header_only(tmp_path, rgb):
 
 
 def test_torch_free():
-    code = ("import sys, gantrans.data.images, gantrans.data, gantrans.data.formats, gantrans.data.builtin, "
+    code = ("import sys, gantrans.images, gantrans.data, gantrans.data.formats, gantrans.data.builtin, "
             "gantrans_plugins.datasets; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -113,3 +113,17 @@ def test_train_recipe_help_lists_its_options(capsys):
     assert "direction        str   default 'AtoB' [AtoB|BtoA]" in out
     assert main(["train", "--help"]) == 0
     assert "'gantrans train RECIPE --help' lists" in capsys.readouterr().out
+
+
+def test_plugins_list_json_and_recipe_help_import_no_torch():
+    """The GUI builds its training form from 'plugins list --json' in a child process: keep it cheap."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys\n"
+            "from gantrans.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['plugins', 'list', '--json']) == 0\n"
+            "    assert main(['plugins', 'show', 'cyclegan']) == 0\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -1,30 +1,38 @@
-"""`gantrans plugins install/uninstall` in a throw-away virtual environment.
+"""`gantrans plugins install/uninstall` and the example family end to end, in a throw-away venv.
 
 The venv sees this interpreter's site-packages through a .pth file, so torch is not installed
-again and the environment the tests run in is left untouched.
+again and the environment the tests run in is left untouched. The example family
+(tests/example_plugin: network + loss + recipe, shown line by line in docs/plugins.md) is
+installed, trained for two steps, exported, used to translate, and uninstalled.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
 import site
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "example_plugin"
 OFFLINE = ["--pip-arg=--no-build-isolation", "--pip-arg=--no-index"]
 
 
-def _run(python: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def _run(python: Path, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GANTRANS_"))}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, timeout=300)
+    env["GANTRANS_DATA_DIR"] = str(cwd or Path.cwd())
+    proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -36,62 +44,137 @@ def venv(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     python = root / "bin" / "python"
     purelib = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip())
-    (purelib / "_gantrans_test_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # The base interpreter's packages first: a venv made with --system-site-packages carries an old
+    # setuptools of its own that would shadow the one torch's metadata asks for.
+    parents = sorted(site.getsitepackages(), key=lambda p: not p.startswith(sys.base_prefix))
+    (purelib / "_gantrans_test_parent.pth").write_text("\n".join(parents) + "\n")
     _run(python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(ROOT))
     return python
 
 
 def _plugins(python: Path) -> dict:
-    return json.loads(_run(python, "-m", "gantrans", "plugins", "list", "--json").stdout)
+    return {p["name"]: p for p in json.loads(_run(python, "-m", "gantrans", "plugins", "list", "--json").stdout)["plugins"]}
+
+
+def _copy_example(tmp_path: Path, name: str = "onesided") -> Path:
+    src = tmp_path / name
+    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    return src  # pip builds in place; keep the repository clean
+
+
+def _gantrans(python: Path, *args: str, **kw) -> subprocess.CompletedProcess:
+    return _run(python, "-m", "gantrans", *args, **kw)
 
 
 @pytest.mark.slow
-def test_install_use_and_uninstall_a_third_party_plugin(venv, tmp_path):
-    src = tmp_path / "example_plugin"
-    shutil.copytree(EXAMPLE, src)  # pip builds in place; keep the repository clean
-    before = _plugins(venv)
-    assert "example" not in {p["plugin"] for p in before["plugins"]}
+def test_example_family_install_train_export_translate_uninstall(venv, tmp_path):
+    assert "onesided" not in _plugins(venv)
+    src = _copy_example(tmp_path)
+    install = _gantrans(venv, "plugins", "install", "-e", str(src), *OFFLINE)  # the development workflow
+    assert "Successfully installed" not in install.stdout  # pip's chatter only with -v or on failure
+    assert "new plugin 'onesided' from gantrans-onesided 1.0.0" in install.stdout
+    assert "networks: resize_resnet" in install.stdout and "models: onesided" in install.stdout
+    assert "losses: rasgan" in install.stdout
 
-    out = _run(venv, "-m", "gantrans", "plugins", "install", str(src), *OFFLINE).stdout
-    assert "Successfully installed gantrans-example-plugin-1.2.3" in out  # pip's output is streamed
-    assert "new plugin 'example' from gantrans-example-plugin 1.2.3" in out
-    assert "example_tiny" in out and "example-l1" in out
+    recipe = src / "gantrans_onesided" / "recipe.py"  # an edit takes effect without reinstalling
+    recipe.write_text(recipe.read_text().replace('description = "', 'description = "EDITED '))
+    plugin = _plugins(venv)["onesided"]
+    assert plugin["registered"]["models"][0]["description"].startswith("EDITED ")
+    assert (plugin["distribution"], plugin["version"], plugin["status"]) == ("gantrans-onesided", "1.0.0", "ok")
+    [net] = plugin["registered"]["networks"]
+    assert (net["size_multiple"], net["min_size"]) == (4, 8)
+    [model] = plugin["registered"]["models"]
+    assert {"lambda_identity", "pool_size", "generator", "loss"} <= {o["name"] for o in model["options"]}
+    assert "lambda_identity  float default 5.0" in _gantrans(venv, "train", "onesided", "--help").stdout
 
-    info = _plugins(venv)
-    [plugin] = [p for p in info["plugins"] if p["plugin"] == "example"]
-    assert plugin["distribution"] == "gantrans-example-plugin" and plugin["version"] == "1.2.3"
-    assert plugin["registered"] == {"networks": ["example_tiny"], "models": ["example-l1"]}
-    assert set(plugin["hooks"]) == {"register_networks", "register_models"}
+    work = tmp_path / "work"
+    work.mkdir()
+    _gantrans(venv, "data", "make", "shapes", "data", "--form", "unpaired", cwd=work)
+    train = _gantrans(venv, "train", "onesided", "--data", "data", "--name", "t", "--crop-size", "32",
+                      "--load-size", "32", "--max-steps", "2", "--batch-size", "2", "--max-items", "4",
+                      "--workers", "0", "--no-tensorboard", "--device", "cpu", "--precision", "fp32",
+                      "-o", "ngf=4", "-o", "ndf=4", "-o", "n_layers_D=1", cwd=work)
+    assert "warning" not in train.stderr  # the factory takes every option the recipe sets
+    _gantrans(venv, "export", "runs/t", "--out", "exports", "--opset", "17", cwd=work)
+    model_path = work / "exports" / "t_A2B.onnx"
+    contract = _run(venv, "-c", (
+        "import json, sys, onnx\n"
+        "m = onnx.load(sys.argv[1])\n"
+        "print(json.dumps({p.key: p.value for p in m.metadata_props}))\n"), str(model_path)).stdout
+    meta = json.loads(json.loads(contract)["gantrans"])
+    assert (meta["size_multiple"], meta["min_size"]) == (4, 8)  # from the registered network
+    assert (meta["source_domain"], meta["target_domain"]) == ("labels", "photos")  # from the data
+    assert (meta["in_channels"], meta["out_channels"]) == (3, 3)
 
-    use = _run(venv, "-c", (
-        "import torch\n"
-        "from gantrans.recipe import build_network, get_recipe, DataSpec\n"
-        "net = build_network('example_tiny', 'generator', ngf=4)\n"
-        "print(tuple(net(torch.zeros(1, 3, 16, 16)).shape))\n"
-        "r = get_recipe('example-l1')({}, DataSpec('paired', {'A': 3, 'B': 3}, 16))\n"
-        "print(sorted(r.build_networks()))\n"
-    )).stdout.split("\n")
-    assert use[0] == "(1, 3, 16, 16)" and use[1] == "['G']"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 30, 3), np.uint8)).save(work / "in.png")
+    _gantrans(venv, "translate", str(model_path), "in.png", "-o", "out", "--no-progress", cwd=work)
+    assert Image.open(work / "out" / "in.png").size == (30, 30)  # padded to 32 and cropped back
 
-    out = _run(venv, "-m", "gantrans", "plugins", "uninstall", "example").stdout
-    assert "uninstalled gantrans-example-plugin" in out
-    assert "example" not in {p["plugin"] for p in _plugins(venv)["plugins"]}
+    out = _gantrans(venv, "plugins", "uninstall", "onesided").stdout
+    assert "uninstalled gantrans-onesided" in out
+    assert "onesided" not in _plugins(venv)
 
 
 @pytest.mark.slow
 def test_failed_install_leaves_the_environment_as_it_was(venv, tmp_path):
     """A plugin demanding another gantrans conflicts with the pin: pip fails, nothing changes."""
-    src = tmp_path / "greedy"
-    shutil.copytree(EXAMPLE, src)
+    src = _copy_example(tmp_path, "greedy")
     pyproject = src / "pyproject.toml"
     pyproject.write_text(pyproject.read_text()
                          .replace('dependencies = ["gantrans"]', 'dependencies = ["gantrans>=99"]')
-                         .replace("gantrans-example-plugin", "gantrans-greedy-plugin"))
+                         .replace("gantrans-onesided", "gantrans-greedy-plugin"))
     freeze = [str(venv), "-m", "pip", "freeze", "--all"]
     before = subprocess.run(freeze, capture_output=True, text=True).stdout
-    proc = _run(venv, "-m", "gantrans", "plugins", "install", str(src), *OFFLINE, check=False)
+    proc = _gantrans(venv, "plugins", "install", str(src), *OFFLINE, check=False)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("gantrans: error: pip failed") and "as it was" in last
+    assert "gantrans>=99" in last  # the requirement that conflicted
     assert subprocess.run(freeze, capture_output=True, text=True).stdout == before
-    assert "example" not in {p["plugin"] for p in _plugins(venv)["plugins"]}
+    assert "onesided" not in _plugins(venv)
+
+
+@pytest.mark.slow
+def test_plugin_that_fails_to_import_after_install_exits_1_and_can_be_removed(venv, tmp_path):
+    src = _copy_example(tmp_path, "fragile")
+    (src / "gantrans_onesided" / "__init__.py").write_text("raise ImportError('needs a GPU library')\n")
+    proc = _gantrans(venv, "plugins", "install", str(src), *OFFLINE, check=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "plugin 'onesided' fails to load" in last and "needs a GPU library" in last
+    assert "gantrans plugins uninstall onesided" in last
+    assert _plugins(venv)["onesided"]["status"] == "failed"
+    assert "uninstalled gantrans-onesided" in _gantrans(venv, "plugins", "uninstall", "onesided").stdout
+    assert "onesided" not in _plugins(venv)
+
+
+def _fake_wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal valid wheel of an empty distribution (what a too-old dependency looks like to pip)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    files = {f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+                     f"{len(text.encode())}\n" for path, text in files.items()) + f"{info}/RECORD,,\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in {**files, f"{info}/RECORD": record}.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+@pytest.mark.slow
+def test_a_plugin_cannot_replace_a_dependency_of_gantrans(venv, tmp_path):
+    """Last in this file: without the pins, pip would downgrade pluggy in the test venv."""
+    wheels = tmp_path / "wheels"
+    _fake_wheel(wheels, "pluggy", "1.5.0")
+    src = _copy_example(tmp_path, "downgrader")
+    pyproject = src / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('dependencies = ["gantrans"]',
+                                                       'dependencies = ["gantrans", "pluggy==1.5.0"]'))
+    pluggy = _run(venv, "-c", "import importlib.metadata as m; print(m.version('pluggy'))").stdout.strip()
+    proc = _gantrans(venv, "plugins", "install", str(src), *OFFLINE, f"--pip-arg=--find-links={wheels}", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert f"requires pluggy==1.5.0 but gantrans runs with pluggy {pluggy}" in last
+    assert _run(venv, "-c", "import importlib.metadata as m; print(m.version('pluggy'))").stdout.strip() == pluggy

@@ -154,3 +154,19 @@ def test_every_hook_is_documented_with_its_signature_in_the_plugin_guide():
     for name in names:
         params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
         assert f"{name}({params})" in guide, f"docs/plugins.md lacks the hook signature {name}({params})"
+
+
+def test_the_plugin_guide_shows_the_example_family_line_by_line():
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    shown = {line.rstrip() for line in guide.splitlines()}
+    example = ROOT / "tests" / "example_plugin"
+    files = sorted((example / "gantrans_onesided").glob("*.py"))
+    assert len(files) == 4
+    python_lines = 0
+    for path in [*files, example / "pyproject.toml"]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        missing = [line for line in lines if line.strip() and line.rstrip() not in shown]
+        assert not missing, f"docs/plugins.md does not show these lines of {path.name}: {missing}"
+        python_lines += len(lines) if path.suffix == ".py" else 0
+    toml_lines = len((example / "pyproject.toml").read_text().splitlines())
+    assert f"It is {python_lines} lines of Python and {toml_lines} of" in guide

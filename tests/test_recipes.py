@@ -9,6 +9,7 @@ samples follow their class, the vanilla generator moves towards the data and onl
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -420,3 +421,45 @@ def test_networks_that_do_not_fit_raise_config_errors(name, kind, options, messa
     with pytest.raises(ConfigError, match=message) as info:
         recipe.build_networks()
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name,kind,options", [
+    ("cyclegan", "unpaired", {"generator": "resnet_6blocks", "n_layers_D": 1}),
+    ("pix2pix", "paired", {"generator": "unet_32", "n_layers_D": 1}),
+    ("vanilla", "single", {"latent_size": 16}),
+    ("cgan", "labelled", {"latent_size": 16}),
+])
+def test_every_builtin_recipe_trains_with_the_relativistic_loss(name, kind, options):
+    """Built-in recipes use the two-logit form: the generator term sees the real logits."""
+    recipe = build(name, spec(kind), loss="ralsgan", ngf=4, ndf=4, **options)
+    ensure_built(recipe)
+    calls = []
+    original = recipe.loss.g_loss
+    recipe.loss.g_loss = lambda fake, real=None: calls.append(real is not None) or original(fake, real)
+    pair = {"A": discs(2, 1, (1, 0, 0), (0, 0, 0)), "B": discs(2, 2, (0, 1, 0), (0, 0, 0))}
+    batches = {"single": constant_colour_batch, "labelled": labelled_batch}.get(kind, lambda step: pair)
+    history = run_steps(recipe, batches, 2)
+    assert calls and all(calls)
+    assert all(math.isfinite(v) for h in history for v in h.values())
+
+
+def test_a_duck_typed_one_logit_loss_still_works():
+    """A third-party loss with only real_loss/fake_loss/generator_loss (no base class) keeps working."""
+
+    class OneLogit:
+        gradient_penalty_weight = 0.0
+
+        def real_loss(self, logits):
+            return ((logits.float() - 1) ** 2).mean()
+
+        def fake_loss(self, logits):
+            return (logits.float() ** 2).mean()
+
+        def generator_loss(self, fake_logits):
+            return ((fake_logits.float() - 1) ** 2).mean()
+
+    recipe = build("vanilla", spec("single"), latent_size=16)
+    recipe.loss = OneLogit()
+    history = run_steps(recipe, constant_colour_batch, 2)
+    assert {"D_real", "D_fake", "G_adv"} <= set(history[0])
+    assert all(math.isfinite(v) for h in history for v in h.values())

@@ -36,7 +36,7 @@ def config(tmp_path, name, **kw) -> TrainConfig:
 
 
 def losses(run_dir) -> dict[int, tuple]:
-    return {r["step"]: tuple(r.get(k) for k in TERMS) for r in RunDir(run_dir).metrics()}
+    return {r["step"]: tuple(r.get(k) for k in TERMS) for r in RunDir(run_dir).metrics()[0]}
 
 
 @pytest.mark.parametrize("stop_at", [3, 8])  # mid-epoch, and exactly at an epoch end
@@ -63,7 +63,7 @@ def _wait_for_steps(proc, run_dir: Path, steps: int, timeout: float = 90) -> Non
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"training exited early ({proc.returncode}): {proc.stderr.read()}")
-        rows = list(RunDir(run_dir).metrics()) if (run_dir / "config.json").is_file() else []
+        rows = list(RunDir(run_dir).metrics()[0]) if (run_dir / "config.json").is_file() else []
         if (run_dir / "checkpoints" / "latest.pt").is_file() and len(rows) >= steps:
             return
         time.sleep(0.05)
@@ -80,7 +80,7 @@ def test_sigint_saves_a_checkpoint_and_exits_130(tiny, tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and "--resume" in err and "Traceback" not in err
     ckpt = load_checkpoint(run)
-    logged = max(r["step"] for r in RunDir(run).metrics())
+    logged = max(r["step"] for r in RunDir(run).metrics()[0])
     assert ckpt["step"] == logged >= 3  # the checkpoint holds every logged step
     result = resume(run, {"max_steps": ckpt["step"] + 2, "epochs": 100}, open_dataset=fx.open_memory)
     assert result.step == ckpt["step"] + 2
@@ -93,10 +93,10 @@ def test_kill_9_loses_at_most_the_steps_since_the_last_checkpoint(tiny, tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     ckpt = load_checkpoint(run)  # never torn
-    logged = max(r["step"] for r in RunDir(run).metrics())
+    logged = max(r["step"] for r in RunDir(run).metrics()[0])
     assert logged - 1 <= ckpt["step"] <= logged
     result = resume(run, {"max_steps": ckpt["step"] + 2, "epochs": 100}, open_dataset=fx.open_memory)
     assert result.step == ckpt["step"] + 2
-    assert max(r["step"] for r in RunDir(run).metrics()) == ckpt["step"] + 2
-    steps = [r["step"] for r in RunDir(run).metrics()]
+    assert max(r["step"] for r in RunDir(run).metrics()[0]) == ckpt["step"] + 2
+    steps = [r["step"] for r in RunDir(run).metrics()[0]]
     assert steps == sorted(set(steps))  # rows beyond the checkpoint were dropped, then redone once

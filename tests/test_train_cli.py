@@ -65,7 +65,7 @@ def test_train_then_resume_with_no_other_flags(tiny, tmp_path, capsys):
     run = tmp_path / "cli"
     assert json.loads((run / "config.json").read_text())["model"]["width"] == 3
     assert train(["--resume", str(run), "--max-steps", "5"]) == 0
-    assert [r["step"] for r in RunDir(run).metrics()] == [1, 2, 3, 4, 5]
+    assert [r["step"] for r in RunDir(run).metrics()[0]] == [1, 2, 3, 4, 5]
     ckpt = load_checkpoint(run)
     assert ckpt["config"]["seed"] == 5 and ckpt["model_config"]["width"] == 3 and ckpt["step"] == 5
     with pytest.raises(ConfigError, match="cannot change"):
@@ -80,7 +80,7 @@ def test_bf16_on_cpu_through_the_cli(tiny, tmp_path):
     assert train(fx.base_args(tmp_path, "bf", "--max-steps", "2") + ["--precision", "bf16"]) == 0
     cfg = json.loads((tmp_path / "bf" / "config.json").read_text())
     assert cfg["precision"] == "bf16" and cfg["resolved"]["precision"] == "bf16"
-    rows = list(RunDir(tmp_path / "bf").metrics())
+    rows = list(RunDir(tmp_path / "bf").metrics()[0])
     assert len(rows) == 2 and all(torch.isfinite(torch.tensor(r["G_l1"])) for r in rows)
 
 
@@ -149,7 +149,7 @@ def test_builtin_recipe_end_to_end(tmp_path, data_dir, recipe, extra):
     env = {**os.environ, "GANTRANS_DATA_DIR": str(data_dir)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = list(RunDir(run).metrics())
+    rows = list(RunDir(run).metrics()[0])
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert all(isinstance(v, float) for r in rows for k, v in r.items() if k.startswith(("G", "D")))
     assert [p.name for p in RunDir(run).samples()] == ["epoch_0001.png", "epoch_0002.png"]

@@ -36,7 +36,7 @@ def tiny_config(tmp_path, **kw) -> TrainConfig:
 
 
 def metrics(run_dir) -> list[dict]:
-    return list(RunDir(run_dir).metrics())
+    return list(RunDir(run_dir).metrics()[0])
 
 
 # -- pieces --------------------------------------------------------------------------------
@@ -136,7 +136,15 @@ def test_run_writes_config_metrics_samples_and_checkpoints(tiny, tmp_path):
     side = json.loads((run / "samples" / "epoch_0002.json").read_text())
     assert side["rows"] == ["real A", "fake B", "real B"] and side["columns"] == 2
     assert RunDir(run).sample_labels("epoch_0002.png") == side["rows"]
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0002.pt", "latest.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0002.json", "epoch_0002.pt",
+                                                                      "latest.json", "latest.pt"]
+    infos = RunDir(run).checkpoints()  # the pruned epoch_0001 took its summary along
+    assert [(c.name, c.step, c.epoch) for c in infos] == [("epoch_0002.pt", 8, 2), ("latest.pt", 8, 2)]
+    assert infos[1].losses == {k: rows[-1][k] for k in ("G_gan", "G_l1", "D_real", "D_fake")}
+    status = RunDir(run).status()
+    assert (status.state, status.step, status.total_steps, status.epoch, status.total_epochs) == \
+        ("finished", 8, 8, 2, 2)
+    assert status.last_checkpoint["file"] == "latest.pt" and status.last_checkpoint["step"] == 8
     assert list((run / "tensorboard").iterdir())
     ckpt = load_checkpoint(run)
     for key in ("format", "format_version", "gantrans_version", "created", "run_name", "recipe", "model_config",

@@ -187,6 +187,13 @@ def main(argv: list[str]) -> int:
             return result
 
         trainer_mod.Trainer._setup, trainer_mod.Trainer._run = setup, run
+    if "--progress" in argv:  # the whole CLI (JSON stream, error handling), reading mem:N data
+        from gantrans.cli.main import main as cli_main
+
+        trainer_mod = sys.modules.get("gantrans.training.trainer") or __import__(
+            "gantrans.training.trainer", fromlist=["default_opener"])
+        trainer_mod.default_opener = lambda: open_memory
+        return cli_main(["train", *argv])
     args = build_parser().parse_args(["train", *argv])
     return train_cmd.run(args, open_dataset=open_memory)
 

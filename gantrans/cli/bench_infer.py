@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from gantrans import console, events
+from gantrans.events import add_progress_argument
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("infer", help="time an exported model (ONNX Runtime fp32/int8, PyTorch eager)",
@@ -42,6 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--providers", action="append", default=None, metavar="EP[,EP...]",
                    help="execution providers, comma-separated (default: CUDA when available, then CPU)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_progress_argument(p)
     p.set_defaults(func=_bench)
 
 
@@ -224,11 +228,11 @@ def torch_eager(args, model, feeds: dict[str, np.ndarray]):
     """PyTorch eager on the checkpoint's network matching this model (imports torch here only)."""
     import torch
 
+    from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
     from gantrans.errors import ConfigError
-    from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
-    heads = recipe_from_checkpoint(ckpt).export_heads()
+    heads = recipe_from_checkpoint(ckpt).resolved_export_heads()
     c = model.contract
     match = [h for h in heads if h.task == c.task and (
         (c.direction and c.direction in (h.name, getattr(h, "direction", None)))
@@ -255,6 +259,9 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.runs < 1 or args.batch < 1:
         raise ConfigError("--runs and --batch must be at least 1")
+    reporter = events.active()
+    backends = 1 + bool(args.int8) + bool(args.checkpoint)
+    reporter.start("bench infer", total=backends, unit="backend")
     model = load_model(args.model, providers=args.providers, threads=args.threads)
     for note in model.notes:
         print(f"gantrans: note: {note}", file=sys.stderr)
@@ -267,6 +274,7 @@ def _bench(args: argparse.Namespace) -> int:
                "gflops_per_s": (flops / seconds / 1e9) if flops is not None else None}
         row.update(extra or {})
         rows.append(row)
+        reporter.progress(len(rows), backends, force=True)
 
     def ort_run(m):
         return lambda: m.session.run([m.output_name], feeds)[0]
@@ -295,12 +303,14 @@ def _bench(args: argparse.Namespace) -> int:
               "input_shapes": {k: list(v.shape) for k, v in feeds.items()}, "batch": args.batch,
               "runs": args.runs, "warmup": args.warmup, "threads": args.threads,
               "gflops_per_batch": flops / 1e9 if flops is not None else None, "results": rows}
-    if args.json:
+    reporter.result(files=[], figures=result)
+    if args.json and not reporter.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"model: {result['model']}  input: {result['input_shapes']}  runs: {args.runs} (+{args.warmup} warmup)")
+    console.say(f"model: {result['model']}  input: {result['input_shapes']}  runs: {args.runs} "
+                f"(+{args.warmup} warmup)")
     gf = result["gflops_per_batch"]
-    print(f"conv GFLOPs per batch: {gf:.3f}" if gf is not None else "conv GFLOPs per batch: unknown")
+    console.say(f"conv GFLOPs per batch: {gf:.3f}" if gf is not None else "conv GFLOPs per batch: unknown")
     for r in rows:
         gfs = f"{r['gflops_per_s']:.1f} GFLOP/s" if r["gflops_per_s"] is not None else "- GFLOP/s"
         line = f"{r['backend']:<20} median {r['median_ms']:9.2f} ms  {r['images_per_s']:8.2f} img/s  {gfs}"
@@ -309,5 +319,5 @@ def _bench(args: argparse.Namespace) -> int:
         if "ort_speedup_vs_torch" in r:
             line += f"  (onnxruntime is {r['ort_speedup_vs_torch']:.2f}x faster; max diff " \
                     f"{r['max_abs_diff_vs_onnx']:.2e})"
-        print(line)
+        console.say(line)
     return 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from gantrans import console, events
+from gantrans.events import add_progress_argument
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="time training steps of a recipe on synthetic data",
@@ -22,6 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="recipe option")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_progress_argument(p)
     p.set_defaults(func=run)
 
 
@@ -40,19 +44,29 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     options = dict(parse_option(text) for text in args.option)
+    reporter = events.active()
+    reporter.start("bench train", total=args.warmup + args.steps, unit="step")
+    rate = events.Rate()
+
+    def on_step(done: int, total: int) -> None:
+        r, eta = rate.update(done, total)
+        reporter.progress(done, total, rate=r, eta_s=eta)
+
     r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
-                    steps=args.steps, warmup=args.warmup, options=options, compile=args.compile)
-    if args.json:
+                    steps=args.steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step)
+    reporter.result(files=[], figures=r)
+    if args.json and not reporter.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
-    print(f"device     {r['device']}")
-    print(f"precision  {r['precision']}")
-    print(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['steps']} timed steps")
-    print(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")
-    print(f"throughput {r['images_per_s']:.2f} images/s")
-    print(f"peak mem   {r['peak_memory_bytes'] / 2**20:.0f} MiB ({r['peak_memory_kind']})")
+    say = console.say
+    say(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
+    say(f"device     {r['device']}")
+    say(f"precision  {r['precision']}")
+    say(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['steps']} timed steps")
+    say(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")
+    say(f"throughput {r['images_per_s']:.2f} images/s")
+    say(f"peak mem   {r['peak_memory_bytes'] / 2**20:.0f} MiB ({r['peak_memory_kind']})")
     if r["flops_per_step"]:
-        print(f"work       {r['flops_per_step'] / 1e9:.1f} GFLOP per step -> "
-              f"{r['achieved_flops_per_s'] / 1e9:.0f} GFLOP/s sustained")
+        say(f"work       {r['flops_per_step'] / 1e9:.1f} GFLOP per step -> "
+            f"{r['achieved_flops_per_s'] / 1e9:.0f} GFLOP/s sustained")
     return 0

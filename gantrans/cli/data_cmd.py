@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from gantrans import console, events
+from gantrans.events import add_progress_argument
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("data", help="built-in data sets and data set folders",
@@ -27,6 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--form", default=None, help="data format to write (default: the set's first form)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists and is not empty")
+    add_progress_argument(p)
     p.set_defaults(func=_make)
 
     p = dsub.add_parser("info", help="detect the format of a data set folder and count its images",
@@ -69,6 +73,8 @@ def _make(args: argparse.Namespace) -> int:
     from gantrans.errors import DataError
     from gantrans.fileio import temp_dir_for
 
+    reporter = events.active()
+    reporter.start("data make", total=None, unit="image")
     dataset = get_builtin(args.name)
     form = choose_form(dataset, None, args.form)
     dest = Path(args.dir).expanduser()
@@ -91,7 +97,9 @@ def _make(args: argparse.Namespace) -> int:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     count = sum(1 for p in dest.rglob("*") if p.is_file() and p.suffix.lower() == ".png")
-    print(f"wrote built-in data set '{dataset.name}' ({form}, seed {args.seed}): {count} images in {dest}")
+    reporter.progress(count, count)
+    console.say(f"wrote built-in data set '{dataset.name}' ({form}, seed {args.seed}): {count} images in {dest}")
+    reporter.result(files=[str(dest)], figures={"images": count, "form": form, "seed": args.seed})
     return 0
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+
+from gantrans import console, events
+from gantrans.events import add_progress_argument
 
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
@@ -58,6 +62,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, metavar="N", help="threads decoding/encoding images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_runtime_args(p)
+    add_progress_argument(p)
     p.set_defaults(func=_translate)
 
     p = sub.add_parser("generate", help="sample images from an exported generator",
@@ -77,6 +82,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("--batch", type=int, default=16, help="images per model run")
     _add_runtime_args(p)
+    add_progress_argument(p)
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("info", help="show an ONNX model's contract, inputs, outputs and providers",
@@ -97,10 +103,15 @@ def _model_path(args: argparse.Namespace) -> Path:
 
 def _notes(model) -> None:
     for note in model.notes:
-        print(f"gantrans: note: {note}", file=sys.stderr)
+        if events.json_mode():
+            console.message(f"note: {note}")
+        else:
+            print(f"gantrans: note: {note}", file=sys.stderr)
 
 
 def _translate(args: argparse.Namespace) -> int:
+    from gantrans.cli.cancel import CancelOnSignal
+    from gantrans.errors import Cancelled
     from gantrans.inference import (
         CancelToken,
         Overrides,
@@ -128,39 +139,60 @@ def _translate(args: argparse.Namespace) -> int:
         print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
         return 1
     jobs = plan_jobs(items, outdir, suffix=args.suffix, fmt=args.format)
+    reporter = events.active()
+    reporter.start("translate", total=len(jobs), unit="image")
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(jobs), unit="img", disable=args.no_progress or None, file=sys.stderr,
+    bar = tqdm(total=len(jobs), unit="img", disable=args.no_progress or reporter.json or None, file=sys.stderr,
                desc=f"translate [{model.providers[0].replace('ExecutionProvider', '')}]")
+    rate = events.Rate()
+    stopper = CancelOnSignal(CancelToken())
 
     def on_progress(p) -> None:
         if p.done > bar.n:
             bar.update(p.done - bar.n)
+        if p.phase in ("load", "save"):  # between images: a Ctrl+C / SIGTERM takes effect here
+            stopper.stop_now_if_requested()
+        r, eta = rate.update(p.done, p.total)
+        reporter.progress(p.done, p.total, rate=r, eta_s=eta, current=p.current)
 
-    cancel = CancelToken()
+    started = time.time()
     try:
-        report = translator.translate_files(jobs, overwrite=args.overwrite, quality=args.quality,
-                                            cancel=cancel, progress=on_progress, workers=args.workers)
-    except KeyboardInterrupt:
-        cancel.cancel()
-        raise
+        with stopper:
+            report = translator.translate_files(jobs, overwrite=args.overwrite, quality=args.quality,
+                                                cancel=stopper.token, progress=on_progress, workers=args.workers)
+    except Cancelled:
+        if not stopper.requested:
+            raise
+        written = [j.dst for j in jobs if j.dst.is_file() and j.dst.stat().st_mtime >= started - 1]
+        console.say(f"cancelled: {len(written)} of {len(jobs)} written to {outdir}")
+        reporter.result(files=written, figures={"written": len(written), "total": len(jobs), "cancelled": True})
+        return stopper.exit_code
     finally:
         bar.close()
-    print(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed")
+    console.say(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed")
+    reporter.result(files=report.written, figures={"written": len(report.written), "failed": len(report.failed),
+                                                   "total": len(jobs), "seconds": round(time.time() - started, 3)})
     if report.failed:
-        print(f"gantrans: {len(report.failed)} file(s) failed:", file=sys.stderr)
-        for _src, message in report.failed:
-            print(f"  {message}", file=sys.stderr)
+        if reporter.json:
+            for _src, message in report.failed:
+                reporter.warning(message)
+            reporter.error(f"{len(report.failed)} file(s) failed")
+        else:
+            print(f"gantrans: {len(report.failed)} file(s) failed:", file=sys.stderr)
+            for _src, message in report.failed:
+                print(f"  {message}", file=sys.stderr)
         return 1
-    return 0
+    return stopper.exit_code if stopper.requested else 0
 
 
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from gantrans.data.images import save_image
-    from gantrans.errors import ConfigError
+    from gantrans.cli.cancel import CancelOnSignal
+    from gantrans.errors import Cancelled, ConfigError
+    from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads)
@@ -168,13 +200,31 @@ def _generate(args: argparse.Namespace) -> int:
     gen = Generator(model)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     label = gen.class_id(args.cls) if args.cls is not None else None
-    if args.interpolate:
-        images = gen.interpolate(args.interpolate[0], args.interpolate[1], args.steps, label=label,
-                                 batch_size=args.batch)
-        stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}"
-    else:
-        images = gen.generate(args.n, seed=seed, labels=label, batch_size=args.batch)
-        stem = f"seed{seed}"
+    reporter = events.active()
+    total = args.steps if args.interpolate else args.n
+    reporter.start("generate", total=total, unit="image")
+    stopper = CancelOnSignal()
+    rate = events.Rate()
+
+    def on_progress(p) -> None:  # between model runs
+        stopper.stop_now_if_requested()
+        r, eta = rate.update(p.done, p.total)
+        reporter.progress(p.done, p.total, rate=r, eta_s=eta)
+
+    common = dict(batch_size=args.batch, progress=on_progress, cancel=stopper.token)
+    try:
+        with stopper:
+            if args.interpolate:
+                images = gen.interpolate(args.interpolate[0], args.interpolate[1], args.steps, label=label, **common)
+                stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}"
+            else:
+                images = gen.generate(args.n, seed=seed, labels=label, **common)
+                stem = f"seed{seed}"
+    except Cancelled:
+        if not stopper.requested:
+            raise
+        console.say("cancelled: nothing written")
+        return stopper.exit_code
     if args.grid:
         out = Path(args.out) if args.out else Path("generated") / f"{stem}_grid.png"
         if out.is_dir() or (args.out and out.suffix == ""):
@@ -185,19 +235,25 @@ def _generate(args: argparse.Namespace) -> int:
                              (len(gen.class_names) if gen.conditional and label is None and gen.class_names
                               else None))
         save_image(make_grid(images, nrow=nrow), out, overwrite=args.overwrite)
-        print(out)
+        console.say(str(out))
+        reporter.result(files=[out], figures={"images": len(images), "seed": seed})
         return 0
     outdir = Path(args.out) if args.out else Path("generated")
     if outdir.suffix.lower() in (".png", ".jpg", ".webp") and not outdir.is_dir():
         raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
-    written = 0
-    for k, img in enumerate(images):
-        tag = f"_{gen.class_names[label if label is not None else k % len(gen.class_names)]}" \
-            if gen.conditional and gen.class_names else ""
-        save_image(img, outdir / f"{stem}_{k:04d}{tag}.png", overwrite=args.overwrite)
-        written += 1
-    print(f"{written} images written to {outdir}")
-    return 0
+    written = []
+    with stopper:
+        for k, img in enumerate(images):
+            if stopper.requested:
+                break
+            tag = f"_{gen.class_names[label if label is not None else k % len(gen.class_names)]}" \
+                if gen.conditional and gen.class_names else ""
+            target = outdir / f"{stem}_{k:04d}{tag}.png"
+            save_image(img, target, overwrite=args.overwrite)
+            written.append(target)
+    console.say(f"{len(written)} images written to {outdir}")
+    reporter.result(files=[str(p) for p in written], figures={"images": len(written), "seed": seed})
+    return stopper.exit_code if stopper.requested else 0
 
 
 def _info(args: argparse.Namespace) -> int:

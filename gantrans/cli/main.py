@@ -3,6 +3,10 @@
 Exit codes: 0 success, 1 failure (one line on stderr; the traceback only with ``--debug``),
 2 usage error, 130 interrupted. Subcommand modules build their parsers without importing
 torch, so ``gantrans translate`` and ``gantrans --help`` stay fast and torch-free.
+
+``--progress json`` (on long commands) switches stdout to the JSON event stream of
+:mod:`gantrans.events` before anything else runs; this module reports the ``error`` and the
+final ``done`` of every such command, and turns SIGTERM into a clean cancel (exit 143).
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
-from gantrans import __version__
+from gantrans import __version__, events
 from gantrans.errors import GantransError
 
 # Core subcommand modules; each exposes ``add_parsers(subparsers)``.
@@ -26,13 +32,27 @@ CORE_COMMAND_MODULES = (
     "gantrans.cli.export_cmd",
     "gantrans.cli.infer_cmd",
     "gantrans.cli.demo_cmd",
+    "gantrans.cli.runs_cmd",
 )
+
+
+# Optional dependencies and the extra that brings each (a plain install translates with
+# onnxruntime alone; training and export need the `train` extra).
+EXTRAS_BY_MODULE = {"torch": "train", "torchvision": "train", "onnx": "train", "onnxscript": "train",
+                    "PySide6": "gui", "superqt": "gui", "qtawesome": "gui", "tensorboard": "logs"}
+
+
+def missing_extra(exc: ImportError) -> str | None:
+    """The extra to install for a missing optional dependency, None for anything else."""
+    name = (getattr(exc, "name", None) or "").split(".")[0]
+    return EXTRAS_BY_MODULE.get(name)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with exit code 2 and a one-line message for usage errors."""
 
     def error(self, message: str):  # type: ignore[override]
+        events.active().error(f"{self.prog}: {message}")
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -62,28 +82,114 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     manager.call_each("register_commands", subparsers=lambda origin: sub, context=lambda origin: {})
 
 
+def _command_name(args: argparse.Namespace | None, argv: Sequence[str]) -> str | None:
+    """``train``, ``data make``, ``plugins install`` ...: what a ``start`` event names."""
+    if args is not None and getattr(args, "command", None):
+        sub = getattr(args, f"{args.command}_command", None)
+        return f"{args.command} {sub}" if sub else str(args.command)
+    words = [a for a in argv if not a.startswith("-")]
+    groups = ("data", "plugins", "bench", "runs")
+    return " ".join(words[:2] if words[:1] and words[0] in groups else words[:1]) or None
+
+
+_cancel_signal: list[int] = []
+
+
+def _cancel_on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    """JSON mode: SIGTERM cancels like Ctrl+C, so the stream still ends with ``done``."""
+    _cancel_signal.append(signum)
+    raise KeyboardInterrupt
+
+
+def _break_as_interrupt(signum, frame) -> None:  # noqa: ARG001
+    """Windows: CTRL_BREAK reaches whatever handles Ctrl+C now (the trainer's, or KeyboardInterrupt)."""
+    signal.raise_signal(signal.SIGINT)
+def _report_plugin_failures() -> None:
+    """One line on stderr when plugins failed to load or register, once per command."""
+    from gantrans import console
+    from gantrans.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    manager.registries  # noqa: B018 - hook failures are known once the registries are built
+    manager.report_failures(lambda line: console.warning(line.removeprefix("warning: ")))
+
+
+def _install_warning_line() -> None:
+    """gantrans's own warnings as one ``gantrans: warning:`` line (a ``warning`` event in JSON mode);
+    other warnings go to whatever handler was in place."""
+    from gantrans import console
+    from gantrans.recipe import NetworkOptionWarning
+
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        if issubclass(category, NetworkOptionWarning):
+            console.warning(str(message))
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if events.progress_mode(argv) != "json" or os.environ.get("RANK", "0") != "0":
+        return _main(argv)  # under torchrun only rank 0 speaks JSON
+    reporter = events.enable_json(_command_name(None, argv))
+    old_term = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    sigbreak = getattr(signal, "SIGBREAK", None)  # Windows: Job.cancel() sends CTRL_BREAK_EVENT
+    old_break = signal.signal(sigbreak, _break_as_interrupt) if sigbreak is not None else None
+    code = 1
+    try:
+        code = _main(argv, reporter)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        if sigbreak is not None:
+            signal.signal(sigbreak, old_break)
+        reporter.done(code)
+        events.disable_json()
+    return code
+
+
+def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
+    reporter = reporter or events.active()
+    _install_warning_line()
     debug = "--debug" in argv or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        if isinstance(reporter, events.JsonReporter):
+            reporter.command = _command_name(args, argv)
         func = getattr(args, "func", None)
         if func is None:
             # ``gantrans`` alone or a command group without its subcommand.
             target = getattr(args, "_group_parser", parser)
             target.print_help(sys.stderr)
             return 2
+        if args.command != "plugins":  # 'plugins' commands show failures themselves
+            _report_plugin_failures()
         code = func(args)
         return int(code or 0)
     except GantransError as exc:
         if debug:
             traceback.print_exc()
         print(f"gantrans: error: {exc}", file=sys.stderr)
+        reporter.error(str(exc))
+        return 1
+    except ImportError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        command = next((a for a in argv if not a.startswith("-")), "")
+        print(f"gantrans: error: 'gantrans {command}' needs {exc.name}, which is not installed: "
+              f"pip install 'gantrans[{extra}]'", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gantrans: interrupted", file=sys.stderr)
-        return 130
+        reporter.message("interrupted")
+        return 128 + _cancel_signal.pop() if _cancel_signal else 130
     except SystemExit as exc:  # argparse --help / usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BrokenPipeError:
@@ -95,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             msg = str(exc).splitlines()[0] if str(exc) else ""
             print(f"gantrans: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
                   file=sys.stderr)
+        reporter.error(f"internal error: {type(exc).__name__}: {str(exc).strip()[:500]}")
         return 1
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from gantrans import console, events
+from gantrans.events import add_progress_argument
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -30,15 +32,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = psub.add_parser("install", help="pip-install plugin distributions",
                         description="Install plugin distributions with this interpreter's pip; "
-                                    "gantrans itself is pinned so a plugin cannot replace it.")
+                                    "gantrans and every installed package it depends on are pinned, so a "
+                                    "plugin can add packages but never replace ours.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="a distribution name, path, or wheel")
     p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to pip (repeatable), e.g. --pip-arg=--no-build-isolation")
+    p.add_argument("-e", "--editable", action="store_true",
+                   help="install source folders in editable mode (plugin development: edits take effect "
+                        "without reinstalling)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show pip's output (shown anyway when pip fails)")
+    add_progress_argument(p)
     p.set_defaults(func=_install)
 
     p = psub.add_parser("uninstall", help="pip-uninstall plugins",
-                        description="Uninstall plugins by plugin or distribution name.")
+                        description="Uninstall plugins by the plugin name 'plugins list' shows (failed "
+                                    "plugins included) or by distribution name.")
     p.add_argument("names", nargs="+", metavar="NAME")
+    add_progress_argument(p)
     p.set_defaults(func=_uninstall)
 
 
@@ -120,21 +130,31 @@ def _show(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     from gantrans.plugins.install import install
 
-    result = install(args.specs, echo=lambda line: print(line, flush=True), extra_pip_args=args.pip_arg)
+    reporter = events.active()
+    reporter.start("plugins install", total=len(args.specs), unit="package")
+    specs = [x for spec in args.specs for x in (("-e", spec) if args.editable else (spec,))]
+    result = install(specs, echo=console.say, extra_pip_args=args.pip_arg, verbose=args.verbose)
+    reporter.progress(len(args.specs), len(args.specs))
     if not result["new_plugins"]:
-        print("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
+        console.say("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
     for p in result["new_plugins"]:
-        print(f"new plugin '{p['plugin']}' from {p['distribution']} {p['version']}")
-        for what, names in p["registered"].items():
-            print(f"  {what}: {', '.join(names)}")
-    for f in result["failed"]:
-        print(f"FAILED {f['plugin']} at {f['stage']}: {f['error']}", file=sys.stderr)
+        console.say(f"new plugin '{p['name']}' from {p['distribution']} {p['version']}")
+        for what, entries in p["registered"].items():
+            if entries:
+                console.say(f"  {what}: {', '.join(e['name'] for e in entries)}")
+        if p["error"]:
+            console.warning(str(p["error"]))
+    reporter.result(files=[], figures={"new_plugins": result["new_plugins"], "failed": result["failed"]})
     return 0
 
 
 def _uninstall(args: argparse.Namespace) -> int:
     from gantrans.plugins.install import uninstall
 
-    removed = uninstall(args.names, echo=lambda line: print(line, flush=True))
-    print(f"uninstalled {', '.join(removed)}")
+    reporter = events.active()
+    reporter.start("plugins uninstall", total=len(args.names), unit="package")
+    removed = uninstall(args.names, echo=console.say)
+    reporter.progress(len(args.names), len(args.names))
+    console.say(f"uninstalled {', '.join(removed)}")
+    reporter.result(files=[], figures={"removed": removed})
     return 0

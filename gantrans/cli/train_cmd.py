@@ -7,8 +7,10 @@ Building the parser imports no torch; :func:`run` does.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from gantrans import console, events
+from gantrans.events import add_progress_argument
 
 S = argparse.SUPPRESS
 
@@ -71,6 +73,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--sample-every-epoch", type=int, metavar="N", help="write a sample grid every N epochs")
     r.add_argument("--log-every", type=int, metavar="STEPS", help="metrics row every N steps (default 10)")
     r.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard events")
+    add_progress_argument(r)
     p.set_defaults(func=run)
 
 
@@ -132,7 +135,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"func", "command", "debug", "_group_parser", "config", "resume", "option"}
+    skip = {"func", "command", "debug", "_group_parser", "config", "resume", "option", "progress"}
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
@@ -161,12 +164,17 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
             result = trainer.run()
         except TrainingInterrupted as exc:
             if trainer.dist.is_main:
-                print(f"gantrans: {exc}", file=sys.stderr)
+                console.message(f"gantrans: {exc}")
             return 130
         if trainer.dist.is_main:
-            print(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
-                  + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")
-                  + f"; run {result.run_dir}", file=sys.stderr)
+            console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
+                            + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")
+                            + f"; run {result.run_dir}")
+            from gantrans.runs import latest_checkpoint
+
+            events.active().result(files=[str(result.run_dir), str(latest_checkpoint(result.run_dir))],
+                                   figures={"steps": result.step, "epochs": result.epoch,
+                                            "skipped_batches": result.skipped}, run=str(result.run_dir))
         return 0
     finally:
         distributed.destroy_process_group()

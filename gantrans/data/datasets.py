@@ -23,9 +23,9 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
 
 from gantrans.data.formats import DataWarning
-from gantrans.data.images import load_image
 from gantrans.data.transforms import apply, to_tv_image
 from gantrans.errors import DataError, ImageError
+from gantrans.images import load_image
 from gantrans.recipe import DataSpec
 
 _MAX_SUBSTITUTES = 16

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from gantrans.data.images import ImageInfo, is_image_file, probe_image
 from gantrans.errors import DataError, ImageError
+from gantrans.images import ImageInfo, is_image_file, probe_image
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch.utils.data import Dataset

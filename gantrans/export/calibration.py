@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +12,7 @@ from PIL import Image
 
 from gantrans.errors import ExportError, GantransError, ImageError
 from gantrans.recipe import ExportHead
+from gantrans.runs import data_path, read_config
 
 from .onnx_graph import round_up
 
@@ -35,19 +34,14 @@ def _domain_letter(head: ExportHead, data: Mapping[str, Any]) -> str:
 
 def data_root(run_dir: Path | None) -> Path | None:
     """The data set path recorded in a run's config.json, if it still exists."""
-    if run_dir is None:
-        return None
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    config = read_config(run_dir)
+    if config is None:
         return None
     data = config.get("data")
     path = data.get("path") if isinstance(data, Mapping) else data
     if not path:
         return None
-    p = Path(os.path.expanduser(str(path)))
-    if not p.is_absolute() and not p.exists():
-        p = run_dir.parent.parent / p  # relative to where training was started (next to runs/)
+    p = data_path(run_dir, path)
     return p if p.is_dir() else None
 
 
@@ -68,7 +62,7 @@ def find_images(root: Path, head: ExportHead, data: Mapping[str, Any]) -> tuple[
 
 def load_for(head: ExportHead, path: Path, size: int, half: str | None) -> np.ndarray:
     """One image as CHW float32 in [-1, 1]: resized (shorter side) and centre-cropped to ``size``."""
-    from gantrans.data.images import image_to_float, load_image
+    from gantrans.images import image_to_float, load_image
 
     channels = head.in_channels if head.in_channels in (1, 3, 4) else 3
     arr = image_to_float(load_image(path, channels=channels))  # H x W x C in [0, 1]
@@ -135,11 +129,8 @@ def run_dataset_sets(head: ExportHead, run_dir: Path | None, data: Mapping[str, 
     pairs and every registered layout work as in training (eval transforms, no flips). None
     when the run's data set cannot be opened.
     """
-    if run_dir is None or head.task != "translate":
-        return None
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    config = read_config(run_dir) if head.task == "translate" else None
+    if config is None:
         return None
     source = config.get("data")
     if not source or not isinstance(source, str):

@@ -35,8 +35,9 @@ def parity_cases(head: ExportHead) -> list[tuple[int, int | tuple[int, int]]]:
         return [(1, head.fixed_size or 0), (3, head.fixed_size or 0)]
     m = max(1, head.size_multiple)
     base = round_up(max(64, head.min_size), m)
-    other = round_up(base + max(m, 32), m)
-    return [(1, base), (2, (other, base))]
+    # base + m: a size the rule allows that is not a multiple of any larger power of two, so a
+    # network whose registered rule is too loose changes this size and fails the check.
+    return [(1, base), (2, (base + m, base))]
 
 
 def max_abs_difference(head: ExportHead, path: str | Path, cases: Sequence[tuple[int, int | tuple[int, int]]] | None = None,
@@ -48,6 +49,13 @@ def max_abs_difference(head: ExportHead, path: str | Path, cases: Sequence[tuple
         args = example_inputs(head, batch, size, seed=100 + i)
         with torch.no_grad():
             expected = module(*args).float().numpy()
+        if head.task == "translate" and tuple(expected.shape[2:]) != tuple(args[0].shape[2:]):
+            h, w = args[0].shape[2:]
+            raise ExportError(
+                f"head '{head.name}': network '{head.network}' turns a {w}x{h} image into "
+                f"{expected.shape[3]}x{expected.shape[2]}, but a translate head must keep the size; fix the "
+                f"network or register it with the size rule it needs (now: multiple of {head.size_multiple}, "
+                f"at least {head.min_size} px); nothing written")
         feeds = {n: a.numpy() for n, a in zip(input_names(head.task), args)}
         try:
             got = onnx_outputs(path, feeds)

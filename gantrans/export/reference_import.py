@@ -9,7 +9,6 @@ self-describing checkpoint is written, so ``gantrans export`` works on it with n
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -19,16 +18,17 @@ from typing import Any
 import torch
 
 from gantrans import __version__
-from gantrans.errors import CheckpointError, ConfigError
-from gantrans.fileio import temp_dir_for
-from gantrans.recipe import DataSpec, get_recipe
-from gantrans.training.checkpoint import (
+from gantrans import runs as R
+from gantrans.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     LATEST,
     atomic_save,
 )
+from gantrans.errors import CheckpointError, ConfigError
+from gantrans.fileio import temp_dir_for
+from gantrans.recipe import DataSpec, get_recipe
 
 from .reference_layout import GeneratorLayout, infer_layout
 
@@ -87,15 +87,11 @@ def build_import_checkpoint(sd: dict[str, torch.Tensor], layout: GeneratorLayout
     recipe = cls(_model_config(cls, layout), data)
     nets = recipe.build_networks()
     wanted = "A2B" if as_ in ("cyclegan-A2B", "pix2pix") else "B2A"
-    from .run_export import head_key
-
     recipe.attach(nets)
-    heads = {h.name: h for h in recipe.export_heads()}
+    heads = {h.name: h for h in recipe.resolved_export_heads()}
     if wanted not in heads:
         raise CheckpointError(f"{source}: recipe '{recipe_name}' has no head {wanted} (has {', '.join(heads)})")
-    key = head_key(heads[wanted], recipe)
-    if key is None:
-        raise CheckpointError(f"{source}: cannot tell which network of recipe '{recipe_name}' is head {wanted}")
+    key = heads[wanted].key
     try:
         nets[key].load_state_dict(sd, strict=True)
     except RuntimeError as exc:
@@ -137,8 +133,12 @@ def import_reference(path: str | os.PathLike, *, as_: str | None = None, name: s
     # Build the run directory beside its final place and rename it in: all or nothing.
     staging = temp_dir_for(target)
     try:
-        (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        atomic_save(ckpt, staging / CHECKPOINT_DIR / LATEST)
+        R.write_config(staging, config)
+        latest = atomic_save(ckpt, staging / CHECKPOINT_DIR / LATEST)
+        R.write_checkpoint_summary(latest, step=0, epoch=0, imported_from=str(path.resolve()))
+        status = R.StatusWriter(staging)
+        status.checkpoint(latest, 0)
+        status.finish("finished", recipe=config["recipe"], total_steps=0, eta_s=0.0)
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

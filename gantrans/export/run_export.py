@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-import torch
 
-from gantrans.errors import ExportError
+from gantrans import console, events
+from gantrans import runs as R
+from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
+from gantrans.errors import ConfigError, ExportError
 from gantrans.fileio import discard, publish, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
-from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
@@ -31,33 +32,11 @@ from .quantize import MIN_PSNR, QUANTIZATION, quantize
 def _run_dir_of(source: Path, ckpt_path: Path) -> Path | None:
     if source.is_dir():
         return source
-    parent = ckpt_path.parent
-    if parent.name == "checkpoints" and (parent.parent / "config.json").is_file():
-        return parent.parent
-    return None
+    return R.run_dir_of(ckpt_path)
 
 
 def _run_name(ckpt: dict[str, Any], run_dir: Path | None, ckpt_path: Path) -> str:
     return str(ckpt.get("run_name") or (run_dir.name if run_dir else ckpt_path.stem))
-
-
-def head_key(head: ExportHead, recipe: Recipe) -> str | None:
-    """The recipe network key (``G_A``, ``G`` ...) behind a head.
-
-    ``ExportHead.network`` may hold either the key or the registry name (shared by both
-    CycleGAN generators), so fall back to finding the network whose weights the head's
-    module carries.
-    """
-    for attr in ("key", "network"):
-        value = getattr(head, attr, None)
-        if isinstance(value, str) and value in recipe.nets:
-            return value
-    head_sd = head.module.state_dict()
-    for key, net in recipe.nets.items():
-        sd = getattr(net, "_orig_mod", getattr(net, "module", net)).state_dict()
-        if sd.keys() == head_sd.keys() and all(torch.equal(sd[k], head_sd[k]) for k in sd):
-            return key
-    return None
 
 
 def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool) -> tuple[Path, Path | None]:
@@ -97,19 +76,43 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
             found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
             calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
     written: list[Path] = []
+    reporter = events.active()
+    total = sum(1 if q8 is None else 2 for *_, q8 in plans)
+    reporter.start("export", total=total, unit="file")
     for head, key, fp32, q8 in plans:
         progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
         written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance, progress))
+        _record(run_dir, written[-1], head, ckpt_path, ckpt)
+        reporter.progress(len(written), total, force=True)
         if q8 is not None:
             written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force, min_psnr,
                                         progress))
+            _record(run_dir, written[-1], head, ckpt_path, ckpt)
+            reporter.progress(len(written), total, force=True)
     return written
+
+
+def _record(run_dir: Path | None, path: Path, head: ExportHead, ckpt_path: Path, ckpt: dict[str, Any]) -> None:
+    """Note the file in the run's export list (figures read back from the file's own metadata)."""
+    if run_dir is None:
+        return
+    prov = _provenance(onnx.load(str(path), load_external_data=False))
+    try:
+        R.record_export(run_dir, path, head=head.name, direction=head.name if head.task == "translate" else None,
+                        int8="quantization" in prov, parity=prov.get("parity_max_abs_diff"),
+                        psnr=prov.get("int8_psnr_db"), task=head.task, checkpoint=ckpt_path.name,
+                        step=ckpt.get("step"))
+    except OSError as exc:  # the export itself is done and good
+        console.warning(f"{path}: written, but not recorded in {run_dir / R.EXPORTS_FILE} ({exc.strerror or exc})")
 
 
 def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str | None,
                   ckpt_path: Path) -> list[tuple[ExportHead, str | None]]:
-    all_heads = [(h, head_key(h, recipe)) for h in recipe.export_heads()]
-    available = [(h, k) for h, k in all_heads if k is None or k in present]
+    try:
+        all_heads = [(h, h.key) for h in recipe.resolved_export_heads()]
+    except ConfigError as exc:
+        raise ExportError(f"{ckpt_path}: {exc}") from None
+    available = [(h, k) for h, k in all_heads if k in present]
     if isinstance(wanted, str):
         wanted = [w.strip() for w in wanted.split(",") if w.strip()]
     if wanted:

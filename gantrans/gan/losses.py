@@ -1,12 +1,18 @@
 """Adversarial objectives behind one small interface.
 
-A recipe asks a loss for the discriminator's terms on real and on fake logits and for the
-generator's term; it never needs to know which objective the user picked. Every loss computes
-in float32 whatever dtype the logits arrive in, so a recipe running under autocast (bf16/fp16)
-gets the same numbers as in full precision.
+A recipe asks a loss for the discriminator's terms and for the generator's term, always in the
+two-logit form — ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits, real_logits)``
+— so it never needs to know which objective the user picked, relativistic ones included. A
+loss that judges each logit on its own (vanilla, LSGAN, WGAN, hinge) implements the one-logit
+methods ``real_loss``, ``fake_loss`` and ``generator_loss`` and inherits the two-logit form;
+a loss that compares real with fake (relativistic) overrides ``d_loss``/``g_loss`` and sets
+``needs_real_logits``. Every loss computes in float32 whatever dtype the logits arrive in, so a
+recipe running under autocast (bf16/fp16) gets the same numbers as in full precision.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -14,15 +20,24 @@ from torch import Tensor, nn
 
 from gantrans.errors import ConfigError
 
-__all__ = ["AdversarialLoss", "VanillaLoss", "LSGANLoss", "WGANGPLoss", "HingeLoss", "LOSSES", "make_loss"]
+__all__ = ["AdversarialLoss", "VanillaLoss", "LSGANLoss", "WGANGPLoss", "HingeLoss", "RaLSGANLoss", "LOSSES",
+           "make_loss"]
 
 
 class AdversarialLoss(nn.Module):
     """Interface of an adversarial objective; logits are raw discriminator outputs (no sigmoid).
 
-    ``real_loss`` and ``fake_loss`` are the discriminator's terms for real and generated
-    samples, ``generator_loss`` the generator's term on the discriminator's logits for its
-    fakes. ``gradient_penalty_weight`` is the weight a recipe should give
+    Recipes call the two-logit form:
+
+    - ``d_loss(real_logits, fake_logits) -> (real_term, fake_term)``: the discriminator's loss
+      as two scalars whose sum is minimised (logged apart, e.g. ``D_real`` and ``D_fake``);
+    - ``g_loss(fake_logits, real_logits=None) -> term``: the generator's loss. ``real_logits``
+      (the discriminator on a real batch, computed under the generator's phase) is needed only
+      when ``needs_real_logits`` is true; recipes skip that forward pass otherwise.
+
+    One-logit losses implement ``real_loss(logits)``, ``fake_loss(logits)`` and
+    ``generator_loss(fake_logits)``, which the two-logit defaults call.
+    ``gradient_penalty_weight`` is the weight a recipe should give
     :func:`gantrans.gan.penalty.gradient_penalty` (0: no penalty). ``real_label`` is the
     discriminator's target for real samples (0.9 = one-sided label smoothing); the generator
     always aims at 1.
@@ -30,11 +45,20 @@ class AdversarialLoss(nn.Module):
 
     name: str = ""
     gradient_penalty_weight: float = 0.0
+    needs_real_logits: bool = False
 
     def __init__(self, real_label: float = 1.0):
         super().__init__()
         self.real_label = float(real_label)
 
+    # -- the two-logit form recipes call ---------------------------------------------------
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+        return self.real_loss(real_logits), self.fake_loss(fake_logits)
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        return self.generator_loss(fake_logits)
+
+    # -- the one-logit form losses implement -------------------------------------------------
     def real_loss(self, logits: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -140,8 +164,38 @@ class HingeLoss(_NoLabelSmoothing):
         return -_f32(fake_logits).mean()
 
 
+class RaLSGANLoss(_NoLabelSmoothing):
+    """Relativistic average least squares GAN (Jolicoeur-Martineau 2019, "RaLSGAN").
+
+    The discriminator judges whether real data is more realistic than the average fake and the
+    reverse: D: ``E_r[(C(r) - E_f C(f) - 1)^2] + E_f[(C(f) - E_r C(r) + 1)^2]``; the generator
+    swaps the targets, so it needs the real logits too. Averages run over the batch and, for a
+    PatchGAN, over the patches.
+    """
+
+    name = "ralsgan"
+    needs_real_logits = True
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+        real, fake = _f32(real_logits), _f32(fake_logits)
+        return ((real - fake.mean() - 1.0) ** 2).mean(), ((fake - real.mean() + 1.0) ** 2).mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        if real_logits is None:
+            raise ConfigError("loss 'ralsgan' is relativistic: the generator loss needs the real logits too "
+                              "(call g_loss(fake_logits, real_logits))")
+        real, fake = _f32(real_logits), _f32(fake_logits)
+        return ((fake - real.mean() - 1.0) ** 2).mean() + ((real - fake.mean() + 1.0) ** 2).mean()
+
+    def _one_logit(self, *args: Any) -> Tensor:
+        raise ConfigError("loss 'ralsgan' is relativistic: it compares real and fake logits; call "
+                          "d_loss(real_logits, fake_logits) and g_loss(fake_logits, real_logits)")
+
+    real_loss = fake_loss = generator_loss = _one_logit
+
+
 LOSSES: dict[str, type[AdversarialLoss]] = {
-    cls.name: cls for cls in (VanillaLoss, LSGANLoss, WGANGPLoss, HingeLoss)
+    cls.name: cls for cls in (VanillaLoss, LSGANLoss, WGANGPLoss, HingeLoss, RaLSGANLoss)
 }
 
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gantrans.data.images import is_image_file
 from gantrans.errors import ConfigError
+from gantrans.images import is_image_file
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 KEEP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from gantrans.data.images import LoadedImage, load_image, save_image
 from gantrans.errors import Cancelled, ConfigError, GantransError, ModelError
+from gantrans.images import LoadedImage, load_image, save_image
 from gantrans.inference import memory, processing
 from gantrans.inference.files import FileJob
 from gantrans.inference.model import Model, Overrides, load_model
@@ -122,6 +122,11 @@ class Translator:
         finally:
             if remove is not None:
                 remove()
+        if out.ndim != 4 or out.shape[2:] != nchw.shape[2:]:
+            got = "x".join(str(d) for d in out.shape[2:][::-1]) if out.ndim == 4 else f"a {out.ndim}-d array"
+            raise ModelError(f"{self.model.path}: the model turned a {nchw.shape[3]}x{nchw.shape[2]} input into "
+                             f"{got}; a translation model must keep the image size, so its output is refused "
+                             f"(re-export it: the export's parity check now catches this)")
         return np.asarray(out, dtype=np.float32)
 
     def _prepare(self, pixels: np.ndarray) -> tuple[np.ndarray, processing.SizePlan, int | None]:
@@ -218,7 +223,8 @@ class Translator:
         """Translate many files; one file's failure never stops the others.
 
         Raises :class:`~gantrans.errors.Cancelled` when ``cancel`` fires: files finished by
-        then are written (atomically, so never partially), the rest are not started.
+        then are written (atomically, so never partially), the rest are not started; the
+        exception's ``report`` attribute is the :class:`BatchReport` up to that point.
         """
         return _FolderRun(self, list(jobs), overwrite, quality, cancel, progress, workers, prefetch).run()
 
@@ -363,11 +369,13 @@ class _FolderRun:
                     check(self.cancel, "translation")
                     self._infer_batch(saver, batch)
             self._drain(0)
-        except BaseException:
+        except BaseException as exc:
             for p in pending:
                 if isinstance(p, Future):
                     p.cancel()
             self._drain(0)  # finished results are written whole; nothing is left half-done
+            if isinstance(exc, Cancelled):
+                exc.report = self.report  # what was written and what failed before the cancel
             raise
         finally:
             if loader:

@@ -1,33 +1,39 @@
 """Install and uninstall plugin distributions with the running interpreter's pip.
 
-A constraints file pins the running gantrans version, so a plugin can never replace or
-downgrade gantrans. When pip fails, distributions it added on the way are removed again and
-the user is told what, if anything, could not be put back.
+A constraints file pins gantrans and every installed distribution it depends on (torch,
+torchvision, onnxruntime, pluggy, numpy, Pillow, ..., the extras' packages included) to the
+installed versions, so a plugin can add packages but never replace ours; when pip refuses, the
+error names the requirement that conflicted. When pip fails, distributions it added on the way
+are removed again and the user is told what, if anything, could not be put back. A plugin that
+installs but fails to import is an error naming the import error and how to remove it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from gantrans import __version__
 from gantrans.errors import PluginError
 
 Printer = Callable[[str], None]
 
 
 def installed_distributions() -> dict[str, str]:
-    """Normalised distribution name -> version for the running environment."""
+    """Normalised distribution name -> version for the running environment.
+
+    When a name is installed twice on ``sys.path``, the first one wins, as for imports and pip.
+    """
     out: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name:
-            out[_normalise(name)] = dist.version
+            out.setdefault(_normalise(name), dist.version)
     return out
 
 
@@ -35,15 +41,52 @@ def _normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _run_pip(args: Sequence[str], echo: Printer) -> int:
-    """Run pip with the current interpreter, streaming its output line by line."""
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def pinned_distributions(root: str = "gantrans") -> dict[str, str]:
+    """``root`` and every installed distribution it requires, with the installed versions.
+
+    Requirements of every extra count (the GUI's PySide6, tensorboard, ...) when installed:
+    whatever gantrans runs with must stay as it is. Their own dependencies are left to pip (a
+    plugin may need a newer ``filelock``), so the pins never fight an installed package's range.
+    """
+    installed = installed_distributions()
+    pins = {_normalise(root): installed[_normalise(root)]} if _normalise(root) in installed else {}
+    for req in metadata.requires(root) or []:
+        match = _NAME.match(req)
+        if match and _normalise(match.group(1)) in installed:
+            pins[_normalise(match.group(1))] = installed[_normalise(match.group(1))]
+    return pins
+
+
+def _run_pip(args: Sequence[str], echo: Printer) -> tuple[int, list[str]]:
+    """Run pip with the current interpreter; every output line goes to ``echo`` and is returned."""
     cmd = [sys.executable, "-m", "pip", *args]
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
+    lines = []
     for line in proc.stdout:
-        echo(line.rstrip("\n"))
-    return proc.wait()
+        lines.append(line.rstrip("\n"))
+        echo(lines[-1])
+    return proc.wait(), lines
+
+
+def conflict_summary(lines: Sequence[str], pins: dict[str, str]) -> str:
+    """What pip's resolver refused, in one clause: the plugin's requirement against our pin."""
+    wanted = []
+    for line in lines:
+        text = line.strip()
+        m = re.match(r"^(\S+) (\S+) depends on (.+)$", text)
+        if m and _normalise(_NAME.match(m.group(3)).group(1) if _NAME.match(m.group(3)) else "") in pins:
+            req = m.group(3).strip()
+            name = _normalise(_NAME.match(req).group(1))
+            wanted.append(f"{m.group(1)} {m.group(2)} requires {req} but gantrans runs with {name} {pins[name]}")
+    if wanted:
+        return "; ".join(dict.fromkeys(wanted))
+    errors = [line.strip() for line in lines if line.strip().startswith("ERROR:")]
+    return errors[0].removeprefix("ERROR:").strip() if errors else ""
 
 
 def describe_plugins_fresh() -> dict:
@@ -55,22 +98,44 @@ def describe_plugins_fresh() -> dict:
     return json.loads(proc.stdout)
 
 
-def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequence[str] = ()) -> dict:
-    """Install plugin distributions; returns the plugins that appeared with what they registered."""
+def _keys(info: dict) -> set[tuple[str, str | None]]:
+    return {(p["name"], p["distribution"]) for p in info["plugins"]}
+
+
+def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequence[str] = (),
+            verbose: bool = False) -> dict:
+    """Install plugin distributions; returns the plugins that appeared with what they registered.
+
+    pip's output goes to ``echo`` as it comes with ``verbose``; otherwise it is shown only when
+    pip fails. Raises :class:`PluginError` when pip fails (the environment is put back) or when
+    a new plugin fails to import (it stays installed; the message says how to remove it).
+    """
     if not specs:
         raise PluginError("nothing to install: name a plugin distribution, path or wheel")
     before_dists = installed_distributions()
-    before_plugins = {p["plugin"] for p in describe_plugins_fresh()["plugins"]}
+    before_plugins = _keys(describe_plugins_fresh())
+    pins = pinned_distributions()
     with tempfile.TemporaryDirectory(prefix="gantrans-pip-") as tmp:
         constraints = os.path.join(tmp, "constraints.txt")
         with open(constraints, "w", encoding="utf-8") as fh:
-            fh.write(f"gantrans=={__version__}\n")
-        code = _run_pip(["install", "--constraint", constraints, *extra_pip_args, *specs], echo)
+            fh.write("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())))
+        code, lines = _run_pip(["install", "--constraint", constraints, *extra_pip_args, *specs],
+                               echo if verbose else (lambda line: None))
     if code != 0:
-        restored = _roll_back(before_dists, echo)
-        raise PluginError(f"pip failed (exit {code}) installing {' '.join(specs)}; {restored}")
+        if not verbose:
+            for line in lines:
+                echo(line)
+        restored = _roll_back(before_dists, echo if verbose else (lambda line: None))
+        why = conflict_summary(lines, pins)
+        raise PluginError(f"pip failed (exit {code}) installing {' '.join(specs)}"
+                          + (f": {why}" if why else "") + f"; {restored}")
     after = describe_plugins_fresh()
-    new = [p for p in after["plugins"] if p["plugin"] not in before_plugins]
+    new = [p for p in after["plugins"] if (p["name"], p["distribution"]) not in before_plugins]
+    broken = [p for p in new if p["status"] == "failed" and not any(p["registered"].values())]
+    if broken:
+        p = broken[0]
+        raise PluginError(f"installed {p['distribution']} {p['version']}, but its plugin '{p['name']}' fails to load "
+                          f"({p['error']}); remove it with 'gantrans plugins uninstall {p['name']}'")
     return {"new_plugins": new, "failed": after["failed"]}
 
 
@@ -93,21 +158,29 @@ def _roll_back(before: dict[str, str], echo: Printer) -> str:
 
 
 def uninstall(names: Sequence[str], echo: Printer = print) -> list[str]:
-    """Uninstall plugins by plugin name or distribution name; returns the distributions removed."""
+    """Uninstall plugins by plugin name (as ``plugins list`` shows, failed plugins included) or
+    distribution name; returns the distributions removed."""
     from gantrans.plugins import get_plugin_manager
 
-    origins = get_plugin_manager().origins
+    manager = get_plugin_manager()
+    dist_of = {name: origin.distribution for name, origin in manager.origins.items()}
+    for failure in manager.failures:
+        dist_of.setdefault(failure.plugin, failure.distribution)
+    installed = installed_distributions()
     dists: list[str] = []
     for name in names:
-        origin = origins.get(name)
-        dist = origin.distribution if origin and origin.distribution else name
+        dist = dist_of.get(name) or name
         if _normalise(dist) == "gantrans":
             raise PluginError(f"'{name}' is built into gantrans and cannot be uninstalled; "
                               f"disable it with GANTRANS_DISABLE_PLUGINS={name}")
-        if _normalise(dist) not in installed_distributions():
-            raise PluginError(f"no installed plugin or distribution named '{name}'")
-        dists.append(dist)
-    code = _run_pip(["uninstall", "-y", *dists], echo)
+        if _normalise(dist) not in installed:
+            raise PluginError(f"no installed plugin or distribution named '{name}' "
+                              f"('gantrans plugins list' shows the plugins)")
+        if dist not in dists:
+            dists.append(dist)
+    code, lines = _run_pip(["uninstall", "-y", *dists], lambda line: None)
     if code != 0:
+        for line in lines:
+            echo(line)
         raise PluginError(f"pip failed (exit {code}) uninstalling {' '.join(dists)}")
     return dists

@@ -15,6 +15,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -65,8 +66,11 @@ def count_step_flops(engine: Engine, data: Any, step: int) -> int | None:
 
 def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str = "auto", device: str = "auto",
                 steps: int = 10, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
-                seed: int = 0) -> dict[str, Any]:
-    """Time ``steps`` training steps after ``warmup`` untimed ones; returns the figures as a dict."""
+                seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Time ``steps`` training steps after ``warmup`` untimed ones; returns the figures as a dict.
+
+    ``progress(done, total)`` is called after each step (warm-up steps included).
+    """
     dev = devices.pick_device(device)
     prec = devices.pick_precision(precision, dev)
     devices.configure_backends(dev, deterministic=False)
@@ -88,6 +92,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
             torch.cuda.synchronize(dev)
         if i >= warmup:
             times.append(time.perf_counter() - t)
+        if progress is not None:
+            progress(i + 1, warmup + steps)
     median = statistics.median(times)
     mem, mem_kind = peak_memory(dev)  # before the counted step, which must not change the figure
     flops = count_step_flops(engine, data, warmup + steps)

@@ -1,18 +1,16 @@
-"""Where a run reports: ``metrics.jsonl`` (flushed each row), TensorBoard and a tqdm bar.
+"""Where a run reports: ``metrics.jsonl`` (appended through :mod:`gantrans.runs`), TensorBoard and a tqdm bar.
 
 Only rank 0 writes; other ranks get a logger whose methods do nothing.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from gantrans.fileio import atomic_write
-from gantrans.runs import METRICS_FILE, TENSORBOARD_DIR
+from gantrans.runs import TENSORBOARD_DIR, MetricsWriter
 
 
 class RunLogger:
@@ -24,7 +22,7 @@ class RunLogger:
         self._bar = None
         if not enabled:
             return
-        self._fh = (run_dir / METRICS_FILE).open("a", encoding="utf-8")
+        self._fh = MetricsWriter(run_dir)
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -41,8 +39,7 @@ class RunLogger:
         if not self.enabled:
             return
         clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
-        self._fh.write(json.dumps(clean) + "\n")
-        self._fh.flush()
+        self._fh.log(clean)
         if self._tb is not None:
             step = int(row["step"])
             for key, value in row.items():
@@ -74,27 +71,3 @@ class RunLogger:
             self._fh.close()
         self._fh = self._tb = self._bar = None
 
-
-def truncate_metrics(run_dir: Path, after_step: int) -> None:
-    """Drop rows logged after the checkpoint being resumed (they are about to be redone).
-
-    Rewritten atomically; a torn last line from a killed run goes too.
-    """
-    file = run_dir / METRICS_FILE
-    if not file.is_file():
-        return
-    keep = []
-    changed = False
-    for line in file.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            changed = True
-            continue
-        if int(row.get("step", 0)) > after_step:
-            changed = True
-            continue
-        keep.append(line)
-    if changed:
-        with atomic_write(file, "w", encoding="utf-8") as fh:
-            fh.write("".join(x + "\n" for x in keep))

@@ -25,11 +25,12 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from gantrans import __version__
+from gantrans import __version__, console, events
+from gantrans import runs as R
+from gantrans.checkpoint import require_plugins
 from gantrans.errors import CheckpointError, ConfigError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
-from gantrans.runs import CONFIG_FILE, SAMPLES_DIR
 from gantrans.training import devices
 from gantrans.training import distributed as D
 from gantrans.training.checkpoint import (
@@ -42,8 +43,8 @@ from gantrans.training.checkpoint import (
     load_checkpoint,
 )
 from gantrans.training.config import RESUMABLE_OVERRIDES, TrainConfig
-from gantrans.training.engine import Engine, adam_impl, build_networks, move_batch
-from gantrans.training.logger import RunLogger, truncate_metrics
+from gantrans.training.engine import Engine, NonFiniteLoss, adam_impl, build_networks, move_batch
+from gantrans.training.logger import RunLogger
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
 from gantrans.training.samples import render_rows, save_grid
@@ -79,9 +80,10 @@ def resume_config(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     """The config saved in a run's latest checkpoint with allowed ``overrides`` on top."""
     ckpt = load_checkpoint(path)
     file = Path(ckpt["_path"])
-    run_dir = file.parent.parent if file.parent.name == CHECKPOINT_DIR else None
-    if run_dir is None or not (run_dir / CONFIG_FILE).is_file():
+    run_dir = R.run_dir_of(file)
+    if run_dir is None:
         raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
+    require_plugins(ckpt)
     config = TrainConfig.from_dict(ckpt["config"], source=str(file))
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
@@ -116,7 +118,9 @@ class Trainer:
     # -- setup ----------------------------------------------------------------------------
     def _say(self, line: str) -> None:
         if self.dist.is_main:
-            if getattr(self, "log", None) is not None:
+            if events.json_mode():
+                console.message(line)
+            elif getattr(self, "log", None) is not None:
                 self.log.write(line)
             else:
                 self._echo(line)
@@ -200,8 +204,7 @@ class Trainer:
         data["resolved"] = {"device": str(self.device), "precision": self.precision,
                             "world_size": self.dist.world_size, "data": self.recipe.data.as_dict(),
                             "gantrans_version": __version__}
-        with atomic_write(self.run_dir / CONFIG_FILE, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=2, default=str) + "\n")
+        R.write_config(self.run_dir, data)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         c = self.config
@@ -224,7 +227,7 @@ class Trainer:
         self.epoch, self.step, self.epoch_step = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["epoch_step"])
         self.engine.skipped = int(ckpt.get("skipped", 0))
         if self.dist.is_main:
-            truncate_metrics(self.run_dir, self.step)
+            R.mark_resume(self.run_dir, self.step)  # the log only grows: a viewer's offset stays valid
         restore_rng(ckpt["rng"])
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -254,13 +257,18 @@ class Trainer:
             return None
         folder = self.run_dir / CHECKPOINT_DIR
         latest = atomic_save(self.state(), folder / LATEST)
+        R.write_checkpoint_summary(latest, step=self.step, epoch=self.epoch, losses=getattr(self, "_terms", None))
         self._saved_step = self.step
         if epoch_file and self.config.keep_epochs > 0:
-            with atomic_write(folder / epoch_filename(self.epoch)) as fh, open(latest, "rb") as src:
+            kept_file = folder / epoch_filename(self.epoch)
+            with atomic_write(kept_file) as fh, open(latest, "rb") as src:
                 shutil.copyfileobj(src, fh)
-            kept = sorted(folder.glob("epoch_*.pt"))
+            R.copy_checkpoint_summary(latest, kept_file)
+            kept = R.kept_epoch_checkpoints(self.run_dir)
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
-                old.unlink(missing_ok=True)
+                R.remove_checkpoint(old)
+        if getattr(self, "status", None) is not None:
+            self.status.checkpoint(latest, self.step)
         return latest
 
     # -- the loop ----------------------------------------------------------------------------
@@ -287,7 +295,7 @@ class Trainer:
         if not self.dist.is_main or self._fixed is None:
             return
         rows = render_rows(self.recipe, self._fixed, list(self.engine.nets.values()), seed=self.config.seed)
-        save_grid(rows, self.run_dir / SAMPLES_DIR / f"epoch_{self.epoch:04d}.png")
+        save_grid(rows, R.sample_grid(self.run_dir, self.epoch))
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
         self._stop = True
@@ -299,6 +307,19 @@ class Trainer:
                  torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
         try:
             return self._run()
+        except TrainingInterrupted as exc:
+            self._finish_status("interrupted", str(exc))
+            raise
+        except NonFiniteLoss as exc:
+            self._finish_status("stopped-nonfinite", str(exc))
+            raise
+        except KeyboardInterrupt:
+            self._finish_status("interrupted", "interrupted (no checkpoint saved since the last one)")
+            raise
+        except BaseException as exc:
+            self._finish_status("failed", str(exc) if isinstance(exc, GantransError) else
+                                f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
             torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[2], saved[3]
@@ -310,6 +331,15 @@ class Trainer:
         total = c.total_epochs * steps_per_epoch
         if c.max_steps is not None:
             total = min(total, c.max_steps)
+        self.status = R.StatusWriter(self.run_dir, enabled=self.dist.is_main)
+        if self.ckpt:
+            self.status.resumed(self.step)
+        self.status.update(force=True, state="starting", step=self.step, total_steps=total, epoch=self.epoch,
+                           total_epochs=min(c.total_epochs, -(-total // max(1, steps_per_epoch))),
+                           recipe=c.recipe, data=str(c.data), device=str(self.device), precision=self.precision)
+        self._rate = events.Rate()
+        if self.dist.is_main:
+            events.active().start("train", total=total, unit="step", run=str(self.run_dir), initial=self.step)
         self.log = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=c.tensorboard,
                              total_steps=total, initial_step=min(self.step, total))
         self._say(f"gantrans: training '{c.recipe}' on {devices.describe_device(self.device)}, precision "
@@ -328,7 +358,28 @@ class Trainer:
                 signal.signal(sig, old)
             self.log.close()
         D.barrier(self.dist)
+        self.status.finish("finished", step=self.step, epoch=self.epoch, eta_s=0.0)
         return TrainResult(self.run_dir, self.step, self.epoch, self.engine.skipped)
+
+    def _finish_status(self, state: str, reason: str) -> None:
+        status = getattr(self, "status", None)
+        if status is not None:
+            try:
+                status.finish(state, reason=reason.strip().splitlines()[0] if reason.strip() else state,
+                              step=self.step, epoch=self.epoch, eta_s=None)
+            except OSError:  # the error being raised matters more (a full disk, say)
+                pass
+
+    def _report(self, total: int, terms: dict[str, float], per_step_images: int) -> None:
+        """status.json (every few seconds) and the JSON progress event of this step."""
+        self._terms = terms
+        rate, eta = self._rate.update(self.step, total)
+        ips = round(rate * per_step_images, 4) if rate is not None else None
+        self.status.update(state="running", step=self.step, epoch=self.epoch, images_per_s=ips,
+                           eta_s=None if eta is None else round(eta, 1))
+        if self.dist.is_main:
+            events.active().progress(self.step, total, rate=rate, eta_s=eta, epoch=self.epoch, losses=terms,
+                                     images_per_s=ips)
 
     def _loop(self, steps_per_epoch: int, total: int) -> None:
         c = self.config
@@ -336,6 +387,7 @@ class Trainer:
             self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}")
             return
         per_step_images = c.batch_size * self.dist.world_size
+        self.status.update(force=True, state="running")
         t0, n0 = time.perf_counter(), 0
         while self.step < total:
             for raw in self._loader(self.epoch):
@@ -345,6 +397,7 @@ class Trainer:
                 self.epoch_step += 1
                 n0 += 1
                 self.log.progress(1, result.terms)
+                self._report(total, result.terms, per_step_images)
                 if c.log_every and (self.step % c.log_every == 0 or self.step == total):
                     elapsed = max(time.perf_counter() - t0, 1e-9)
                     row = {"step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step,

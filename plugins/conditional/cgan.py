@@ -68,8 +68,8 @@ class ConditionalGAN(GANRecipe):
         G, D = self.nets["G"], self.nets["D"]
         real, labels = batch["image"], batch["label"]
         fake = G(self.noise(real.shape[0], real), labels).detach()
-        terms = {"D_real": self.loss.real_loss(D(real, labels)),
-                 "D_fake": self.loss.fake_loss(D(fake, labels))}
+        d_real, d_fake = self.d_adv(D, real, fake, labels)
+        terms = {"D_real": d_real, "D_fake": d_fake}
         gp = self.penalty(D, real, fake, labels)
         if gp is not None:
             terms["D_gp"] = gp
@@ -79,7 +79,7 @@ class ConditionalGAN(GANRecipe):
         G, D = self.nets["G"], self.nets["D"]
         real, labels = batch["image"], batch["label"]
         fake = G(self.noise(real.shape[0], real), labels)
-        return {"G_adv": self.loss.generator_loss(D(fake, labels))}
+        return {"G_adv": self.g_adv(D, fake, real, labels)}
 
     def sample_rows(self, batch: Batch) -> list[tuple[str, torch.Tensor]]:
         """One row per class, the same noise in every row: columns show one z across classes.

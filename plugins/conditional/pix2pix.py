@@ -71,8 +71,8 @@ class Pix2Pix(GANRecipe):
         real_A, real_B = self.pair(batch)
         fake_B = self.nets["G"](real_A)
         cache["fake_B"] = fake_B.detach()
-        pred_fake = self.nets["D"](torch.cat((real_A, fake_B), 1))
-        return {"G_adv": self.loss.generator_loss(pred_fake),
+        g_adv = self.g_adv(self.nets["D"], torch.cat((real_A, fake_B), 1), torch.cat((real_A, real_B), 1))
+        return {"G_adv": g_adv,
                 "G_L1": F.l1_loss(fake_B.float(), real_B.float()) * self.config["lambda_L1"]}
 
     def discriminator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
@@ -86,8 +86,8 @@ class Pix2Pix(GANRecipe):
                 fake_B = self.nets["G"](real_A)
         fake_AB = torch.cat((real_A, fake_B.detach()), 1)
         real_AB = torch.cat((real_A, real_B), 1)
-        terms = {"D_real": 0.5 * self.loss.real_loss(D(real_AB)),
-                 "D_fake": 0.5 * self.loss.fake_loss(D(fake_AB))}
+        d_real, d_fake = self.d_adv(D, real_AB, fake_AB)
+        terms = {"D_real": 0.5 * d_real, "D_fake": 0.5 * d_fake}
         gp = self.penalty(D, real_AB, fake_AB)
         if gp is not None:
             terms["D_gp"] = gp

@@ -96,8 +96,8 @@ class CycleGAN(GANRecipe):
         rec_B = G_A(fake_A)
         cache["fake_A"], cache["fake_B"] = fake_A.detach(), fake_B.detach()
         terms = {
-            "G_A": self.loss.generator_loss(D_A(fake_B)),
-            "G_B": self.loss.generator_loss(D_B(fake_A)),
+            "G_A": self.g_adv(D_A, fake_B, real_B),
+            "G_B": self.g_adv(D_B, fake_A, real_A),
             "cycle_A": F.l1_loss(rec_A.float(), real_A.float()) * c["lambda_A"],
             "cycle_B": F.l1_loss(rec_B.float(), real_B.float()) * c["lambda_B"],
         }
@@ -119,8 +119,8 @@ class CycleGAN(GANRecipe):
         terms: dict[str, torch.Tensor] = {}
         for name, D, real, fake in (("D_A", self.nets["D_A"], real_B, fake_B),
                                     ("D_B", self.nets["D_B"], real_A, fake_A)):
-            terms[f"{name}_real"] = 0.5 * self.loss.real_loss(D(real))
-            terms[f"{name}_fake"] = 0.5 * self.loss.fake_loss(D(fake.detach()))
+            d_real, d_fake = self.d_adv(D, real, fake)
+            terms[f"{name}_real"], terms[f"{name}_fake"] = 0.5 * d_real, 0.5 * d_fake
             gp = self.penalty(D, real, fake)
             if gp is not None:
                 terms[f"{name}_gp"] = gp

@@ -175,6 +175,13 @@ def wgan_gp(real_label: float = 1.0, gradient_penalty_weight: float = 10.0) -> A
     return WGANGPLoss(real_label, gradient_penalty_weight)
 
 
+def ralsgan(real_label: float = 1.0) -> Any:
+    """Relativistic average LSGAN: real vs the average fake and back (needs both logits)."""
+    from gantrans.gan.losses import RaLSGANLoss
+
+    return RaLSGANLoss(real_label)
+
+
 def hinge(real_label: float = 1.0) -> Any:
     """Hinge loss (SAGAN/BigGAN)."""
     from gantrans.gan.losses import HingeLoss
@@ -218,3 +225,5 @@ def register_losses(register: Callable[..., None]) -> None:
     register("lsgan", lsgan, description="least squares GAN (CycleGAN's default)")
     register("wgan-gp", wgan_gp, description="Wasserstein loss with gradient penalty 10")
     register("hinge", hinge, description="hinge loss (SAGAN/BigGAN)")
+    register("ralsgan", ralsgan, description="relativistic average LSGAN (Jolicoeur-Martineau): compares real "
+                                             "and fake logits")

@@ -67,7 +67,8 @@ class VanillaGAN(GANRecipe):
         G, D = self.nets["G"], self.nets["D"]
         real = batch["image"]
         fake = G(self.noise(real.shape[0], real)).detach()
-        terms = {"D_real": self.loss.real_loss(D(real)), "D_fake": self.loss.fake_loss(D(fake))}
+        d_real, d_fake = self.d_adv(D, real, fake)
+        terms = {"D_real": d_real, "D_fake": d_fake}
         gp = self.penalty(D, real, fake)
         if gp is not None:
             terms["D_gp"] = gp
@@ -77,7 +78,7 @@ class VanillaGAN(GANRecipe):
         G, D = self.nets["G"], self.nets["D"]
         real = batch["image"]
         fake = G(self.noise(real.shape[0], real))
-        return {"G_adv": self.loss.generator_loss(D(fake))}
+        return {"G_adv": self.g_adv(D, fake, real)}
 
     def sample_rows(self, batch: Batch) -> list[tuple[str, torch.Tensor]]:
         real = batch["image"]

@@ -1,0 +1,138 @@
+"""Self-describing checkpoints: written atomically, loaded without unpickling code.
+
+A checkpoint holds, besides weights, the recipe name and origin, the recipe options, the data
+spec and each network's registry name and options — enough to resume, sample or export with
+no flags repeated. Loading uses ``torch.load(weights_only=True)``, so every value is a tensor
+or a plain Python container/primitive.
+
+Keys of a checkpoint dict (the trainer writes all; an imported reference generator writes the
+first group and ``networks`` only):
+
+- ``format`` (= CHECKPOINT_FORMAT), ``format_version``, ``gantrans_version``, ``created`` (ISO
+  date), ``run_name``;
+- ``recipe``: ``{"name", "plugin", "distribution", "version"}``; ``model_config``: the recipe's
+  merged options (``Recipe.config``); ``data``: ``DataSpec.as_dict()``; ``network_specs``:
+  ``Recipe.network_specs``; ``config``: the whole resolved run config;
+- ``networks``: ``{key: state_dict}``;
+- ``optimizers``, ``schedulers``: ``{name: state_dict}``; ``scaler``: GradScaler state or None;
+  ``recipe_state``: ``Recipe.state_dict()``; ``rng``: python/numpy/torch/cuda states as tensors
+  and primitives; ``epoch`` (epochs completed), ``step`` (global steps done), ``epoch_step``
+  (steps done inside the current epoch).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gantrans.errors import CheckpointError
+from gantrans.fileio import atomic_write
+from gantrans.recipe import DataSpec, Recipe, get_recipe
+from gantrans.runs import CHECKPOINTS_DIR as CHECKPOINT_DIR
+from gantrans.runs import LATEST_CHECKPOINT as LATEST
+from gantrans.runs import epoch_checkpoint_name as epoch_filename
+
+CHECKPOINT_FORMAT = "gantrans-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename into place.
+
+    A crash at any moment leaves either the old file or the new one, never a torn file.
+    """
+    path = Path(path)
+    with atomic_write(path) as fh:
+        torch.save(obj, fh)
+    return path
+
+
+def resolve_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> Path:
+    """A checkpoint file from a run directory (``latest`` or an epoch number) or a file path."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such run directory or checkpoint file")
+    folder = p / CHECKPOINT_DIR
+    if str(which) == "latest":
+        candidate = folder / LATEST
+    else:
+        try:
+            candidate = folder / epoch_filename(int(which))
+        except ValueError:
+            raise CheckpointError(f"--checkpoint must be 'latest' or an epoch number, not '{which}'") from None
+    if not candidate.is_file():
+        kept = sorted(x.name for x in folder.glob("*.pt")) if folder.is_dir() else []
+        raise CheckpointError(f"{candidate}: no such checkpoint; available: {', '.join(kept) or 'none'}")
+    return candidate
+
+
+def load_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> dict[str, Any]:
+    """Load and validate a gantrans checkpoint on the CPU."""
+    file = resolve_checkpoint(path, which)
+    try:
+        ckpt = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling/zip error is a bad file to the user
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{file}: not a readable checkpoint ({msg})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{file}: not a gantrans checkpoint (for a reference CycleGAN/pix2pix "
+                              f"generator use 'gantrans import')")
+    if int(ckpt.get("format_version", 0)) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{file}: written by a newer gantrans ({ckpt.get('gantrans_version')}); upgrade")
+    ckpt["_path"] = str(file)
+    return ckpt
+
+
+def require_plugins(ckpt: dict[str, Any]) -> None:
+    """Raise a :class:`CheckpointError` naming the distribution when the checkpoint's recipe or
+    one of its networks comes from a plugin that is not installed (or failed to load)."""
+    from gantrans.plugins import get_registries
+
+    regs = get_registries()
+    where = ckpt.get("_path", "checkpoint")
+    recipe = dict(ckpt.get("recipe") or {})
+    needed = [("recipe", recipe.get("name"), recipe, regs.models)]
+    needed += [("network", spec.get("name"), spec, regs.networks)
+               for spec in dict(ckpt.get("network_specs") or {}).values()]
+    for what, name, origin, registry in needed:
+        if not name or name in registry:
+            continue
+        dist = origin.get("distribution")
+        plugin = origin.get("plugin")
+        source = (f"plugin '{plugin}' of distribution {dist} {origin.get('version') or ''}".rstrip() if dist
+                  else f"plugin '{plugin}'" if plugin else "a plugin")
+        failed = (f" (plugins that failed to load: {', '.join(registry.failed_plugins)})"
+                  if registry.failed_plugins else "")
+        fix = f"install it with 'gantrans plugins install {dist}'" if dist else "install the plugin that provides it"
+        raise CheckpointError(f"{where}: {what} '{name}' comes from {source}, which is not installed"
+                              f"{failed}; {fix}")
+
+
+def recipe_from_checkpoint(ckpt: dict[str, Any], load_weights: bool = True) -> Recipe:
+    """Rebuild the recipe and its networks from a checkpoint, weights loaded, on the CPU.
+
+    Networks absent from the checkpoint (an imported generator-only checkpoint) keep their
+    fresh initialisation; every network present must match exactly.
+    """
+    require_plugins(ckpt)
+    cls = get_recipe(ckpt["recipe"]["name"])
+    recipe = cls(ckpt["model_config"], DataSpec.from_dict(ckpt["data"]))
+    nets = recipe.build_networks()
+    if load_weights:
+        for key, state in ckpt.get("networks", {}).items():
+            if key not in nets:
+                raise CheckpointError(f"{ckpt.get('_path', 'checkpoint')}: network '{key}' is not part of "
+                                      f"recipe '{cls.name}' (has {', '.join(nets)})")
+            try:
+                nets[key].load_state_dict(state)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise CheckpointError(f"{ckpt.get('_path', 'checkpoint')}: weights of '{key}' do not fit "
+                                      f"the network ({first})") from None
+    recipe.attach(nets)
+    return recipe

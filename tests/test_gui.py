@@ -1,0 +1,585 @@
+"""The desktop GUI, driven through its real widgets (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+pytest.importorskip("superqt")
+
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from onnx_models import translate_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 20000
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A clean settings file and working folder for each test (``exports/`` is the default folder)."""
+    settings_dir = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exports").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def make_window(qtbot, home):
+    from gantrans_gui import MainWindow
+
+    made = []
+
+    def make():
+        w = MainWindow()
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        qtbot.waitUntil(lambda: w.is_ready, timeout=WAIT)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        for view in w.built_views().values():
+            if hasattr(view, "shutdown"):
+                view.shutdown()
+    from gantrans_gui import workers
+
+    workers.wait_for_workers(10000)
+
+
+def rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def write_image(path: Path, h: int = 40, w: int = 48, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb(h, w, seed)).save(path)
+    return path
+
+
+def engine_output(model: Path, image: Path) -> np.ndarray:
+    from gantrans.inference import Translator
+
+    t = Translator(model)
+    return t.translate_image(t.load(image)).pixels
+
+
+def wait_library(qtbot, window, count: int) -> None:
+    qtbot.waitUntil(lambda: len(window.library.valid_entries(task=None)) >= count, timeout=WAIT)
+
+
+def wait_idle(qtbot, view) -> None:
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=WAIT)
+
+
+def drop(window, paths: list[Path]) -> None:
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(window.width() / 2, window.height() / 2)
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(pos, Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, ev)
+    assert ev.isAccepted()
+
+
+def slow_model_runs(monkeypatch, seconds: float = 0.04) -> None:
+    """Make each model run take a while (ONNX Runtime releases the GIL while it runs; so does sleep)."""
+    from gantrans.inference.translate import Translator
+
+    original = Translator._run
+
+    def run(self, nchw, cancel=None):
+        time.sleep(seconds)
+        return original(self, nchw, cancel)
+
+    monkeypatch.setattr(Translator, "_run", run)
+
+
+# -- translate -----------------------------------------------------------------------------------
+def test_translate_shows_exactly_the_engines_pixels(make_window, qtbot, home):
+    model = translate_model(home / "exports" / "demo_AtoB.onnx", kernel=3)
+    image = write_image(home / "photo.png", 40, 56)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("translate")
+    assert view.picker.current_entry().path == model
+    view.open_image(str(image))
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    expected = engine_output(model, image)
+    from gantrans_gui.imaging import qimage_rgb
+
+    np.testing.assert_array_equal(qimage_rgb(view.after), expected)
+    # What is on screen at 100 %, not only what is stored, is the engine's output.
+    view.set_mode("side")
+    view.zoom("100")
+    qtbot.wait(20)
+    canvas = view.after_canvas
+    r = canvas.image_rect()
+    shot = canvas.grab().toImage().copy(int(r.x()), int(r.y()), int(r.width()), int(r.height()))
+    np.testing.assert_array_equal(qimage_rgb(shot), expected)
+    # the split view shows the input left of the divider and the result right of it
+    view.set_mode("split")
+    view.split_canvas.set_split(0.5)
+    qtbot.wait(20)
+    assert view.state.scale == 1.0  # zoom is shared by every canvas
+    assert "demo" in w.status_model.text() and w.status_time.text().endswith((" ms", " s"))
+    assert "CPU" in w.status_provider.text()
+    assert str(image) in w.settings.recent_files
+
+
+def test_zoom_and_pan_stay_in_sync(make_window, qtbot, home):
+    translate_model(home / "exports" / "m_AtoB.onnx")
+    image = write_image(home / "a.png", 64, 64)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("translate")
+    view.open_image(str(image))
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    view.set_mode("side")
+    left, right = view.before_canvas, view.after_canvas
+    qtbot.keyClick(left, Qt.Key.Key_1)  # 100 %
+    assert view.state.scale == 1.0
+    left.pan(10, -6)
+    assert left.image_rect() == right.image_rect()
+    left.zoom("in")
+    assert right.scale() == pytest.approx(1.25)
+    assert left.image_rect() == right.image_rect()
+    w.findChild(type(view), "view_translate")  # built once
+    view.zoom("fit")
+    assert view.state.scale is None and view.zoom_label.text() == "Fit"
+
+
+def test_direction_cache_and_save_asks_before_overwrite(make_window, qtbot, home, monkeypatch):
+    a2b = translate_model(home / "exports" / "run_AtoB.onnx", seed=1)
+    b2a = translate_model(home / "exports" / "run_BtoA.onnx", seed=2, direction="BtoA")
+
+    image = write_image(home / "in.png")
+    w = make_window()
+    wait_library(qtbot, w, 2)
+    view = w.show_view("translate")
+    view.open_image(str(image))
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    first = view.outcome
+    # both heads of one export: one model entry, two directions
+    assert view.picker.model_combo.count() == 1 and view.picker.direction_combo.count() == 2
+    assert view.picker.direction_combo.isEnabled()
+    assert view.select_model(b2a)
+    qtbot.waitUntil(lambda: view.outcome is not None and view.outcome.request.model == b2a, timeout=WAIT)
+    assert view.select_model(a2b)
+    # back to the first model: served from the cache, no new run
+    assert view.outcome is first and "cached" in view.info.text()
+
+    target = home / "out" / "result.png"
+    target.parent.mkdir()
+    target.write_bytes(b"keep me")
+    monkeypatch.setattr(view, "ask_save_path", lambda: str(target))
+    monkeypatch.setattr(view, "confirm_overwrite", lambda path: False)
+    view.save_result()
+    qtbot.wait(100)
+    assert target.read_bytes() == b"keep me"
+    monkeypatch.setattr(view, "confirm_overwrite", lambda path: True)
+    view.save_result()
+    qtbot.waitUntil(lambda: target.read_bytes() != b"keep me", timeout=WAIT)
+    np.testing.assert_array_equal(np.asarray(Image.open(target)), engine_output(a2b, image))
+    for ext in (".jpg", ".webp"):
+        out = home / "out" / f"result{ext}"
+        monkeypatch.setattr(view, "ask_save_path", lambda out=out: str(out))
+        view.save_result()
+        qtbot.waitUntil(out.is_file, timeout=WAIT)
+        assert Image.open(out).size == (48, 40)
+
+
+def test_paste_an_image(make_window, qtbot, home):
+    model = translate_model(home / "exports" / "m_AtoB.onnx")
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("translate")
+    pixels = rgb(24, 32, seed=3)
+    qimg = QImage(pixels.data, 32, 24, 96, QImage.Format.Format_RGB888).copy()
+    QGuiApplication.clipboard().setImage(qimg)
+    view.paste()
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    from gantrans.inference import Translator
+    from gantrans_gui.imaging import qimage_rgb
+
+    expected = Translator(model).translate_array(pixels)
+    np.testing.assert_array_equal(qimage_rgb(view.after), np.clip(np.rint(expected * 255), 0, 255).astype(np.uint8))
+
+
+# -- drops and the library -----------------------------------------------------------------------
+def test_drop_model_checkpoint_and_image(make_window, qtbot, home):
+    elsewhere = translate_model(home / "elsewhere" / "dropped_AtoB.onnx")
+    image = write_image(home / "dropme.png")
+    ckpt = home / "latest_net_G_A.pth"
+    ckpt.write_bytes(b"not really a checkpoint")
+    w = make_window()
+    drop(w, [elsewhere])
+    qtbot.waitUntil(lambda: w.library.entry(elsewhere) is not None, timeout=WAIT)
+    assert elsewhere in w.library.models  # remembered as a single file
+    drop(w, [ckpt])
+    assert "gantrans import" in w.last_checkpoint_advice and "gantrans export" in w.last_checkpoint_advice
+    drop(w, [image])
+    view = w.view("translate")
+    assert w.current_key() == "translate"
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    assert view.source_name == "dropme.png"
+    assert w.last_error is None
+
+
+def test_library_cards_invalid_files_and_watching(make_window, qtbot, home):
+    folder = home / "models"
+    good = translate_model(folder / "cats_AtoB.onnx", extra={"run_name": "cats", "epoch": 7, "step": 700,
+                                                             "parity_max_abs_diff": 3e-6})
+    (folder / "broken.onnx").write_bytes(b"\x00garbage that is not protobuf")
+    (folder / "half.onnx").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    w = make_window()
+    w.add_model_folder(folder)
+    qtbot.waitUntil(lambda: len(w.library.entries) == 3, timeout=WAIT)
+    view = w.show_view("library")
+    entry = w.library.entry(good)
+    card = dict(entry.card())
+    assert card["Task"] == "translate" and "A → B" in card["Direction"]
+    assert card["Source run"] == "cats (epoch 7, step 700)" and "3.0e-06" in card["Parity"]
+    assert card["Precision"] == "fp32"
+    bad = {e.path.name: e.error for e in w.library.invalid_entries()}
+    assert set(bad) == {"broken.onnx", "half.onnx"} and all("not an ONNX model" in r for r in bad.values())
+    assert "2 unusable" in view.summary.text()
+    rows = [view.list_model.data(view.list_model.index(k)) for k in range(view.list_model.rowCount())]
+    assert any("half.onnx" in r and "truncated" in r for r in rows)
+    view.select_path(good)
+    assert view.card.title() == entry.display_name
+    # a new export appearing in a watched folder shows up by itself
+    translate_model(folder / "cats.int8.onnx", extra={"quantization": "QDQ", "int8_psnr_db": 41.5})
+    qtbot.waitUntil(lambda: len(w.library.entries) == 4, timeout=WAIT)
+    q = w.library.entry(folder / "cats.int8.onnx")
+    assert q.int8 and "41.5 dB" in dict(q.card())["Parity"]
+    assert w.last_error is None
+
+
+# -- compare -------------------------------------------------------------------------------------
+def test_compare_two_models(make_window, qtbot, home):
+    m1 = translate_model(home / "exports" / "one_AtoB.onnx", kernel=3, seed=1)
+    m2 = translate_model(home / "exports" / "two_AtoB.onnx", kernel=1, seed=2)
+    image = write_image(home / "cmp.png", 32, 48)
+    w = make_window()
+    wait_library(qtbot, w, 2)
+    view = w.show_view("compare")
+    view.set_models([m1, m2])
+    view.open_image(str(image))
+    qtbot.waitUntil(lambda: len(view.results) == 2 and not view.is_busy(), timeout=WAIT)
+    from gantrans_gui.imaging import qimage_rgb
+
+    for k, model in enumerate((m1, m2)):
+        outcome, shown = view.results[k]
+        assert outcome.request.model == model
+        np.testing.assert_array_equal(qimage_rgb(shown), engine_output(model, image))
+        assert model.stem.split("_")[0] in view.canvases[k].caption and "ms" in view.canvases[k].caption
+    assert not np.array_equal(qimage_rgb(view.results[0][1]), qimage_rgb(view.results[1][1]))
+    # one zoom for the whole grid
+    view.canvases[0].zoom("100")
+    assert view.canvases[1].scale() == 1.0 and view.input_canvas.scale() == 1.0
+    assert view.add_slot() is not None and view.add_slot() is not None and view.add_slot() is None  # at most 4
+    assert len(view.slots) == 4
+
+
+# -- batch ---------------------------------------------------------------------------------------
+def _tree(root: Path, n: int = 6) -> list[Path]:
+    files = []
+    for k in range(n):
+        sub = root / ("" if k % 2 else f"sub{k % 3}")
+        files.append(write_image(sub / f"img{k}.png", 32, 40, seed=k))
+    return files
+
+
+def test_batch_mirrors_tree_reports_corrupt_file_and_keeps_loop_alive(make_window, qtbot, home, monkeypatch):
+    model = translate_model(home / "exports" / "b_AtoB.onnx", kernel=3)
+    src, out = home / "in", home / "out"
+    files = _tree(src, 8)
+    corrupt = src / "sub1" / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    slow_model_runs(monkeypatch, 0.05)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("batch")
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(out))
+    view.recursive.setChecked(True)
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat.start()
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    heartbeat.stop()
+    # the loop kept ticking the whole time the batch ran (8 runs of >= 50 ms)
+    assert len(ticks) > 20
+    assert max(np.diff(ticks)) < 0.25
+    for f in files:
+        dst = out / f.relative_to(src)
+        assert dst.is_file(), dst
+        np.testing.assert_array_equal(np.asarray(Image.open(dst)), engine_output(model, f))
+    assert not (out / "sub1" / "corrupt.png").exists()
+    assert view.errors.rowCount() == 1
+    assert view.errors.item(0, 0).text() == str(corrupt)
+    assert "corrupt.png" not in view.errors.item(0, 1).text() or "truncated" in view.errors.item(0, 1).text()
+    assert view.errors.item(0, 1).text()
+    assert "8 written" in view.summary.text() and "1 failed" in view.summary.text()
+
+
+def test_batch_cancel_midway(make_window, qtbot, home, monkeypatch):
+    translate_model(home / "exports" / "c_AtoB.onnx")
+    src, out = home / "in", home / "out"
+    for k in range(30):
+        write_image(src / f"f{k:02d}.png", 32, 32, seed=k)
+    slow_model_runs(monkeypatch, 0.05)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("batch")
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(out))
+    view.run()
+    qtbot.waitUntil(lambda: view._done >= 3, timeout=WAIT)
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=WAIT)
+    assert view.cancelled
+    written = sorted(out.glob("*.png"))
+    assert 3 <= len(written) < 30
+    assert len(view.report.written) == len(written)
+    for f in written:  # whatever was written is whole
+        assert Image.open(f).size == (32, 32)
+    assert view.summary.text().startswith("Cancelled")
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_batch_output_inside_input_and_existing_files(make_window, qtbot, home, monkeypatch):
+    translate_model(home / "exports" / "d_AtoB.onnx")
+    src = home / "in"
+    files = _tree(src, 4)
+    inside = src / "translated"
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("batch")
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(inside))
+    asked = []
+    monkeypatch.setattr(view, "confirm_output_inside", lambda o, i: asked.append(o) or False)
+    view.run()
+    qtbot.wait(50)
+    assert asked and not inside.exists() and view.report is None
+    # the same folder is refused outright
+    view.output_edit.setText(str(src))
+    view.run()
+    assert "is the input folder" in w.last_error[0]
+    view.output_edit.setText(str(inside))
+    monkeypatch.setattr(view, "confirm_output_inside", lambda o, i: True)
+    view.run()
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert len(view.report.written) == len(files)
+    # a second run into the same folder asks; "skip" leaves existing results untouched
+    victim = inside / files[1].relative_to(src)
+    victim.write_bytes(b"user's file")
+    choices = []
+    monkeypatch.setattr(view, "ask_existing", lambda n, total: choices.append((n, total)) or "skip")
+    view.report = None
+    view.run()
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert choices == [(4, 4)]
+    assert victim.read_bytes() == b"user's file"
+    assert not list(inside.rglob("translated"))  # the output folder was not read as input
+    monkeypatch.setattr(view, "ask_existing", lambda n, total: "overwrite")
+    view.report = None
+    view.run()
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert victim.read_bytes() != b"user's file" and len(view.report.written) == 4
+
+
+# -- settings, restart, errors -------------------------------------------------------------------
+def test_restart_finds_settings_folders_and_recent_files(make_window, qtbot, home):
+    folder = home / "my models"
+    model = translate_model(folder / "keep_AtoB.onnx")
+    single = translate_model(home / "single" / "one_AtoB.onnx")
+    image = write_image(home / "recent.png")
+    w = make_window()
+    w.add_model_folder(folder)
+    w.add_model(single)
+    wait_library(qtbot, w, 2)
+    sv = w.show_view("settings")
+    sv.tiling_combo.setCurrentIndex(sv.tiling_combo.findData("512"))
+    sv.threads_spin.setValue(1)
+    sv.theme_combo.setCurrentIndex(sv.theme_combo.findData("dark"))
+    qtbot.waitUntil(lambda: sv.provider_combo.count() > 1, timeout=WAIT)
+    sv.provider_combo.setCurrentIndex(sv.provider_combo.findData("CPUExecutionProvider"))
+    tv = w.show_view("translate")
+    tv.open_image(str(image))
+    qtbot.waitUntil(lambda: tv.outcome is not None, timeout=WAIT)
+    w.show_view("batch")
+    w.close()
+
+    w2 = make_window()
+    assert folder in w2.library.folders and single in w2.library.models
+    qtbot.waitUntil(lambda: w2.library.entry(model) is not None and w2.library.entry(single) is not None,
+                    timeout=WAIT)
+    assert w2.current_key() == "batch"
+    s = w2.settings
+    assert (s.tiling, s.threads, s.theme, s.provider) == ("512", 1, "dark", "CPUExecutionProvider")
+    assert s.recent_files[0] == str(image)
+    sv2 = w2.show_view("settings")
+    assert sv2.tiling_combo.currentData() == "512" and sv2.theme_combo.currentData() == "dark"
+    assert w2.show_view("translate").tiling.currentData() == "512"
+    w2.recent_menu.aboutToShow.emit()
+    assert str(image) in [a.text() for a in w2.recent_menu.actions()]
+
+
+def test_errors_show_one_line_with_details_and_the_app_goes_on(make_window, qtbot, home):
+    model = translate_model(home / "exports" / "e_AtoB.onnx")
+    bad = home / "bad.png"
+    bad.write_bytes(b"definitely not an image")
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("translate")
+    view.open_image(str(bad))
+    qtbot.waitUntil(lambda: w.last_error is not None, timeout=WAIT)
+    message, details = w.last_error
+    assert "bad.png" in message and "\n" not in message
+    from gantrans_gui.error_dialog import ErrorDialog
+
+    dialogs = [d for d in w.findChildren(ErrorDialog) if d.isVisible()]
+    assert dialogs and dialogs[-1].message_label.text() == message
+    assert dialogs[-1].details_box is not None and not dialogs[-1].details_box.isExpanded()
+    dialogs[-1].accept()
+    # an exception escaping a worker reaches the dialog too, and the app keeps working
+    from gantrans_gui import workers
+
+    def boom():
+        raise RuntimeError("worker exploded")
+
+    workers.run_in_thread(boom)
+    qtbot.waitUntil(lambda: w.last_error[0] == "RuntimeError: worker exploded", timeout=WAIT)
+    assert "Traceback" in w.last_error[1]
+    good = write_image(home / "good.png")
+    view.open_image(str(good))
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    assert view.outcome.request.model == model
+
+
+def test_accessible_names_and_shortcuts(make_window, qtbot, home):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
+
+    w = make_window()
+    for key in ("library", "translate", "compare", "batch", "settings"):
+        view = w.show_view(key)
+        found = [c for t in (QAbstractButton, QComboBox, QLineEdit) for c in view.findChildren(t)]
+        for widget in found:
+            if isinstance(widget.parent(), (QAbstractSpinBox, QComboBox)):
+                continue  # the editor inside a spin box or combo box: the parent is named
+            if widget.isVisibleTo(view) and not widget.accessibleName():
+                if isinstance(widget, QAbstractButton) and widget.text():
+                    continue  # a button's text is its accessible name
+                pytest.fail(f"{key}: {type(widget).__name__} without an accessible name")
+    shortcuts = {a.text(): a.shortcut().toString() for a in w.actions()}
+    assert shortcuts["&Open image…"] == "Ctrl+O" and shortcuts["&Save result…"] == "Ctrl+S"
+    assert shortcuts["&Translate"] == "Ctrl+Return" and shortcuts["&Fit to window"] == "Ctrl+0"
+    assert shortcuts["Models"] == "Alt+1" and shortcuts["Batch"] == "Alt+4"
+    w.show_view("library")
+    with qtbot.waitActive(w):
+        w.activateWindow()
+    w.nav.setFocus()
+    qtbot.keyClick(w.nav, Qt.Key.Key_3, Qt.KeyboardModifier.AltModifier)
+    assert w.current_key() == "compare"
+
+
+def test_views_are_listed_once_and_built_lazily(make_window, qtbot, home):
+    from gantrans_gui.view_registry import VIEWS
+
+    w = make_window()
+    assert [w.nav.item(k).data(Qt.ItemDataRole.UserRole) for k in range(w.nav.count())] == [v.key for v in VIEWS]
+    assert set(w.built_views()) == {"translate"}  # only the first view shown is built
+    for spec in VIEWS:
+        assert spec.load().__init__.__code__.co_argcount == 2  # (self, window)
+
+
+def test_gui_never_imports_torch(home):
+    """Drive every view in a fresh process and check torch never loaded."""
+    model = translate_model(home / "exports" / "t_AtoB.onnx")
+    write_image(home / "in" / "a.png")
+    write_image(home / "in" / "s" / "b.png", seed=1)
+    code = textwrap.dedent(f"""
+        import sys
+        from PySide6.QtCore import QSettings
+        from PySide6.QtTest import QTest
+        from PySide6.QtWidgets import QApplication
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, {str(home / "s2")!r})
+        app = QApplication([])
+        from gantrans_gui import MainWindow
+        w = MainWindow(); w.show()
+        def until(cond):
+            for _ in range(400):
+                QTest.qWait(25)
+                if cond():
+                    return
+            raise SystemExit("timed out")
+        until(lambda: w.library.entries)
+        for key in ("library", "translate", "compare", "batch", "settings"):
+            w.show_view(key)
+        tv = w.show_view("translate"); tv.open_image({str(home / "in" / "a.png")!r})
+        until(lambda: tv.outcome is not None)
+        cv = w.show_view("compare"); cv.set_models([{str(model)!r}, {str(model)!r}])
+        until(lambda: len(cv.results) == 2)
+        bv = w.show_view("batch"); bv.input_edit.setText({str(home / "in")!r})
+        bv.output_edit.setText({str(home / "out")!r}); bv.run()
+        until(lambda: bv.report is not None)
+        w.close()
+        loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+        assert not loaded, loaded[:5]
+        print("ok", len(bv.report.written))
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=home, env=env,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "ok 2" in res.stdout
+
+
+def test_gui_command_and_startup_time(home):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    res = subprocess.run([sys.executable, "-m", "gantrans", "gui", "--startup-time"], capture_output=True,
+                         text=True, cwd=home, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    import json
+
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert report["window_shown_s"] > 0
+
+
+def test_a_command_needing_torch_names_the_extra(tmp_path):
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None  # as if torch were not installed
+        from gantrans.cli.main import main
+        sys.exit(main(["train", "cyclegan", "--data", "nowhere", "--max-steps", "1"]))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'gantrans[train]'" in lines[0] and "torch" in lines[0]
