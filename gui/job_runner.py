@@ -17,12 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-try:  # the protocol's owner (issue 13); a stand-in until it is merged
-    from gantrans.jobs import command_argv as _command_argv
-    from gantrans.jobs import parse_event as _parse_event
-except ImportError:  # pragma: no cover - removed once gantrans.jobs lands
-    from gantrans_gui._jobs_standin import command_argv as _command_argv
-    from gantrans_gui._jobs_standin import parse_event as _parse_event
+from gantrans.jobs import command_argv as _command_argv
+from gantrans.jobs import parse_event as _parse_event
 
 #: Environment variable naming another interpreter to run ``gantrans`` with (tests use a venv).
 PYTHON_ENV = "GANTRANS_GUI_PYTHON"
@@ -155,7 +151,7 @@ class JobRunner(QObject):
 
     def running(self) -> bool:
         if self._detached_pid is not None:
-            return True
+            return self._popen.poll() is None
         return self._proc is not None and self._proc.state() != QProcess.ProcessState.NotRunning
 
     def pid(self) -> int | None:

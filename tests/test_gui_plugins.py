@@ -15,7 +15,6 @@ import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
-pytest.importorskip("gantrans.jobs", reason="needs the progress protocol of issue 13 (gantrans.jobs)")
 
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from PySide6.QtWidgets import QTabWidget  # noqa: E402

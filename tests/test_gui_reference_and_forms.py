@@ -114,7 +114,6 @@ def test_reference_import_without_torch_says_what_to_install(qtbot, monkeypatch,
 
 @pytest.mark.slow
 def test_a_dropped_reference_checkpoint_ends_in_the_library(qtbot, reference_dir, tmp_path):
-    pytest.importorskip("gantrans.jobs", reason="needs the progress protocol of issue 13 (gantrans.jobs)")
     window = StubWindow()
     qtbot.addWidget(window)
     dlg = reference_import.import_reference(window, reference_dir / "G_resnet_6blocks_ngf8_instance.pth")

@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
-pytest.importorskip("gantrans.jobs", reason="needs the progress protocol of issue 13 (gantrans.jobs)")
 
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from PySide6.QtWidgets import QTabWidget  # noqa: E402
@@ -42,6 +41,7 @@ def gui(qtbot, tmp_path, monkeypatch, tmp_path_factory):
     yield window, training, runs
     for job in training.jobs.running():  # never leave a child behind
         job.runner.kill()
+        job.runner.wait(30000)
 
 
 def fill_tiny_pix2pix(view: TrainingView, runs_dir: Path, name: str, **length) -> None:
