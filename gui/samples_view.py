@@ -222,8 +222,11 @@ class SamplesView(QWidget):
         self.from_box.setMaximum(len(images))
         self.to_box.setMaximum(len(images))
         h, w = images.shape[1:3]
-        self.status.setText(f"{len(images)} samples, {w}×{h} px, seed {self.seed.value()} — "
-                            f"{self.generator.model.path.name}")
+        text = f"{len(images)} samples, {w}×{h} px, seed {self.seed.value()} — {self.generator.model.path.name}"
+        gen = self.generator
+        if gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names:
+            text += " — classes in turn: " + ", ".join(gen.class_names)
+        self.status.setText(text)
 
     def interpolate(self) -> None:
         """Frames along the great circle between two samples of the grid."""

@@ -67,7 +67,7 @@ def _run_action(qtbot, view, fn, *args):
     loaded = []
     view.catalog.changed.connect(lambda: loaded.append(1))
     fn(*args)
-    qtbot.waitUntil(lambda: view.last_exit is not None and loaded, timeout=240000)
+    qtbot.waitUntil(lambda: view.last_exit is not None and bool(loaded), timeout=240000)
     return view.last_exit
 
 

@@ -38,6 +38,8 @@ def gui(qtbot, tmp_path, monkeypatch, tmp_path_factory):
     window.show()
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: training.catalog.loaded, timeout=60000)
+    # pytest-qt closes the window before this fixture's teardown: never block on the question
+    window._gantrans_close_guard.ask = lambda names: "stop"
     yield window, training, runs
     for job in training.jobs.running():  # never leave a child behind
         job.runner.kill()
@@ -116,7 +118,7 @@ def test_stop_saves_a_checkpoint_and_resume_continues(qtbot, gui, tmp_path):
     training.resume_button.click()
     after = []
     training.job.runner.progress.connect(lambda d: after.append(d["done"]))
-    qtbot.waitUntil(lambda: after and after[-1] > stopped_at, timeout=180000)
+    qtbot.waitUntil(lambda: bool(after) and after[-1] > stopped_at, timeout=180000)
     assert after[0] > stopped_at  # it continued, it did not start over
     training.stop_button.click()
     qtbot.waitUntil(lambda: training.state == "stopped", timeout=120000)
