@@ -92,8 +92,11 @@ def parse_catalog(doc: dict[str, Any]) -> Catalog:
             cat.losses[e.name] = e
         for key in ("datasets", "builtin_datasets"):
             cat.datasets += [e.name for e in _entries(reg.get(key), name)]
+    listed = {p.name for p in cat.plugins}
     for f in doc.get("failed") or []:
         name = str(f.get("name") or f.get("plugin") or "?")
+        if name in listed:  # contract C lists failed plugins among the others already
+            continue
         stage = f" (at {f['stage']})" if f.get("stage") else ""
         cat.plugins.append(PluginInfo(name, f.get("distribution"), f.get("version"), "failed",
                                       f"{f.get('error')}{stage}", {}))

@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -69,6 +70,7 @@ class PluginsView(QWidget):
         self.wheel_button = QPushButton("Wheel…")
         self.folder_button = QPushButton("Folder…")
         self.install_button = QPushButton("Install")
+        self.editable = QCheckBox("Editable (a plugin folder under development: edits apply without reinstalling)")
         self.pip_args_edit = QLineEdit(accessibleName="Extra pip arguments")
         self.pip_args_edit.setPlaceholderText("extra pip arguments, e.g. --no-index --find-links DIR")
         self.pip_args_edit.setText(str(view_support.settings().value(PIP_ARGS_KEY, "")))
@@ -102,6 +104,7 @@ class PluginsView(QWidget):
         row.addWidget(self.install_button)
         il.addLayout(row)
         il.addWidget(self.pip_args_edit)
+        il.addWidget(self.editable)
         il.addWidget(self.notice)
         il.addWidget(self.output, 1)
 
@@ -207,7 +210,10 @@ class PluginsView(QWidget):
         spec = (spec if isinstance(spec, str) else self.spec_edit.text()).strip()
         if not spec or self.runner.running():
             return
-        self._run("install", ["plugins", "install", spec, *self.pip_args()], f"Installing {spec}…")
+        args = ["plugins", "install", spec, "--verbose", *self.pip_args()]  # --verbose: pip's output streams
+        if self.editable.isChecked():
+            args.insert(2, "--editable")
+        self._run("install", args, f"Installing {spec}…")
 
     def uninstall(self, name: str) -> None:
         if not self.runner.running():

@@ -73,27 +73,31 @@ def _run_action(qtbot, view, fn, *args):
 
 def test_install_shows_the_recipe_in_the_form_and_uninstall_removes_it(qtbot, gui, tmp_path):
     window, plugins, training = gui
-    assert "example-l1" not in training.recipes() and "pix2pix" in training.recipes()
+    assert "onesided" not in training.recipes() and "pix2pix" in training.recipes()
     src = tmp_path / "example_plugin"
     shutil.copytree(EXAMPLE, src)  # pip builds in place; keep the repository clean
     plugins.pip_args_edit.setText(OFFLINE)
     plugins.spec_edit.setText(str(src))
     code = _run_action(qtbot, plugins, plugins.install_button.click)
     assert code == 0, plugins.output.toPlainText()[-3000:]
-    assert "Successfully installed gantrans-example-plugin-1.2.3" in plugins.output.toPlainText()  # streamed
-    assert "Installed" in plugins.notice.text() and "example" in plugins.notice.text()
-    [row] = [p for p in plugins.plugins() if p.name == "example"]
-    assert row.version == "1.2.3" and row.status == "ok" and "example-l1" in row.registered["models"]
-    assert "example-l1" in training.recipes()  # the shared catalog fed the training form
-    assert training.select_recipe("example-l1")
+    assert "Successfully installed gantrans-onesided-1.0.0" in plugins.output.toPlainText()  # pip, streamed
+    assert "Installed" in plugins.notice.text() and "onesided" in plugins.notice.text()
+    [row] = [p for p in plugins.plugins() if p.name == "onesided"]
+    assert row.version == "1.0.0" and row.status == "ok" and "onesided" in row.registered["models"]
+    assert plugins.tree.currentItem().text(0) == "onesided"  # the newcomer is selected and described
+    assert "resize_resnet" in plugins.details.text()
+    assert "onesided" in training.recipes()  # the shared catalog fed the training form
+    assert training.select_recipe("onesided")
+    assert training.options.editors  # its declared options became a form, with no GUI code
+    assert all(w.toolTip() for w in training.options.editors.values())
 
     items = [plugins.tree.topLevelItem(k) for k in range(plugins.tree.topLevelItemCount())]
-    plugins.tree.setCurrentItem(next(i for i in items if i.text(0) == "example"))
+    plugins.tree.setCurrentItem(next(i for i in items if i.text(0) == "onesided"))
     assert plugins.uninstall_button.isEnabled()
     code = _run_action(qtbot, plugins, plugins.uninstall_button.click)
     assert code == 0, plugins.output.toPlainText()[-3000:]
-    assert "example" not in {p.name for p in plugins.plugins()}
-    assert "example-l1" not in training.recipes()
+    assert "onesided" not in {p.name for p in plugins.plugins()}
+    assert "onesided" not in training.recipes()
 
 
 def test_a_plugin_whose_import_raises_is_shown_failed_and_the_window_survives(qtbot, gui, tmp_path):
@@ -101,9 +105,9 @@ def test_a_plugin_whose_import_raises_is_shown_failed_and_the_window_survives(qt
     src = tmp_path / "broken_plugin"
     shutil.copytree(EXAMPLE, src)
     pyproject = src / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("gantrans-example-plugin", "gantrans-broken-plugin")
-                         .replace('example = "gantrans_example_plugin"', 'broken = "gantrans_example_plugin"'))
-    init = src / "gantrans_example_plugin" / "__init__.py"
+    pyproject.write_text(pyproject.read_text().replace("gantrans-onesided", "gantrans-broken-plugin")
+                         .replace('onesided = "gantrans_onesided"', 'broken = "gantrans_onesided"'))
+    init = src / "gantrans_onesided" / "__init__.py"
     init.write_text('raise RuntimeError("this plugin is broken on purpose")\n' + init.read_text())
     plugins.pip_args_edit.setText(OFFLINE)
     plugins.spec_edit.setText(str(src))
