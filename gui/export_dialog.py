@@ -34,20 +34,31 @@ OUT_KEY = "export/out_dir"
 
 
 def export_args(run: RunDir | str | Path, out_dir: str | Path, *, int8: bool, checkpoint: str = "latest",
-                overwrite: bool = False) -> list[str]:
+                overwrite: bool = False, force: bool = False) -> list[str]:
     path = run.path if isinstance(run, RunDir) else Path(run)
     args = ["export", str(path), "--out", str(out_dir), "--checkpoint", checkpoint]
     if int8:
         args.append("--int8")
     if overwrite:
         args.append("--overwrite")
+    if int8 and force:
+        args.append("--force")
     return args
 
 
+FIGURE_NAMES = {"parity_max_abs_diff": ("parity (max abs difference to PyTorch)", ""),
+                "int8_psnr_db": ("int8 PSNR against fp32", " dB")}
+
+
 def describe_figures(figures: dict[str, Any]) -> str:
-    """One line per figure of the export's result (parity, PSNR, ...)."""
+    """One line per model and figure of the export's result (parity, int8 PSNR, ...)."""
     lines = []
     for key, value in figures.items():
+        if key in FIGURE_NAMES and isinstance(value, dict):
+            label, unit = FIGURE_NAMES[key]
+            for path, v in value.items():
+                lines.append(f"{Path(str(path)).name}: {label} {_fmt(v)}{unit}")
+            continue
         if isinstance(value, dict):
             inner = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
             lines.append(f"{key}: {inner}")
@@ -85,6 +96,9 @@ class ExportDialog(QDialog):
         self.fp32.setEnabled(False)
         self.int8 = QCheckBox("int8 (static QDQ, calibrated on the run's data)")
         self.overwrite = QCheckBox("Replace existing exports")
+        self.force = QCheckBox("Keep the int8 model even below 30 dB PSNR")
+        self.force.setEnabled(False)
+        self.int8.toggled.connect(self.force.setEnabled)
         default_out = view_support.settings().value(OUT_KEY, str(Path("exports").resolve()))
         self.out_dir = QLineEdit(str(default_out))
         browse = QPushButton("…")
@@ -96,6 +110,7 @@ class ExportDialog(QDialog):
         form.addRow("Checkpoint", self.checkpoint)
         form.addRow("Precision", self.fp32)
         form.addRow("", self.int8)
+        form.addRow("", self.force)
         form.addRow("Output folder", out_row)
         form.addRow("", self.overwrite)
 
@@ -143,7 +158,7 @@ class ExportDialog(QDialog):
         self.start_button.setEnabled(False)
         self.runner.start(export_args(self.run, out, int8=self.int8.isChecked(),
                                       checkpoint=self.checkpoint.currentData(),
-                                      overwrite=self.overwrite.isChecked()))
+                                      overwrite=self.overwrite.isChecked(), force=self.force.isChecked()))
 
     def _started(self, data: dict) -> None:
         if data.get("total"):

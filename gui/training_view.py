@@ -63,6 +63,7 @@ class TrainingView(QWidget):
         self.recipe_box.setMinimumContentsLength(16)
         self.recipe_about = QLabel()
         self.recipe_about.setWordWrap(True)
+        self.recipe_about.setTextFormat(Qt.TextFormat.RichText)
         self.options = OptionsForm()
         self.network_info: dict[str, str] = {}
         self.network_box = QVBoxLayout()

@@ -125,3 +125,14 @@ def test_a_dropped_reference_checkpoint_ends_in_the_library(qtbot, reference_dir
     assert dlg.progress.value() == 2
     assert window.library.paths and all(p.is_file() and p.suffix == ".onnx" for p in window.library.paths)
     assert (tmp_path / "runs" / "G_resnet_6blocks_ngf8_instance").is_dir()
+
+
+def test_export_figures_read_per_model():
+    from gantrans_gui.export_dialog import describe_figures, export_args
+
+    text = describe_figures({"parity_max_abs_diff": {"/x/exports/run_A2B.onnx": 2.1e-06},
+                             "int8_psnr_db": {"/x/exports/run_A2B.int8.onnx": 38.25}})
+    assert text.splitlines() == ["run_A2B.onnx: parity (max abs difference to PyTorch) 2.1e-06",
+                                 "run_A2B.int8.onnx: int8 PSNR against fp32 38.25 dB"]
+    assert export_args("runs/a", "out", int8=True, force=True)[-2:] == ["--int8", "--force"]
+    assert "--force" not in export_args("runs/a", "out", int8=False, force=True)
