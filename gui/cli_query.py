@@ -34,6 +34,13 @@ class CliQuery(QObject):
     def running(self) -> bool:
         return self.proc.state() != QProcess.ProcessState.NotRunning
 
+    def stop(self) -> None:
+        """Kill an unanswered question (the window is closing)."""
+        if self.running():
+            self._reported = True
+            self.proc.kill()
+            self.proc.waitForFinished(3000)
+
     def _done(self, code: int, _status) -> None:
         if self._reported:
             return

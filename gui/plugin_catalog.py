@@ -125,6 +125,11 @@ class PluginCatalog(QObject):
         self._query.answered.connect(self._answered)
         self._query.start()
 
+    def shutdown(self) -> None:
+        self._again = False
+        if self._query is not None:
+            self._query.stop()
+
     def _answered(self, code: int, out: str, err: str) -> None:
         doc = parse_json(out) if code == 0 else None
         if isinstance(doc, dict):

@@ -130,6 +130,13 @@ class PluginsView(QWidget):
         self.runner.finished.connect(self._finished)
         self._fill()
 
+    def shutdown(self) -> None:
+        """The window is closing: a running install or uninstall is interrupted (Ctrl+C), not orphaned."""
+        self.catalog.shutdown()
+        if self.runner.running():
+            self.runner.cancel()
+            self.runner.wait(10000)
+
     # -- listing -----------------------------------------------------------------------------
     def plugins(self) -> list[PluginInfo]:
         return list(self.catalog.catalog.plugins)

@@ -57,7 +57,9 @@ def format_eta(seconds: float | None) -> str:
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 def progress_text(st: dict[str, Any]) -> str:
@@ -123,7 +125,8 @@ class CurvesPanel(QWidget):
                 plot = self.plots.addPlot(row=len(self.group_plots) // 2, col=len(self.group_plots) % 2,
                                           title=group)
                 plot.showGrid(x=True, y=True, alpha=0.25)
-                plot.addLegend(offset=(-5, 5))
+                plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190),
+                               colCount=2 if len(keys) > 3 else 1)
                 plot.setLabel("bottom", "step")
                 if group == "learning rate":  # a constant rate would otherwise fill the plot with noise
                     plot.enableAutoRange(axis="y", enable=False)
@@ -294,7 +297,7 @@ class RunsView(QWidget):
         self.overview = QSplitter()
         self.overview.addWidget(self.curves)
         self.overview.addWidget(self.samples)
-        self.overview.setSizes([560, 320])
+        self.overview.setSizes([600, 300])
         self.tabs.addTab(self.overview, "Curves and samples")
         self.tabs.addTab(self.checkpoint_table, "Checkpoints")
         self.tabs.addTab(self.export_table, "Exports")
@@ -317,7 +320,7 @@ class RunsView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
-        split.setSizes([400, 880])
+        split.setSizes([300, 980])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 

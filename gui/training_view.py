@@ -192,6 +192,12 @@ class TrainingView(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 
+    def shutdown(self) -> None:
+        """The window is closing (trainings are the close guard's business)."""
+        self.catalog.shutdown()
+        if self._data_query is not None:
+            self._data_query.stop()
+
     # -- recipes and options -----------------------------------------------------------------
     def _catalog_changed(self) -> None:
         cat = self.catalog.catalog
