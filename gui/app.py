@@ -112,10 +112,12 @@ def _install_excepthook(window) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        import PySide6  # noqa: F401
-    except ImportError:
-        print("gantrans-gui: the desktop GUI needs PySide6: pip install 'gantrans[gui]'", file=sys.stderr)
+    import importlib.util
+
+    missing = [m for m in ("PySide6", "superqt", "qtawesome") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"gantrans-gui: the desktop app needs {', '.join(missing)}: pip install 'gantrans[gui]'",
+              file=sys.stderr)
         return 1
     return run(args)
 
