@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from gantrans_gui import workers
-from gantrans_gui.icons import icon
+from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
 from gantrans_gui.imaging import to_display
 from gantrans_gui.inference_jobs import (
@@ -70,7 +70,7 @@ class ModelSlot(QWidget):
         self.combo.setMinimumContentsLength(16)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.remove = QToolButton()
-        self.remove.setIcon(icon("mdi6.close"))
+        set_icon(self.remove, "mdi6.close")
         self.remove.setToolTip("Remove this model from the comparison")
         self.remove.setAccessibleName(f"Remove model {number}")
         self.remove.clicked.connect(lambda: view.remove_slot(self))

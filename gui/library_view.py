@@ -39,13 +39,13 @@ class LibraryListModel(QAbstractListModel):
         super().__init__(parent)
         self._library = library
         self._rows: list[ModelEntry] = []
-        self._icons = {"ok": icon("mdi6.cube-outline"), "int8": icon("mdi6.cube-scan"),
-                       "gen": icon("mdi6.dice-multiple-outline"), "bad": icon("mdi6.alert-circle-outline")}
         library.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
         self.beginResetModel()
+        self._icons = {"ok": icon("mdi6.cube-outline"), "int8": icon("mdi6.cube-scan"),
+                       "gen": icon("mdi6.dice-multiple-outline"), "bad": icon("mdi6.alert-circle-outline")}
         entries = self._library.entries
         self._rows = sorted((e for e in entries if e.valid), key=lambda e: (str(e.path.parent), e.path.name)) + \
             sorted((e for e in entries if not e.valid), key=lambda e: str(e.path))
@@ -195,6 +195,8 @@ class LibraryView(QWidget):
         layout.addWidget(split)
 
         self.library.changed.connect(self._refresh)
+        window.settings.changed.connect(lambda key: self.list_model.refresh() or self._refresh()
+                                        if key == "appearance/theme" else None)
         self._refresh()
 
     # -- library -------------------------------------------------------------------------------

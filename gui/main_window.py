@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from gantrans_gui import workers
-from gantrans_gui.icons import icon
+from gantrans_gui.icons import icon, set_icon
 from gantrans_gui.model_library import CHECKPOINT_SUFFIXES, MODEL_SUFFIX, ModelLibrary, checkpoint_advice
 from gantrans_gui.settings import Settings
 from gantrans_gui.theme import apply_theme
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = Settings(self)
         apply_theme(self.settings.theme)
+        self.settings.changed.connect(self._setting_changed)
         workers.set_default_error_handler(self.show_error)
         self.last_error: tuple[str, str] | None = None
         self._dialogs: list[QWidget] = []
@@ -192,6 +193,11 @@ class MainWindow(QMainWindow):
 
     def built_views(self) -> dict[str, QWidget]:
         return dict(self._views)
+
+    def _setting_changed(self, key: str) -> None:
+        if key == "appearance/theme":
+            for row, spec in enumerate(self._specs):
+                self.nav.item(row).setIcon(icon(spec.icon))
 
     # -- library -------------------------------------------------------------------------------
     def rescan_library(self) -> None:
@@ -337,7 +343,9 @@ class MainWindow(QMainWindow):
 
     # -- actions and shortcuts -----------------------------------------------------------------
     def _action(self, text: str, shortcut, slot, icon_name: str = "", tip: str = "") -> QAction:
-        act = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
+        act = QAction(text, self)
+        if icon_name:
+            set_icon(act, icon_name)
         if shortcut:
             act.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -428,7 +436,9 @@ class MainWindow(QMainWindow):
 
 def make_button(text: str, icon_name: str = "", tip: str = "", accessible: str = "") -> QPushButton:
     """A push button with a palette-tinted icon, tooltip and accessible name (used by every view)."""
-    b = QPushButton(icon(icon_name), text) if icon_name else QPushButton(text)
+    b = QPushButton(text)
+    if icon_name:
+        set_icon(b, icon_name)
     if tip:
         b.setToolTip(tip)
     b.setAccessibleName(accessible or text.replace("…", "").replace("&", ""))

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from gantrans_gui import workers
-from gantrans_gui.icons import icon
+from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
 from gantrans_gui.imaging import from_qimage, to_display
 from gantrans_gui.inference_jobs import (
@@ -54,7 +54,7 @@ MODES = ("split", "side", "toggle")
 
 def tool_button(text: str, icon_name: str, tip: str, checkable: bool = False) -> QToolButton:
     b = QToolButton()
-    b.setIcon(icon(icon_name))
+    set_icon(b, icon_name)
     b.setText(text)
     b.setToolTip(tip)
     b.setAccessibleName(text)
@@ -131,6 +131,7 @@ class TranslateView(QWidget):
         self._cancel = None
         self._request_id = 0
         self._running = False
+        self._running_key: tuple | None = None
 
         # -- controls ----------------------------------------------------------------------------
         self.open_button = make_button("Open…", "mdi6.folder-open-outline", "Open an image (Ctrl+O)", "Open image")
@@ -140,6 +141,8 @@ class TranslateView(QWidget):
         self.paste_button.clicked.connect(self.paste)
         self.picker = ModelPicker(self.library)
         self.picker.entry_changed.connect(lambda _e: self._request())
+        # a re-exported model (same file, new contents) is translated again
+        self.library.changed.connect(lambda: self._request() if self.outcome is not None or self._running else None)
         self.tiling = tiling_combo(self.settings.tiling)
         self.tiling.currentIndexChanged.connect(lambda _i: self._request())
         self.provider = provider_combo(window)
@@ -374,6 +377,8 @@ class TranslateView(QWidget):
                 self.info.setText("Choose a model (Models view: add a folder or open an .onnx file)")
             return
         key = request.cache_key()
+        if self._running and key == self._running_key and not force:
+            return  # already on its way
         hit = self.cache.get(key)
         if hit is not None and not force:
             self.cache.move_to_end(key)
@@ -387,6 +392,7 @@ class TranslateView(QWidget):
         self._request_id += 1
         rid = self._request_id
         self._running = True
+        self._running_key = key
         self.after, self.outcome = None, None
         self._refresh_canvases()
         self.info.setText(f"Translating {self.source_name} with {self.picker.current_entry().display_name}…")
