@@ -14,6 +14,14 @@ from typing import Any
 from PySide6.QtCore import QEventLoop, QTimer
 
 
+def _wait_until(condition, seconds: float = 60.0) -> None:
+    loop = QEventLoop()
+    deadline = time.perf_counter() + seconds
+    while not condition() and time.perf_counter() < deadline:
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+
+
 def bench_translate(window, model: str, size: int = 512, repeats: int = 5) -> dict[str, Any]:
     import numpy as np
 
@@ -32,6 +40,7 @@ def bench_translate(window, model: str, size: int = 512, repeats: int = 5) -> di
         engine.append(time.perf_counter() - t0)
 
     window.add_model(model)
+    _wait_until(lambda: window.library.entry(model) is not None)
     view = window.show_view("translate")
     if not view.select_model(model):
         raise SystemExit(f"{model}: not a translation model the library accepts")

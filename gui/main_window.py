@@ -239,7 +239,8 @@ class MainWindow(QMainWindow):
             self.open_paths([path])
 
     def add_model(self, path: str | os.PathLike) -> None:
-        entry = self.library.add_model(path)
+        entry = self.library.add_model(path, scan=False)  # reads one header; the folders are rescanned in a worker
+        self.rescan_library()
         if not entry.valid:
             self.show_error(f"{entry.path.name}: {entry.error}",
                             "The file is listed in the Models view with this reason.")

@@ -286,13 +286,15 @@ class ModelLibrary:
             if scan:
                 self.rescan()
 
-    def add_model(self, path: str | os.PathLike) -> ModelEntry:
-        """Add one ``.onnx`` file (kept even when it lies in no library folder)."""
+    def add_model(self, path: str | os.PathLike, scan: bool = True) -> ModelEntry:
+        """Add one ``.onnx`` file (kept even when it lies in no library folder); returns its entry."""
         p = _norm(path)
         if not any(p.is_relative_to(f) for f in self.all_folders):
             self._add_unique(self._models, p)
-        self.rescan()
-        return self.entry(p) or read_entry(p)
+        if scan:
+            self.rescan()
+            return self.entry(p) or read_entry(p)
+        return read_entry(p)
 
     def remove_model(self, path: str | os.PathLike, scan: bool = True) -> None:
         p = _norm(path)
