@@ -37,7 +37,7 @@ from gantrans_gui.inference_jobs import (
     translate,
 )
 from gantrans_gui.main_window import MainWindow, make_button
-from gantrans_gui.model_library import ModelEntry
+from gantrans_gui.model_library import ModelEntry, unique_labels
 from gantrans_gui.translate_view import IMAGE_FILTER, tiling_combo
 
 MIN_MODELS, MAX_MODELS = 2, 4
@@ -82,10 +82,11 @@ class ModelSlot(QWidget):
 
     def fill(self, entries: list[ModelEntry], prefer: Path | None) -> None:
         keep = prefer or self.path()
+        labels = unique_labels(entries)
         self.combo.blockSignals(True)
         self.combo.clear()
         for e in entries:
-            self.combo.addItem(e.display_name, str(e.path))
+            self.combo.addItem(labels[e.path], str(e.path))
             self.combo.setItemData(self.combo.count() - 1, str(e.path), Qt.ItemDataRole.ToolTipRole)
         idx = self.combo.findData(str(keep)) if keep else -1
         self.combo.setCurrentIndex(max(0, idx))
@@ -371,8 +372,12 @@ class CompareView(QWidget):
             self.window_.show_error(workers.one_line(exc), workers.details(exc))
 
     def _name(self, outcome: TranslateOutcome) -> str:
-        e = self.library.entry(outcome.request.model)
-        return e.display_name if e else outcome.request.model.name
+        return self._label(outcome.request.model)
+
+    def _label(self, path: Path | None) -> str:
+        if path is None:
+            return "—"
+        return unique_labels(self.entries()).get(Path(path), Path(path).name)
 
     # -- grid ----------------------------------------------------------------------------------
     def _layout_cells(self) -> None:
@@ -390,7 +395,7 @@ class CompareView(QWidget):
         for k, canvas in enumerate(self.canvases):
             slot = self.slots[k] if k < len(self.slots) else None
             entry = self.library.entry(slot.path()) if slot is not None and slot.path() else None
-            name = entry.display_name if entry else "—"
+            name = self._label(entry.path) if entry else "—"
             r = self.results.get(k)
             if isinstance(r, tuple):
                 outcome, image = r

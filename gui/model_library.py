@@ -166,6 +166,23 @@ class ModelEntry:
         return rows
 
 
+def unique_labels(entries: Iterable[ModelEntry]) -> dict[Path, str]:
+    """Short names that tell entries apart: ``shapes A2B``, then the epoch, then the folder."""
+    entries = list(entries)
+    labels = {e.path: e.display_name for e in entries}
+    for _ in range(2):
+        counts: dict[str, int] = {}
+        for label in labels.values():
+            counts[label] = counts.get(label, 0) + 1
+        for e in entries:
+            if counts[labels[e.path]] > 1:
+                epoch = e.provenance.get("epoch")
+                tag = f"epoch {epoch}" if epoch is not None and "epoch" not in labels[e.path] else \
+                    f"{e.path.parent.name}/"
+                labels[e.path] = f"{labels[e.path]} — {tag}"
+    return labels
+
+
 def _format_size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):

@@ -583,3 +583,20 @@ def test_a_command_needing_torch_names_the_extra(tmp_path):
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'gantrans[train]'" in lines[0] and "torch" in lines[0]
+
+
+def test_library_tells_same_named_exports_apart(tmp_path):
+    from gantrans_gui.model_library import ModelLibrary, unique_labels
+
+    early = translate_model(tmp_path / "epoch2" / "run_A2B.onnx", direction="A2B", extra={"epoch": 2})
+    late = translate_model(tmp_path / "final" / "run_A2B.onnx", direction="A2B", extra={"epoch": 6})
+    other = translate_model(tmp_path / "old" / "run_A2B.onnx", direction="A2B", extra={"epoch": 6})
+    lib = ModelLibrary(folders=[tmp_path])
+    seen = []
+    lib.changed.connect(lambda: seen.append(len(lib.entries)))
+    lib.rescan()
+    assert seen == [3]
+    labels = unique_labels(lib.entries)
+    assert labels[early] == "run A2B — epoch 2"
+    assert labels[late] != labels[other] and len(set(labels.values())) == 3
+    assert lib.siblings(lib.entry(late)) == [lib.entry(late)]
