@@ -267,6 +267,9 @@ class MainWindow(QMainWindow):
         if images:
             view = self.show_view("translate")
             view.open_image(str(images[0]))
+            if len(images) > 1:
+                self.statusBar().showMessage(f"{len(images)} images dropped: opened {images[0].name} "
+                                             f"(the Batch view translates whole folders)", 8000)
 
     def explain_checkpoint(self, path: Path) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "A PyTorch checkpoint", checkpoint_advice(path),
