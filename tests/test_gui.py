@@ -603,3 +603,16 @@ def test_library_tells_same_named_exports_apart(tmp_path):
     assert labels[early] == "run A2B — epoch 2"
     assert labels[late] != labels[other] and len(set(labels.values())) == 3
     assert lib.siblings(lib.entry(late)) == [lib.entry(late)]
+
+
+def test_gui_command_without_the_gui_extra_names_it(monkeypatch, capsys):
+    import argparse
+    import importlib.util
+
+    from gantrans_gui import command
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "superqt" else real(name, *a))
+    assert command._run(argparse.Namespace(files=[], startup_time=False, bench_translate=None)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "superqt" in err and "pip install 'gantrans[gui]'" in err
