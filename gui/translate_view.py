@@ -33,14 +33,8 @@ from superqt import QElidingLabel
 from gantrans_gui import workers
 from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
-from gantrans_gui.imaging import from_qimage, to_display
-from gantrans_gui.inference_jobs import (
-    TranslateOutcome,
-    TranslateRequest,
-    load_display_image,
-    tile_option,
-    translate,
-)
+from gantrans_gui.imaging import from_qimage, load_for_display, to_display, translate_for_display
+from gantrans_gui.inference_jobs import TranslateOutcome, TranslateRequest, tile_option
 from gantrans_gui.main_window import MainWindow, make_button
 from gantrans_gui.model_picker import ModelPicker
 from gantrans_gui.settings import PROVIDER_AUTO, TILING_CHOICES
@@ -298,16 +292,17 @@ class TranslateView(QWidget):
         self.settings.set_last_dir("image", str(Path(path).parent))
         self.info.setText(f"Opening {Path(path).name}…")
 
-        def loaded(image) -> None:
+        def loaded(result) -> None:
+            image, display = result
             try:
                 st = os.stat(path)
                 key = f"{path}|{st.st_mtime_ns}|{st.st_size}"
             except OSError:
                 key = path
             self.settings.add_recent_file(path)
-            self._set_source(path, image, key, Path(path).name)
+            self._set_source(path, image, key, Path(path).name, display)
 
-        workers.run_in_thread(load_display_image, path, on_result=loaded,
+        workers.run_in_thread(load_for_display, path, on_result=loaded,
                               on_error=lambda exc: self._failed_open(exc))
 
     def _failed_open(self, exc: BaseException) -> None:
@@ -345,9 +340,9 @@ class TranslateView(QWidget):
             return
         self.window_.show_error("The clipboard holds no image (copy an image or an image file first)")
 
-    def _set_source(self, source, loaded, key: str, name: str) -> None:
+    def _set_source(self, source, loaded, key: str, name: str, display: QImage | None = None) -> None:
         self.source, self.image_key, self.source_name = source, key, name
-        self.before = to_display(loaded.pixels, loaded.alpha)
+        self.before = display if display is not None else to_display(loaded.pixels, loaded.alpha)
         self.after, self.outcome = None, None
         self.state.fit()
         self._refresh_canvases()
@@ -399,7 +394,7 @@ class TranslateView(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.window_.set_busy(True)
-        workers.run_in_thread(translate, request, token, self.relay,
+        workers.run_in_thread(translate_for_display, request, token, self.relay,
                               on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e))
 
     def _cancel_running(self) -> None:
@@ -425,7 +420,8 @@ class TranslateView(QWidget):
             self.progress.setValue(done)
 
     def _done(self, rid: int, outcome: TranslateOutcome) -> None:
-        image = to_display(outcome.result.pixels, outcome.result.alpha)
+        image = outcome.display if outcome.display is not None else to_display(outcome.result.pixels,
+                                                                                outcome.result.alpha)
         self.cache[outcome.request.cache_key()] = (outcome, image)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
