@@ -224,6 +224,8 @@ class MainWindow(QMainWindow):
         self.settings.library_models = [str(m) for m in self.library.models]
         watched = set(self._watcher.directories())
         wanted = {str(f) for f in self.library.all_folders if f.is_dir()}
+        # a folder that does not exist yet (exports/ before the first export): watch its parent
+        wanted |= {str(f.parent) for f in self.library.all_folders if not f.is_dir() and f.parent.is_dir()}
         wanted |= {str(e.path.parent) for e in self.library.entries if e.path.parent.is_dir()}
         if watched - wanted:
             self._watcher.removePaths(sorted(watched - wanted))

@@ -244,7 +244,9 @@ class ModelLibrary:
     """Folders the user keeps models in, single models added by hand, and what is in them.
 
     ``collect()`` is pure and thread-safe (run it in a worker); ``publish(snapshot)`` swaps the
-    entries in and emits :attr:`changed`; ``rescan()`` does both at once.
+    entries in and emits :attr:`changed`; ``rescan()`` does both at once. Call ``publish`` and
+    ``rescan`` from the GUI thread (listeners are widgets); from Qt code, prefer
+    ``MainWindow.rescan_library()``, which collects in a worker.
     """
 
     def __init__(self, folders: Iterable[str | os.PathLike] = (), models: Iterable[str | os.PathLike] = (),

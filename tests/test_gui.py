@@ -616,3 +616,13 @@ def test_gui_command_without_the_gui_extra_names_it(monkeypatch, capsys):
     assert command._run(argparse.Namespace(files=[], startup_time=False, bench_translate=None)) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "superqt" in err and "pip install 'gantrans[gui]'" in err
+
+
+def test_first_export_into_a_missing_exports_folder_appears(make_window, qtbot, home):
+    import shutil
+
+    shutil.rmtree(home / "exports")
+    w = make_window()
+    qtbot.waitUntil(lambda: str(home) in w._watcher.directories(), timeout=WAIT)
+    model = translate_model(home / "exports" / "first_AtoB.onnx")
+    qtbot.waitUntil(lambda: w.library.entry(model) is not None, timeout=WAIT)
