@@ -51,9 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    if QApplication.instance() is None:
+        # Qt 6 is high-DPI aware; pass fractional scale factors (150 %) through instead of rounding.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("gantrans")
     app.setOrganizationName("gantrans")
@@ -71,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
             age = _process_age()
             base = age if age is not None else now - _T0
             shown = base - (now - (window.shown_at or now))
+            cpu = time.process_time()  # CPU seconds so far: the figure a busy machine does not inflate
             print(json.dumps({"window_shown_s": round(shown, 3), "first_view_ready_s": round(base, 3),
-                              "measured_from": "process start" if age is not None else "gui import"}),
+                              "cpu_s": round(cpu, 3),
+                              "measured_from": "process start" if age is not None else "gui import",
+                              "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}),
                   flush=True)
             window.close()
             app.quit()
@@ -112,10 +119,12 @@ def _install_excepthook(window) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        import PySide6  # noqa: F401
-    except ImportError:
-        print("gantrans-gui: the desktop GUI needs PySide6: pip install 'gantrans[gui]'", file=sys.stderr)
+    import importlib.util
+
+    missing = [m for m in ("PySide6", "superqt", "qtawesome") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"gantrans-gui: the desktop app needs {', '.join(missing)}: pip install 'gantrans[gui]'",
+              file=sys.stderr)
         return 1
     return run(args)
 

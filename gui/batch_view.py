@@ -49,7 +49,7 @@ FORMATS = (("Same as input", None), ("PNG", "png"), ("JPEG", "jpg"), ("WebP", "w
 @dataclass
 class BatchPlan:
     jobs: list  # gantrans.inference.FileJob
-    existing: int
+    existing: set  # destinations that already exist
     inside: bool
 
 
@@ -61,7 +61,7 @@ def plan_batch(input_dir: str, output_dir: str, recursive: bool, fmt: str | None
     inside = out.resolve().is_relative_to(inp.resolve())
     items = collect_inputs([inp], recursive=recursive, skip=out if inside else None)
     jobs = plan_jobs(items, out, fmt=fmt)
-    existing = sum(1 for j in jobs if os.path.lexists(j.dst))
+    existing = {j.dst for j in jobs if os.path.lexists(j.dst)}
     return BatchPlan(jobs, existing, inside)
 
 
@@ -266,13 +266,13 @@ class BatchView(QWidget):
             return
         jobs, overwrite = plan.jobs, False
         if plan.existing:
-            choice = self.ask_existing(plan.existing, len(plan.jobs))
+            choice = self.ask_existing(len(plan.existing), len(plan.jobs))
             if choice == "cancel":
                 self._set_running(False)
                 self.summary.setText("Nothing done: the output files already exist")
                 return
             if choice == "skip":
-                jobs = [j for j in jobs if not os.path.lexists(j.dst)]
+                jobs = [j for j in jobs if j.dst not in plan.existing]
             else:
                 overwrite = True
         from gantrans.inference import CancelToken

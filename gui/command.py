@@ -7,6 +7,7 @@ point group and must stay import-free (no Qt) because every ``gantrans`` command
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from typing import Any
 
@@ -24,11 +25,9 @@ def register_commands(subparsers: argparse._SubParsersAction, context: dict[str,
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        import PySide6  # noqa: F401
-        import superqt  # noqa: F401
-    except ImportError as exc:
-        print(f"gantrans: error: 'gantrans gui' needs the GUI extra ({exc.name} is missing): "
+    missing = [m for m in ("PySide6", "superqt", "qtawesome") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"gantrans: error: 'gantrans gui' needs {', '.join(missing)}, which is not installed: "
               f"pip install 'gantrans[gui]'", file=sys.stderr)
         return 1
     from gantrans_gui.app import run

@@ -26,18 +26,12 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from gantrans_gui import workers
-from gantrans_gui.icons import icon
+from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
-from gantrans_gui.imaging import to_display
-from gantrans_gui.inference_jobs import (
-    TranslateOutcome,
-    TranslateRequest,
-    load_display_image,
-    tile_option,
-    translate,
-)
+from gantrans_gui.imaging import load_for_display, to_display, translate_for_display
+from gantrans_gui.inference_jobs import TranslateOutcome, TranslateRequest, tile_option
 from gantrans_gui.main_window import MainWindow, make_button
-from gantrans_gui.model_library import ModelEntry
+from gantrans_gui.model_library import ModelEntry, unique_labels
 from gantrans_gui.translate_view import IMAGE_FILTER, tiling_combo
 
 MIN_MODELS, MAX_MODELS = 2, 4
@@ -51,7 +45,7 @@ def compare_all(requests: list[TranslateRequest], cancel, on_result) -> int:
         if cancel is not None and cancel.cancelled:
             raise Cancelled("comparison cancelled")
         try:
-            on_result((k, translate(request, cancel)))
+            on_result((k, translate_for_display(request, cancel)))
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - one model's failure is shown in its cell
@@ -70,7 +64,7 @@ class ModelSlot(QWidget):
         self.combo.setMinimumContentsLength(16)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.remove = QToolButton()
-        self.remove.setIcon(icon("mdi6.close"))
+        set_icon(self.remove, "mdi6.close")
         self.remove.setToolTip("Remove this model from the comparison")
         self.remove.setAccessibleName(f"Remove model {number}")
         self.remove.clicked.connect(lambda: view.remove_slot(self))
@@ -82,10 +76,11 @@ class ModelSlot(QWidget):
 
     def fill(self, entries: list[ModelEntry], prefer: Path | None) -> None:
         keep = prefer or self.path()
+        labels = unique_labels(entries)
         self.combo.blockSignals(True)
         self.combo.clear()
         for e in entries:
-            self.combo.addItem(e.display_name, str(e.path))
+            self.combo.addItem(labels[e.path], str(e.path))
             self.combo.setItemData(self.combo.count() - 1, str(e.path), Qt.ItemDataRole.ToolTipRole)
         idx = self.combo.findData(str(keep)) if keep else -1
         self.combo.setCurrentIndex(max(0, idx))
@@ -259,12 +254,13 @@ class CompareView(QWidget):
         path = os.path.abspath(path)
         self.settings.set_last_dir("image", str(Path(path).parent))
 
-        def loaded(image) -> None:
+        def loaded(result) -> None:
+            image, display = result
             st = os.stat(path)
             self.settings.add_recent_file(path)
-            self.set_source(path, image, f"{path}|{st.st_mtime_ns}|{st.st_size}", Path(path).name)
+            self.set_source(path, image, f"{path}|{st.st_mtime_ns}|{st.st_size}", Path(path).name, display)
 
-        workers.run_in_thread(load_display_image, path, on_result=loaded)
+        workers.run_in_thread(load_for_display, path, on_result=loaded)
 
     def take_translate_image(self) -> None:
         tv = self.window_.view("translate")
@@ -277,9 +273,9 @@ class CompareView(QWidget):
         else:
             self.set_source(loaded, loaded, tv.image_key, tv.source_name)
 
-    def set_source(self, source, loaded, key: str, name: str) -> None:
+    def set_source(self, source, loaded, key: str, name: str, display: QImage | None = None) -> None:
         self.source, self.image_key, self.source_name = source, key, name
-        self.before = to_display(loaded.pixels, loaded.alpha)
+        self.before = display if display is not None else to_display(loaded.pixels, loaded.alpha)
         self.input_canvas.set_images(self.before)
         self.state.fit()
         self.results.clear()
@@ -343,7 +339,8 @@ class CompareView(QWidget):
         if isinstance(outcome, BaseException):
             self.results[index] = outcome
         else:
-            self.results[index] = (outcome, to_display(outcome.result.pixels, outcome.result.alpha))
+            self.results[index] = (outcome, outcome.display if outcome.display is not None
+                                   else to_display(outcome.result.pixels, outcome.result.alpha))
             self.window_.set_status(provider=outcome.providers[0] if outcome.providers else None,
                                     seconds=outcome.seconds)
             self.window_.providers_in_use = list(outcome.providers)
@@ -371,8 +368,12 @@ class CompareView(QWidget):
             self.window_.show_error(workers.one_line(exc), workers.details(exc))
 
     def _name(self, outcome: TranslateOutcome) -> str:
-        e = self.library.entry(outcome.request.model)
-        return e.display_name if e else outcome.request.model.name
+        return self._label(outcome.request.model)
+
+    def _label(self, path: Path | None) -> str:
+        if path is None:
+            return "—"
+        return unique_labels(self.entries()).get(Path(path), Path(path).name)
 
     # -- grid ----------------------------------------------------------------------------------
     def _layout_cells(self) -> None:
@@ -390,7 +391,7 @@ class CompareView(QWidget):
         for k, canvas in enumerate(self.canvases):
             slot = self.slots[k] if k < len(self.slots) else None
             entry = self.library.entry(slot.path()) if slot is not None and slot.path() else None
-            name = entry.display_name if entry else "—"
+            name = self._label(entry.path) if entry else "—"
             r = self.results.get(k)
             if isinstance(r, tuple):
                 outcome, image = r

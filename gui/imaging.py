@@ -60,3 +60,21 @@ def from_qimage(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
 def qimage_rgb(image: QImage) -> np.ndarray:
     """HxWx3 uint8 of a QImage (what a test compares against engine output)."""
     return from_qimage(image)[0]
+
+
+def translate_for_display(request, cancel=None, on_tile=None):
+    """:func:`gantrans_gui.inference_jobs.translate` plus the QImage to show (in the worker:
+    converting a large result takes a while, and a QImage may be made in any thread)."""
+    from gantrans_gui.inference_jobs import translate
+
+    outcome = translate(request, cancel, on_tile)
+    outcome.display = to_display(outcome.result.pixels, outcome.result.alpha)
+    return outcome
+
+
+def load_for_display(path):
+    """An image file as the engine reads it, with its QImage (both made in the worker)."""
+    from gantrans_gui.inference_jobs import load_display_image
+
+    image = load_display_image(path)
+    return image, to_display(image.pixels, image.alpha)

@@ -43,6 +43,7 @@ class TranslateOutcome:
     notes: list[str] = field(default_factory=list)
     tiles: int = 1
     input_size: tuple[int, int] = (0, 0)  # width, height
+    display: Any = None  # the 8-bit QImage of the result, made in the worker by the views
 
 
 def tile_option(value: str) -> int | None:

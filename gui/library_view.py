@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from gantrans_gui.icons import icon
 from gantrans_gui.main_window import MainWindow, make_button
-from gantrans_gui.model_library import ModelEntry, ModelLibrary
+from gantrans_gui.model_library import ModelEntry, ModelLibrary, unique_labels
 
 EntryRole = Qt.ItemDataRole.UserRole + 1
 
@@ -39,16 +39,17 @@ class LibraryListModel(QAbstractListModel):
         super().__init__(parent)
         self._library = library
         self._rows: list[ModelEntry] = []
-        self._icons = {"ok": icon("mdi6.cube-outline"), "int8": icon("mdi6.cube-scan"),
-                       "gen": icon("mdi6.dice-multiple-outline"), "bad": icon("mdi6.alert-circle-outline")}
         library.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
         self.beginResetModel()
+        self._icons = {"ok": icon("mdi6.cube-outline"), "int8": icon("mdi6.cube-scan"),
+                       "gen": icon("mdi6.dice-multiple-outline"), "bad": icon("mdi6.alert-circle-outline")}
         entries = self._library.entries
         self._rows = sorted((e for e in entries if e.valid), key=lambda e: (str(e.path.parent), e.path.name)) + \
             sorted((e for e in entries if not e.valid), key=lambda e: str(e.path))
+        self._labels = unique_labels(e for e in entries if e.valid)
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
@@ -68,7 +69,7 @@ class LibraryListModel(QAbstractListModel):
             if not e.valid:
                 return f"{e.path.name} — {e.error}"
             what = e.direction_label if e.task == "translate" else e.task
-            return f"{e.display_name}   ·   {what}"
+            return f"{self._labels.get(e.path, e.display_name)}   ·   {what}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return str(e.path) if e.valid else f"{e.path}\n{e.error}"
         if role == Qt.ItemDataRole.DecorationRole:
@@ -195,6 +196,8 @@ class LibraryView(QWidget):
         layout.addWidget(split)
 
         self.library.changed.connect(self._refresh)
+        window.settings.changed.connect(lambda key: self.list_model.refresh() or self._refresh()
+                                        if key == "appearance/theme" else None)
         self._refresh()
 
     # -- library -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from gantrans_gui import workers
-from gantrans_gui.icons import icon
+from gantrans_gui.icons import icon, set_icon
 from gantrans_gui.model_library import CHECKPOINT_SUFFIXES, MODEL_SUFFIX, ModelLibrary, checkpoint_advice
 from gantrans_gui.settings import Settings
 from gantrans_gui.theme import apply_theme
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = Settings(self)
         apply_theme(self.settings.theme)
+        self.settings.changed.connect(self._setting_changed)
         workers.set_default_error_handler(self.show_error)
         self.last_error: tuple[str, str] | None = None
         self._dialogs: list[QWidget] = []
@@ -193,6 +194,11 @@ class MainWindow(QMainWindow):
     def built_views(self) -> dict[str, QWidget]:
         return dict(self._views)
 
+    def _setting_changed(self, key: str) -> None:
+        if key == "appearance/theme":
+            for row, spec in enumerate(self._specs):
+                self.nav.item(row).setIcon(icon(spec.icon))
+
     # -- library -------------------------------------------------------------------------------
     def rescan_library(self) -> None:
         """Re-read every library folder in a worker; the view updates when it is done."""
@@ -218,6 +224,8 @@ class MainWindow(QMainWindow):
         self.settings.library_models = [str(m) for m in self.library.models]
         watched = set(self._watcher.directories())
         wanted = {str(f) for f in self.library.all_folders if f.is_dir()}
+        # a folder that does not exist yet (exports/ before the first export): watch its parent
+        wanted |= {str(f.parent) for f in self.library.all_folders if not f.is_dir() and f.parent.is_dir()}
         wanted |= {str(e.path.parent) for e in self.library.entries if e.path.parent.is_dir()}
         if watched - wanted:
             self._watcher.removePaths(sorted(watched - wanted))
@@ -233,7 +241,8 @@ class MainWindow(QMainWindow):
             self.open_paths([path])
 
     def add_model(self, path: str | os.PathLike) -> None:
-        entry = self.library.add_model(path)
+        entry = self.library.add_model(path, scan=False)  # reads one header; the folders are rescanned in a worker
+        self.rescan_library()
         if not entry.valid:
             self.show_error(f"{entry.path.name}: {entry.error}",
                             "The file is listed in the Models view with this reason.")
@@ -260,6 +269,9 @@ class MainWindow(QMainWindow):
         if images:
             view = self.show_view("translate")
             view.open_image(str(images[0]))
+            if len(images) > 1:
+                self.statusBar().showMessage(f"{len(images)} images dropped: opened {images[0].name} "
+                                             f"(the Batch view translates whole folders)", 8000)
 
     def explain_checkpoint(self, path: Path) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "A PyTorch checkpoint", checkpoint_advice(path),
@@ -346,7 +358,9 @@ class MainWindow(QMainWindow):
 
     # -- actions and shortcuts -----------------------------------------------------------------
     def _action(self, text: str, shortcut, slot, icon_name: str = "", tip: str = "") -> QAction:
-        act = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
+        act = QAction(text, self)
+        if icon_name:
+            set_icon(act, icon_name)
         if shortcut:
             act.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -437,7 +451,9 @@ class MainWindow(QMainWindow):
 
 def make_button(text: str, icon_name: str = "", tip: str = "", accessible: str = "") -> QPushButton:
     """A push button with a palette-tinted icon, tooltip and accessible name (used by every view)."""
-    b = QPushButton(icon(icon_name), text) if icon_name else QPushButton(text)
+    b = QPushButton(text)
+    if icon_name:
+        set_icon(b, icon_name)
     if tip:
         b.setToolTip(tip)
     b.setAccessibleName(accessible or text.replace("…", "").replace("&", ""))

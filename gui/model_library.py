@@ -166,6 +166,23 @@ class ModelEntry:
         return rows
 
 
+def unique_labels(entries: Iterable[ModelEntry]) -> dict[Path, str]:
+    """Short names that tell entries apart: ``shapes A2B``, then the epoch, then the folder."""
+    entries = list(entries)
+    labels = {e.path: e.display_name for e in entries}
+    for _ in range(2):
+        counts: dict[str, int] = {}
+        for label in labels.values():
+            counts[label] = counts.get(label, 0) + 1
+        for e in entries:
+            if counts[labels[e.path]] > 1:
+                epoch = e.provenance.get("epoch")
+                tag = f"epoch {epoch}" if epoch is not None and "epoch" not in labels[e.path] else \
+                    f"{e.path.parent.name}/"
+                labels[e.path] = f"{labels[e.path]} — {tag}"
+    return labels
+
+
 def _format_size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -227,7 +244,9 @@ class ModelLibrary:
     """Folders the user keeps models in, single models added by hand, and what is in them.
 
     ``collect()`` is pure and thread-safe (run it in a worker); ``publish(snapshot)`` swaps the
-    entries in and emits :attr:`changed`; ``rescan()`` does both at once.
+    entries in and emits :attr:`changed`; ``rescan()`` does both at once. Call ``publish`` and
+    ``rescan`` from the GUI thread (listeners are widgets); from Qt code, prefer
+    ``MainWindow.rescan_library()``, which collects in a worker.
     """
 
     def __init__(self, folders: Iterable[str | os.PathLike] = (), models: Iterable[str | os.PathLike] = (),
@@ -286,13 +305,15 @@ class ModelLibrary:
             if scan:
                 self.rescan()
 
-    def add_model(self, path: str | os.PathLike) -> ModelEntry:
-        """Add one ``.onnx`` file (kept even when it lies in no library folder)."""
+    def add_model(self, path: str | os.PathLike, scan: bool = True) -> ModelEntry:
+        """Add one ``.onnx`` file (kept even when it lies in no library folder); returns its entry."""
         p = _norm(path)
         if not any(p.is_relative_to(f) for f in self.all_folders):
             self._add_unique(self._models, p)
-        self.rescan()
-        return self.entry(p) or read_entry(p)
+        if scan:
+            self.rescan()
+            return self.entry(p) or read_entry(p)
+        return read_entry(p)
 
     def remove_model(self, path: str | os.PathLike, scan: bool = True) -> None:
         p = _norm(path)

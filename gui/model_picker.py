@@ -31,7 +31,7 @@ class ModelPicker(QWidget):
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
         self.model_combo.setToolTip("The exported model (Models view lists every file with its card)")
-        self.model_combo.setMinimumContentsLength(18)
+        self.model_combo.setMinimumContentsLength(10)
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.direction_combo = QComboBox()
         self.direction_combo.setAccessibleName("Direction")
@@ -86,9 +86,9 @@ class ModelPicker(QWidget):
         quiet, self._quiet = self._quiet, True
         self.direction_combo.clear()
         for e in heads:
-            self.direction_combo.addItem(f"{e.direction}  ({e.direction_label})" if e.direction else "—",
-                                         str(e.path))
+            self.direction_combo.addItem(f"{e.direction}: {e.direction_label}" if e.direction else "—", str(e.path))
         self.direction_combo.setEnabled(len(heads) > 1)
+        self.direction_combo.setMinimumWidth(self.direction_combo.sizeHint().width())
         self.direction_combo.setCurrentIndex(next((k for k, e in enumerate(heads) if e.direction == prefer), 0))
         self._quiet = quiet
 

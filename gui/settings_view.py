@@ -116,8 +116,9 @@ class SettingsView(QWidget):
             self.settings.provider = value
 
     def _theme_changed(self, index: int) -> None:
-        self.settings.theme = self.theme_combo.itemData(index)
-        apply_theme(self.settings.theme)
+        theme = self.theme_combo.itemData(index)
+        apply_theme(theme)
+        self.settings.theme = theme  # listeners re-tint what they drew with the new palette
 
     def _settings_changed(self, key: str) -> None:
         if key == "inference/provider":

@@ -31,16 +31,10 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from gantrans_gui import workers
-from gantrans_gui.icons import icon
+from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
-from gantrans_gui.imaging import from_qimage, to_display
-from gantrans_gui.inference_jobs import (
-    TranslateOutcome,
-    TranslateRequest,
-    load_display_image,
-    tile_option,
-    translate,
-)
+from gantrans_gui.imaging import from_qimage, load_for_display, to_display, translate_for_display
+from gantrans_gui.inference_jobs import TranslateOutcome, TranslateRequest, tile_option
 from gantrans_gui.main_window import MainWindow, make_button
 from gantrans_gui.model_picker import ModelPicker
 from gantrans_gui.settings import PROVIDER_AUTO, TILING_CHOICES
@@ -54,7 +48,7 @@ MODES = ("split", "side", "toggle")
 
 def tool_button(text: str, icon_name: str, tip: str, checkable: bool = False) -> QToolButton:
     b = QToolButton()
-    b.setIcon(icon(icon_name))
+    set_icon(b, icon_name)
     b.setText(text)
     b.setToolTip(tip)
     b.setAccessibleName(text)
@@ -131,6 +125,7 @@ class TranslateView(QWidget):
         self._cancel = None
         self._request_id = 0
         self._running = False
+        self._running_key: tuple | None = None
 
         # -- controls ----------------------------------------------------------------------------
         self.open_button = make_button("Open…", "mdi6.folder-open-outline", "Open an image (Ctrl+O)", "Open image")
@@ -140,6 +135,8 @@ class TranslateView(QWidget):
         self.paste_button.clicked.connect(self.paste)
         self.picker = ModelPicker(self.library)
         self.picker.entry_changed.connect(lambda _e: self._request())
+        # a re-exported model (same file, new contents) is translated again
+        self.library.changed.connect(lambda: self._request() if self.outcome is not None or self._running else None)
         self.tiling = tiling_combo(self.settings.tiling)
         self.tiling.currentIndexChanged.connect(lambda _i: self._request())
         self.provider = provider_combo(window)
@@ -295,16 +292,17 @@ class TranslateView(QWidget):
         self.settings.set_last_dir("image", str(Path(path).parent))
         self.info.setText(f"Opening {Path(path).name}…")
 
-        def loaded(image) -> None:
+        def loaded(result) -> None:
+            image, display = result
             try:
                 st = os.stat(path)
                 key = f"{path}|{st.st_mtime_ns}|{st.st_size}"
             except OSError:
                 key = path
             self.settings.add_recent_file(path)
-            self._set_source(path, image, key, Path(path).name)
+            self._set_source(path, image, key, Path(path).name, display)
 
-        workers.run_in_thread(load_display_image, path, on_result=loaded,
+        workers.run_in_thread(load_for_display, path, on_result=loaded,
                               on_error=lambda exc: self._failed_open(exc))
 
     def _failed_open(self, exc: BaseException) -> None:
@@ -342,9 +340,9 @@ class TranslateView(QWidget):
             return
         self.window_.show_error("The clipboard holds no image (copy an image or an image file first)")
 
-    def _set_source(self, source, loaded, key: str, name: str) -> None:
+    def _set_source(self, source, loaded, key: str, name: str, display: QImage | None = None) -> None:
         self.source, self.image_key, self.source_name = source, key, name
-        self.before = to_display(loaded.pixels, loaded.alpha)
+        self.before = display if display is not None else to_display(loaded.pixels, loaded.alpha)
         self.after, self.outcome = None, None
         self.state.fit()
         self._refresh_canvases()
@@ -374,6 +372,8 @@ class TranslateView(QWidget):
                 self.info.setText("Choose a model (Models view: add a folder or open an .onnx file)")
             return
         key = request.cache_key()
+        if self._running and key == self._running_key and not force:
+            return  # already on its way
         hit = self.cache.get(key)
         if hit is not None and not force:
             self.cache.move_to_end(key)
@@ -387,13 +387,14 @@ class TranslateView(QWidget):
         self._request_id += 1
         rid = self._request_id
         self._running = True
+        self._running_key = key
         self.after, self.outcome = None, None
         self._refresh_canvases()
         self.info.setText(f"Translating {self.source_name} with {self.picker.current_entry().display_name}…")
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.window_.set_busy(True)
-        workers.run_in_thread(translate, request, token, self.relay,
+        workers.run_in_thread(translate_for_display, request, token, self.relay,
                               on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e))
 
     def _cancel_running(self) -> None:
@@ -419,7 +420,8 @@ class TranslateView(QWidget):
             self.progress.setValue(done)
 
     def _done(self, rid: int, outcome: TranslateOutcome) -> None:
-        image = to_display(outcome.result.pixels, outcome.result.alpha)
+        image = outcome.display if outcome.display is not None else to_display(outcome.result.pixels,
+                                                                                outcome.result.alpha)
         self.cache[outcome.request.cache_key()] = (outcome, image)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)

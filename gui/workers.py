@@ -74,7 +74,9 @@ def run_in_thread(fn: Callable[..., Any], *args: Any, on_result: Callable[[Any],
             on_finished()
 
     worker.finished.connect(finished)
-    worker.start()
+    # Straight into the pool: superqt's ``start()`` defers by a timer tick when an event loop
+    # runs, which lets a worker begin after the window has closed and its signals are gone.
+    QThreadPool.globalInstance().start(worker)
     return worker
 
 
@@ -83,8 +85,10 @@ def running_count() -> int:
 
 
 def wait_for_workers(msecs: int = 5000) -> bool:
-    """Block until the pool is idle (used when the app closes, after cancelling)."""
-    return QThreadPool.globalInstance().waitForDone(msecs)
+    """Drop work not started yet and wait for the rest (the app is closing; running work was cancelled)."""
+    pool = QThreadPool.globalInstance()
+    pool.clear()
+    return pool.waitForDone(msecs)
 
 
 class ProgressRelay(QObject):

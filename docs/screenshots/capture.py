@@ -50,6 +50,8 @@ def main() -> int:
     p.add_argument("--batch-input", required=True)
     p.add_argument("--batch-output", required=True)
     p.add_argument("--select", default=None, help="model whose card the Models view shows")
+    p.add_argument("--bad-image", default=None, help="a broken image file, for the error dialog")
+    p.add_argument("--dark", action="store_true", help="also the Translate view in the dark theme")
     args = p.parse_args()
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
@@ -101,6 +103,27 @@ def main() -> int:
 
     w.show_view("settings")
     shot(w, "settings")
+
+    if args.bad_image:
+        from gantrans_gui.error_dialog import ErrorDialog
+
+        w.show_view("translate").open_image(args.bad_image)
+        wait(lambda: w.last_error is not None)
+        dialog = [d for d in w.findChildren(ErrorDialog) if d.isVisible()][-1]
+        dialog.details_box.expand(animate=False)
+        dialog.resize(720, 420)
+        QTest.qWait(200)
+        dialog.grab().save(str(OUT / "error-dialog.png"))
+        print("wrote", OUT / "error-dialog.png")
+        dialog.accept()
+
+    if args.dark:
+        sv = w.show_view("settings")
+        sv.theme_combo.setCurrentIndex(sv.theme_combo.findData("dark"))
+        tv = w.show_view("translate")
+        tv.set_mode("split")
+        tv.split_canvas.set_split(0.35)
+        shot(w, "translate-dark")
     w.close()
     app.quit()
     return 0
