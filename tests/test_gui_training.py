@@ -130,8 +130,7 @@ def test_stop_resume_and_close_leaving_the_training_running(qtbot, gui, tmp_path
     window.close()
     assert asked == [["long"]]
     os.kill(pid, 0)  # still running without the window
-    runs.poll()
-    assert runs._status["state"] == "running"
+    assert run.status().state == "running"
     os.kill(pid, signal.SIGINT)
     qtbot.waitUntil(lambda: run.status().state != "running", timeout=120000)
     assert run.status().state == "interrupted" and run.status().last_checkpoint["step"] > stopped_at
