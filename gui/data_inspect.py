@@ -42,27 +42,29 @@ def image_summary(root: str | Path, limit: int = 20000) -> dict[str, Any]:
 
 
 def describe(info: dict[str, Any] | None, summary: dict[str, Any] | None) -> str:
-    """Rich text for the data panel."""
+    """Rich text for the data panel (every name read from the folder is escaped: names are data)."""
+    from html import escape as esc
+
     parts: list[str] = []
     if info:
-        fmt = f"<b>{info.get('format')}</b> ({info.get('kind')} data)"
+        fmt = f"<b>{esc(str(info.get('format')))}</b> ({esc(str(info.get('kind')))} data)"
         parts.append(f"Format: {fmt}, split '{info.get('split', 'train')}': <b>{info.get('items')}</b> items")
         if info.get("domains"):
-            parts.append("Domains: " + ", ".join(map(str, info["domains"])))
+            parts.append("Domains: " + esc(", ".join(map(str, info["domains"]))))
         if info.get("class_names"):
             names = list(map(str, info["class_names"]))
-            parts.append(f"Classes ({len(names)}): " + ", ".join(names[:12]) + (" …" if len(names) > 12 else ""))
+            parts.append(f"Classes ({len(names)}): " + esc(", ".join(names[:12])) + (" …" if len(names) > 12 else ""))
         if info.get("also_matches"):
             parts.append("Also matches: " + ", ".join(info["also_matches"]))
         for w in (info.get("warnings") or [])[:5]:
-            parts.append(f"<span style='color:#c62828'>skipped: {w}</span>")
+            parts.append(f"<span style='color:#c62828'>skipped: {esc(str(w))}</span>")
     if summary:
-        folders = ", ".join(f"{k} {v}" for k, v in sorted(summary["folders"].items()))
+        folders = esc(", ".join(f"{k} {v}" for k, v in sorted(summary["folders"].items())))
         parts.append(f"Images: {summary['images']}" + (f" ({folders})" if folders else ""))
         if summary["sizes"]:
             parts.append("Sizes: " + ", ".join(f"{w}×{h} ({c})" for (w, h), c in summary["sizes"]))
         if summary["bad"]:
-            shown = "; ".join(f"{f}: {why}" for f, why in summary["bad"][:5])
+            shown = esc("; ".join(f"{f}: {why}" for f, why in summary["bad"][:5]))
             more = f" and {len(summary['bad']) - 5} more" if len(summary["bad"]) > 5 else ""
             parts.append(f"<span style='color:#c62828'>{len(summary['bad'])} bad file(s): {shown}{more}</span>")
     return "<br>".join(parts)

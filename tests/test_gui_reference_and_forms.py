@@ -136,3 +136,20 @@ def test_export_figures_read_per_model():
                                  "run_A2B.int8.onnx: int8 PSNR against fp32 38.25 dB"]
     assert export_args("runs/a", "out", int8=True, force=True)[-2:] == ["--int8", "--force"]
     assert "--force" not in export_args("runs/a", "out", int8=False, force=True)
+
+
+def test_data_panel_counts_sizes_and_bad_files(tmp_path):
+    from PIL import Image
+
+    from gantrans_gui.data_inspect import describe, image_summary
+
+    for domain, n in (("trainA", 3), ("trainB", 2)):
+        (tmp_path / domain).mkdir()
+        for k in range(n):
+            Image.new("RGB", (48, 32)).save(tmp_path / domain / f"{k}.png")
+    (tmp_path / "trainB" / "<b>broken.png").write_bytes(b"not a png")
+    s = image_summary(tmp_path)
+    assert s["images"] == 6 and s["folders"] == {"trainA": 3, "trainB": 3}
+    assert s["sizes"] == [((48, 32), 5)] and [f for f, _ in s["bad"]] == ["trainB/<b>broken.png"]
+    text = describe({"format": "unpaired", "kind": "unpaired", "items": 3, "domains": ["A", "B"]}, s)
+    assert "48×32 (5)" in text and "1 bad file(s)" in text and "&lt;b&gt;broken.png" in text
