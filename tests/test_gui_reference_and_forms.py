@@ -153,3 +153,26 @@ def test_data_panel_counts_sizes_and_bad_files(tmp_path):
     assert s["sizes"] == [((48, 32), 5)] and [f for f, _ in s["bad"]] == ["trainB/<b>broken.png"]
     text = describe({"format": "unpaired", "kind": "unpaired", "items": 3, "domains": ["A", "B"]}, s)
     assert "48×32 (5)" in text and "1 bad file(s)" in text and "&lt;b&gt;broken.png" in text
+
+
+def test_choosing_a_data_folder_shows_its_format_before_anything_starts(qtbot, tmp_path):
+    from PIL import Image
+
+    from gantrans_gui.training_view import TrainingView
+
+    for domain in ("trainA", "trainB"):
+        (tmp_path / "data" / domain).mkdir(parents=True)
+        for k in range(3):
+            Image.new("RGB", (40, 40), (k * 40, 0, 0)).save(tmp_path / "data" / domain / f"{k}.png")
+    (tmp_path / "data" / "trainA" / "bad.png").write_bytes(b"not a png")
+    window = StubWindow()
+    qtbot.addWidget(window)
+    view = TrainingView(window)
+    qtbot.addWidget(view)
+    view.data_edit.setCurrentText(str(tmp_path / "data"))
+    view.inspect_data(str(tmp_path / "data"))  # `gantrans data info --json` + a Pillow scan
+    qtbot.waitUntil(lambda: view.data_info is not None and view.data_summary is not None, timeout=60000)
+    assert view.data_info["format"] == "unpaired" and view.data_info["items"] == 3
+    text = view.data_label.text()
+    assert "unpaired" in text and "40×40 (6)" in text and "bad.png" in text
+    assert view.jobs.running() == []  # nothing was started
