@@ -43,7 +43,10 @@ def image_summary(root: str | Path, limit: int = 20000) -> dict[str, Any]:
 
 def describe(info: dict[str, Any] | None, summary: dict[str, Any] | None) -> str:
     """Rich text for the data panel (every name read from the folder is escaped: names are data)."""
-    from html import escape as esc
+    from functools import partial
+    from html import escape
+
+    esc = partial(escape, quote=False)
 
     parts: list[str] = []
     if info:

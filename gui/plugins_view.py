@@ -177,7 +177,8 @@ class PluginsView(QWidget):
             return
         lines = [f"<b>{p.name}</b>" + (f" — {p.distribution} {p.version or ''}" if p.distribution else "")]
         if p.status != "ok":
-            lines.append(f"<span style='color:#c62828'><b>Failed to load:</b> {html.escape(p.error or '')}</span>")
+            lines.append(f"<span style='color:#c62828'><b>Failed to load:</b> "
+                         f"{html.escape(p.error or '', quote=False)}</span>")
             lines.append(f"Remove it with Uninstall (runs 'gantrans plugins uninstall {p.name}').")
         for what, names in p.registered.items():
             if names:
@@ -186,7 +187,7 @@ class PluginsView(QWidget):
         for name in p.registered.get("models", []):
             entry = cat.recipes.get(name)
             if entry is not None and entry.options:
-                opts = html.escape(", ".join(f"{o.name}={o.default!r}" for o in entry.options))
+                opts = html.escape(", ".join(f"{o.name}={o.default!r}" for o in entry.options), quote=False)
                 lines.append(f"<i>{name}</i> options: {opts}")
         self.details.setText("<br>".join(lines))
         self._buttons()
@@ -244,7 +245,7 @@ class PluginsView(QWidget):
     def _error(self, text: str) -> None:
         self.output.appendPlainText(f"error: {text}")
         self.notice.setText(f"<span style='color:#c62828'><b>{self.action.capitalize()} failed:</b> "
-                            f"{html.escape(text)}</span>")
+                            f"{html.escape(text, quote=False)}</span>")
 
     def _finished(self, code: int) -> None:
         self.last_exit = code

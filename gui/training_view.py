@@ -241,7 +241,7 @@ class TrainingView(QWidget):
             self.options.set_options([], "")
             self._set_network_info([])
             return
-        about = html.escape(entry.description or "")
+        about = html.escape(entry.description or "", quote=False)
         kinds = entry.extra.get("data_kinds") or []
         if kinds:
             about += f" Data: {' or '.join(kinds)}."
@@ -298,12 +298,13 @@ class TrainingView(QWidget):
             facts = [f"input {x['input']}" if x.get("input") else "",
                      f"size: multiple of {x['size_multiple']}" if x.get("size_multiple") else "",
                      f"min {x['min_size']} px" if x.get("min_size") else ""]
-            text = (f"<b>{key}</b> {html.escape(net.name)}: {html.escape(net.description)} "
+            text = (f"<b>{key}</b> {html.escape(net.name, quote=False)}: {html.escape(net.description, quote=False)} "
                     f"({', '.join(f for f in facts if f)})")
             own = [o for o in net.options if o.name not in recipe_names
                    and o.name not in ("in_channels", "out_channels", "latent_size", "num_classes", "image_size")]
             if own:
-                text += "<br><i>network defaults:</i> " + html.escape(", ".join(f"{o.name}={o.default!r}" for o in own))
+                defaults = ", ".join(f"{o.name}={o.default!r}" for o in own)
+                text += "<br><i>network defaults:</i> " + html.escape(defaults, quote=False)
             label = QLabel(text)
             label.setWordWrap(True)
             label.setToolTip("\n".join(f"{o.name}: {o.help}" for o in net.options if o.help))
