@@ -44,6 +44,8 @@ from gantrans_gui.training_jobs import TrainingJob, training_jobs
 
 #: Recipe options whose value names a registered network: their network's options join the form.
 NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
+#: Network options the built-in recipes set themselves (refused as ROLE.OPTION).
+PASSED_BY_RECIPE = frozenset({"in_channels", "out_channels", "latent_size", "num_classes", "image_size", "n_layers"})
 
 
 class TrainingView(QWidget):
@@ -67,6 +69,7 @@ class TrainingView(QWidget):
         self.recipe_about.setTextFormat(Qt.TextFormat.RichText)
         self.options = OptionsForm()
         self.network_info: dict[str, str] = {}
+        self.role_forms: dict[str, OptionsForm] = {}
         self.network_box = QVBoxLayout()
         self.reset_button = QPushButton("Defaults")
 
@@ -247,7 +250,7 @@ class TrainingView(QWidget):
             about += f" Data: {' or '.join(kinds)}."
         self.recipe_about.setText(f"{about} <i>(plugin {entry.plugin})</i>".strip())
         self.options.set_options([self._with_choices(spec, entry) for spec in entry.options])
-        for key in NETWORK_OPTIONS:
+        for key in (*NETWORK_OPTIONS, "loss"):
             w = self.options.editors.get(key)
             if isinstance(w, QComboBox):
                 w.currentIndexChanged.connect(self._networks_changed)
@@ -279,44 +282,61 @@ class TrainingView(QWidget):
 
     def _networks_changed(self) -> None:
         values = self.options.values()
-        nets = [(key, self.catalog.catalog.networks[v]) for key in NETWORK_OPTIONS
-                if isinstance(v := values.get(key), str) and v in self.catalog.catalog.networks]
-        self._set_network_info(nets)
+        cat = self.catalog.catalog
+        chosen = []
+        for key in (*NETWORK_OPTIONS, "loss"):
+            v = values.get(key)
+            table = cat.losses if key == "loss" else cat.networks
+            if isinstance(v, str) and v in table:
+                chosen.append((key, table[v]))
+        self._set_network_info(chosen)
 
-    def _set_network_info(self, nets: list) -> None:
-        """What each chosen network is: input, size rule, and the options only it knows."""
+    def _set_network_info(self, chosen: list) -> None:
+        """For each chosen network and loss: what it is, and a form for the options only it has.
+
+        Those are set as ``-o ROLE.OPTION=VALUE`` (``generator.n_blocks=9``); options the recipe
+        passes itself (channels, ``ngf``, ``norm``, ...) stay with the recipe's form.
+        """
         while self.network_box.count():
             item = self.network_box.takeAt(0)
             w = item.widget()
             if w is not None:
                 w.hide()
                 w.setParent(None)  # Python owns it now and frees it
-        self.network_info = {}
+        self.network_info, self.role_forms = {}, {}
         recipe_names = {s.name for s in self.options.specs}
-        for key, net in nets:
-            x = net.extra
+        for role, entry in chosen:
+            x = entry.extra
             facts = [f"input {x['input']}" if x.get("input") else "",
                      f"size: multiple of {x['size_multiple']}" if x.get("size_multiple") else "",
                      f"min {x['min_size']} px" if x.get("min_size") else ""]
-            text = (f"<b>{key}</b> {html.escape(net.name, quote=False)}: {html.escape(net.description, quote=False)} "
-                    f"({', '.join(f for f in facts if f)})")
-            own = [o for o in net.options if o.name not in recipe_names
-                   and o.name not in ("in_channels", "out_channels", "latent_size", "num_classes", "image_size")]
+            facts_text = ", ".join(f for f in facts if f)
+            box = QGroupBox(f"{role}: {entry.name}")
+            lay = QVBoxLayout(box)
+            about = QLabel(html.escape(entry.description or "", quote=False) + (f" ({facts_text})" if facts_text else ""))
+            about.setWordWrap(True)
+            lay.addWidget(about)
+            own = [o for o in entry.options if o.name not in recipe_names and o.name not in PASSED_BY_RECIPE]
             if own:
-                defaults = ", ".join(f"{o.name}={o.default!r}" for o in own)
-                text += "<br><i>network defaults:</i> " + html.escape(defaults, quote=False)
-            label = QLabel(text)
-            label.setWordWrap(True)
-            label.setToolTip("\n".join(f"{o.name}: {o.help}" for o in net.options if o.help))
-            self.network_box.addWidget(label)
-            self.network_info[key] = net.name
+                form = OptionsForm()
+                form.set_options(own)
+                lay.addWidget(form)
+                self.role_forms[role] = form
+            self.network_box.addWidget(box)
+            self.network_info[role] = entry.name
 
     def option_values(self) -> dict[str, Any]:
-        """Recipe options set away from their declared defaults."""
-        return self.options.changed_values()
+        """Options set away from their declared defaults: the recipe's, then ``ROLE.OPTION`` ones."""
+        values = self.options.changed_values()
+        for role, form in self.role_forms.items():
+            for k, v in form.changed_values().items():
+                values[f"{role}.{k}"] = v
+        return values
 
     def _reset(self) -> None:
         self.options.reset()
+        for form in self.role_forms.values():
+            form.reset()
 
     # -- data --------------------------------------------------------------------------------
     def _browse(self) -> None:

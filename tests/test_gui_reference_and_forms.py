@@ -8,7 +8,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
-from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox  # noqa: E402
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox  # noqa: E402
 
 from gantrans_gui import reference_import  # noqa: E402
 from gantrans_gui.options_form import OptionsForm, option_args  # noqa: E402
@@ -70,7 +70,7 @@ def test_options_form_types_defaults_tooltips_and_arguments(qtbot):
     assert form.changed_values() == {}
 
 
-def test_training_form_offers_registered_networks_and_describes_the_chosen_one(qtbot, monkeypatch):
+def test_training_form_offers_registered_networks_and_their_own_options(qtbot, monkeypatch):
     from gantrans_gui import plugin_catalog as pc
     from gantrans_gui.training_view import TrainingView
 
@@ -86,17 +86,22 @@ def test_training_form_offers_registered_networks_and_describes_the_chosen_one(q
     assert isinstance(gen, QComboBox)
     assert [gen.itemText(k) for k in range(gen.count())] == ["resnet_6blocks", "resnet_9blocks"]
     assert view.network_info == {"generator": "resnet_9blocks"}
-    view.options.set_value("generator", "resnet_6blocks")  # another network: described in its turn
+    # options the recipe declares itself stay in its form (this listing's recipe has no ngf)
+    assert set(view.role_forms["generator"].editors) == {"ngf", "dropout"}
+    view.options.set_value("generator", "resnet_6blocks")  # another network: its own options in turn
     assert view.network_info == {"generator": "resnet_6blocks"}
-    texts = [view.network_box.itemAt(k).widget().text() for k in range(view.network_box.count())]
-    assert "multiple of 4" in texts[0] and "padding='reflect'" in texts[0]
+    form = view.role_forms["generator"]
+    assert set(form.editors) == {"ngf", "padding"} and form.editors["padding"].toolTip().startswith("pad")
+    box = view.network_box.itemAt(0).widget()
+    assert "multiple of 4" in box.findChild(QLabel).text()
+    form.set_value("padding", "zeros")
     view.options.set_value("pool_size", 10)
     view.data_edit.setCurrentText("/data/horses")
     view.name_edit.setText("h2z")
     args = view.train_args()
     assert args[:4] == ["train", "cyclegan", "--data", "/data/horses"]
     assert args[args.index("--name") + 1] == "h2z"
-    assert args[-4:] == ["-o", "generator=resnet_6blocks", "-o", "pool_size=10"]
+    assert args[-6:] == ["-o", "generator=resnet_6blocks", "-o", "pool_size=10", "-o", "generator.padding=zeros"]
 
 
 def test_reference_import_without_torch_says_what_to_install(qtbot, monkeypatch, tmp_path):
