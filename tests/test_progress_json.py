@@ -255,3 +255,18 @@ def test_json_mode_keeps_stdout_clean_and_turns_gantrans_warnings_into_events():
         ("warning", "a.png: not an image; skipped"), ("message", "two lines")]
     for text in ("stray print", "raw fd write", "child output", "some library noise"):
         assert text in proc.stderr
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_any_long_command_cancels_with_done(tmp_path, sig, code):
+    """Outside training and translate (which stop between items), a signal still ends the stream with done."""
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    job = Job(["bench", "infer", str(model), "--size", "64", "--runs", "1000000", "--warmup", "0"],
+              cwd=tmp_path).start()
+    for ev in job.events():
+        if ev.event == "start":
+            job.process.send_signal(sig)
+            break
+    assert job.wait(timeout=60) == code
+    data = check_stream(job.received, code, command="bench infer")
+    assert "result" not in kinds(data)
