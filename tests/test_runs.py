@@ -189,3 +189,16 @@ def test_list_runs_newest_first_and_not_a_run(tmp_path):
         RunDir(tmp_path / "junk")
     assert R.run_dir_of(b / "checkpoints" / "latest.pt") == b
     assert R.run_dir_of(tmp_path / "junk" / "checkpoints" / "latest.pt") is None
+
+
+def test_runs_py_is_the_only_module_that_names_the_run_files():
+    from pathlib import Path
+
+    import gantrans
+
+    names = ('"config.json"', '"metrics.jsonl"', '"status.json"', '"exports.json"', '"latest.pt"',
+             '"checkpoints"', '"epoch_{')
+    root = Path(gantrans.__file__).parent
+    offenders = [f"{p.relative_to(root)}: {n}" for p in root.rglob("*.py") if p.name != "runs.py"
+                 for n in names if n in p.read_text(encoding="utf-8")]
+    assert not offenders, offenders
