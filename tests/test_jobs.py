@@ -184,7 +184,7 @@ def test_a_non_finite_stop_reads_stopped_nonfinite(tmp_path):
                           timeout=300)
     assert proc.returncode == 1, proc.stderr[-2000:]
     data = check_stream([parse_event(line) for line in proc.stdout.splitlines()], 1, "train")
-    assert "non-finite" in data[-2]["message"] or "NaN" in data[-2]["message"]
+    assert "is nan; stopped" in data[-2]["message"]
     status = RunDir(tmp_path / "nan").status()
     assert status.state == "stopped-nonfinite" and status.step == 2 and status.reason == data[-2]["message"]
 
