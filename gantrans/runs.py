@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gantrans.errors import CheckpointError
+from gantrans.errors import CheckpointError, ConfigError
 from gantrans.fileio import atomic_write
 
 CONFIG_FILE = "config.json"
@@ -341,7 +341,17 @@ class MetricsWriter:
 
 
 def mark_resume(run_dir: str | Path, step: int) -> None:
-    """Note in ``metrics.jsonl`` that the run resumes from ``step`` (the rows after it get redone)."""
+    """Note in ``metrics.jsonl`` that the run resumes from ``step`` (the rows after it get redone).
+
+    Refused while another process still trains the run: two writers would interleave the log.
+    """
+    data = _read_json(Path(run_dir) / STATUS_FILE)
+    if isinstance(data, dict):
+        status = RunStatus.from_dict(data)
+        if (status.live and status.pid != os.getpid() and status.host in (None, socket.gethostname())
+                and _same_process_alive(status)):
+            raise ConfigError(f"{run_dir}: is being trained right now (process {status.pid}); stop it first "
+                              f"(Ctrl+C, or 'kill -INT {status.pid}') and resume after it has saved its checkpoint")
     writer = MetricsWriter(run_dir)
     try:
         writer.resumed(step)

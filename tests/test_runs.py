@@ -202,3 +202,23 @@ def test_runs_py_is_the_only_module_that_names_the_run_files():
     offenders = [f"{p.relative_to(root)}: {n}" for p in root.rglob("*.py") if p.name != "runs.py"
                  for n in names if n in p.read_text(encoding="utf-8")]
     assert not offenders, offenders
+
+
+def test_a_run_still_training_elsewhere_cannot_be_resumed(tmp_path):
+    from gantrans.errors import ConfigError
+
+    run = make_run(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        R.StatusWriter(run).update(force=True, state="running", step=4)
+        data = json.loads((run / R.STATUS_FILE).read_text())
+        data["pid"], data["pid_started"] = other.pid, R.process_start_time(other.pid)
+        (run / R.STATUS_FILE).write_text(json.dumps(data))
+        with pytest.raises(ConfigError, match=f"being trained right now \\(process {other.pid}\\)"):
+            R.mark_resume(run, 2)
+        assert not (run / R.METRICS_FILE).exists()  # nothing written
+    finally:
+        other.kill()
+        other.wait()
+    R.mark_resume(run, 2)  # gone now: the resume goes ahead
+    assert RunDir(run).status().state == "interrupted"
