@@ -456,7 +456,11 @@ def record_export(run_dir: str | Path, path: str | Path, *, head: str, direction
     """
     run_dir = Path(run_dir)
     target = Path(path).resolve()
-    entry = {"path": str(target), "relpath": os.path.relpath(target, run_dir.resolve()), "head": head,
+    try:
+        relpath: str | None = os.path.relpath(target, run_dir.resolve())
+    except ValueError:  # another drive (Windows): only the absolute path can find it
+        relpath = None
+    entry = {"path": str(target), "relpath": relpath, "head": head,
              "direction": direction, "int8": bool(int8), "parity": parity, "psnr": psnr, "time": now_iso(),
              "task": task, "checkpoint": checkpoint, "step": step}
     file = run_dir / EXPORTS_FILE
