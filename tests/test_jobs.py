@@ -144,6 +144,8 @@ def test_cancel_saves_a_checkpoint_and_reports_done_130(tmp_path, env):
     assert job.wait() == 130
     data = check_stream(job.received, 130, "train")
     assert any("interrupted at step" in d.get("text", "") for d in data if d["event"] == "message")
+    result = next(d for d in data if d["event"] == "result")
+    assert result["figures"]["interrupted"] is True and result["files"][1].endswith("latest.pt")
     status = RunDir(run).status()
     latest = RunDir(run).checkpoints()[-1]
     assert status.state == "interrupted" and "--resume" in status.reason
