@@ -30,6 +30,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -464,11 +465,36 @@ def record_export(run_dir: str | Path, path: str | Path, *, head: str, direction
              "direction": direction, "int8": bool(int8), "parity": parity, "psnr": psnr, "time": now_iso(),
              "task": task, "checkpoint": checkpoint, "step": step}
     file = run_dir / EXPORTS_FILE
-    data = _read_json(file)
-    entries = data.get("exports", []) if isinstance(data, dict) else []
-    entries = [e for e in entries if isinstance(e, dict) and e.get("path") != str(target)]
-    entries.append(entry)
-    _write_json(file, {"version": 1, "exports": entries})
+    with _locked(file):  # two exports of one run at once must not lose each other's entries
+        data = _read_json(file)
+        entries = data.get("exports", []) if isinstance(data, dict) else []
+        entries = [e for e in entries if isinstance(e, dict) and e.get("path") != str(target)]
+        entries.append(entry)
+        _write_json(file, {"version": 1, "exports": entries})
+
+
+@contextlib.contextmanager
+def _locked(file: Path, timeout: float = 10.0, stale: float = 60.0) -> Iterator[None]:
+    """A lock file beside ``file`` for a read-modify-write; a lock older than ``stale`` s is broken."""
+    lock = file.with_name(f".{file.name}.lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - lock.stat().st_mtime > stale:
+                    lock.unlink()
+                    continue
+            if time.monotonic() > deadline:
+                raise OSError(f"{lock}: held by another process for {timeout:g} s") from None
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
 
 
 def _export_record(run_dir: Path, entry: dict[str, Any]) -> ExportRecord | None:

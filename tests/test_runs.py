@@ -222,3 +222,14 @@ def test_a_run_still_training_elsewhere_cannot_be_resumed(tmp_path):
         other.wait()
     R.mark_resume(run, 2)  # gone now: the resume goes ahead
     assert RunDir(run).status().state == "interrupted"
+
+
+def test_concurrent_export_records_are_all_kept(tmp_path):
+    run = make_run(tmp_path)
+    code = ("import sys\nfrom gantrans import runs as R\n"
+            "for k in range(15):\n"
+            "    R.record_export(sys.argv[1], f'{sys.argv[2]}_{k}.onnx', head=sys.argv[2])\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(run), str(tmp_path / name)]) for name in "ab"]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    assert len(RunDir(run).exports()) == 30
+    assert not list(run.glob(".*.lock"))
