@@ -1,8 +1,9 @@
 """The ``gantrans`` command.
 
 Exit codes: 0 success, 1 failure (one line on stderr; the traceback only with ``--debug``),
-2 usage error, 130 interrupted. Subcommand modules build their parsers without importing
-torch, so ``gantrans translate`` and ``gantrans --help`` stay fast and torch-free.
+2 usage error, 130 interrupted (SIGINT; 143 for SIGTERM where a command catches it). Subcommand
+modules build their parsers without importing torch, so ``gantrans translate`` and
+``gantrans --help`` stay fast and torch-free.
 
 ``--progress json`` (on long commands) switches stdout to the JSON event stream of
 :mod:`gantrans.events` before anything else runs; this module reports the ``error`` and the

@@ -165,6 +165,10 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
         except TrainingInterrupted as exc:
             if trainer.dist.is_main:
                 console.message(f"gantrans: {exc}")
+                from gantrans.runs import latest_checkpoint
+
+                events.active().result(files=[str(exc.run_dir), str(latest_checkpoint(exc.run_dir))],
+                                       figures={"steps": exc.step, "interrupted": True}, run=str(exc.run_dir))
             return 130
         if trainer.dist.is_main:
             console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
