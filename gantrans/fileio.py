@@ -11,9 +11,34 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+_UNSAFE = set('/\\:*?"<>|')
+MAX_NAME_CHARS = 120
+
+
+def safe_name(name: object, fallback: str = "model") -> str:
+    """``name`` as one harmless file-name component, for names read from files (run, head, class).
+
+    Such names are data, never paths: separators, control characters and characters Windows
+    forbids become ``_``, leading dots and spaces go (no ``..``, no hidden files), and the
+    result is never empty. Letters of any script, digits, spaces and ``-_.+()[]`` survive.
+    """
+    text = "".join("_" if (c in _UNSAFE or unicodedata.category(c).startswith("C")) else c for c in str(name))
+    text = text.strip().lstrip(". ").rstrip(". ")[:MAX_NAME_CHARS]
+    return text or fallback
+
+
+def inside(folder: str | os.PathLike, name: str) -> Path:
+    """``folder / name``, refused (ValueError) unless it lands directly inside ``folder``."""
+    folder = Path(folder)
+    target = folder / name
+    if Path(name).name != name or target.resolve().parent != folder.resolve():
+        raise ValueError(f"{name!r} is not a plain file name inside {folder}")
+    return target
 
 
 def temp_path_for(target: str | os.PathLike) -> Path:

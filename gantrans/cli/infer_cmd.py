@@ -161,6 +161,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from gantrans.data.images import save_image
     from gantrans.errors import ConfigError
+    from gantrans.fileio import safe_name
     from gantrans.inference import Generator, load_model, make_grid
 
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads)
@@ -192,7 +193,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
     written = 0
     for k, img in enumerate(images):
-        tag = f"_{gen.class_names[label if label is not None else k % len(gen.class_names)]}" \
+        # Class names come from the model file: data, never a path.
+        tag = f"_{safe_name(gen.class_names[label if label is not None else k % len(gen.class_names)], 'class')}" \
             if gen.conditional and gen.class_names else ""
         save_image(img, outdir / f"{stem}_{k:04d}{tag}.png", overwrite=args.overwrite)
         written += 1

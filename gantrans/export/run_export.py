@@ -17,7 +17,7 @@ import onnx
 import torch
 
 from gantrans.errors import ExportError
-from gantrans.fileio import discard, publish, temp_path_for
+from gantrans.fileio import discard, inside, publish, safe_name, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
 from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
@@ -61,8 +61,15 @@ def head_key(head: ExportHead, recipe: Recipe) -> str | None:
 
 
 def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool) -> tuple[Path, Path | None]:
-    base = out_dir / f"{run_name}_{head.name}"
-    return base.with_name(base.name + ".onnx"), (base.with_name(base.name + ".int8.onnx") if int8 else None)
+    """The files of one head, always directly inside ``out_dir``.
+
+    Run and head names come from the checkpoint: they are data, never paths.
+    """
+    base = f"{safe_name(run_name, 'run')}_{safe_name(head.name, 'head')}"
+    try:
+        return inside(out_dir, base + ".onnx"), (inside(out_dir, base + ".int8.onnx") if int8 else None)
+    except ValueError as exc:
+        raise ExportError(f"{out_dir}: refusing to write outside the output folder ({exc})") from None
 
 
 def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir: str | Path = "exports",
