@@ -42,7 +42,7 @@ from gantrans.training.checkpoint import (
     load_checkpoint,
 )
 from gantrans.training.config import RESUMABLE_OVERRIDES, TrainConfig
-from gantrans.training.engine import Engine, adam_impl, build_networks, move_batch
+from gantrans.training.engine import Engine, NonFiniteLoss, adam_impl, build_networks, move_batch
 from gantrans.training.logger import RunLogger, truncate_metrics
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
@@ -249,7 +249,13 @@ class Trainer:
         }
 
     def save_checkpoint(self, epoch_file: bool = False) -> Path | None:
-        """Write ``latest.pt`` (rank 0 only) and, at an epoch end, a kept copy; prune old copies."""
+        """Write ``latest.pt`` (rank 0 only) and, at an epoch end, a kept copy; prune old copies.
+
+        Never writes NaN or Inf: a run that gets there stops and keeps its last good checkpoint.
+        """
+        bad = self.engine.nonfinite_part()
+        if D.any_rank(bad is not None, self.device, self.dist):
+            raise NonFiniteLoss(self.step, bad or "another rank", "not finite", what="refusing to checkpoint: state of")
         if not self.dist.is_main:
             return None
         folder = self.run_dir / CHECKPOINT_DIR
