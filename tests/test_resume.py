@@ -100,3 +100,27 @@ def test_kill_9_loses_at_most_the_steps_since_the_last_checkpoint(tiny, tmp_path
     assert max(r["step"] for r in RunDir(run).metrics()) == ckpt["step"] + 2
     steps = [r["step"] for r in RunDir(run).metrics()]
     assert steps == sorted(set(steps))  # rows beyond the checkpoint were dropped, then redone once
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp_path, capsys):
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = fx.base_args(tmp_path, "early", "--data", "mem:100000", "--epochs", "1", "--checkpoint-every", "0")
+    proc = subprocess.Popen([sys.executable, str(FIXTURES), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True, start_new_session=True)
+    run = tmp_path / "early"
+    deadline = time.monotonic() + 90
+    while not (run / "metrics.jsonl").is_file() or not (run / "metrics.jsonl").read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert not list(run.glob("checkpoints/*.pt"))
+    from gantrans.cli import train_cmd
+    from gantrans.cli.main import build_parser
+
+    parsed = build_parser().parse_args(["train", "--resume", str(run), "--max-steps", "3"])
+    assert train_cmd.run(parsed, open_dataset=fx.open_memory) == 0
+    assert "has no checkpoint yet; starting it again from step 0 with its saved config" in capsys.readouterr().err
+    assert [r["step"] for r in RunDir(run).metrics()] == [1, 2, 3]  # the killed run's rows are gone
+    ckpt = load_checkpoint(run)
+    assert ckpt["step"] == 3 and ckpt["config"]["data"] == "mem:100000" and ckpt["config"]["name"] == "early"

@@ -75,14 +75,25 @@ def default_opener() -> DatasetOpener:
     return open_dataset
 
 
-def resume_config(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any], Path]:
-    """The config saved in a run's latest checkpoint with allowed ``overrides`` on top."""
-    ckpt = load_checkpoint(path)
-    file = Path(ckpt["_path"])
-    run_dir = file.parent.parent if file.parent.name == CHECKPOINT_DIR else None
-    if run_dir is None or not (run_dir / CONFIG_FILE).is_file():
-        raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
-    config = TrainConfig.from_dict(ckpt["config"], source=str(file))
+def resume_config(path: str | Path,
+                  overrides: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any] | None, Path]:
+    """The config saved in a run's latest checkpoint with allowed ``overrides`` on top.
+
+    A run that never reached its first checkpoint (killed, stopped or out of space early)
+    gives its saved ``config.json`` and no checkpoint: it starts again from step 0.
+    """
+    run_dir = _run_without_checkpoint(Path(path))
+    if run_dir is not None:
+        ckpt = None
+        config = TrainConfig.from_dict(_saved_config(run_dir), source=str(run_dir / CONFIG_FILE))
+        config.name, config.runs_dir = run_dir.name, str(run_dir.parent)
+    else:
+        ckpt = load_checkpoint(path)
+        file = Path(ckpt["_path"])
+        run_dir = file.parent.parent if file.parent.name == CHECKPOINT_DIR else None
+        if run_dir is None or not (run_dir / CONFIG_FILE).is_file():
+            raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
+        config = TrainConfig.from_dict(ckpt["config"], source=str(file))
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
     if refused:
@@ -90,6 +101,24 @@ def resume_config(path: str | Path, overrides: dict[str, Any] | None = None) -> 
                           f"(start a new run instead)")
     config.update(overrides, source="command line")
     return config, ckpt, run_dir
+
+
+def _run_without_checkpoint(path: Path) -> Path | None:
+    """``path`` when it is a run directory holding no checkpoint file at all."""
+    if not (path.is_dir() and (path / CONFIG_FILE).is_file()):
+        return None
+    return None if any((path / CHECKPOINT_DIR).glob("*.pt")) else path
+
+
+def _saved_config(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{run_dir / CONFIG_FILE}: unreadable ({exc}); start a new run instead") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{run_dir / CONFIG_FILE}: not a run config; start a new run instead")
+    data.pop("resolved", None)  # what the trainer chose, not what was asked
+    return data
 
 
 class Trainer:
@@ -165,6 +194,11 @@ class Trainer:
         if self.ckpt:
             self._restore(self.ckpt)
             self.ckpt = {"_path": self.ckpt.get("_path")}  # drop the loaded tensors, keep "resumed"
+        elif self.run_dir is not None:  # --resume of a run that has no checkpoint yet
+            if self.dist.is_main:
+                truncate_metrics(self.run_dir, 0)
+            self._say(f"gantrans: {self.run_dir} has no checkpoint yet; starting it again from step 0 "
+                      f"with its saved config")
         else:
             self._create_run_dir()
         self._write_config()
