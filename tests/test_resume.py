@@ -124,3 +124,53 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp_
     assert [r["step"] for r in RunDir(run).metrics()] == [1, 2, 3]  # the killed run's rows are gone
     ckpt = load_checkpoint(run)
     assert ckpt["step"] == 3 and ckpt["config"]["data"] == "mem:100000" and ckpt["config"]["name"] == "early"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_corrupt_latest_falls_back_to_the_newest_readable_checkpoint(tiny, tmp_path, capsys, damage):
+    Trainer(config(tmp_path, "run", epochs=3, keep_epochs=3), open_dataset=fx.open_memory).run()
+    folder = tmp_path / "run" / "checkpoints"
+    latest = folder / "latest.pt"
+    data = latest.read_bytes()
+    latest.write_bytes(data[: len(data) // 3] if damage == "truncate" else b"garbage\n")
+    (folder / "epoch_0003.pt").write_bytes(b"\x00" * 100)  # the newest kept one is bad too
+    damaged = latest.read_bytes()
+    capsys.readouterr()
+    # Nothing to do yet: the corrupt file is left exactly as it was, nothing is written.
+    resume(tmp_path / "run", {"max_steps": 8}, open_dataset=fx.open_memory)
+    err = capsys.readouterr().err
+    assert f"{latest}: not a gantrans checkpoint (truncated or corrupt); resuming from " \
+           f"{folder / 'epoch_0002.pt'} (step 8) instead" in err
+    assert f"{folder / 'epoch_0003.pt'}: not a gantrans checkpoint (truncated or corrupt)" in err
+    assert "weights_only" not in err and "Weights only" not in err
+    assert latest.read_bytes() == damaged
+    result = resume(tmp_path / "run", {"max_steps": 10}, open_dataset=fx.open_memory)
+    assert result.step == 10 and load_checkpoint(tmp_path / "run")["step"] == 10  # latest written anew
+    assert [r["step"] for r in RunDir(tmp_path / "run").metrics()] == list(range(1, 11))
+
+
+class _Exploit:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_everywhere(tiny, tmp_path):
+    import torch
+
+    from gantrans.errors import CheckpointError
+    from gantrans.export import import_reference
+
+    marker = tmp_path / "pwned"
+    run = tmp_path / "run"
+    Trainer(config(tmp_path, "run", max_steps=2), open_dataset=fx.open_memory).run()
+    torch.save({"format": "gantrans-checkpoint", "x": _Exploit(marker)}, run / "checkpoints" / "latest.pt")
+    for attempt in (lambda: load_checkpoint(run), lambda: resume(run, {}, open_dataset=fx.open_memory),
+                    lambda: import_reference(run / "checkpoints" / "latest.pt", runs_dir=tmp_path / "imp")):
+        with pytest.raises(CheckpointError, match=r"asks to import Python objects \(.*system\), which could run "
+                                                  r"code; refused") as e:
+            attempt()
+        assert "weights_only" not in str(e.value)
+    assert not marker.exists()

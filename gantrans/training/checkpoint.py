@@ -23,6 +23,7 @@ first group and ``networks`` only):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,7 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> dic
     try:
         ckpt = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip error is a bad file to the user
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{file}: not a readable checkpoint ({msg})") from None
+        raise CheckpointError(f"{file}: {unreadable_reason(exc, 'a gantrans checkpoint')}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{file}: not a gantrans checkpoint (for a reference CycleGAN/pix2pix "
                               f"generator use 'gantrans import')")
@@ -89,6 +89,53 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> dic
         raise CheckpointError(f"{file}: written by a newer gantrans ({ckpt.get('gantrans_version')}); upgrade")
     ckpt["_path"] = str(file)
     return ckpt
+
+
+def unreadable_reason(exc: BaseException, what: str) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in the user's words.
+
+    Never torch's own text: it suggests ``weights_only=False``, which would run whatever
+    code a crafted file holds.
+    """
+    text = str(exc)
+    if "Unsupported global" in text or "GLOBAL" in text:
+        return f"not {what}: it asks to import Python objects ({_global_name(text)}), which could run code; refused"
+    return f"not {what} (truncated or corrupt)"
+
+
+def _global_name(text: str) -> str:
+    for line in text.splitlines():
+        if "GLOBAL" in line:
+            words = line.split("GLOBAL", 1)[1].split()
+            if words:
+                return words[0]
+    return "unknown"
+
+
+def load_for_resume(path: str | os.PathLike, warn: Callable[[str], None]) -> dict[str, Any]:
+    """The run's latest checkpoint or, when that is unreadable, the newest readable kept one.
+
+    Nothing is removed or rewritten here: the unreadable file stays until the resumed run
+    publishes a new checkpoint in its place (atomically).
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return load_checkpoint(p)
+    try:
+        return load_checkpoint(p)
+    except CheckpointError as exc:
+        problem = exc
+    kept = sorted((f for f in (p / CHECKPOINT_DIR).glob("epoch_*.pt") if f.stem[6:].isdigit()),
+                  key=lambda f: int(f.stem[6:]), reverse=True)
+    for candidate in kept:
+        try:
+            ckpt = load_checkpoint(candidate)
+        except CheckpointError as exc:
+            warn(str(exc))
+            continue
+        warn(f"{problem}; resuming from {candidate} (step {ckpt.get('step')}) instead")
+        return ckpt
+    raise problem
 
 
 def recipe_from_checkpoint(ckpt: dict[str, Any], load_weights: bool = True) -> Recipe:

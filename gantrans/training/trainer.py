@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import shutil
 import signal
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from gantrans import __version__
+from gantrans import __version__, console
 from gantrans.errors import CheckpointError, ConfigError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
@@ -39,7 +40,7 @@ from gantrans.training.checkpoint import (
     LATEST,
     atomic_save,
     epoch_filename,
-    load_checkpoint,
+    load_for_resume,
 )
 from gantrans.training.config import RESUMABLE_OVERRIDES, TrainConfig
 from gantrans.training.engine import Engine, NonFiniteLoss, adam_impl, build_networks, move_batch
@@ -88,7 +89,7 @@ def resume_config(path: str | Path,
         config = TrainConfig.from_dict(_saved_config(run_dir), source=str(run_dir / CONFIG_FILE))
         config.name, config.runs_dir = run_dir.name, str(run_dir.parent)
     else:
-        ckpt = load_checkpoint(path)
+        ckpt = load_for_resume(path, warn=_warn_main)
         file = Path(ckpt["_path"])
         run_dir = file.parent.parent if file.parent.name == CHECKPOINT_DIR else None
         if run_dir is None or not (run_dir / CONFIG_FILE).is_file():
@@ -108,6 +109,11 @@ def _run_without_checkpoint(path: Path) -> Path | None:
     if not (path.is_dir() and (path / CONFIG_FILE).is_file()):
         return None
     return None if any((path / CHECKPOINT_DIR).glob("*.pt")) else path
+
+
+def _warn_main(text: str) -> None:
+    if os.environ.get("RANK", "0") == "0":  # once, not once per process of a torchrun job
+        console.warning(text)
 
 
 def _saved_config(run_dir: Path) -> dict[str, Any]:
