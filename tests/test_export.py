@@ -245,3 +245,35 @@ def test_safe_name_keeps_ordinary_names_and_defuses_paths() -> None:
     assert safe_name("C:\\win\\x") == "C__win_x" and safe_name("a\nb\x00") == "a_b_"
     with pytest.raises(ValueError):
         inside(Path("out"), "../x.onnx")
+
+
+def test_a_full_disk_during_a_multi_file_export_says_what_was_written(cyclegan_run: Path, tmp_path: Path,
+                                                                      monkeypatch, capsys) -> None:
+    import errno
+
+    from gantrans.cli.main import main
+    from gantrans.export import run_export
+
+    real_save = run_export.onnx.save_model
+
+    def save_model(model, path, *args, **kwargs):
+        if "B2A" in str(path):  # the second head meets a full disk part-way
+            Path(path).write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(run_export.onnx, "save_model", save_model)
+    monkeypatch.setattr(run_export, "to_onnx", _torchscript)  # the faster exporter; the CLI's default is dynamo
+    out = tmp_path / "exports"
+    assert main(["export", str(cyclegan_run), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"gantrans: error: no space left on device while writing {out / 'tiny_B2A.onnx'}; "
+                   f"written before the failure: {out / 'tiny_A2B.onnx'}")
+    assert sorted(p.name for p in out.iterdir()) == ["tiny_A2B.onnx"]  # no partial file
+
+
+def _torchscript(head, **kw):
+    from gantrans.export.onnx_graph import to_onnx
+
+    kw["exporter"] = "torchscript"
+    return to_onnx(head, **kw)

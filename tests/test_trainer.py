@@ -269,3 +269,23 @@ def test_a_huge_learning_rate_with_skip_nonfinite_never_checkpoints_nonfinite_st
     assert result.step == 8
     for file in sorted((tmp_path / "run" / "checkpoints").glob("*.pt")):
         assert _all_finite(load_checkpoint(file)), file.name
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint(tiny, tmp_path, monkeypatch):
+    from diskfull import full_disk_open
+
+    from gantrans import fileio
+    from gantrans.errors import DiskFullError
+
+    trainer = Trainer(tiny_config(tmp_path, max_steps=4, checkpoint_every=1), open_dataset=fx.open_memory)
+    # The 2nd checkpoint meets a full disk part-way (torch itself reports "unexpected pos ...").
+    monkeypatch.setattr(fileio, "open", full_disk_open(".latest.pt.", room=2000, after=1), raising=False)
+    with pytest.raises(DiskFullError) as e:
+        trainer.run()
+    monkeypatch.undo()
+    folder = tmp_path / "run" / "checkpoints"
+    assert str(e.value) == (f"no space left on device while writing {folder / 'latest.pt'}; the last checkpoint "
+                            f"is intact; free some space, then continue with 'gantrans train --resume "
+                            f"{tmp_path / 'run'}'")
+    assert [p.name for p in folder.iterdir()] == ["latest.pt"]  # no partial file
+    assert load_checkpoint(tmp_path / "run")["step"] == 1

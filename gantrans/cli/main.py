@@ -8,6 +8,7 @@ torch, so ``gantrans translate`` and ``gantrans --help`` stay fast and torch-fre
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -88,14 +89,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - last line of defence: one line unless --debug
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", None)):
+            return _internal_error(exc, debug)
         if debug:
             traceback.print_exc()
-        else:
-            msg = str(exc).splitlines()[0] if str(exc) else ""
-            print(f"gantrans: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
-                  file=sys.stderr)
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        print(f"gantrans: error: no space left on device{where}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line unless --debug
+        return _internal_error(exc, debug)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    else:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"gantrans: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
+              file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

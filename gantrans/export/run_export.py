@@ -16,8 +16,8 @@ import numpy as np
 import onnx
 import torch
 
-from gantrans.errors import ExportError
-from gantrans.fileio import discard, inside, publish, safe_name, temp_path_for
+from gantrans.errors import ExportError, GantransError
+from gantrans.fileio import discard, inside, publish, reporting_disk_full, safe_name, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
 from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
@@ -104,12 +104,19 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
             found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
             calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
     written: list[Path] = []
-    for head, key, fp32, q8 in plans:
-        progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
-        written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance, progress))
-        if q8 is not None:
-            written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force, min_psnr,
+    try:
+        for head, key, fp32, q8 in plans:
+            progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
+            written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance,
                                         progress))
+            if q8 is not None:
+                written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force, min_psnr,
+                                            progress))
+    except GantransError as exc:
+        if sum(1 + (q8 is not None) for *_, q8 in plans) > 1:  # say exactly what the user now has
+            done = ", ".join(str(p) for p in written)
+            exc.args = (f"{exc}; " + (f"written before the failure: {done}" if done else "no file was written"),)
+        raise
     return written
 
 
@@ -136,11 +143,14 @@ def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                  opset: int | None, exporter: str, tolerance: float, progress: Callable[[str], None]) -> Path:
     model, used = to_onnx(head, opset=opset, exporter=exporter, progress=progress)
     real_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset or 0)
-    tmp = temp_path_for(target)
+    tmp = None
     try:
+        with reporting_disk_full(target):
+            tmp = temp_path_for(target)
         contract = build_contract(head, ckpt, key=key, run_name=run_name, opset=real_opset, exporter=used)
         set_metadata(model, contract)
-        onnx.save_model(model, str(tmp))
+        with reporting_disk_full(target):
+            onnx.save_model(model, str(tmp))
         diff = max_abs_difference(head, tmp)
         progress(f"  {head.name}: parity ONNX Runtime vs PyTorch: max abs difference {diff:.2e} "
                  f"(tolerance {tolerance:.0e}, {used} exporter, opset {real_opset})")
@@ -149,8 +159,9 @@ def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                               f"(tolerance {tolerance:g}); nothing written")
         contract.provenance["parity_max_abs_diff"] = diff
         set_metadata(model, contract)
-        onnx.save_model(model, str(tmp))
-        publish(tmp, target)
+        with reporting_disk_full(target):
+            onnx.save_model(model, str(tmp))
+            publish(tmp, target)
     except BaseException:
         discard(tmp)
         raise
@@ -162,7 +173,8 @@ def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                  min_psnr: float, progress: Callable[[str], None]) -> Path:
     calib, held, what = inputs
     progress(f"  {head.name}: calibrating int8 on {what}")
-    tmp, value, excluded = quantize(fp32, target, head, calib, held, min_psnr=min_psnr, progress=progress)
+    with reporting_disk_full(target):
+        tmp, value, excluded = quantize(fp32, target, head, calib, held, min_psnr=min_psnr, progress=progress)
     try:
         if not value >= min_psnr and not force:
             raise ExportError(f"head '{head.name}': int8 model reaches only {value:.2f} dB PSNR against fp32 "
@@ -175,8 +187,9 @@ def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                                   extra={"quantization": QUANTIZATION, "int8_psnr_db": _finite(value),
                                          "int8_fp32_nodes": excluded, "calibration": what})
         set_metadata(model, contract)
-        onnx.save_model(model, str(tmp))
-        publish(tmp, target)
+        with reporting_disk_full(target):
+            onnx.save_model(model, str(tmp))
+            publish(tmp, target)
     except BaseException:
         discard(tmp)
         raise

@@ -50,8 +50,32 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     with atomic_write(path) as fh:
-        torch.save(obj, fh)
+        sink = _WriteErrors(fh)
+        try:
+            torch.save(obj, sink)
+        except RuntimeError:
+            if sink.error is not None:  # torch reports a failed write as "unexpected pos ..."
+                raise sink.error from None
+            raise
     return path
+
+
+class _WriteErrors:
+    """A file wrapper that keeps the OSError (a full disk ...) that torch's writer swallows."""
+
+    def __init__(self, fh: Any):
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def resolve_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> Path:

@@ -5,13 +5,14 @@ Only rank 0 writes; other ranks get a logger whose methods do nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from gantrans.fileio import atomic_write
+from gantrans.fileio import atomic_write, reporting_disk_full
 from gantrans.runs import METRICS_FILE, TENSORBOARD_DIR
 
 
@@ -41,8 +42,9 @@ class RunLogger:
         if not self.enabled:
             return
         clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
-        self._fh.write(json.dumps(clean) + "\n")
-        self._fh.flush()
+        with reporting_disk_full(self._fh.name):
+            self._fh.write(json.dumps(clean) + "\n")
+            self._fh.flush()
         if self._tb is not None:
             step = int(row["step"])
             for key, value in row.items():
@@ -71,7 +73,8 @@ class RunLogger:
         if self._tb is not None:
             self._tb.close()
         if self._fh is not None:
-            self._fh.close()
+            with contextlib.suppress(OSError):  # every row was flushed when logged
+                self._fh.close()
         self._fh = self._tb = self._bar = None
 
 

@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from gantrans import __version__, console
-from gantrans.errors import CheckpointError, ConfigError, GantransError
+from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CONFIG_FILE, SAMPLES_DIR
@@ -299,11 +299,17 @@ class Trainer:
         if not self.dist.is_main:
             return None
         folder = self.run_dir / CHECKPOINT_DIR
-        latest = atomic_save(self.state(), folder / LATEST)
-        self._saved_step = self.step
-        if epoch_file and self.config.keep_epochs > 0:
-            with atomic_write(folder / epoch_filename(self.epoch)) as fh, open(latest, "rb") as src:
-                shutil.copyfileobj(src, fh)
+        try:
+            latest = atomic_save(self.state(), folder / LATEST)
+            self._saved_step = self.step
+            if epoch_file and self.config.keep_epochs > 0:
+                with atomic_write(folder / epoch_filename(self.epoch)) as fh, open(latest, "rb") as src:
+                    shutil.copyfileobj(src, fh)
+        except DiskFullError as exc:
+            saved = getattr(self, "_saved_step", -1) >= 0
+            kept = "the last checkpoint is intact" if saved else "no checkpoint was written yet"
+            raise DiskFullError(exc.path, f"{kept}; free some space, then continue with "
+                                          f"'gantrans train --resume {self.run_dir}'") from None
             kept = sorted(folder.glob("epoch_*.pt"))
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
                 old.unlink(missing_ok=True)
