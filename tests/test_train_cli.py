@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,3 +157,37 @@ def test_builtin_recipe_end_to_end(tmp_path, data_dir, recipe, extra):
     ckpt = load_checkpoint(run)
     assert ckpt["recipe"]["name"] == recipe and ckpt["epoch"] == 2
     assert recipe_from_checkpoint(ckpt).export_heads()
+
+
+def test_each_unusable_training_file_is_named_once_even_with_warnings_ignored(tmp_path):
+    """Through the real CLI: header-bad files at the scan, a truncated one when it is decoded."""
+    import numpy as np
+    from PIL import Image
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for domain in ("trainA", "trainB"):
+        (data / domain).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(data / domain / f"{i}.png")
+    (data / "trainA" / "empty.png").write_bytes(b"")
+    (data / "trainB" / "junk.png").write_text("not an image")
+    whole = (data / "trainA" / "0.png").read_bytes()
+    (data / "trainA" / "cut.png").write_bytes(whole[: len(whole) // 2])  # a good header, truncated data
+    argv = fx.base_args(tmp_path, "w", "--data", str(data), "--max-steps", "4", "--samples", "2")
+    code = ("import sys, torch; torch.set_num_threads(1)\n"
+            f"sys.path.insert(0, {str(Path(fx.__file__).parent)!r})\n"
+            "import trainer_fixtures as fx; fx.install()\n"
+            "from gantrans.cli.main import main\n"
+            f"sys.exit(main(['train', *{argv!r}]))\n")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    for name in ("empty.png", "junk.png", "cut.png"):
+        named = [line for line in lines if name in line]
+        assert len(named) == 1, (name, proc.stderr)
+        assert named[0].startswith("gantrans: warning: skipping ") and str(data) in named[0]
+    summary = [line for line in lines if "unusable file(s) skipped" in line]
+    assert summary == [f"gantrans: warning: 2 unusable file(s) skipped in {data}; training on 5 items"]
+    assert "scan_images" not in proc.stderr and "DataWarning" not in proc.stderr

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from gantrans import __version__, console
+from gantrans.data.formats import SkipReport
 from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
@@ -164,8 +165,15 @@ class Trainer:
                       channels=None, serial=False, seed=c.seed, size_multiple=_size_multiple(recipe_cls, c.model))
         if c.max_items is not None:
             common["max_items"] = c.max_items
+        report = SkipReport(enabled=self.dist.is_main)  # each unusable file named once
+        common["on_skip"] = report
         train = opener(c.data, flip=c.flip, train=True, **common)
-        fixed = opener(c.data, flip=False, train=False, **common) if c.samples > 0 else None
+        fixed = None
+        if c.samples > 0:  # the same files: scanned once
+            view = getattr(train, "for_samples", None)
+            fixed = (view() if callable(view) else None) or opener(c.data, flip=False, train=False, **common)
+        if report.count and self.dist.is_main:
+            console.warning(f"{report.count} unusable file(s) skipped in {c.data}; training on {len(train)} items")
         if len(train) == 0:
             raise ConfigError(f"--data {c.data}: the data set is empty")
         return train, fixed
