@@ -174,3 +174,48 @@ def test_a_checkpoint_that_would_run_code_is_refused_everywhere(tiny, tmp_path):
             attempt()
         assert "weights_only" not in str(e.value)
     assert not marker.exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_143(tiny, tmp_path):
+    proc = _start(tmp_path, "term", "--workers", "1")  # the worker must not die of the group's SIGTERM
+    run = tmp_path / "term"
+    _wait_for_steps(proc, run, 3)
+    os.killpg(proc.pid, signal.SIGTERM)  # as a service manager stops a job: the whole group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "interrupted at step" in err and "Traceback" not in err
+    assert load_checkpoint(run)["step"] == max(r["step"] for r in RunDir(run).metrics()) >= 3
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_loader_workers_die_with_a_killed_trainer(tiny, tmp_path):
+    proc = _start(tmp_path, "orphans", "--workers", "2")
+    _wait_for_steps(proc, tmp_path / "orphans", 2)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 2.0  # torch's own watchdog would take 5 s or more
+    while any(Path(f"/proc/{w}").exists() and "Z" not in _state(w) for w in workers):
+        assert time.monotonic() < deadline, f"loader workers {workers} outlived the trainer"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

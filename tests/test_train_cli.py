@@ -16,6 +16,7 @@ import trainer_fixtures as fx
 from gantrans.cli import train_cmd
 from gantrans.cli.main import build_parser, main
 from gantrans.errors import ConfigError
+from gantrans.recipe import get_recipe
 from gantrans.runs import RunDir
 from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
@@ -191,3 +192,42 @@ def test_each_unusable_training_file_is_named_once_even_with_warnings_ignored(tm
     summary = [line for line in lines if "unusable file(s) skipped" in line]
     assert summary == [f"gantrans: warning: 2 unusable file(s) skipped in {data}; training on 5 items"]
     assert "scan_images" not in proc.stderr and "DataWarning" not in proc.stderr
+
+
+def test_bad_options_are_usage_errors_answered_before_torch_loads():
+    code = ("import sys\n"
+            "from gantrans.cli.main import main\n"
+            "codes = [main(['train', 'cyclegan', '--data', 'x', '-o', o]) for o in sys.argv[1:]]\n"
+            "print(codes, 'torch' in sys.modules)")
+    opts = ["ngf", "=3", "lr=Infinity", "lr=NaN", "lr=1e999", "lr=0", "lr=-1", "lr=fast", "ngf=-Infinity"]
+    out = subprocess.run([sys.executable, "-c", code, *opts], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == f"{[2] * len(opts)} False", out.stderr
+    err = out.stderr
+    assert "-o 'ngf': expected KEY=VALUE" in err and "-o lr=Infinity: Infinity is not a finite number" in err
+    assert "-o lr=0: a learning rate must be a finite number > 0" in err
+    assert "Traceback" not in err
+
+
+def test_nonfinite_or_nonpositive_rates_are_refused_from_config_files_too(tiny, tmp_path):
+    from gantrans.recipe import DataSpec
+
+    spec = DataSpec("paired", {"A": 3, "B": 3}, 32)
+    for lr in (float("inf"), float("nan"), 0.0, -1e-4):
+        with pytest.raises(ConfigError, match=r"option 'lr' must lie in \(0, inf\)"):
+            get_recipe("pix2pix")({"lr": lr, "ngf": 4, "ndf": 4}, spec)
+    # A recipe of any family: the trainer checks what the recipe asks the optimiser for.
+    with pytest.raises(ConfigError, match=r"optimizer 'G' has learning rate inf; it must be a finite number > 0"):
+        train(fx.base_args(tmp_path, "inf", "--max-steps", "1", "--config", _toml(tmp_path)))
+
+
+def _toml(tmp_path) -> str:
+    file = tmp_path / "c.toml"
+    file.write_text("[model]\nlr = inf\n")
+    return str(file)
+
+
+def test_a_batch_larger_than_the_data_set_is_said(tiny, tmp_path, capsys):
+    assert train(fx.base_args(tmp_path, "big", "--data", "mem:3", "--batch-size", "16", "--max-steps", "2")) == 0
+    err = capsys.readouterr().err
+    assert "gantrans: warning: --batch-size 16 is larger than the data set (3 items); every step trains on a " \
+           "batch of 3" in err

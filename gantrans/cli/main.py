@@ -1,8 +1,9 @@
 """The ``gantrans`` command.
 
 Exit codes: 0 success, 1 failure (one line on stderr; the traceback only with ``--debug``),
-2 usage error, 130 interrupted. Subcommand modules build their parsers without importing
-torch, so ``gantrans translate`` and ``gantrans --help`` stay fast and torch-free.
+2 usage error, 130 interrupted (Ctrl+C), 143 stopped by SIGTERM. Subcommand modules build
+their parsers without importing torch, so ``gantrans translate`` and ``gantrans --help`` stay
+fast and torch-free.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from gantrans.keyvalue import option_arg
+
 S = argparse.SUPPRESS
 
 # Flags that map onto recipe options of the same name.
@@ -46,7 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--generator", metavar="G", help="generator network (recipe option 'generator')")
     m.add_argument("--discriminator", metavar="D", help="discriminator network (recipe option 'discriminator')")
     m.add_argument("--loss", metavar="L", help="adversarial loss (recipe option 'loss')")
-    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE", type=option_arg,
                    help="set a recipe option; VALUE is parsed as JSON when it can be (repeatable)")
     h = p.add_argument_group("hardware")
     h.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda[:N], mps")
@@ -75,15 +77,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved :class:`~gantrans.training.TrainConfig` of a fresh run."""
     from gantrans.errors import ConfigError
-    from gantrans.training.config import TrainConfig, load_config_file, parse_option
+    from gantrans.training.config import TrainConfig, load_config_file
 
     given = _given(args)
     cfg = TrainConfig()
     if "config" in vars(args):
         cfg.update(load_config_file(args.config), source=args.config)
     model = {k: given.pop(k) for k in MODEL_FLAGS if k in given}
-    for text in vars(args).get("option") or []:
-        key, value = parse_option(text)
+    for key, value in vars(args).get("option") or []:  # parsed and checked by option_arg
         model[key] = value
     cfg.update({**given, "model": model}, source="command line")
     if not cfg.recipe:
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
         except TrainingInterrupted as exc:
             if trainer.dist.is_main:
                 print(f"gantrans: {exc}", file=sys.stderr)
-            return 130
+            return exc.exit_code  # 130 for Ctrl+C, 143 for SIGTERM
         if trainer.dist.is_main:
             print(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
                   + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")

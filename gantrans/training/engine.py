@@ -92,6 +92,10 @@ class Engine:
             if missing:
                 raise ConfigError(f"recipe '{recipe.name}': optimizer '{name}' names unknown network(s) "
                                   f"{', '.join(missing)} (networks: {', '.join(self.nets)})")
+            lr = spec.lr
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+                raise ConfigError(f"recipe '{recipe.name}': optimizer '{name}' has learning rate {lr!r}; "
+                                  f"it must be a finite number > 0")
             params = [p for k in spec.networks for p in self.nets[k].parameters()]
             self.optimizers[name] = _adam(params, spec, device)
             self.owned[name] = list(spec.networks)

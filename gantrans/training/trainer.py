@@ -55,10 +55,14 @@ DatasetOpener = Callable[..., Any]
 
 
 class TrainingInterrupted(GantransError):
-    """Ctrl+C (SIGINT) or SIGTERM: a checkpoint was saved and the run can be resumed."""
+    """Ctrl+C (SIGINT) or SIGTERM: a checkpoint was saved and the run can be resumed.
 
-    def __init__(self, step: int, run_dir: Path):
-        self.step, self.run_dir = step, run_dir
+    ``exit_code`` is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, step: int, run_dir: Path, signum: int = signal.SIGINT):
+        self.step, self.run_dir, self.signum = step, run_dir, int(signum)
+        self.exit_code = 128 + self.signum
         super().__init__(f"interrupted at step {step}; checkpoint saved, resume with "
                          f"'gantrans train --resume {run_dir}'")
 
@@ -205,6 +209,11 @@ class Trainer:
                            for name, opt in self.engine.optimizers.items()}
         self.sampler = ResumableBatchSampler(len(self.train_ds), c.batch_size, seed=c.seed, rank=self.dist.rank,
                                              world_size=self.dist.world_size)
+        per_rank = -(-len(self.train_ds) // self.dist.world_size)
+        if c.batch_size > per_rank and self.dist.is_main:
+            where = f" per process ({self.dist.world_size} processes)" if self.dist.enabled else ""
+            console.warning(f"--batch-size {c.batch_size} is larger than the data set ({len(self.train_ds)} items"
+                            f"{where}); every step trains on a batch of {per_rank}")
         if self.ckpt:
             self._restore(self.ckpt)
             self.ckpt = {"_path": self.ckpt.get("_path")}  # drop the loaded tensors, keep "resumed"
@@ -333,7 +342,7 @@ class Trainer:
         seed = c.seed
         return DataLoader(self.train_ds, batch_sampler=self.sampler, num_workers=c.workers,
                           pin_memory=self.device.type == "cuda", generator=g,
-                          worker_init_fn=_WorkerSeed(seed, epoch), persistent_workers=False)
+                          worker_init_fn=_WorkerSeed(seed, epoch, os.getpid()), persistent_workers=False)
 
     def _fixed_batch(self) -> Any:
         if self.fixed_ds is None:
@@ -351,6 +360,7 @@ class Trainer:
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
         self._stop = True
+        self._signum = signum
         signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
 
     def run(self) -> TrainResult:
@@ -416,7 +426,7 @@ class Trainer:
                     t0, n0 = time.perf_counter(), 0
                 if D.any_rank(self._stop, self.device, self.dist):
                     self.save_checkpoint()
-                    raise TrainingInterrupted(self.step, self.run_dir)
+                    raise TrainingInterrupted(self.step, self.run_dir, getattr(self, "_signum", signal.SIGINT))
                 if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
                 if self.step >= total and self.epoch_step < steps_per_epoch:
@@ -442,15 +452,19 @@ class Trainer:
 class _WorkerSeed:
     """Seeds Python and NumPy in each loader worker from (seed, epoch, worker id)."""
 
-    def __init__(self, seed: int, epoch: int):
-        self.seed, self.epoch = seed, epoch
+    def __init__(self, seed: int, epoch: int, trainer_pid: int | None = None):
+        self.seed, self.epoch, self.trainer_pid = seed, epoch, trainer_pid
 
     def __call__(self, worker_id: int) -> None:
         import random
 
-        # Ctrl+C reaches the whole process group: the main process saves a checkpoint and
-        # shuts the workers down; a worker dying on its own would abort that with an error.
+        # Ctrl+C (and a group-wide SIGTERM) reaches the whole process group: the main process
+        # saves a checkpoint and shuts the workers down; a worker dying on its own would abort
+        # that with an error. A trainer killed outright takes its workers with it.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.trainer_pid is not None:
+            _die_with(self.trainer_pid)
 
         import numpy as np
 
@@ -458,6 +472,25 @@ class _WorkerSeed:
         random.seed(s)
         np.random.seed(s)
         torch.manual_seed(s)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` (our direct parent) dies (Linux).
+
+    Torch's own watchdog notices a dead parent only every few seconds; meanwhile the
+    worker keeps memory and, on a GPU machine, the device. Elsewhere nothing changes.
+    """
+    if not sys.platform.startswith("linux") or os.getppid() != parent:
+        return  # not Linux, or started through a fork server: torch's watchdog remains
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _size_multiple(recipe_cls: type[Recipe], model: dict[str, Any]) -> int:
