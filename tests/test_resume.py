@@ -202,16 +202,17 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_loader_workers_die_with_a_killed_trainer(tiny, tmp_path):
-    proc = _start(tmp_path, "orphans", "--workers", "2")
+    proc = _start(tmp_path, "orphans", "--workers", "2", "--data", "mem:100000")  # one long epoch: the same workers
     _wait_for_steps(proc, tmp_path / "orphans", 2)
     workers = _children(proc.pid)
     assert len(workers) >= 2
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
     deadline = time.monotonic() + 2.0  # torch's own watchdog would take 5 s or more
-    while any(Path(f"/proc/{w}").exists() and "Z" not in _state(w) for w in workers):
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)  # not communicate(): the workers hold the pipes open while they live
+    while any(_state(w) != "Z" for w in workers):
         assert time.monotonic() < deadline, f"loader workers {workers} outlived the trainer"
         time.sleep(0.05)
+    proc.communicate(timeout=30)
 
 
 def _state(pid: int) -> str:
