@@ -311,9 +311,10 @@ class Trainer:
         Never writes NaN or Inf: a run that gets there stops and keeps its last good checkpoint.
         """
         bad = self.engine.nonfinite_part()
-        if D.any_rank(bad is not None, self.device, self.dist):
+        if D.any_rank(bad is not None, self.device, self.dist):  # every rank calls this: a collective
             raise NonFiniteLoss(self.step, bad or "another rank", "not finite", what="refusing to checkpoint: state of")
         if not self.dist.is_main:
+            self._saved_step = self.step  # so every rank takes the same "save at the end?" decision
             return None
         folder = self.run_dir / CHECKPOINT_DIR
         try:
