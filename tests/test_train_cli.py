@@ -231,3 +231,12 @@ def test_a_batch_larger_than_the_data_set_is_said(tiny, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "gantrans: warning: --batch-size 16 is larger than the data set (3 items); every step trains on a " \
            "batch of 3" in err
+
+
+def test_a_run_name_from_a_config_file_cannot_leave_the_runs_folder(tiny, tmp_path):
+    runs = tmp_path / "a" / "runs"
+    (tmp_path / "c.json").write_text(json.dumps({"name": "../../escaped"}))
+    with pytest.raises(ConfigError, match=r"run name '../../escaped': use one plain folder name"):
+        train([a for a in fx.base_args(runs, "x", "--max-steps", "1") if a not in ("--name", "x")]
+              + ["--config", str(tmp_path / "c.json")])
+    assert not (tmp_path / "escaped").exists() and not runs.exists()

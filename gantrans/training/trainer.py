@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from gantrans import __version__, console
 from gantrans.data.formats import SkipReport
 from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
-from gantrans.fileio import atomic_write
+from gantrans.fileio import atomic_write, safe_name
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CONFIG_FILE, SAMPLES_DIR
 from gantrans.training import devices
@@ -233,6 +233,9 @@ class Trainer:
             box = [name]
             torch.distributed.broadcast_object_list(box, src=0)
             name = box[0]
+        if name != safe_name(name, "") or name.startswith("-"):  # may come from a --config file: data, not a path
+            raise ConfigError(f"run name {name!r}: use one plain folder name (letters, digits, spaces, -_.+()[]; "
+                              f"no '/', not starting with '.' or '-'), e.g. {safe_name(name, 'run').lstrip('-')!r}")
         c.name = name
         self.run_dir = Path(c.runs_dir) / name
         problem = ""
