@@ -250,22 +250,27 @@ class _Undo:
 
 
 def first_nonfinite(groups: Mapping[str, list[torch.Tensor]]) -> str | None:
-    """The name of the first group holding a NaN or Inf; one device sync for all of them."""
-    names, flags = [], []
-    for name, tensors in groups.items():
-        floats = [t.detach() for t in tensors if t.is_floating_point() and t.numel()]
-        if not floats:
-            continue
-        try:  # the largest magnitude is finite exactly when every element is
-            peaks = torch._foreach_norm(floats, float("inf"))
-        except (AttributeError, RuntimeError, TypeError):
-            peaks = [t.abs().amax() for t in floats]
-        flags.append(torch.isfinite(torch.stack([p.float().to(floats[0].device) for p in peaks])).all())
-        names.append(name)
-    if not flags:
+    """The name of the first group holding a NaN or Inf (None when all are finite).
+
+    One fused norm over every tensor and one device sync: a tensor is finite when its
+    2-norm is. A non-finite norm can also be overflow of huge finite values, so only those
+    few tensors are then checked element by element.
+    """
+    flat = [(name, t.detach()) for name, tensors in groups.items() for t in tensors
+            if t.is_floating_point() and t.numel()]
+    if not flat:
         return None
-    ok = torch.stack([f.to(flags[0].device) for f in flags]).tolist()
-    return next((n for n, good in zip(names, ok) if not good), None)
+    tensors = [t for _, t in flat]
+    try:
+        norms = torch._foreach_norm(tensors)
+    except (AttributeError, RuntimeError, TypeError):  # no fused kernel for this mix
+        norms = [torch.linalg.vector_norm(t) for t in tensors]
+    device = norms[0].device
+    finite = torch.isfinite(torch.stack([n.float().to(device) for n in norms]))
+    for i in (~finite).nonzero().flatten().tolist():
+        if not bool(torch.isfinite(tensors[i]).all()):
+            return flat[i][0]
+    return None
 
 
 def opt_params(opt: torch.optim.Optimizer) -> list[nn.Parameter]:
