@@ -331,6 +331,7 @@ class Trainer:
             kept = "the last checkpoint is intact" if saved else "no checkpoint was written yet"
             raise DiskFullError(exc.path, f"{kept}; free some space, then continue with "
                                           f"'gantrans train --resume {self.run_dir}'") from None
+        if epoch_file and self.config.keep_epochs > 0:
             kept = sorted(folder.glob("epoch_*.pt"))
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
                 old.unlink(missing_ok=True)
