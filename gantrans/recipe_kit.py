@@ -13,6 +13,7 @@ imported inside the functions that need it.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -105,10 +106,10 @@ class GANRecipe(Recipe):
             raise self.error(f"option '{key}' must be a number, got {value!r}") from None
         too_low = low is not None and (number <= low if low_open else number < low)
         too_high = high is not None and (number >= high if high_open else number > high)
-        if too_low or too_high or number != number:
+        if too_low or too_high or not math.isfinite(number):
             lo = "-inf" if low is None else f"{low:g}"
             hi = "inf" if high is None else f"{high:g}"
-            interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+            interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
             raise self.error(f"option '{key}' must lie in {interval}, got {value!r}")
         self.config[key] = number
         return number

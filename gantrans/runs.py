@@ -86,6 +86,15 @@ def summary_path(checkpoint: str | Path) -> Path:
     return Path(checkpoint).with_suffix(SUMMARY_SUFFIX)
 
 
+def config_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CONFIG_FILE
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run has written any checkpoint file yet."""
+    return any(checkpoints_dir(run_dir).glob(f"*{CHECKPOINT_SUFFIX}"))
+
+
 def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 

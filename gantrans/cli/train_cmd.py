@@ -11,6 +11,7 @@ from typing import Any
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
+from gantrans.keyvalue import option_arg
 
 S = argparse.SUPPRESS
 
@@ -50,7 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--generator", metavar="G", help="generator network (recipe option 'generator')")
     m.add_argument("--discriminator", metavar="D", help="discriminator network (recipe option 'discriminator')")
     m.add_argument("--loss", metavar="L", help="adversarial loss (recipe option 'loss')")
-    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE", type=option_arg,
                    help="set a recipe option; VALUE is parsed as JSON when it can be (repeatable)")
     h = p.add_argument_group("hardware")
     h.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda[:N], mps")
@@ -116,15 +117,14 @@ def recipe_help(name: str) -> list[str]:
 def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved :class:`~gantrans.training.TrainConfig` of a fresh run."""
     from gantrans.errors import ConfigError
-    from gantrans.training.config import TrainConfig, load_config_file, parse_option
+    from gantrans.training.config import TrainConfig, load_config_file
 
     given = _given(args)
     cfg = TrainConfig()
     if "config" in vars(args):
         cfg.update(load_config_file(args.config), source=args.config)
     model = {k: given.pop(k) for k in MODEL_FLAGS if k in given}
-    for text in vars(args).get("option") or []:
-        key, value = parse_option(text)
+    for key, value in vars(args).get("option") or []:  # parsed and checked by option_arg
         model[key] = value
     cfg.update({**given, "model": model}, source="command line")
     if not cfg.recipe:
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
 
                 events.active().result(files=[str(exc.run_dir), str(latest_checkpoint(exc.run_dir))],
                                        figures={"steps": exc.step, "interrupted": True}, run=str(exc.run_dir))
-            return 130
+            return exc.exit_code  # 130 for Ctrl+C, 143 for SIGTERM
         if trainer.dist.is_main:
             console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
                             + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")
