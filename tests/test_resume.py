@@ -121,7 +121,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp_
     parsed = build_parser().parse_args(["train", "--resume", str(run), "--max-steps", "3"])
     assert train_cmd.run(parsed, open_dataset=fx.open_memory) == 0
     assert "has no checkpoint yet; starting it again from step 0 with its saved config" in capsys.readouterr().err
-    assert [r["step"] for r in RunDir(run).metrics()] == [1, 2, 3]  # the killed run's rows are gone
+    assert [r["step"] for r in RunDir(run).metrics()[0]] == [1, 2, 3]  # the killed run's rows are gone
     ckpt = load_checkpoint(run)
     assert ckpt["step"] == 3 and ckpt["config"]["data"] == "mem:100000" and ckpt["config"]["name"] == "early"
 
@@ -146,7 +146,7 @@ def test_a_corrupt_latest_falls_back_to_the_newest_readable_checkpoint(tiny, tmp
     assert latest.read_bytes() == damaged
     result = resume(tmp_path / "run", {"max_steps": 10}, open_dataset=fx.open_memory)
     assert result.step == 10 and load_checkpoint(tmp_path / "run")["step"] == 10  # latest written anew
-    assert [r["step"] for r in RunDir(tmp_path / "run").metrics()] == list(range(1, 11))
+    assert [r["step"] for r in RunDir(tmp_path / "run").metrics()[0]] == list(range(1, 11))
 
 
 class _Exploit:
@@ -184,7 +184,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tiny, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "interrupted at step" in err and "Traceback" not in err
-    assert load_checkpoint(run)["step"] == max(r["step"] for r in RunDir(run).metrics()) >= 3
+    assert load_checkpoint(run)["step"] == max(r["step"] for r in RunDir(run).metrics()[0]) >= 3
 
 
 def _children(pid: int) -> list[int]:

@@ -177,12 +177,14 @@ class Engine:
             if bufs:
                 D.broadcast_modules(bufs, buffers_only=True)
         # Finite losses do not make finite weights: a huge step or an overflowing running
-        # statistic shows only here. One reduction and one sync per step.
-        bad_part = self.nonfinite_part()
-        if D.any_rank(bad_part is not None, self.device, self.dist):
-            if not self.skip_nonfinite:
-                raise NonFiniteLoss(step + 1, bad_part or "?", "not finite after the update", what="state of")
-            return self._skip(result, undo)
+        # statistic shows only here. Only a run that skips bad batches needs to know at once
+        # (to undo this one): otherwise the next step's losses, or the checkpoint's own check,
+        # stop the run with the last checkpoint intact, and the per-step pass over every
+        # weight and moment (tens of ms at the paper's sizes) is not paid.
+        if self.skip_nonfinite:
+            bad_part = self.nonfinite_part()
+            if D.any_rank(bad_part is not None, self.device, self.dist):
+                return self._skip(result, undo)
         return result
 
     def _skip(self, result: StepResult, undo: _Undo | None) -> StepResult:
