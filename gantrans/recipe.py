@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gantrans.errors import ConfigError
@@ -179,7 +179,7 @@ class Recipe:
         if unknown:
             raise ConfigError(
                 f"recipe '{self.name}' has no option(s) {', '.join(sorted(unknown))}"
-                f"{_did_you_mean(sorted(unknown), self.defaults)}; "
+                f"{_did_you_mean(sorted(unknown), self.defaults, self._sub_option_names(plain))}; "
                 f"options: {', '.join(sorted(self.defaults))} (see 'gantrans train {self.name} --help')"
             )
         if self.data_kinds and data.kind not in self.data_kinds:
@@ -202,6 +202,15 @@ class Recipe:
         :meth:`build_networks` when rebuilding, so a plugin changing a default later cannot
         change a rebuilt network."""
 
+    def _sub_option_names(self, config: Mapping[str, Any]) -> list[str]:
+        """``ROLE.OPTION`` names the user could have meant (the options of the networks and loss named)."""
+        out = []
+        for role, default in self.defaults.items():
+            _, entry = _sub_option_target(config.get(role, default))
+            if entry is not None:
+                out += [f"{role}.{o.name}" for o in entry.meta.get("options", ())]
+        return out
+
     def _coerce_sub_option(self, key: str, value: Any) -> Any:
         """A ``ROLE.OPTION`` value (``generator.n_blocks``): an option of the network or loss that
         the recipe option ``ROLE`` names, checked against that network's or loss's declaration."""
@@ -220,7 +229,7 @@ class Recipe:
         if name not in declared:
             raise ConfigError(f"{owner} has no option '{name}' (in -o {key}=...)"
                               f"{_did_you_mean([name], declared)}; its options: {', '.join(declared) or 'none'}")
-        return coerce_option(declared[name], value, f"{owner}, option '{key}'")
+        return coerce_option(replace(declared[name], name=key), value, owner)
 
     def sub_options(self, name: str) -> dict[str, Any]:
         """The ``ROLE.OPTION`` values aimed at the registered network or loss ``name``
@@ -508,13 +517,19 @@ def _sub_option_target(value: Any) -> tuple[str, Any]:
     return "", None
 
 
-def _did_you_mean(names: list[str], known: Any) -> str:
-    """``; did you mean 'lambda_L1'?`` for the first of ``names`` with a close match, else ''."""
+def _did_you_mean(names: list[str], known: Any, qualified: Any = ()) -> str:
+    """`` (did you mean 'lambda_L1'?)`` for the first of ``names`` with a close match, else ''.
+
+    ``qualified`` are ``ROLE.OPTION`` names: ``margin`` suggests ``loss.margin``."""
     import difflib
 
     for n in names:
         close = difflib.get_close_matches(n, list(known), n=1, cutoff=0.75)
+        close = close or [q for q in qualified if q.rsplit(".", 1)[-1] == n][:1]
+        close = close or difflib.get_close_matches(n, [q.rsplit(".", 1)[-1] for q in qualified], n=1, cutoff=0.75)
         if close:
+            if close[0] not in known and "." not in close[0]:
+                close = [next(q for q in qualified if q.rsplit(".", 1)[-1] == close[0])]
             return f" (did you mean '{close[0]}'?)"
     return ""
 
