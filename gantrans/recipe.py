@@ -173,6 +173,9 @@ class Recipe:
         cls.defaults = {o.name: o.default for o in cls.options}
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
+        # A TOML 'model' table may spell ROLE.OPTION unquoted, which nests: {"generator": {"n_blocks": 9}}.
+        config = {f"{k}.{sk}" if isinstance(v, Mapping) else k: (sv if isinstance(v, Mapping) else v)
+                  for k, v in config.items() for sk, sv in (v.items() if isinstance(v, Mapping) else [(None, v)])}
         plain = {k: v for k, v in config.items() if "." not in str(k)}
         dotted = {str(k): v for k, v in config.items() if "." in str(k)}
         unknown = set(plain) - set(self.defaults)

@@ -283,6 +283,10 @@ def test_network_options_train_and_are_recorded(liar, tmp_path):
     assert config["model"]["generator.knob"] == 1
     spec = config["resolved"]["networks"]["G"]
     assert spec["options"] == {"knob": 1} and spec["ignored_options"] == {"width": 4}
+    assert train(["--resume", str(tmp_path / "r"), "--max-steps", "2"]) == 0  # rebuilt from the checkpoint
+    # A TOML model table with an unquoted generator.padding_type = "zero" arrives nested.
+    nested = liar.registries.models["cyclegan"]({"ngf": 4, "generator": {"padding_type": "zero"}}, UNPAIRED)
+    assert nested.config["generator.padding_type"] == "zero" and nested.config["generator"] == "resnet_9blocks"
 
 
 # -- (9) a checkpoint records the options' resolved defaults; a later default cannot change it -------
