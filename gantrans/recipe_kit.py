@@ -73,6 +73,9 @@ class GANRecipe(Recipe):
         self.float_option("beta2", low=0.0, high=1.0, high_open=True)
         self.float_option("real_label", low=0.0, high=1.0, low_open=True)
         c["dropout"] = self.bool_option("dropout")
+        if "real_label" in self.sub_options(c["loss"]):
+            raise self.error(f"option 'loss.real_label': recipe '{self.name}' sets real_label of loss "
+                             f"'{c['loss']}' itself; use -o real_label=VALUE")
         loss_options = {"real_label": c["real_label"], **self.sub_options(c["loss"])}
         explicit = {k for k in loss_options if k != "real_label" or "real_label" in self.explicit}
         self.loss = build_loss(c["loss"], _recipe=self.name, _explicit=explicit, **loss_options)

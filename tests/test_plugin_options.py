@@ -194,6 +194,8 @@ def test_loss_options_reach_the_factory_and_show(liar, capsys):
     recipe = cls({**TINY, "loss": "margin_hinge", "loss.margin": "0.5"}, UNPAIRED)
     assert recipe.loss.margin == 0.5 and recipe.config["loss.margin"] == 0.5
     assert cls({**TINY, "loss": "margin_hinge"}, UNPAIRED).loss.margin == 1.0
+    with pytest.raises(ConfigError, match="sets real_label of loss 'lsgan' itself; use -o real_label"):
+        cls({**TINY, "loss": "lsgan", "loss.real_label": 0.9}, UNPAIRED)
     with pytest.raises(ConfigError, match=r"recipe 'cyclegan' has no option\(s\) margin \(did you mean "
                                           r"'loss.margin'\?\)"):
         cls({**TINY, "loss": "margin_hinge", "margin": 0.5}, UNPAIRED)
