@@ -213,16 +213,16 @@ def test_plugins_install_and_uninstall_streams(tmp_path):
     src = tmp_path / "example_plugin"
     shutil.copytree(Path(__file__).parent / "example_plugin", src)
     proc = run("-m", "gantrans", "plugins", "install", str(src), "--pip-arg=--no-build-isolation",
-               "--pip-arg=--no-index", "--pip-arg=--no-deps", "--progress", "json")  # deps: all here
+               "--pip-arg=--no-index", "--pip-arg=--no-deps", "-v", "--progress", "json")  # deps: all here
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = check_stream(parse_lines(proc.stdout), 0, "plugins install")
     texts = [d["text"] for d in data if d["event"] == "message"]
-    assert any("Successfully installed gantrans-example-plugin" in t for t in texts)  # pip's own words
+    assert any("Successfully installed gantrans-onesided" in t for t in texts)  # pip's own words (-v)
     result = next(d for d in data if d["event"] == "result")
-    assert [p["plugin"] for p in result["figures"]["new_plugins"]] == ["example"]
-    proc = run("-m", "gantrans", "plugins", "uninstall", "example", "--progress", "json")
+    assert [p["plugin"] for p in result["figures"]["new_plugins"]] == ["onesided"]
+    proc = run("-m", "gantrans", "plugins", "uninstall", "onesided", "--progress", "json")
     data = check_stream(parse_lines(proc.stdout), 0, "plugins uninstall")
-    assert next(d for d in data if d["event"] == "result")["figures"]["removed"] == ["gantrans-example-plugin"]
+    assert next(d for d in data if d["event"] == "result")["figures"]["removed"] == ["gantrans-onesided"]
 
 
 def test_json_mode_keeps_stdout_clean_and_turns_gantrans_warnings_into_events():
