@@ -192,6 +192,7 @@ def recipe_from_checkpoint(ckpt: dict[str, Any], load_weights: bool = True) -> R
     require_plugins(ckpt)
     cls = get_recipe(ckpt["recipe"]["name"])
     recipe = cls(ckpt["model_config"], DataSpec.from_dict(ckpt["data"]))
+    recipe.pin_network_options(ckpt.get("network_specs"))  # a plugin's later defaults cannot change it
     nets = recipe.build_networks()
     if load_weights:
         for key, state in ckpt.get("networks", {}).items():

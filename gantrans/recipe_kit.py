@@ -74,7 +74,12 @@ class GANRecipe(Recipe):
         self.float_option("beta2", low=0.0, high=1.0, high_open=True)
         self.float_option("real_label", low=0.0, high=1.0, low_open=True)
         c["dropout"] = self.bool_option("dropout")
-        self.loss = build_loss(c["loss"], real_label=c["real_label"])
+        if "real_label" in self.sub_options(c["loss"]):
+            raise self.error(f"option 'loss.real_label': recipe '{self.name}' sets real_label of loss "
+                             f"'{c['loss']}' itself; use -o real_label=VALUE")
+        loss_options = {"real_label": c["real_label"], **self.sub_options(c["loss"])}
+        explicit = {k for k in loss_options if k != "real_label" or "real_label" in self.explicit}
+        self.loss = build_loss(c["loss"], _recipe=self.name, _explicit=explicit, **loss_options)
 
     # -- option checks ---------------------------------------------------------------------
     def error(self, message: str) -> ConfigError:
@@ -153,6 +158,12 @@ class GANRecipe(Recipe):
         if "n_layers_D" in self.explicit or network_accepts(c[kind], "n_layers"):
             options["n_layers"] = c["n_layers_D"]
         return options
+
+    def explicit_network_options(self, kind: str, options: Mapping[str, Any]) -> set[str]:
+        """Network options that carry a recipe option the user changed (``n_layers`` from ``n_layers_D``,
+        a discriminator's ``norm`` from ``norm_D`` or ``norm``)."""
+        sources = {"n_layers": ("n_layers_D",), "norm": ("norm",) if kind == "generator" else ("norm_D", "norm")}
+        return {k for k in options if any(s in self.explicit for s in sources.get(k, (k,)))}
 
     def build(self, key: str, kind: str, inputs: tuple[str, ...], **options: Any) -> nn.Module:
         """Build the ``generator``/``discriminator`` option's network and check it fits.

@@ -7,6 +7,7 @@ Building the parser imports no torch; :func:`run` does.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from gantrans import console, events
@@ -89,15 +90,17 @@ class _RecipeHelp(argparse.Action):
         if name is None:
             print("Recipe options: 'gantrans train RECIPE --help' lists a recipe's options and defaults.")
         else:
-            for line in recipe_help(name):
+            chosen = {k: getattr(namespace, k) for k in MODEL_FLAGS if getattr(namespace, k, None)}
+            for line in recipe_help(name, chosen):
                 print(line)
         parser.exit()
 
 
-def recipe_help(name: str) -> list[str]:
-    """The ``--help`` section of one recipe: description, data kinds and declared options."""
+def recipe_help(name: str, chosen: dict[str, str] | None = None) -> list[str]:
+    """The ``--help`` section of one recipe: description, data kinds and declared options, then the
+    options of the networks and loss it uses (``chosen`` flags, else its defaults) as ``-o ROLE.OPTION``."""
     from gantrans.errors import GantransError
-    from gantrans.options import describe_options
+    from gantrans.options import RECIPE_SET_OPTIONS, describe_options
     from gantrans.plugins import get_registries
 
     try:
@@ -110,7 +113,25 @@ def recipe_help(name: str) -> list[str]:
              "options (set with -o NAME=VALUE or a 'model' table in --config; generator, discriminator "
              "and loss also as flags):"]
     lines += describe_options(cls.options)
-    lines.append("networks, losses and their options: 'gantrans plugins show networks'")
+    regs = get_registries()
+    values = {**cls.defaults, **(chosen or {})}
+    for o in cls.options:
+        value = values.get(o.name)
+        if not isinstance(value, str):
+            continue
+        if value in regs.networks:
+            entry, what = regs.networks.get(value), regs.networks.get(value).meta.get("kind", "network")
+        elif value in regs.losses:
+            entry, what = regs.losses.get(value), "loss"
+        else:
+            continue
+        own = [opt for opt in entry.meta.get("options", ())
+               if opt.name not in RECIPE_SET_OPTIONS and opt.name not in cls.defaults]
+        if own:
+            lines.append(f"{what} '{value}' options (set with -o {o.name}.NAME=VALUE):")
+            lines += describe_options([replace(opt, name=f"{o.name}.{opt.name}") for opt in own])
+    lines.append("networks, losses and their options: 'gantrans plugins show networks'; the network options "
+                 "a recipe passes itself (in_channels, ngf, norm, init_type, ...) come from its options above")
     return lines
 
 

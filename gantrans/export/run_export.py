@@ -25,7 +25,7 @@ from gantrans.recipe import ExportHead, Recipe
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
 from .onnx_graph import to_onnx
-from .parity import PARITY_TOLERANCE, max_abs_difference
+from .parity import PARITY_TOLERANCE, check_reference, describe_cases, max_abs_difference, parity_cases
 from .quantize import MIN_PSNR, QUANTIZATION, quantize
 
 
@@ -144,6 +144,9 @@ def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str
 
 def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str, target: Path,
                  opset: int | None, exporter: str, tolerance: float, progress: Callable[[str], None]) -> Path:
+    cases = parity_cases(head)
+    label = _network_label(head, key, ckpt)
+    check_reference(head, cases, label)  # a network failing in PyTorch is named before any export work
     model, used = to_onnx(head, opset=opset, exporter=exporter, progress=progress)
     real_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset or 0)
     tmp = None
@@ -154,11 +157,12 @@ def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
         set_metadata(model, contract)
         with reporting_disk_full(target):
             onnx.save_model(model, str(tmp))
-        diff = max_abs_difference(head, tmp)
-        progress(f"  {head.name}: parity ONNX Runtime vs PyTorch: max abs difference {diff:.2e} "
+        sizes = describe_cases(head, cases)
+        diff = max_abs_difference(head, tmp, cases, network=label)
+        progress(f"  {head.name}: parity ONNX Runtime vs PyTorch at {sizes}: max abs difference {diff:.2e} "
                  f"(tolerance {tolerance:.0e}, {used} exporter, opset {real_opset})")
         if not diff <= tolerance:
-            raise ExportError(f"head '{head.name}': ONNX Runtime differs from PyTorch by {diff:.3g} "
+            raise ExportError(f"head '{head.name}': ONNX Runtime differs from PyTorch by {diff:.3g} at {sizes} "
                               f"(tolerance {tolerance:g}); nothing written")
         contract.provenance["parity_max_abs_diff"] = diff
         set_metadata(model, contract)
@@ -169,6 +173,17 @@ def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
         discard(tmp)
         raise
     return target
+
+
+def _network_label(head: ExportHead, key: str | None, ckpt: dict[str, Any]) -> str:
+    """``network 'x' (plugin 'p' (dist 1.0))`` for the network behind a head, for error lines."""
+    from gantrans.plugins.registry import Origin
+
+    spec = dict((ckpt.get("network_specs") or {}).get(key or "", {}) or {})
+    if not spec.get("plugin"):
+        return f"network '{head.network}'"
+    origin = Origin(str(spec["plugin"]), spec.get("distribution"), spec.get("version"))
+    return f"network '{spec.get('name', head.network)}' ({origin.describe()})"
 
 
 def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str, fp32: Path,

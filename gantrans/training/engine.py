@@ -308,6 +308,9 @@ def adam_impl(opt: torch.optim.Optimizer) -> dict[str, Any]:
 
 def _has_gradient_penalty(recipe: Recipe) -> bool:
     """Whether the run's adversarial loss (the ``loss`` option, when the recipe has one) uses a penalty."""
+    built = getattr(recipe, "loss", None)  # the loss the recipe built, with its options
+    if built is not None and hasattr(built, "gradient_penalty_weight"):
+        return float(built.gradient_penalty_weight or 0.0) > 0
     name = recipe.config.get("loss")
     if not isinstance(name, str):
         return True  # unknown: be safe and keep discriminators eager
@@ -316,3 +319,61 @@ def _has_gradient_penalty(recipe: Recipe) -> bool:
     except GantransError:
         return True
     return float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0) > 0
+
+
+def _describe_network(key: str, spec: Mapping[str, Any]) -> str:
+    from gantrans.plugins.registry import Origin
+
+    origin = Origin(str(spec.get("plugin") or "?"), spec.get("distribution"), spec.get("version"))
+    return f"network '{spec.get('name', key)}' ({origin.describe()}, key {key})"
+
+
+def size_rule(spec: Mapping[str, Any]) -> str:
+    """A network's declared size rule in words."""
+    return (f"a multiple of {int(spec.get('size_multiple', 1) or 1)}, at least "
+            f"{int(spec.get('min_size', 1) or 1)} px")
+
+
+def check_generator_sizes(recipe: Recipe, nets: Mapping[str, nn.Module], device: torch.device) -> None:
+    """Run each image-to-image generator once, in eval mode, on a blank image of the data's size.
+
+    A network whose registered size rule is too loose (or that crashes at a size the rule
+    allows) would otherwise stop the first step with a shape error naming neither the network
+    nor its rule. Eval mode and no gradients: no RNG, weights or running statistics change.
+    """
+    size = int(recipe.data.size)
+    for key, net in nets.items():
+        spec = recipe.network_specs.get(key) or {}
+        if spec.get("kind") != "generator" or spec.get("input", "image") != "image":
+            continue
+        channels = (spec.get("options") or {}).get("in_channels")
+        if not isinstance(channels, int):
+            channels = next((m.in_channels for m in net.modules() if isinstance(getattr(m, "in_channels", None), int)),
+                            None)
+        if not channels:
+            continue
+        who = (f"{_describe_network(key, spec)} is registered for sizes {size_rule(spec)}, but at "
+               f"{size}x{size} px")
+        fix = "; register the size rule it really needs (size_multiple, min_size) or change --crop-size"
+        training = net.training
+        net.eval()
+        try:
+            with torch.no_grad():
+                out = net(torch.zeros(1, channels, size, size, device=device))
+        except Exception as exc:  # noqa: BLE001 - any failure here is the network's, named below
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ConfigError(f"{who} it fails ({type(exc).__name__}: {first}){fix}") from exc
+        finally:
+            net.train(training)
+        if isinstance(out, torch.Tensor) and out.dim() == 4 and tuple(out.shape[2:]) != (size, size):
+            raise ConfigError(f"{who} it returns {out.shape[3]}x{out.shape[2]}; a translation generator must "
+                              f"keep the size{fix}")
+
+
+def first_step_error(recipe: Recipe, exc: BaseException) -> ConfigError:
+    """One line for a failure in a run's first step: the recipe, the size and every network's rule."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    nets = "; ".join(f"{_describe_network(k, s)}: sizes {size_rule(s)}" for k, s in recipe.network_specs.items())
+    return ConfigError(f"recipe '{recipe.name}' failed in its first training step at {recipe.data.size} px "
+                       f"({type(exc).__name__}: {first}); {nets or 'no registered networks'} — a network whose "
+                       f"size rule is too loose fails like this (docs/plugins.md, 'Size rules')")

@@ -45,7 +45,15 @@ from gantrans.training.checkpoint import (
     load_for_resume,
 )
 from gantrans.training.config import RESUMABLE_OVERRIDES, TrainConfig
-from gantrans.training.engine import Engine, NonFiniteLoss, adam_impl, build_networks, move_batch
+from gantrans.training.engine import (
+    Engine,
+    NonFiniteLoss,
+    adam_impl,
+    build_networks,
+    check_generator_sizes,
+    first_step_error,
+    move_batch,
+)
 from gantrans.training.logger import RunLogger
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
@@ -201,6 +209,8 @@ class Trainer:
         self.train_ds, self.fixed_ds = self._open_data(recipe_cls)
         spec = DataSpec.from_dict(self.ckpt["data"]) if self.ckpt else self.train_ds.spec
         self.recipe = recipe_cls(c.model, spec)
+        if self.ckpt:
+            self.recipe.pin_network_options(self.ckpt.get("network_specs"))
         nets = build_networks(self.recipe, c.seed)
         if self.ckpt:
             for key, state in self.ckpt["networks"].items():
@@ -209,6 +219,7 @@ class Trainer:
                 nets[key].load_state_dict(state)
         self.engine = Engine(self.recipe, nets, self.device, self.precision, dist_ctx=self.dist,
                              compile=c.compile, skip_nonfinite=c.skip_nonfinite)
+        check_generator_sizes(self.recipe, self.engine.nets, self.device)
         self.schedulers = {name: make_scheduler(opt, c.lr_policy, epochs=c.total_epochs, n_epochs=c.n_epochs,
                                                 n_epochs_decay=c.n_epochs_decay, lr_decay_iters=c.lr_decay_iters)
                            for name, opt in self.engine.optimizers.items()}
@@ -264,7 +275,10 @@ class Trainer:
         data["model"] = _jsonable(self.recipe.config)
         data["resolved"] = {"device": str(self.device), "precision": self.precision,
                             "world_size": self.dist.world_size, "data": self.recipe.data.as_dict(),
-                            "gantrans_version": __version__}
+                            "gantrans_version": __version__,
+                            # What each network was really built with: the options its factory took,
+                            # its defaults for the rest, and the recipe's options it ignored.
+                            "networks": _jsonable(self.recipe.network_specs)}
         R.write_config(self.run_dir, data)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -466,10 +480,16 @@ class Trainer:
         per_step_images = c.batch_size * self.dist.world_size
         self.status.update(force=True, state="running")
         t0, n0 = time.perf_counter(), 0
+        first = self.step
         while self.step < total:
             for raw in self._loader(self.epoch):
                 batch = move_batch(raw, self.device, self.engine.channels_last)
-                result = self.engine.step(batch, self.step)
+                try:
+                    result = self.engine.step(batch, self.step)
+                except (RuntimeError, ValueError, IndexError) as exc:
+                    if self.step != first or isinstance(exc, GantransError):
+                        raise
+                    raise first_step_error(self.recipe, exc) from exc
                 self.step += 1
                 self.epoch_step += 1
                 n0 += 1
