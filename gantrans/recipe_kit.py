@@ -13,6 +13,7 @@ imported inside the functions that need it.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,12 @@ class GANRecipe(Recipe):
         self.float_option("beta2", low=0.0, high=1.0, high_open=True)
         self.float_option("real_label", low=0.0, high=1.0, low_open=True)
         c["dropout"] = self.bool_option("dropout")
-        self.loss = build_loss(c["loss"], real_label=c["real_label"])
+        if "real_label" in self.sub_options(c["loss"]):
+            raise self.error(f"option 'loss.real_label': recipe '{self.name}' sets real_label of loss "
+                             f"'{c['loss']}' itself; use -o real_label=VALUE")
+        loss_options = {"real_label": c["real_label"], **self.sub_options(c["loss"])}
+        explicit = {k for k in loss_options if k != "real_label" or "real_label" in self.explicit}
+        self.loss = build_loss(c["loss"], _recipe=self.name, _explicit=explicit, **loss_options)
 
     # -- option checks ---------------------------------------------------------------------
     def error(self, message: str) -> ConfigError:
@@ -105,10 +111,10 @@ class GANRecipe(Recipe):
             raise self.error(f"option '{key}' must be a number, got {value!r}") from None
         too_low = low is not None and (number <= low if low_open else number < low)
         too_high = high is not None and (number >= high if high_open else number > high)
-        if too_low or too_high or number != number:
+        if too_low or too_high or not math.isfinite(number):
             lo = "-inf" if low is None else f"{low:g}"
             hi = "inf" if high is None else f"{high:g}"
-            interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+            interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
             raise self.error(f"option '{key}' must lie in {interval}, got {value!r}")
         self.config[key] = number
         return number
@@ -152,6 +158,12 @@ class GANRecipe(Recipe):
         if "n_layers_D" in self.explicit or network_accepts(c[kind], "n_layers"):
             options["n_layers"] = c["n_layers_D"]
         return options
+
+    def explicit_network_options(self, kind: str, options: Mapping[str, Any]) -> set[str]:
+        """Network options that carry a recipe option the user changed (``n_layers`` from ``n_layers_D``,
+        a discriminator's ``norm`` from ``norm_D`` or ``norm``)."""
+        sources = {"n_layers": ("n_layers_D",), "norm": ("norm",) if kind == "generator" else ("norm_D", "norm")}
+        return {k for k in options if any(s in self.explicit for s in sources.get(k, (k,)))}
 
     def build(self, key: str, kind: str, inputs: tuple[str, ...], **options: Any) -> nn.Module:
         """Build the ``generator``/``discriminator`` option's network and check it fits.

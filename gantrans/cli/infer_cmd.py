@@ -192,6 +192,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
+    from gantrans.fileio import safe_name
     from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
@@ -246,7 +247,8 @@ def _generate(args: argparse.Namespace) -> int:
         for k, img in enumerate(images):
             if stopper.requested:
                 break
-            tag = f"_{gen.class_names[label if label is not None else k % len(gen.class_names)]}" \
+            # Class names come from the model file: data, never a path.
+            tag = f"_{safe_name(gen.class_names[label if label is not None else k % len(gen.class_names)], 'class')}" \
                 if gen.conditional and gen.class_names else ""
             target = outdir / f"{stem}_{k:04d}{tag}.png"
             save_image(img, target, overwrite=args.overwrite)

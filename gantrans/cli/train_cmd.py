@@ -7,10 +7,12 @@ Building the parser imports no torch; :func:`run` does.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
+from gantrans.keyvalue import option_arg
 
 S = argparse.SUPPRESS
 
@@ -50,7 +52,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--generator", metavar="G", help="generator network (recipe option 'generator')")
     m.add_argument("--discriminator", metavar="D", help="discriminator network (recipe option 'discriminator')")
     m.add_argument("--loss", metavar="L", help="adversarial loss (recipe option 'loss')")
-    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE", type=option_arg,
                    help="set a recipe option; VALUE is parsed as JSON when it can be (repeatable)")
     h = p.add_argument_group("hardware")
     h.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda[:N], mps")
@@ -88,15 +90,17 @@ class _RecipeHelp(argparse.Action):
         if name is None:
             print("Recipe options: 'gantrans train RECIPE --help' lists a recipe's options and defaults.")
         else:
-            for line in recipe_help(name):
+            chosen = {k: getattr(namespace, k) for k in MODEL_FLAGS if getattr(namespace, k, None)}
+            for line in recipe_help(name, chosen):
                 print(line)
         parser.exit()
 
 
-def recipe_help(name: str) -> list[str]:
-    """The ``--help`` section of one recipe: description, data kinds and declared options."""
+def recipe_help(name: str, chosen: dict[str, str] | None = None) -> list[str]:
+    """The ``--help`` section of one recipe: description, data kinds and declared options, then the
+    options of the networks and loss it uses (``chosen`` flags, else its defaults) as ``-o ROLE.OPTION``."""
     from gantrans.errors import GantransError
-    from gantrans.options import describe_options
+    from gantrans.options import RECIPE_SET_OPTIONS, describe_options
     from gantrans.plugins import get_registries
 
     try:
@@ -109,22 +113,39 @@ def recipe_help(name: str) -> list[str]:
              "options (set with -o NAME=VALUE or a 'model' table in --config; generator, discriminator "
              "and loss also as flags):"]
     lines += describe_options(cls.options)
-    lines.append("networks, losses and their options: 'gantrans plugins show networks'")
+    regs = get_registries()
+    values = {**cls.defaults, **(chosen or {})}
+    for o in cls.options:
+        value = values.get(o.name)
+        if not isinstance(value, str):
+            continue
+        if value in regs.networks:
+            entry, what = regs.networks.get(value), regs.networks.get(value).meta.get("kind", "network")
+        elif value in regs.losses:
+            entry, what = regs.losses.get(value), "loss"
+        else:
+            continue
+        own = [opt for opt in entry.meta.get("options", ())
+               if opt.name not in RECIPE_SET_OPTIONS and opt.name not in cls.defaults]
+        if own:
+            lines.append(f"{what} '{value}' options (set with -o {o.name}.NAME=VALUE):")
+            lines += describe_options([replace(opt, name=f"{o.name}.{opt.name}") for opt in own])
+    lines.append("networks, losses and their options: 'gantrans plugins show networks'; the network options "
+                 "a recipe passes itself (in_channels, ngf, norm, init_type, ...) come from its options above")
     return lines
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved :class:`~gantrans.training.TrainConfig` of a fresh run."""
     from gantrans.errors import ConfigError
-    from gantrans.training.config import TrainConfig, load_config_file, parse_option
+    from gantrans.training.config import TrainConfig, load_config_file
 
     given = _given(args)
     cfg = TrainConfig()
     if "config" in vars(args):
         cfg.update(load_config_file(args.config), source=args.config)
     model = {k: given.pop(k) for k in MODEL_FLAGS if k in given}
-    for text in vars(args).get("option") or []:
-        key, value = parse_option(text)
+    for key, value in vars(args).get("option") or []:  # parsed and checked by option_arg
         model[key] = value
     cfg.update({**given, "model": model}, source="command line")
     if not cfg.recipe:
@@ -165,7 +186,11 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
         except TrainingInterrupted as exc:
             if trainer.dist.is_main:
                 console.message(f"gantrans: {exc}")
-            return 130
+                from gantrans.runs import latest_checkpoint
+
+                events.active().result(files=[str(exc.run_dir), str(latest_checkpoint(exc.run_dir))],
+                                       figures={"steps": exc.step, "interrupted": True}, run=str(exc.run_dir))
+            return exc.exit_code  # 130 for Ctrl+C, 143 for SIGTERM
         if trainer.dist.is_main:
             console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
                             + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")

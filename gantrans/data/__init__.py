@@ -8,7 +8,7 @@ torch (the plugin loader and the inference engine import it); :func:`open_datase
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +68,15 @@ def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str],
                  split: str = "train", load_size: int = 286, crop_size: int = 256,
                  preprocess: str = "resize_and_crop", flip: bool = True, train: bool = True,
                  channels: int | None = None, serial: bool = False, seed: int = 0, size_multiple: int = 1,
-                 max_items: int | None = None, min_items: int = 1) -> GanDataset:
+                 max_items: int | None = None, min_items: int = 1,
+                 on_skip: Callable[[str], None] | None = None) -> GanDataset:
     """Open a folder, or a built-in data set by name, as a torch data set of an accepted kind.
 
     ``data`` that is not an existing path but names a registered built-in set is written once
     under ``$GANTRANS_DATA_DIR`` and reused. Items are dicts (see :mod:`gantrans.data.datasets`)
-    that depend only on ``(seed, epoch, index)``.
+    that depend only on ``(seed, epoch, index)``. Unusable files are told to ``on_skip``
+    (``"skipping FILE: why"``, e.g. a :class:`gantrans.data.formats.SkipReport`), or else
+    raised as :class:`gantrans.data.formats.DataWarning`.
     """
     from gantrans.data.builtin import materialise
     from gantrans.data.transforms import build_transform
@@ -93,7 +96,14 @@ def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str],
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; give a data set folder or a built-in data set name")
     fmt = detect_format(root, accepted_kinds, data_format)
-    transform = build_transform(channels=channels, preprocess=preprocess, load_size=load_size,
-                                crop_size=crop_size, flip=flip, train=train, size_multiple=size_multiple)
-    return fmt.build(root, split, transform, channels=channels, size=crop_size, seed=seed, serial=serial,
-                     max_items=max_items, min_items=min_items)
+    transform_args = dict(channels=channels, preprocess=preprocess, load_size=load_size, crop_size=crop_size,
+                          flip=flip, train=train, size_multiple=size_multiple)
+    transform = build_transform(**transform_args)
+    opts: dict[str, Any] = {"on_skip": on_skip} if on_skip is not None else {}
+    dataset = fmt.build(root, split, transform, channels=channels, size=crop_size, seed=seed, serial=serial,
+                        max_items=max_items, min_items=min_items, **opts)
+    if on_skip is not None:
+        dataset.on_skip = on_skip
+    if getattr(dataset, "transform_args", False) is None:
+        dataset.transform_args = transform_args
+    return dataset

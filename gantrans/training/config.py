@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from gantrans.errors import ConfigError
+from gantrans.keyvalue import parse_option
+
+__all__ = ["RESUMABLE_OVERRIDES", "TrainConfig", "load_config_file", "parse_option"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LR_POLICIES = ("linear", "step", "cosine")
@@ -179,16 +182,3 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the config must be a table/object at the top level")
     return data
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` from ``-o``; the value is JSON when it parses as JSON, else a string."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"-o {text!r}: expected KEY=VALUE")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.replace("-", "_"), value

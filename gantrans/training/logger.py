@@ -5,11 +5,13 @@ Only rank 0 writes; other ranks get a logger whose methods do nothing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from gantrans.fileio import reporting_disk_full
 from gantrans.runs import TENSORBOARD_DIR, MetricsWriter
 
 
@@ -39,7 +41,8 @@ class RunLogger:
         if not self.enabled:
             return
         clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
-        self._fh.log(clean)
+        with reporting_disk_full(self._fh.path):
+            self._fh.log(clean)
         if self._tb is not None:
             step = int(row["step"])
             for key, value in row.items():
@@ -68,6 +71,7 @@ class RunLogger:
         if self._tb is not None:
             self._tb.close()
         if self._fh is not None:
-            self._fh.close()
+            with contextlib.suppress(OSError):  # every row was flushed when logged
+                self._fh.close()
         self._fh = self._tb = self._bar = None
 
