@@ -124,12 +124,15 @@ class Recipe:
     Class attributes to set: ``name`` (what users type), ``description``, ``data_kinds``
     (accepted :data:`DATA_KINDS`) and ``defaults`` (every option with its default; the trainer
     merges user options over these, saves the result in the run and hands it back on resume).
+    ``training_defaults`` may set trainer settings the family's paper used (``batch_size``,
+    ``sample_every_steps``, ...); a config file and command-line flags override them.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     data_kinds: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
+    training_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         unknown = set(config) - set(self.defaults)

@@ -62,9 +62,24 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     manager.call_each("register_commands", subparsers=lambda origin: sub, context=lambda origin: {})
 
 
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` is global but may come anywhere (``gantrans train ... --debug``): take it out.
+
+    Arguments after ``--`` are left alone; ``--debug`` before the subcommand stays where
+    argparse expects it.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:end]:
+        return argv, False
+    first = next((i for i, a in enumerate(argv[:end]) if not a.startswith("-")), end)
+    kept = [a for i, a in enumerate(argv[:end]) if a != "--debug" or i < first]
+    return kept + argv[end:], True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("GANTRANS_DEBUG") == "1"
+    argv, debug = _take_debug(argv)
+    debug = debug or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -28,6 +28,9 @@ class ConditionalGAN(GANRecipe):
     name = "cgan"
     description = "Class-conditional DCGAN: (noise, class) -> image; the discriminator sees the class too."
     data_kinds = ("labelled",)
+    # DCGAN (Radford et al. 2016) trained with mini-batches of 128. Its epochs are a few steps
+    # on small data sets, so grids also come every 50 steps.
+    training_defaults = {"batch_size": 128, "sample_every_steps": 50}
     defaults = {
         **BASE_DEFAULTS,
         "generator": "dcgan_conditional",
