@@ -48,22 +48,22 @@ class Part:
 # generators, data loading in the training process (the epochs are short).
 PARTS = {
     "cyclegan": Part("cyclegan", "shapes", "unpaired",
-                     ("--crop-size", "64", "--load-size", "72", "--batch-size", "4", "--workers", "0",
+                     ("--crop-size", "64", "--load-size", "72", "--batch-size", "4", "--workers", "0", "--log-every", "4",
                       "--generator", "resnet_6blocks", "-o", "ngf=32", "-o", "ndf=32"),
                      epochs=4, quick_steps=12, task="translate", test=("testA", "testB"),
                      note="label maps -> shaded renders, trained on unpaired images"),
     "pix2pix": Part("pix2pix", "shapes", "paired",
-                    ("--crop-size", "64", "--load-size", "72", "--batch-size", "4", "--workers", "0",
+                    ("--crop-size", "64", "--load-size", "72", "--batch-size", "4", "--workers", "0", "--log-every", "4",
                      "--generator", "unet_64"),
                     epochs=4, quick_steps=12, task="translate", test=("A/test", "B/test"),
                     note="label maps -> shaded renders, trained on pairs"),
     "vanilla": Part("vanilla", "smileys", "folder",
-                    ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "25",
+                    ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "25", "--log-every", "5",
                      "-o", "ngf=32", "-o", "ndf=32"),
                     epochs=150, quick_steps=4, task="generate",
                     note="DCGAN, noise -> smiley, batch 128 as in the paper"),
     "cgan": Part("cgan", "shape-classes", "labelled",
-                 ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "25",
+                 ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "25", "--log-every", "5",
                   "-o", "ngf=32", "-o", "ndf=32"),
                  epochs=150, quick_steps=4, task="generate-conditional",
                  note="class-conditional DCGAN, (noise, class) -> shape, batch 128"),
@@ -80,16 +80,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                    "images, score them against the ground truth and write an HTML report. "
                                    "Prints every command it runs. Run it again to continue an interrupted demo.")
     p.add_argument("--out", default="gantrans-demo", metavar="DIR", help="where everything goes (default: %(default)s)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="a few training steps only: a smoke test in under a minute")
-    size.add_argument("--all", action="store_true",
+    p.add_argument("--quick", action="store_true", help="a few training steps only: a smoke test in under a minute")
+    p.add_argument("--all", action="store_true",
                       help="also pix2pix, vanilla (smileys) and cgan (shape-classes); about 15 minutes on a CPU")
     p.add_argument("--recipe", choices=ALL_PARTS, action="append", default=None,
                    help="run only this part (repeatable; default: cyclegan, or all four with --all)")
-    p.add_argument("--epochs", type=int, default=None, metavar="N", help="training epochs of every part")
+    p.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help="training epochs of every part, instead of each part's own (cyclegan 4, vanilla 150, ...)")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop each training after N steps")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: %(default)s)")
-    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (default: %(default)s)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto, fp32, bf16 or fp16 (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true",
                    help="start again from nothing instead of continuing the demo in --out")
     p.set_defaults(func=run)

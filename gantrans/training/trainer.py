@@ -428,6 +428,8 @@ class Trainer:
                 self.save_checkpoint(epoch_file=True)
             if self.step >= total:
                 break
+        if self.epoch_step and (c.sample_every_epoch or c.sample_every_steps):
+            self._write_samples(f"step_{self.step:07d}.png")  # ended mid-epoch: show where it got to
         if self._saved_step != self.step:
             self.save_checkpoint()
 

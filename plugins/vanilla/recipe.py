@@ -30,7 +30,7 @@ class VanillaGAN(GANRecipe):
     data_kinds = ("single", "labelled")
     # DCGAN (Radford et al. 2016) trained with mini-batches of 128. Its epochs are a few steps
     # on small data sets, so grids also come every 50 steps.
-    training_defaults = {"batch_size": 128, "sample_every_steps": 50}
+    training_defaults = {"batch_size": 128, "sample_every_steps": 50, "samples": 8}
     defaults = {
         **BASE_DEFAULTS,
         "generator": "dcgan",
