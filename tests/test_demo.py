@@ -21,31 +21,9 @@ MIN_PSNR = 11.0
 
 
 @pytest.mark.slow
-def test_quick_demo_trains_cyclegan_scores_it_and_continues(tmp_path, capsys, monkeypatch):
+def test_quick_demo_trains_cyclegan_scores_it_and_continues_after_ctrl_c(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "$ gantrans train cyclegan" in text and "parity ONNX Runtime vs PyTorch" in text
-    figures = json.loads((out / "report" / "figures.json").read_text())["cyclegan"]
-    for direction in ("A2B", "B2A"):
-        s = figures["scores"][direction]
-        assert s["count"] == 24
-        assert s["l1_output"] < MAX_L1 < s["l1_input"], s
-        assert s["psnr_output"] > MIN_PSNR > s["psnr_input"], s
-        sheet = Image.open(s["sheet"])
-        assert sheet.size[0] == 3 * 128 + 2 * 4 and sheet.getpixel((2, 2)) == (255, 255, 255)  # labelled header
-        assert len(list((out / "translated" / f"cyclegan-quick_{direction}").glob("*.png"))) == 24
-    assert (out / "exports" / "cyclegan-quick_A2B.onnx").is_file() and (out / "exports" / "cyclegan-quick_B2A.onnx").is_file()
-    report = (out / "report.html").read_text()
-    for needle in ("report/sheet_cyclegan-quick_A2B.png", "report/losses_cyclegan-quick.png",
-                   "runs/cyclegan-quick/samples/step_0000012.png", "gantrans train cyclegan", "PSNR input"):
-        assert needle in report
-    assert (out / "report" / "losses_cyclegan-quick.png").is_file()
-    assert f"report:        {out / 'report.html'}" in text and "next:" in text and "gantrans gui" in text
-    assert "gantrans translate " in text.split("next:")[1]
-
-    # Interrupted (Ctrl+C while translating): says so, exit 130; running it again continues.
-    shutil.rmtree(out / "translated")
+    # Ctrl+C once the models are exported (while translating): "interrupted", exit 130 ...
     real_step = demo_cmd.Demo.step
 
     def interrupted(self, argv):
@@ -55,14 +33,36 @@ def test_quick_demo_trains_cyclegan_scores_it_and_continues(tmp_path, capsys, mo
 
     monkeypatch.setattr(demo_cmd.Demo, "step", interrupted)
     assert main(["demo", "--quick", "--out", str(out)]) == 130
-    err = capsys.readouterr().err
-    assert "demo interrupted" in err and "again to continue" in err and "failed" not in err
+    captured = capsys.readouterr()
+    assert "$ gantrans train cyclegan" in captured.out and "parity ONNX Runtime vs PyTorch" in captured.out
+    assert "demo interrupted" in captured.err and "again to continue" in captured.err
+    assert "failed" not in captured.err
+    assert (out / "exports" / "cyclegan-quick_A2B.onnx").is_file() and (out / "exports" / "cyclegan-quick_B2A.onnx").is_file()
+
+    # ... and the same command again continues: no new data, no new training, no new export.
     monkeypatch.setattr(demo_cmd.Demo, "step", real_step)
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "(data already written" in captured.out and "$ gantrans train --resume" in captured.out
-    assert "nothing to do: 12 steps done" in captured.err and "(exports up to date" in captured.out
-    assert len(list((out / "translated" / "cyclegan-quick_A2B").glob("*.png"))) == 24
+    text = captured.out
+    assert "(data already written" in text and "$ gantrans train --resume" in text
+    assert "nothing to do: 12 steps done" in captured.err and "(exports up to date" in text
+
+    figures = json.loads((out / "report" / "figures.json").read_text())["cyclegan"]
+    for direction in ("A2B", "B2A"):
+        s = figures["scores"][direction]
+        assert s["count"] == 24
+        assert s["l1_output"] < MAX_L1 < s["l1_input"], s
+        assert s["psnr_output"] > MIN_PSNR > s["psnr_input"], s
+        sheet = Image.open(s["sheet"])
+        assert sheet.size[0] == 3 * 128 + 2 * 4 and sheet.getpixel((2, 2)) == (255, 255, 255)  # labelled header
+        assert len(list((out / "translated" / f"cyclegan-quick_{direction}").glob("*.png"))) == 24
+    report = (out / "report.html").read_text()
+    for needle in ("report/sheet_cyclegan-quick_A2B.png", "report/losses_cyclegan-quick.png",
+                   "runs/cyclegan-quick/samples/step_0000012.png", "gantrans train cyclegan", "PSNR input"):
+        assert needle in report
+    assert (out / "report" / "losses_cyclegan-quick.png").is_file()
+    assert f"report:        {out / 'report.html'}" in text and "next:" in text and "gantrans gui" in text
+    assert "gantrans translate " in text.split("next:")[1]
 
     # a folder the demo did not write is never touched
     foreign = tmp_path / "mine"
