@@ -234,11 +234,11 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     report = write_report(out, demo.results, demo.commands, mode=mode, seconds=seconds)
     (out / "report" / "figures.json").write_text(json.dumps(demo.results, indent=2) + "\n", encoding="utf-8")
-    _summary(out, demo.results, report, seconds)
+    _summary(out, demo.results, report, seconds, all_parts=set(names) == set(ALL_PARTS))
     return 0
 
 
-def _summary(out: Path, results: dict[str, dict], report: Path, seconds: float) -> None:
+def _summary(out: Path, results: dict[str, dict], report: Path, seconds: float, all_parts: bool) -> None:
     print(f"\n== done in {seconds / 60:.1f} min ==")
     first_model = None
     for key, r in results.items():
@@ -261,4 +261,5 @@ def _summary(out: Path, results: dict[str, dict], report: Path, seconds: float) 
         print(f"  gantrans translate {first_model} YOUR_IMAGES/ -o translated/")
     print("  gantrans train cyclegan --data YOUR_DATA --name mine --crop-size 128   "
           "# your own trainA/ trainB/")
-    print(f"  gantrans demo --out {out} --all                 # add pix2pix, vanilla and cgan")
+    if not all_parts:
+        print(f"  gantrans demo --out {out} --all                 # add pix2pix, vanilla and cgan")
