@@ -58,14 +58,14 @@ PARTS = {
                     epochs=4, quick_steps=12, task="translate", test=("A/test", "B/test"),
                     note="label maps -> shaded renders, trained on pairs"),
     "vanilla": Part("vanilla", "smileys", "folder",
-                    ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "25", "--log-every", "5",
+                    ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "250", "--log-every", "5",
                      "-o", "ngf=32", "-o", "ndf=32"),
-                    epochs=150, quick_steps=4, task="generate",
+                    epochs=250, quick_steps=4, task="generate",
                     note="DCGAN, noise -> smiley, batch 128 as in the paper"),
     "cgan": Part("cgan", "shape-classes", "labelled",
-                 ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "25", "--log-every", "5",
+                 ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "250", "--log-every", "5",
                   "-o", "ngf=32", "-o", "ndf=32"),
-                 epochs=150, quick_steps=4, task="generate-conditional",
+                 epochs=250, quick_steps=4, task="generate-conditional",
                  note="class-conditional DCGAN, (noise, class) -> shape, batch 128"),
 }
 DEFAULT_PARTS = ("cyclegan",)
@@ -86,7 +86,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", choices=ALL_PARTS, action="append", default=None,
                    help="run only this part (repeatable; default: cyclegan, or all four with --all)")
     p.add_argument("--epochs", type=int, default=None, metavar="N",
-                   help="training epochs of every part, instead of each part's own (cyclegan 4, vanilla 150, ...)")
+                   help="training epochs of every part, instead of each part's own (cyclegan 4, vanilla 250, ...)")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop each training after N steps")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: %(default)s)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
