@@ -50,6 +50,8 @@ def test_the_readme_has_the_commands_a_newcomer_needs():
     positions = [text.index(h) for h in order]
     assert positions == sorted(positions)
     assert 'pip install -e ".[train,gui,dev]"' in text and "trainA/" in text and "A/train/0001.png" in text
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")  # "runs exactly the commands above"
+    assert 'pip install -e ".[train,gui,dev]"' in ci and "python -m pytest" in ci
 
 
 def _subcommand_path(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
