@@ -26,6 +26,7 @@ from pathlib import Path
 from gantrans.errors import GantransError
 
 MARKER = ".gantrans-demo"
+COMMANDS_LOG = Path("report") / "commands.txt"
 INTERRUPTED = 130
 
 
@@ -109,6 +110,10 @@ class Demo:
         line = "gantrans " + shlex.join(argv)
         print(f"\n$ {line}", flush=True)
         self.commands.append(line)
+        log = self.out / COMMANDS_LOG  # every command of every run of this demo, for the report
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
         code = main(argv)
         if code == INTERRUPTED:
             raise KeyboardInterrupt
@@ -232,7 +237,9 @@ def run(args: argparse.Namespace) -> int:
     from gantrans.demo_report import write_report
 
     seconds = time.perf_counter() - started
-    report = write_report(out, demo.results, demo.commands, mode=mode, seconds=seconds)
+    log = out / COMMANDS_LOG
+    commands = log.read_text(encoding="utf-8").splitlines() if log.is_file() else demo.commands
+    report = write_report(out, demo.results, commands, mode=mode, seconds=seconds)
     (out / "report" / "figures.json").write_text(json.dumps(demo.results, indent=2) + "\n", encoding="utf-8")
     _summary(out, demo.results, report, seconds, all_parts=set(names) == set(ALL_PARTS))
     return 0
