@@ -311,6 +311,7 @@ class Trainer:
             return
         rows = render_rows(self.recipe, self._fixed, list(self.engine.nets.values()), seed=self.config.seed)
         path = save_grid(rows, self.run_dir / SAMPLES_DIR / (name or f"epoch_{self.epoch:04d}.png"))
+        self._grid_step = self.step
         self.log.image("samples", path, self.step)
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
@@ -428,8 +429,8 @@ class Trainer:
                 self.save_checkpoint(epoch_file=True)
             if self.step >= total:
                 break
-        if self.epoch_step and (c.sample_every_epoch or c.sample_every_steps):
-            self._write_samples(f"step_{self.step:07d}.png")  # ended mid-epoch: show where it got to
+        if getattr(self, "_grid_step", None) != self.step and (c.sample_every_epoch or c.sample_every_steps):
+            self._write_samples(f"step_{self.step:07d}.png")  # the final state always gets a grid
         if self._saved_step != self.step:
             self.save_checkpoint()
 
