@@ -144,6 +144,8 @@ class Recipe:
     them. The trainer merges user options over the defaults, converts each to its declared type,
     saves the result in the run and hands it back on resume. ``gantrans train NAME --help``,
     ``gantrans plugins show`` and the GUI's training form show the declarations.
+    ``training_defaults`` may set trainer settings the family's paper used (``batch_size``,
+    ``sample_every_steps``, ...); a config file and command-line flags override them.
     """
 
     name: ClassVar[str] = ""
@@ -151,6 +153,7 @@ class Recipe:
     data_kinds: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
+    training_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -190,9 +190,15 @@ class GANRecipe(Recipe):
         multiple = int(spec.get("size_multiple", 1) or 1)
         minimum = int(spec.get("min_size", 1) or 1)
         if size < minimum or size % multiple:
-            raise self.error(f"network '{spec['name']}' needs images of at least {minimum} px whose size "
-                             f"is a multiple of {multiple}; the data is {size} px (change the crop size "
-                             f"or pick a smaller network)")
+            kind = spec.get("kind", "generator")
+            fit = networks_that_fit(size, kind, spec.get("input", "image"))
+            flag = "--generator" if kind == "generator" else ("--discriminator" if kind == "discriminator" else kind)
+            others = (f"; {kind}s that fit {size} px: {', '.join(fit)} ({flag} NAME)" if fit
+                      else f"; no registered {kind} fits {size} px")
+            raise self.error(f"network '{spec['name']}' needs images of at least {minimum} px whose size is a "
+                             f"multiple of {multiple}; the data is {size} px. Nearest crop sizes that fit: "
+                             f"{', '.join(str(v) for v in nearest_sizes(size, multiple, minimum))} "
+                             f"(--crop-size N){others}")
 
     def probe(self, key: str, net: nn.Module, channels: int) -> None:
         """Run an image discriminator once on a blank image of the data's size.
@@ -274,6 +280,32 @@ def _network_entry(name: str) -> Any:
     from gantrans.plugins import get_registries
 
     return get_registries().networks.get(name)
+
+
+def nearest_sizes(size: int, multiple: int, minimum: int) -> list[int]:
+    """The valid sizes just below and above ``size`` under a network's size rule."""
+    multiple = max(1, multiple)
+    first = -(-max(minimum, 1) // multiple) * multiple
+    below = (size // multiple) * multiple
+    above = below + multiple if below != size else size
+    out = [v for v in (below, max(above, first)) if v >= first]
+    return sorted(set(out)) or [first]
+
+
+def networks_that_fit(size: int, kind: str, input_kind: str = "image") -> list[str]:
+    """Registered networks of ``kind`` taking ``input_kind`` whose size rule accepts ``size``."""
+    from gantrans.plugins import get_registries
+
+    names = []
+    networks = get_registries().networks
+    for name in networks.names():
+        meta = networks.get(name).meta
+        if meta.get("kind") != kind or meta.get("input", "image") != input_kind:
+            continue
+        multiple = int(meta.get("size_multiple", 1) or 1)
+        if size >= int(meta.get("min_size", 1) or 1) and size % multiple == 0:
+            names.append(name)
+    return names
 
 
 def unwrap(net: Any) -> Any:

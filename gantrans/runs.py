@@ -127,6 +127,11 @@ def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
     return p
 
 
+def step_sample_grid(run_dir: str | Path, step: int) -> Path:
+    """A grid drawn between epoch ends (``sample_every_steps``)."""
+    return Path(run_dir) / SAMPLES_DIR / f"step_{step:07d}.png"
+
+
 def sample_grid(run_dir: str | Path, epoch: int) -> Path:
     return Path(run_dir) / SAMPLES_DIR / sample_grid_name(epoch)
 

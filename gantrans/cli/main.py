@@ -135,6 +135,20 @@ def _install_warning_line() -> None:
     warnings.showwarning = show
 
 
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` is global but may come anywhere (``gantrans train ... --debug``): take it out.
+
+    Arguments after ``--`` are left alone; ``--debug`` before the subcommand stays where
+    argparse expects it.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:end]:
+        return argv, False
+    first = next((i for i, a in enumerate(argv[:end]) if not a.startswith("-")), end)
+    kept = [a for i, a in enumerate(argv[:end]) if a != "--debug" or i < first]
+    return kept + argv[end:], True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if events.progress_mode(argv) != "json" or os.environ.get("RANK", "0") != "0":
@@ -158,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
     reporter = reporter or events.active()
     _install_warning_line()
-    debug = "--debug" in argv or os.environ.get("GANTRANS_DEBUG") == "1"
+    argv, debug = _take_debug(argv)
+    debug = debug or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ Building the parser imports no torch; :func:`run` does.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -73,9 +74,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--keep-epochs", type=int, metavar="K", help="keep the last K epoch checkpoints (default 5)")
     r.add_argument("--samples", type=int, metavar="N", help="fixed inputs in each sample grid (default 4)")
     r.add_argument("--sample-every-epoch", type=int, metavar="N", help="write a sample grid every N epochs")
+    r.add_argument("--sample-every-steps", type=int, metavar="N",
+                   help="also write a sample grid every N steps (0: never; default: the recipe's, else 0)")
     r.add_argument("--log-every", type=int, metavar="STEPS", help="metrics row every N steps (default 10)")
     r.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard events")
     add_progress_argument(r)
+    r.add_argument("-v", "--verbose", action="store_true", help="say more at start (OpenMP thread policy, ...)")
     p.set_defaults(func=run)
 
 
@@ -142,6 +146,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     given = _given(args)
     cfg = TrainConfig()
+    recipe = given.get("recipe")
+    if recipe:  # the recipe's own training defaults (batch size of its paper, ...) under file and flags
+        from gantrans.plugins import get_registries
+
+        models = get_registries().models
+        if recipe in models:
+            cfg.update(dict(getattr(models.get(recipe).obj, "training_defaults", {}) or {}),
+                       source=f"recipe '{recipe}' defaults")
     if "config" in vars(args):
         cfg.update(load_config_file(args.config), source=args.config)
     model = {k: given.pop(k) for k in MODEL_FLAGS if k in given}
@@ -156,11 +168,33 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"func", "command", "debug", "_group_parser", "config", "resume", "option", "progress"}
+    skip = {"func", "command", "debug", "_group_parser", "config", "resume", "option", "progress", "verbose"}
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
+def _unknown_recipe(args: argparse.Namespace) -> str | None:
+    """A usage error for an unknown recipe name, found before torch loads (registering is torch-free)."""
+    name = vars(args).get("recipe")
+    if not name:
+        return None
+    from gantrans.plugins import get_registries
+
+    models = get_registries().models
+    if name in models:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(name, models.names(), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown recipe '{name}'{hint} (recipes: {', '.join(models.names())}; see 'gantrans plugins list')"
+
+
 def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
+    problem = _unknown_recipe(args)
+    if problem:
+        print(f"gantrans train: error: {problem}", file=sys.stderr)
+        events.active().error(problem)
+        return 2
     from gantrans.openmp import choose_wait_policy
 
     choose_wait_policy()  # before torch loads OpenMP
@@ -178,9 +212,11 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
             recipe = given.pop("recipe", None)
             if recipe is not None and recipe != config.recipe:
                 raise ConfigError(f"--resume {run_dir}: that run trains '{config.recipe}', not '{recipe}'")
-            trainer = Trainer(config, checkpoint=ckpt, run_dir=run_dir, open_dataset=open_dataset)
+            trainer = Trainer(config, checkpoint=ckpt, run_dir=run_dir, open_dataset=open_dataset,
+                              verbose=bool(vars(args).get("verbose")))
         else:
-            trainer = Trainer(config_from_args(args), open_dataset=open_dataset)
+            trainer = Trainer(config_from_args(args), open_dataset=open_dataset,
+                              verbose=bool(vars(args).get("verbose")))
         try:
             result = trainer.run()
         except TrainingInterrupted as exc:

@@ -56,12 +56,27 @@ def detect_format(root: str | os.PathLike[str], accepted_kinds: Sequence[str] | 
     for fmt in found:
         if accepted is None or fmt.kind in accepted:
             return fmt
+    raise DataError(wrong_layout(root, found, accepted))
+
+
+def wrong_layout(root: Path, found: list[Any], accepted: list[str] | None) -> str:
+    """What the folder looks like, which layouts are accepted, and their trees."""
+    from gantrans.data.formats import LAYOUT_TREES, layout_help, subfolders
+
+    kinds = accepted or list(LAYOUT_TREES)
+    wanted = " or ".join(LAYOUT_TREES.get(k, (k,))[0] for k in kinds)
     if found:
-        what = ", ".join(f"{f.kind} ('{f.name}' layout)" for f in found)
-        raise DataError(f"{root}: {needs} data is needed, but this folder looks like {what}")
-    layouts = "; ".join(f"{f.name}: {getattr(f, 'description', f.kind)}" for f in _formats()
-                        if accepted is None or f.kind in accepted)
-    raise DataError(f"{root}: no images in a layout gantrans recognises; expected {layouts or needs}")
+        what = ", ".join(f"{f.kind} data ('{f.name}' layout)" for f in found)
+        head = f"{root}: {wanted} data is needed, but this folder looks like {what}"
+    else:
+        head = f"{root}: no images in a layout gantrans recognises; {wanted} data is needed"
+    folders = [p.name for p in subfolders(root)]
+    hint = ""
+    if "unpaired" in kinds and any(f.kind == "labelled" for f in found):
+        two = [p for p in folders if p not in ("train", "test", "val")]
+        if len(two) == 2:
+            hint = (f"\n  to use {two[0]}/ and {two[1]}/ as the two domains, rename them trainA/ and trainB/")
+    return f"{head}{hint}\nexpected layout:\n{layout_help(kinds)}"
 
 
 def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str], data_format: str | None = None,

@@ -370,6 +370,28 @@ class FolderFormat:
         return FolderDataset(files, root=root, format_name=self.name, transform=transform, **_common(opts))
 
 
+#: The folder tree each kind of data expects, for error messages (``gantrans data`` and training).
+LAYOUT_TREES = {
+    "unpaired": ("unpaired (CycleGAN)", "DATA/\n  trainA/  one domain's images, e.g. horses (any names)\n"
+                 "  trainB/  the other domain's images, e.g. zebras\n  testA/ testB/  optional held-out images"),
+    "paired": ("paired (pix2pix)", "DATA/\n  A/train/0001.png  input\n  B/train/0001.png  its target, same name\n"
+               "  (or trainA/ trainB/ with matching names, or train/ of side-by-side A|B images)"),
+    "labelled": ("labelled (cgan)", "DATA/\n  train/\n    cat/  images of class 'cat'\n    dog/  images of class "
+                 "'dog' (2 or more class folders)"),
+    "single": ("unlabelled (vanilla)", "DATA/\n  train/  the images (or the images directly in DATA/)"),
+}
+
+
+def layout_help(kinds: list[str] | tuple[str, ...]) -> str:
+    """The expected trees of these data kinds, indented, one block per kind."""
+    blocks = []
+    for kind in kinds:
+        title, tree = LAYOUT_TREES.get(kind, (kind, ""))
+        body = "\n".join("    " + line for line in tree.splitlines())
+        blocks.append(f"  {title}:\n{body}" if body else f"  {title}")
+    return "\n".join(blocks)
+
+
 BUILTIN_FORMATS: tuple[DataFormat, ...] = (UnpairedFormat(), PairedFormat(), AlignedFormat(), LabelledFormat(),
                                            FolderFormat())
 """In detection order; the ``datasets`` plugin registers these."""

@@ -152,7 +152,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, *, open_dataset: DatasetOpener | None = None,
                  checkpoint: dict[str, Any] | None = None, run_dir: Path | None = None,
-                 echo: Callable[[str], None] | None = None):
+                 echo: Callable[[str], None] | None = None, verbose: bool = False):
         config.validate()
         if not config.recipe or not config.data:
             raise ConfigError("a recipe and --data are required")
@@ -161,6 +161,7 @@ class Trainer:
         self.ckpt = checkpoint
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.verbose = verbose
         self._stop = False
         self.epoch = self.step = self.epoch_step = 0
 
@@ -220,16 +221,23 @@ class Trainer:
         self.engine = Engine(self.recipe, nets, self.device, self.precision, dist_ctx=self.dist,
                              compile=c.compile, skip_nonfinite=c.skip_nonfinite)
         check_generator_sizes(self.recipe, self.engine.nets, self.device)
-        self.schedulers = {name: make_scheduler(opt, c.lr_policy, epochs=c.total_epochs, n_epochs=c.n_epochs,
-                                                n_epochs_decay=c.n_epochs_decay, lr_decay_iters=c.lr_decay_iters)
-                           for name, opt in self.engine.optimizers.items()}
+        self.batch_note = ""
+        per_rank = -(-len(self.train_ds) // self.dist.world_size)
+        if c.batch_size > per_rank:  # a batch larger than the data set: one batch of everything
+            self.batch_note = (f"batch {per_rank} (the data set has {len(self.train_ds)} images; "
+                               f"{c.batch_size} asked)")
+            if self.dist.is_main:
+                where = f" per process ({self.dist.world_size} processes)" if self.dist.enabled else ""
+                console.warning(f"--batch-size {c.batch_size} is larger than the data set ({len(self.train_ds)} "
+                                f"items{where}); every step trains on a batch of {per_rank}")
+            c.batch_size = per_rank
         self.sampler = ResumableBatchSampler(len(self.train_ds), c.batch_size, seed=c.seed, rank=self.dist.rank,
                                              world_size=self.dist.world_size)
-        per_rank = -(-len(self.train_ds) // self.dist.world_size)
-        if c.batch_size > per_rank and self.dist.is_main:
-            where = f" per process ({self.dist.world_size} processes)" if self.dist.enabled else ""
-            console.warning(f"--batch-size {c.batch_size} is larger than the data set ({len(self.train_ds)} items"
-                            f"{where}); every step trains on a batch of {per_rank}")
+        self.length_epochs = self._length_epochs()
+        n_epochs, n_decay = c.schedule_split(self.length_epochs)
+        self.schedulers = {name: make_scheduler(opt, c.lr_policy, epochs=self.length_epochs, n_epochs=n_epochs,
+                                                n_epochs_decay=n_decay, lr_decay_iters=c.lr_decay_iters)
+                           for name, opt in self.engine.optimizers.items()}
         if self.ckpt:
             self._restore(self.ckpt)
             self.ckpt = {"_path": self.ckpt.get("_path")}  # drop the loaded tensors, keep "resumed"
@@ -241,6 +249,14 @@ class Trainer:
         else:
             self._create_run_dir()
         self._write_config()
+
+    def _length_epochs(self) -> int:
+        """The run's length in epochs: ``epochs``, or fewer when ``max_steps`` ends it first."""
+        c = self.config
+        epochs = c.total_epochs
+        if c.max_steps is not None:
+            epochs = min(epochs, -(-c.max_steps // max(1, len(self.sampler))))
+        return max(1, epochs)
 
     def _create_run_dir(self) -> None:
         c = self.config
@@ -288,14 +304,19 @@ class Trainer:
             opt.load_state_dict(ckpt["optimizers"][name])
             for group in opt.param_groups:
                 group.update(impl)
+        n_epochs, n_decay = c.schedule_split(self.length_epochs)
         for name, sched in self.schedulers.items():
             sched.load_state_dict(ckpt["schedulers"][name])
-            # Settings come from the (possibly extended) config, not the old run.
+            # Settings come from the (possibly extended) config, not the old run, and take
+            # effect now: an extended run's rate follows the new length from its first step.
             for fn in getattr(sched, "lr_lambdas", []):
                 if isinstance(fn, LinearDecay):
-                    fn.n_epochs, fn.n_epochs_decay = c.n_epochs, c.n_epochs_decay
+                    fn.n_epochs, fn.n_epochs_decay = n_epochs, n_decay
             if hasattr(sched, "T_max"):
-                sched.T_max = max(1, c.total_epochs)
+                sched.T_max = max(1, self.length_epochs)
+            if isinstance(sched, torch.optim.lr_scheduler.LambdaLR):
+                for group, base, fn in zip(sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+                    group["lr"] = base * fn(sched.last_epoch)
         if self.engine.scaler is not None and ckpt.get("scaler"):
             self.engine.scaler.load_state_dict(ckpt["scaler"])
         self.recipe.load_state_dict(ckpt.get("recipe_state") or {})
@@ -381,11 +402,15 @@ class Trainer:
         batch = torch.utils.data.default_collate([self.fixed_ds[i] for i in range(n)])
         return move_batch(batch, self.device, self.engine.channels_last)
 
-    def _write_samples(self) -> None:
+    def _write_samples(self, step_grid: bool = False) -> None:
+        """A sample grid: ``epoch_NNNN.png`` at an epoch end, ``step_NNNNNNN.png`` between."""
         if not self.dist.is_main or self._fixed is None:
             return
         rows = render_rows(self.recipe, self._fixed, list(self.engine.nets.values()), seed=self.config.seed)
-        save_grid(rows, R.sample_grid(self.run_dir, self.epoch))
+        file = R.step_sample_grid(self.run_dir, self.step) if step_grid else R.sample_grid(self.run_dir, self.epoch)
+        path = save_grid(rows, file)
+        self._grid_step = self.step
+        self.log.image("samples", path, self.step)
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
         self._stop = True
@@ -433,9 +458,8 @@ class Trainer:
             events.active().start("train", total=total, unit="step", run=str(self.run_dir), initial=self.step)
         self.log = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=c.tensorboard,
                              total_steps=total, initial_step=min(self.step, total))
-        self._say(f"gantrans: training '{c.recipe}' on {devices.describe_device(self.device)}, precision "
-                  f"{self.precision}" + (f", {self.dist.world_size} processes" if self.dist.enabled else "")
-                  + f"; run {self.run_dir}")
+        for line in self._start_lines(steps_per_epoch, total):
+            self._say(line)
         self._fixed = self._fixed_batch() if self.dist.is_main else None
         self._saved_step = self.step if self.ckpt else -1
         handlers = {}
@@ -472,10 +496,38 @@ class Trainer:
             events.active().progress(self.step, total, rate=rate, eta_s=eta, epoch=self.epoch, losses=terms,
                                      images_per_s=ips)
 
+    def _start_lines(self, steps_per_epoch: int, total: int) -> list[str]:
+        """What runs where, and where to look while it does."""
+        c = self.config
+        device = devices.describe_device(self.device, verbose=self.verbose)
+        procs = f", {self.dist.world_size} processes" if self.dist.enabled else ""
+        batch = self.batch_note or f"batch {c.batch_size}"
+        length = f"{c.total_epochs} epochs of {steps_per_epoch} steps"
+        if total < c.total_epochs * steps_per_epoch:
+            length += f", stopping at step {total}"
+        verb = "resuming" if self.ckpt else "training"
+        lines = [f"gantrans: {verb} '{c.recipe}' on {device}{procs}, precision {self.precision}, {batch}, {length}"]
+        samples = [f"every {c.sample_every_epoch} epoch(s)"] if c.sample_every_epoch else []
+        if c.sample_every_steps:
+            samples.append(f"every {c.sample_every_steps} steps")
+        lines.append(f"  run folder:   {self.run_dir}")
+        if c.samples and samples:
+            lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
+        if self.log.tensorboard_dir is not None:
+            lines.append(f"  TensorBoard:  tensorboard --logdir {self.log.tensorboard_dir}")
+        lines.append(f"  Ctrl+C saves a checkpoint; continue with: gantrans train --resume {self.run_dir}")
+        return lines
+
     def _loop(self, steps_per_epoch: int, total: int) -> None:
         c = self.config
         if self.step >= total:
-            self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}")
+            run = self.run_dir
+            if c.max_steps is not None and c.max_steps <= self.step:
+                how = f"--max-steps N (N > {self.step})"
+            else:
+                how = f"--epochs N (N > {self.epoch})"
+            self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}; "
+                      f"to train longer: gantrans train --resume {run} {how}")
             return
         per_step_images = c.batch_size * self.dist.world_size
         self.status.update(force=True, state="running")
@@ -493,7 +545,7 @@ class Trainer:
                 self.step += 1
                 self.epoch_step += 1
                 n0 += 1
-                self.log.progress(1, result.terms)
+                self.log.progress(1, result.terms, epoch=self.epoch + 1, epochs=c.total_epochs)
                 self._report(total, result.terms, per_step_images)
                 if c.log_every and (self.step % c.log_every == 0 or self.step == total):
                     elapsed = max(time.perf_counter() - t0, 1e-9)
@@ -509,6 +561,8 @@ class Trainer:
                     raise TrainingInterrupted(self.step, self.run_dir, getattr(self, "_signum", signal.SIGINT))
                 if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
+                if c.sample_every_steps and self.step % c.sample_every_steps == 0 and self.step < total:
+                    self._write_samples(step_grid=True)
                 if self.step >= total and self.epoch_step < steps_per_epoch:
                     break
             if self.epoch_step >= steps_per_epoch:
@@ -525,6 +579,8 @@ class Trainer:
                 self.save_checkpoint(epoch_file=True)
             if self.step >= total:
                 break
+        if getattr(self, "_grid_step", None) != self.step and (c.sample_every_epoch or c.sample_every_steps):
+            self._write_samples(step_grid=True)  # the final state always gets a grid
         if self._saved_step != self.step:
             self.save_checkpoint()
 
