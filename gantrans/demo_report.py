@@ -102,13 +102,10 @@ NOT_LOSSES = {"step", "epoch", "epoch_step", "time", "images_per_s", "nonfinite_
 
 
 def _metric_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's metrics rows through :class:`gantrans.runs.RunDir` (iterator or (rows, offset))."""
+    """The run's metrics rows, each step once, through :class:`gantrans.runs.RunDir`."""
     from gantrans.runs import RunDir
 
-    got = RunDir(run_dir).metrics()
-    if isinstance(got, tuple):
-        return list(got[0])
-    return list(got)
+    return RunDir(run_dir).metrics()[0]
 
 
 def losses_image(run_dir: Path, path: Path, width: int = 640, height: int = 300) -> Path:

@@ -49,23 +49,15 @@ def smooth(values: Iterable[float], weight: float) -> list[float]:
 
 def tail_metrics(run: RunDir, since: int) -> tuple[list[dict[str, Any]], int]:
     """New metric rows after offset ``since`` and the next offset."""
-    try:
-        return run.metrics(since)
-    except TypeError:  # pragma: no cover - RunDir before issue 13 (a plain iterator of rows)
-        rows = list(run.metrics())
-        return rows[since:], len(rows)
+    return run.metrics(since)
 
 
 def run_status(run: RunDir) -> dict[str, Any]:
     """``RunDir.status()`` as a dict; ``{"state": "unknown"}`` where a run has no status."""
-    status = getattr(run, "status", None)
-    if status is None:  # pragma: no cover - RunDir before issue 13
-        return {"state": "unknown"}
     try:
-        st = status()
+        return run.status().as_dict()
     except Exception as exc:  # noqa: BLE001 - an unreadable status is shown, not raised
         return {"state": "unknown", "reason": str(exc)}
-    return st.as_dict() if hasattr(st, "as_dict") else dict(st)
 
 
 @dataclass

@@ -184,7 +184,7 @@ def test_the_schedule_split_follows_the_requested_length():
 def test_rate_decays_within_a_short_run_and_resume_extends_it(tiny, tmp_path, capsys):
     # 16 items, batch 4: 4 steps per epoch; 4 epochs -> 2 at the full rate, 2 decaying.
     assert train(fx.base_args(tmp_path, "lr", "--epochs", "4")) == 0
-    rows = list(RunDir(tmp_path / "lr").metrics())
+    rows = RunDir(tmp_path / "lr").metrics()[0]
     rates = [r["lr/G"] for r in rows]
     base = rates[0]
     assert rates[3] == base and rates[4] == base and rates[8] < base and rates[-1] < base * 0.5
@@ -195,13 +195,13 @@ def test_rate_decays_within_a_short_run_and_resume_extends_it(tiny, tmp_path, ca
     assert f"nothing to do: 16 steps done, the run asks for 16; to train longer: gantrans train --resume " \
            f"{tmp_path / 'lr'} --epochs N (N > 4)" in err
     assert train(["--resume", str(tmp_path / "lr"), "--epochs", "8"]) == 0
-    rows = list(RunDir(tmp_path / "lr").metrics())
+    rows = RunDir(tmp_path / "lr").metrics()[0]
     assert rows[-1]["step"] == 32
     # the extended run follows the 8-epoch schedule from its first new step: 4 full + 4 decaying
     assert rows[16]["lr/G"] == pytest.approx(base * (1 - 1 / 5))
     # --max-steps alone shortens the schedule too (2 epochs of 4 steps)
     assert train(fx.base_args(tmp_path, "ms", "--max-steps", "8")) == 0
-    assert list(RunDir(tmp_path / "ms").metrics())[-1]["lr/G"] == pytest.approx(base * 0.5)
+    assert RunDir(tmp_path / "ms").metrics()[0][-1]["lr/G"] == pytest.approx(base * 0.5)
 
 
 # -- what training says and writes ------------------------------------------------------------------------
