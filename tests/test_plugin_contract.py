@@ -106,11 +106,11 @@ def test_same_plugin_name_from_two_distributions_is_a_failure_not_a_crash(tmp_pa
 def test_failed_plugins_are_reported_once_and_named_in_unknown_name_errors(tmp_path, monkeypatch, fresh, capsys):
     make_fake_distribution(tmp_path, "broken-dist", "0.7", {"broken": "broken_mod"}, {"broken_mod": BROKEN})
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert main(["train", "ghost-recipe", "--data", str(tmp_path)]) == 1
+    assert main(["train", "ghost-recipe", "--data", str(tmp_path)]) == 2  # a usage error
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2
     assert err[0].startswith("gantrans: warning: 1 plugin failed to load or register: 'broken' (broken-dist 0.7)")
-    assert "unknown model 'ghost-recipe'" in err[1] and "plugins that failed to load: 'broken' (broken-dist 0.7)" in err[1]
+    assert "unknown recipe 'ghost-recipe'" in err[1] and "plugins that failed to load: 'broken' (broken-dist 0.7)" in err[1]
     with pytest.raises(ConfigError, match=r"unknown network 'ghost_net'.*failed to load: 'broken'"):
         get_plugin_manager().registries.networks.get("ghost_net")
     # A second command in the same process does not repeat the warning.

@@ -2,8 +2,7 @@
 
 Commands are taken from the README's ``bash`` blocks (a trailing ``# comment`` is dropped;
 ``torchrun ... -m gantrans`` lines count too). Each one is parsed by the real parser, and its
-subcommand's ``--help`` is shown. Subcommands that another branch adds (``gui``, ``runs``) are
-skipped, with the reason, only while this checkout does not have them.
+subcommand's ``--help`` is shown.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ import pytest
 from gantrans.cli.main import build_parser, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-ADDED_ELSEWHERE = {"gui": "the GUI branch (issue 14) adds 'gantrans gui'",
-                   "runs": "the runs branch (issue 13) adds 'gantrans runs'"}
 
 
 def readme_commands() -> list[list[str]]:
@@ -40,7 +37,7 @@ COMMANDS = readme_commands()
 
 def test_the_readme_has_the_commands_a_newcomer_needs():
     firsts = {c[0] for c in COMMANDS if c}
-    assert {"demo", "train", "export", "translate", "generate", "info", "plugins", "import", "gui"} <= firsts
+    assert {"demo", "train", "export", "translate", "generate", "info", "plugins", "import", "gui", "runs"} <= firsts
     assert ["demo"] in COMMANDS and ["demo", "--quick"] in COMMANDS
     assert any(c[:2] == ["train", "--resume"] and "--epochs" in c for c in COMMANDS)
     text = README.read_text(encoding="utf-8")
@@ -69,9 +66,6 @@ def _subcommand_path(parser: argparse.ArgumentParser, words: list[str]) -> list[
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w)[:60])
 def test_readme_command_parses(words, capsys):
     parser = build_parser()
-    known = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)][0].choices
-    if words[0] not in known and words[0] in ADDED_ELSEWHERE:
-        pytest.skip(ADDED_ELSEWHERE[words[0]] + "; not in this checkout yet")
     try:
         args = parser.parse_args(words)
     except SystemExit as exc:

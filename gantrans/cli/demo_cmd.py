@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gantrans import runs as R
 from gantrans.errors import GantransError
 
 MARKER = ".gantrans-demo"
@@ -154,14 +155,14 @@ def _run_part(demo: Demo, part: Part, args: argparse.Namespace) -> dict:
     else:
         print(f"\n(data already written: {data})")
     hardware = ["--device", args.device, "--precision", args.precision]
-    if (run_dir / "checkpoints" / "latest.pt").is_file():
+    if R.latest_checkpoint(run_dir).is_file():
         demo.step(["train", "--resume", str(run_dir), *_length(part, args), *hardware])
     else:
         if run_dir.exists():  # killed before its first checkpoint: nothing to keep
             shutil.rmtree(run_dir)
         demo.step(["train", part.recipe, "--data", str(data), "--name", name, "--runs-dir", str(runs),
                    *part.train, *_length(part, args), *hardware])
-    latest = run_dir / "checkpoints" / "latest.pt"
+    latest = R.latest_checkpoint(run_dir)
     heads = sorted(exports.glob(f"{name}_*.onnx"))
     heads = [h for h in heads if not h.name.endswith(".int8.onnx")]
     if not heads or min(h.stat().st_mtime for h in heads) < latest.stat().st_mtime:

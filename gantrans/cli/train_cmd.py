@@ -186,7 +186,10 @@ def _unknown_recipe(args: argparse.Namespace) -> str | None:
 
     close = difflib.get_close_matches(name, models.names(), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown recipe '{name}'{hint} (recipes: {', '.join(models.names())}; see 'gantrans plugins list')"
+    failed = (f"; plugins that failed to load: {', '.join(models.failed_plugins)}"
+              if getattr(models, "failed_plugins", None) else "")
+    return (f"unknown recipe '{name}'{hint} (recipes: {', '.join(models.names())}{failed}; "
+            f"see 'gantrans plugins list')")
 
 
 def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
