@@ -112,3 +112,19 @@ def test_reduced_proxy_defaults_beat_doing_nothing_and_the_paper_preset_does_not
           f"paper {paper_l1:.4f} / {paper_psnr:.1f} dB")
     assert default_l1 < 0.045 and default_psnr > 25.0
     assert not (paper_l1 < 0.045 and paper_psnr > 25.0)
+
+
+def test_preset_flag_sets_options_under_the_users():
+    from gantrans.cli.main import build_parser
+    from gantrans.cli.train_cmd import config_from_args
+    from gantrans.errors import ConfigError
+
+    def config(*extra: str):
+        return config_from_args(build_parser().parse_args(["train", "pix2pix", "--data", "d", *extra]))
+
+    assert config().model == {} and config().preset is None
+    cfg = config("--preset", "paper")
+    assert cfg.preset == "paper" and cfg.model == {"residual": False}
+    assert config("--preset", "paper", "-o", "residual=true").model == {"residual": True}
+    with pytest.raises(ConfigError, match="no preset 'nope'"):
+        config("--preset", "nope")
