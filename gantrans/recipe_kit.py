@@ -48,7 +48,7 @@ BASE_OPTIONS: tuple[Option, ...] = (
 
 RESIDUAL_OPTION = Option(
     "residual", bool, True,
-    "the generator predicts a change added to its input, clamp(x + G(x), -1, 1): with a few hundred "
+    "the generator predicts a change added to its input, clamp(x + 2 G(x), -1, 1): with a few hundred "
     "images it starts from 'change nothing' instead of having to learn to copy; only where input and "
     "output have the same channels (paper: false)")
 """Residual output of image-to-image generators (:class:`gantrans.gan.ResidualOutput`)."""
