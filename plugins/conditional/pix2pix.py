@@ -3,7 +3,9 @@
 The generator maps A to B; the discriminator judges (A, B) pairs concatenated on channels,
 patch by patch, and the generator is also pulled towards the target by an L1 term (weight 100)
 that takes care of low frequencies. Defaults follow the reference implementation: U-Net 256,
-batch norm, dropout, vanilla (BCE) loss, discriminator loss halved.
+batch norm, dropout, vanilla (BCE) loss, discriminator loss halved - except one, measured on a
+few hundred real photos (issue 17): the generator's output is residual (``residual``), so it
+starts from "change nothing". ``--preset paper`` restores the paper's generator exactly.
 
 Order of the phases: the reference updates D and then G on the same fake. Here G goes first
 (its fake, detached, is reused by the D phase through the step cache) so the generator runs

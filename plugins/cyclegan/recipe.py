@@ -6,7 +6,9 @@ step first updates both generators — adversarial terms, cycle terms ``|G_B(G_A
 ``|G_A(G_B(b)) - b|`` weighted by ``lambda_A``/``lambda_B``, and the identity terms that keep
 colours when fed an image of the target domain — then both discriminators on fakes drawn from
 a history of 50 generated images (Shrivastava et al. 2017), each discriminator loss halved.
-Defaults: ResNet 9 blocks, instance norm, LSGAN loss, Adam 2e-4, beta1 0.5.
+Defaults: ResNet 9 blocks, instance norm, LSGAN loss, Adam 2e-4, beta1 0.5, and - the one
+deviation from the paper, for small data (issue 17) - residual generator outputs
+(``residual``); ``--preset paper`` restores the paper's generators exactly.
 
 Importing this module is torch-free; torch is imported inside the methods.
 """
