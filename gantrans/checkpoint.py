@@ -23,6 +23,7 @@ first group and ``networks`` only):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CHECKPOINTS_DIR as CHECKPOINT_DIR
 from gantrans.runs import LATEST_CHECKPOINT as LATEST
 from gantrans.runs import epoch_checkpoint_name as epoch_filename
+from gantrans.runs import kept_epoch_checkpoints
 
 CHECKPOINT_FORMAT = "gantrans-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -46,8 +48,32 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     with atomic_write(path) as fh:
-        torch.save(obj, fh)
+        sink = _WriteErrors(fh)
+        try:
+            torch.save(obj, sink)
+        except RuntimeError:
+            if sink.error is not None:  # torch reports a failed write as "unexpected pos ..."
+                raise sink.error from None
+            raise
     return path
+
+
+class _WriteErrors:
+    """A file wrapper that keeps the OSError (a full disk ...) that torch's writer swallows."""
+
+    def __init__(self, fh: Any):
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def resolve_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> Path:
@@ -77,8 +103,7 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> dic
     try:
         ckpt = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip error is a bad file to the user
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{file}: not a readable checkpoint ({msg})") from None
+        raise CheckpointError(f"{file}: {unreadable_reason(exc, 'a gantrans checkpoint')}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{file}: not a gantrans checkpoint (for a reference CycleGAN/pix2pix "
                               f"generator use 'gantrans import')")
@@ -113,6 +138,51 @@ def require_plugins(ckpt: dict[str, Any]) -> None:
                               f"{failed}; {fix}")
 
 
+def unreadable_reason(exc: BaseException, what: str) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in the user's words.
+
+    Never torch's own text: it suggests ``weights_only=False``, which would run whatever
+    code a crafted file holds.
+    """
+    text = str(exc)
+    if "Unsupported global" in text or "GLOBAL" in text:
+        return f"not {what}: it asks to import Python objects ({_global_name(text)}), which could run code; refused"
+    return f"not {what} (truncated or corrupt)"
+
+
+def _global_name(text: str) -> str:
+    for line in text.splitlines():
+        if "GLOBAL" in line:
+            words = line.split("GLOBAL", 1)[1].split()
+            if words:
+                return words[0]
+    return "unknown"
+
+
+def load_for_resume(path: str | os.PathLike, warn: Callable[[str], None]) -> dict[str, Any]:
+    """The run's latest checkpoint or, when that is unreadable, the newest readable kept one.
+
+    Nothing is removed or rewritten here: the unreadable file stays until the resumed run
+    publishes a new checkpoint in its place (atomically).
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return load_checkpoint(p)
+    try:
+        return load_checkpoint(p)
+    except CheckpointError as exc:
+        problem = exc
+    for candidate in reversed(kept_epoch_checkpoints(p)):
+        try:
+            ckpt = load_checkpoint(candidate)
+        except CheckpointError as exc:
+            warn(str(exc))
+            continue
+        warn(f"{problem}; resuming from {candidate} (step {ckpt.get('step')}) instead")
+        return ckpt
+    raise problem
+
+
 def recipe_from_checkpoint(ckpt: dict[str, Any], load_weights: bool = True) -> Recipe:
     """Rebuild the recipe and its networks from a checkpoint, weights loaded, on the CPU.
 
@@ -122,6 +192,7 @@ def recipe_from_checkpoint(ckpt: dict[str, Any], load_weights: bool = True) -> R
     require_plugins(ckpt)
     cls = get_recipe(ckpt["recipe"]["name"])
     recipe = cls(ckpt["model_config"], DataSpec.from_dict(ckpt["data"]))
+    recipe.pin_network_options(ckpt.get("network_specs"))  # a plugin's later defaults cannot change it
     nets = recipe.build_networks()
     if load_weights:
         for key, state in ckpt.get("networks", {}).items():

@@ -40,5 +40,13 @@ class ModelError(GantransError):
     """An ONNX model cannot be loaded or run."""
 
 
+class DiskFullError(GantransError):
+    """The disk (or quota) filled up while writing ``path``; nothing half-written was left there."""
+
+    def __init__(self, path: object, note: str = ""):
+        self.path = path
+        super().__init__(f"no space left on device while writing {path}" + (f"; {note}" if note else ""))
+
+
 class Cancelled(GantransError):
     """Work was cancelled through a cancellation token."""

@@ -9,11 +9,57 @@ minus the umask, unlike ``mkstemp``'s 0600). Torch-free.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from gantrans.errors import DiskFullError
+
+DISK_FULL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
+
+_UNSAFE = set('/\\:*?"<>|')
+MAX_NAME_CHARS = 120
+
+
+def safe_name(name: object, fallback: str = "model") -> str:
+    """``name`` as one harmless file-name component, for names read from files (run, head, class).
+
+    Such names are data, never paths: separators, control characters and characters Windows
+    forbids become ``_``, leading dots and spaces go (no ``..``, no hidden files), and the
+    result is never empty. Letters of any script, digits, spaces and ``-_.+()[]`` survive.
+    """
+    text = "".join("_" if (c in _UNSAFE or unicodedata.category(c).startswith("C")) else c for c in str(name))
+    text = text.strip().lstrip(". ").rstrip(". ")[:MAX_NAME_CHARS]
+    return text or fallback
+
+
+def inside(folder: str | os.PathLike, name: str) -> Path:
+    """``folder / name``, refused (ValueError) unless it lands directly inside ``folder``."""
+    folder = Path(folder)
+    target = folder / name
+    if Path(name).name != name or target.resolve().parent != folder.resolve():
+        raise ValueError(f"{name!r} is not a plain file name inside {folder}")
+    return target
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk or the user's quota is full."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+@contextlib.contextmanager
+def reporting_disk_full(target: str | os.PathLike, note: str = "") -> Iterator[None]:
+    """Turn a full disk inside the block into one :class:`DiskFullError` naming ``target``."""
+    try:
+        yield
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(target, note) from None
+        raise
 
 
 def temp_path_for(target: str | os.PathLike) -> Path:
@@ -83,12 +129,17 @@ def discard(path: str | os.PathLike | None) -> None:
 @contextlib.contextmanager
 def atomic_write(target: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True,
                  encoding: str | None = None) -> Iterator[IO]:
-    """Write ``target`` through a temporary file; published only if the block succeeds."""
-    tmp = temp_path_for(target)
+    """Write ``target`` through a temporary file; published only if the block succeeds.
+
+    A full disk, here or inside the block, is a :class:`DiskFullError` naming ``target``.
+    """
+    tmp = None
     try:
-        with open(tmp, mode, encoding=encoding if "b" not in mode else None) as fh:
-            yield fh
-            fh.flush()
-        publish(tmp, target, overwrite=overwrite)
+        with reporting_disk_full(target):
+            tmp = temp_path_for(target)
+            with open(tmp, mode, encoding=encoding if "b" not in mode else None) as fh:
+                yield fh
+                fh.flush()
+            publish(tmp, target, overwrite=overwrite)
     finally:
         discard(tmp)

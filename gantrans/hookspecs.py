@@ -74,6 +74,8 @@ def register_networks(register: RegisterNetwork) -> None:
     inference engine enforces; ``options`` declares the factory's keyword options
     (:class:`gantrans.options.Option`; inferred from its signature when omitted);
     ``fixed_size_option`` names the option that fixes the output size of a latent generator.
+    A declared option the factory does not take is recorded as the plugin's failure (the name
+    still registers); users set a network's own options as ``-o generator.NAME=VALUE``.
     """
 
 
@@ -97,6 +99,7 @@ def register_losses(register: RegisterLoss) -> None:
     returns a :class:`gantrans.gan.losses.AdversarialLoss` (one-logit losses override
     ``real_loss``/``fake_loss``/``generator_loss``; losses that compare real and fake logits,
     such as relativistic ones, override ``d_loss``/``g_loss`` and set ``needs_real_logits``).
+    ``options`` declares the factory's own options beyond ``real_label`` (``-o loss.NAME=VALUE``).
     """
 
 

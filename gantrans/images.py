@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gantrans.errors import ImageError
-from gantrans.fileio import discard, publish, temp_path_for
+from gantrans.errors import DiskFullError, ImageError
+from gantrans.fileio import discard, is_disk_full, publish, temp_path_for
 
 log = logging.getLogger(__name__)
 
@@ -418,6 +418,8 @@ def save_image(array: Any, path: str | os.PathLike[str], *, alpha: Any = None, f
     except FileExistsError:
         raise ImageError(f"{dest}: already exists; not overwriting it") from None
     except Exception as exc:  # noqa: BLE001
+        if is_disk_full(exc):
+            raise DiskFullError(dest) from None
         raise ImageError(f"{dest}: cannot write the image ({_one_line(exc)})") from None
     finally:
         discard(tmp)

@@ -21,7 +21,8 @@ TYPES = ("int", "float", "str", "bool")
 _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool"}
 
 __all__ = ["DISCRIMINATOR_OPTIONS", "GENERATOR_OPTIONS", "INIT_TYPES", "NORMS", "Option", "Preset", "TYPES",
-           "coerce_option", "describe_options", "options_from_defaults", "options_from_signature", "override"]
+           "RECIPE_SET_OPTIONS", "coerce_option", "describe_options", "options_from_defaults",
+           "options_from_signature", "override"]
 
 
 @dataclass(frozen=True)
@@ -222,3 +223,8 @@ DISCRIMINATOR_OPTIONS: tuple[Option, ...] = (
     Option("init_gain", float, 0.02, "scale of the initial weights"),
 )
 """Options an image discriminator receives from the built-in recipes."""
+
+RECIPE_SET_OPTIONS = frozenset(o.name for o in GENERATOR_OPTIONS + DISCRIMINATOR_OPTIONS) | {
+    "latent_size", "image_size", "num_classes", "real_label"}
+"""Network and loss options the built-in recipes set from their own options or the data; the
+rest of a network's or loss's declared options are the user's, as ``-o ROLE.OPTION=VALUE``."""

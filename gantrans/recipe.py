@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gantrans.errors import ConfigError
@@ -144,6 +144,8 @@ class Recipe:
     them. The trainer merges user options over the defaults, converts each to its declared type,
     saves the result in the run and hands it back on resume. ``gantrans train NAME --help``,
     ``gantrans plugins show`` and the GUI's training form show the declarations.
+    ``training_defaults`` may set trainer settings the family's paper used (``batch_size``,
+    ``sample_every_steps``, ...); a config file and command-line flags override them.
     """
 
     name: ClassVar[str] = ""
@@ -153,6 +155,7 @@ class Recipe:
     defaults: ClassVar[dict[str, Any]] = {}
     presets: ClassVar[tuple[Preset, ...]] = ()
     """Named option sets (``--preset NAME``); see :class:`gantrans.options.Preset`."""
+    training_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -175,25 +178,81 @@ class Recipe:
         cls.defaults = {o.name: o.default for o in cls.options}
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
-        unknown = set(config) - set(self.defaults)
+        # A TOML 'model' table may spell ROLE.OPTION unquoted, which nests: {"generator": {"n_blocks": 9}}.
+        config = {f"{k}.{sk}" if isinstance(v, Mapping) else k: (sv if isinstance(v, Mapping) else v)
+                  for k, v in config.items() for sk, sv in (v.items() if isinstance(v, Mapping) else [(None, v)])}
+        plain = {k: v for k, v in config.items() if "." not in str(k)}
+        dotted = {str(k): v for k, v in config.items() if "." in str(k)}
+        unknown = set(plain) - set(self.defaults)
         if unknown:
             raise ConfigError(
-                f"recipe '{self.name}' has no option(s) {', '.join(sorted(unknown))}; "
+                f"recipe '{self.name}' has no option(s) {', '.join(sorted(unknown))}"
+                f"{_did_you_mean(sorted(unknown), self.defaults, self._sub_option_names(plain))}; "
                 f"options: {', '.join(sorted(self.defaults))} (see 'gantrans train {self.name} --help')"
             )
         if self.data_kinds and data.kind not in self.data_kinds:
             raise ConfigError(
                 f"recipe '{self.name}' needs {' or '.join(self.data_kinds)} data, got {data.kind} data"
             )
-        merged = {**self.defaults, **config}
+        merged = {**self.defaults, **plain}
         self.config: dict[str, Any] = {
             o.name: coerce_option(o, merged[o.name], f"recipe '{self.name}'") for o in self.options
         }
+        for key in sorted(dotted):
+            self.config[key] = self._coerce_sub_option(key, dotted[key])
         self.explicit: set[str] = {k for k in config if self.config.get(k) != self.defaults.get(k)}
         """Options whose value differs from the default (what a user actually changed)."""
         self.data = data
         self.nets: dict[str, nn.Module] = {}
         self.network_specs: dict[str, dict[str, Any]] = {}
+        self.pinned_network_options: dict[str, dict[str, Any]] = {}
+        """Per network key, the options a checkpoint recorded (defaults included); set before
+        :meth:`build_networks` when rebuilding, so a plugin changing a default later cannot
+        change a rebuilt network."""
+
+    def _sub_option_names(self, config: Mapping[str, Any]) -> list[str]:
+        """``ROLE.OPTION`` names the user could have meant (the options of the networks and loss named)."""
+        out = []
+        for role, default in self.defaults.items():
+            _, entry = _sub_option_target(config.get(role, default))
+            if entry is not None:
+                out += [f"{role}.{o.name}" for o in entry.meta.get("options", ())]
+        return out
+
+    def _coerce_sub_option(self, key: str, value: Any) -> Any:
+        """A ``ROLE.OPTION`` value (``generator.n_blocks``): an option of the network or loss that
+        the recipe option ``ROLE`` names, checked against that network's or loss's declaration."""
+        role, _, name = key.partition(".")
+        if role not in self.defaults:
+            raise ConfigError(f"recipe '{self.name}' has no option '{role}' (in '{key}')"
+                              f"{_did_you_mean([role], self.defaults)}; 'ROLE.OPTION' sets an option of the "
+                              f"network or loss that recipe option ROLE names (see 'gantrans train {self.name} "
+                              f"--help')")
+        what, entry = _sub_option_target(self.config.get(role))
+        if entry is None:
+            raise ConfigError(f"recipe '{self.name}': option '{key}': recipe option '{role}' "
+                              f"({self.config.get(role)!r}) names no registered network or loss")
+        declared = {o.name: o for o in entry.meta.get("options", ())}
+        owner = f"{what} '{entry.name}' ({entry.origin.describe()})"
+        if name not in declared:
+            raise ConfigError(f"{owner} has no option '{name}' (in -o {key}=...)"
+                              f"{_did_you_mean([name], declared)}; its options: {', '.join(declared) or 'none'}")
+        return coerce_option(replace(declared[name], name=key), value, owner)
+
+    def sub_options(self, name: str) -> dict[str, Any]:
+        """The ``ROLE.OPTION`` values aimed at the registered network or loss ``name``
+        (every recipe option ``ROLE`` whose value is ``name``)."""
+        out: dict[str, Any] = {}
+        for key, value in self.config.items():
+            role, dot, option = key.partition(".")
+            if dot and self.config.get(role) == name:
+                out[option] = value
+        return out
+
+    def explicit_network_options(self, kind: str, options: Mapping[str, Any]) -> set[str]:
+        """Which of ``options`` (passed to a ``kind`` network) the user set: a factory dropping one of
+        these is an error, not a warning. By default, those named like a recipe option the user changed."""
+        return {k for k in options if k in self.explicit}
 
     # -- to implement --------------------------------------------------------------------
     def build_networks(self) -> dict[str, nn.Module]:
@@ -237,16 +296,39 @@ class Recipe:
     def make_network(self, key: str, name: str, kind: str, **options: Any) -> nn.Module:
         """Build a registered network and remember its name and options for checkpoints.
 
-        ``options`` are what this recipe sets; the factory receives those it accepts, and the
-        first time a network drops some, a :class:`NetworkOptionWarning` names them.
+        ``options`` are what this recipe sets; ``ROLE.OPTION`` values the user set for this
+        network (``-o generator.n_blocks=9``) are added. The factory receives those it accepts:
+        a dropped option the user set is an error; any other dropped option warns once
+        (:class:`NetworkOptionWarning`). The checkpoint records the options really passed, the
+        factory's defaults for the rest (``resolved_options``) and what it ignored.
         """
-        net = build_network(name, kind, _recipe=self.name, **options)
+        extra = self.sub_options(name)
+        clash = sorted(set(extra) & set(options))
+        if clash:
+            role = next(k for k in self.config if k.endswith(f".{clash[0]}") and self.config.get(k.split(".")[0]) == name)
+            raise ConfigError(f"recipe '{self.name}': option '{role}': recipe '{self.name}' sets "
+                              f"'{clash[0]}' of {kind} '{name}' itself; use the recipe's own option instead")
+        explicit = self.explicit_network_options(kind, options) | set(extra)
         entry = _registries().networks.get(name)
+        pinned = {k: v for k, v in self.pinned_network_options.get(key, {}).items()
+                  if k in _accepted_options(entry.obj, {k: v})}
+        options = {**pinned, **options, **extra}
+        net = build_network(name, kind, _recipe=self.name, _explicit=explicit, **options)
         rule = {k: v for k, v in entry.meta.items()
                 if k in ("input", "size_multiple", "min_size", "fixed_size_option")}
-        self.network_specs[key] = {"name": name, "kind": kind, "options": _accepted_options(entry.obj, options),
+        accepted = _accepted_options(entry.obj, options)
+        self.network_specs[key] = {"name": name, "kind": kind, "options": accepted,
+                                   "resolved_options": {**_signature_defaults(entry.obj), **accepted},
+                                   "ignored_options": {k: v for k, v in options.items() if k not in accepted},
                                    **entry.origin.as_dict(), **rule}
         return net
+
+    def pin_network_options(self, network_specs: Mapping[str, Any] | None) -> None:
+        """Rebuild networks with the options a checkpoint recorded (older checkpoints: nothing pinned)."""
+        for key, spec in dict(network_specs or {}).items():
+            resolved = dict(spec or {}).get("resolved_options")
+            if isinstance(resolved, Mapping):
+                self.pinned_network_options[key] = dict(resolved)
 
 
 def resolve_export_head(recipe: Recipe, head: ExportHead) -> ExportHead:
@@ -352,34 +434,60 @@ SIZE_HINTS = ("image_size",)
 
 
 class NetworkOptionWarning(UserWarning):
-    """A network factory ignored options a recipe set (e.g. ``init_type`` kept torch's default init)."""
+    """A factory ignored options a recipe set (e.g. ``init_type`` kept torch's default init).
+
+    ``GANTRANS_STRICT_PLUGINS=1`` turns it into an error."""
 
 
 _warned_drops: set[tuple[str, str, tuple[str, ...]]] = set()
 
 
-def build_network(name: str, kind: str, *, _recipe: str | None = None, **options: Any) -> nn.Module:
+def _check_drops(what: str, entry: Any, options: Mapping[str, Any], accepted: Mapping[str, Any],
+                 recipe: str | None, explicit: Any) -> None:
+    """Refuse dropped options the user set; warn once about other dropped options a recipe set."""
+    dropped = tuple(sorted(set(options) - set(accepted) - set(SIZE_HINTS)))
+    if not dropped or not recipe:
+        return
+    listed = ", ".join(f"{k}={options[k]!r}" for k in dropped)
+    who = f"{what} '{entry.name}' ({entry.origin.describe()})"
+    takes = ", ".join(p for p in _parameter_names(entry.obj)) or "nothing"
+    user_set = [k for k in dropped if k in set(explicit or ())]
+    if user_set:
+        raise ConfigError(f"{who} does not take option{'s' if len(user_set) > 1 else ''} "
+                          f"{', '.join(f'{k}={options[k]!r}' for k in user_set)}, which you set for recipe "
+                          f"'{recipe}'; leave {'them' if len(user_set) > 1 else 'it'} at the default or pick "
+                          f"another {what} (its factory takes: {takes})")
+    message = (f"{who} ignores option{'s' if len(dropped) > 1 else ''} {listed} that recipe '{recipe}' set; "
+               f"add {'them' if len(dropped) > 1 else 'it'} to its factory's parameters (docs/plugins.md, "
+               f"'Network options')")
+    from gantrans.plugins.manager import strict_plugins
+
+    if strict_plugins():
+        from gantrans.errors import PluginError
+
+        raise PluginError(f"{message} (GANTRANS_STRICT_PLUGINS=1 makes this an error)")
+    if (entry.name, recipe, dropped) not in _warned_drops:
+        import warnings
+
+        _warned_drops.add((entry.name, recipe, dropped))
+        warnings.warn(message, NetworkOptionWarning, stacklevel=4)
+
+
+def build_network(name: str, kind: str, *, _recipe: str | None = None, _explicit: Any = (),
+                  **options: Any) -> nn.Module:
     """Build a registered network by name, passing only the options its factory accepts.
 
-    Options the factory does not accept are dropped; when a recipe builds the network
-    (:meth:`Recipe.make_network`), with a warning once per process, network and recipe: a
-    factory that silently ignored ``init_type`` would train from torch's default init.
+    When a recipe builds the network (:meth:`Recipe.make_network`), a dropped option the user
+    set (``_explicit``) is a :class:`ConfigError`; other dropped options warn once per process,
+    network and recipe: a factory that silently ignored ``init_type`` would train from torch's
+    default init.
     """
     entry = _registries().networks.get(name)
     if entry.meta.get("kind") != kind:
         raise ConfigError(f"network '{name}' is a {entry.meta.get('kind')}, not a {kind}; "
                           f"{kind}s: {', '.join(network_names(kind))}")
     accepted = _accepted_options(entry.obj, options)
-    dropped = tuple(sorted(set(options) - set(accepted) - set(SIZE_HINTS)))
-    if dropped and _recipe and (name, _recipe, dropped) not in _warned_drops:
-        import warnings
-
-        _warned_drops.add((name, _recipe, dropped))
-        by = f"recipe '{_recipe}'"
-        warnings.warn(f"network '{name}' ({entry.origin.describe()}) ignores option"
-                      f"{'s' if len(dropped) > 1 else ''} {', '.join(f'{k}={options[k]!r}' for k in dropped)} "
-                      f"that {by} set; add {'them' if len(dropped) > 1 else 'it'} to its factory's parameters "
-                      f"(docs/plugins.md, 'Network options')", NetworkOptionWarning, stacklevel=3)
+    _check_drops("network", entry, options, accepted, _recipe, _explicit)
     return entry.obj(**accepted)
 
 
@@ -392,10 +500,64 @@ def network_names(kind: str) -> list[str]:
     return [e.name for e in _registries().networks if e.meta.get("kind") == kind]
 
 
-def build_loss(name: str, **options: Any) -> Any:
-    """Build a registered adversarial loss by name."""
+def build_loss(name: str, *, _recipe: str | None = None, _explicit: Any = (), **options: Any) -> Any:
+    """Build a registered adversarial loss by name, passing the options its factory accepts.
+
+    As for networks: when a recipe builds it, a dropped option the user set (``_explicit``,
+    e.g. ``real_label=0.9``) is a :class:`ConfigError` and other dropped options warn once.
+    """
     entry = _registries().losses.get(name)
-    return entry.obj(**_accepted_options(entry.obj, options))
+    accepted = _accepted_options(entry.obj, options)
+    _check_drops("loss", entry, options, accepted, _recipe, _explicit)
+    return entry.obj(**accepted)
+
+
+def _sub_option_target(value: Any) -> tuple[str, Any]:
+    """The registered network or loss a recipe option's value names: ``(what, entry)``."""
+    if not isinstance(value, str):
+        return "", None
+    regs = _registries()
+    if value in regs.networks:
+        entry = regs.networks.get(value)
+        return str(entry.meta.get("kind") or "network"), entry
+    if value in regs.losses:
+        return "loss", regs.losses.get(value)
+    return "", None
+
+
+def _did_you_mean(names: list[str], known: Any, qualified: Any = ()) -> str:
+    """`` (did you mean 'lambda_L1'?)`` for the first of ``names`` with a close match, else ''.
+
+    ``qualified`` are ``ROLE.OPTION`` names: ``margin`` suggests ``loss.margin``."""
+    import difflib
+
+    for n in names:
+        close = difflib.get_close_matches(n, list(known), n=1, cutoff=0.75)
+        close = close or [q for q in qualified if q.rsplit(".", 1)[-1] == n][:1]
+        close = close or difflib.get_close_matches(n, [q.rsplit(".", 1)[-1] for q in qualified], n=1, cutoff=0.75)
+        if close:
+            if close[0] not in known and "." not in close[0]:
+                close = [next(q for q in qualified if q.rsplit(".", 1)[-1] == close[0])]
+            return f" (did you mean '{close[0]}'?)"
+    return ""
+
+
+def _parameter_names(factory: Callable[..., Any]) -> list[str]:
+    try:
+        return [p.name for p in inspect.signature(factory).parameters.values()
+                if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def _signature_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The factory's keyword defaults that are plain JSON values (what a rebuild must reproduce)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params
+            if p.default is not inspect.Parameter.empty and (p.default is None or isinstance(p.default, (str, int, float, bool)))}
 
 
 def preset_options(recipe: type[Recipe], name: str) -> dict[str, Any]:

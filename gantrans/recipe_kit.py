@@ -13,6 +13,7 @@ imported inside the functions that need it.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,12 @@ class GANRecipe(Recipe):
         self.float_option("beta2", low=0.0, high=1.0, high_open=True)
         self.float_option("real_label", low=0.0, high=1.0, low_open=True)
         c["dropout"] = self.bool_option("dropout")
-        self.loss = build_loss(c["loss"], real_label=c["real_label"])
+        if "real_label" in self.sub_options(c["loss"]):
+            raise self.error(f"option 'loss.real_label': recipe '{self.name}' sets real_label of loss "
+                             f"'{c['loss']}' itself; use -o real_label=VALUE")
+        loss_options = {"real_label": c["real_label"], **self.sub_options(c["loss"])}
+        explicit = {k for k in loss_options if k != "real_label" or "real_label" in self.explicit}
+        self.loss = build_loss(c["loss"], _recipe=self.name, _explicit=explicit, **loss_options)
 
     # -- option checks ---------------------------------------------------------------------
     def error(self, message: str) -> ConfigError:
@@ -112,10 +118,10 @@ class GANRecipe(Recipe):
             raise self.error(f"option '{key}' must be a number, got {value!r}") from None
         too_low = low is not None and (number <= low if low_open else number < low)
         too_high = high is not None and (number >= high if high_open else number > high)
-        if too_low or too_high or number != number:
+        if too_low or too_high or not math.isfinite(number):
             lo = "-inf" if low is None else f"{low:g}"
             hi = "inf" if high is None else f"{high:g}"
-            interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
+            interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
             raise self.error(f"option '{key}' must lie in {interval}, got {value!r}")
         self.config[key] = number
         return number
@@ -160,6 +166,12 @@ class GANRecipe(Recipe):
             options["n_layers"] = c["n_layers_D"]
         return options
 
+    def explicit_network_options(self, kind: str, options: Mapping[str, Any]) -> set[str]:
+        """Network options that carry a recipe option the user changed (``n_layers`` from ``n_layers_D``,
+        a discriminator's ``norm`` from ``norm_D`` or ``norm``)."""
+        sources = {"n_layers": ("n_layers_D",), "norm": ("norm",) if kind == "generator" else ("norm_D", "norm")}
+        return {k for k in options if any(s in self.explicit for s in sources.get(k, (k,)))}
+
     def build(self, key: str, kind: str, inputs: tuple[str, ...], **options: Any) -> nn.Module:
         """Build the ``generator``/``discriminator`` option's network and check it fits.
 
@@ -194,9 +206,15 @@ class GANRecipe(Recipe):
         multiple = int(spec.get("size_multiple", 1) or 1)
         minimum = int(spec.get("min_size", 1) or 1)
         if size < minimum or size % multiple:
-            raise self.error(f"network '{spec['name']}' needs images of at least {minimum} px whose size "
-                             f"is a multiple of {multiple}; the data is {size} px (change the crop size "
-                             f"or pick a smaller network)")
+            kind = spec.get("kind", "generator")
+            fit = networks_that_fit(size, kind, spec.get("input", "image"))
+            flag = "--generator" if kind == "generator" else ("--discriminator" if kind == "discriminator" else kind)
+            others = (f"; {kind}s that fit {size} px: {', '.join(fit)} ({flag} NAME)" if fit
+                      else f"; no registered {kind} fits {size} px")
+            raise self.error(f"network '{spec['name']}' needs images of at least {minimum} px whose size is a "
+                             f"multiple of {multiple}; the data is {size} px. Nearest crop sizes that fit: "
+                             f"{', '.join(str(v) for v in nearest_sizes(size, multiple, minimum))} "
+                             f"(--crop-size N){others}")
 
     def probe(self, key: str, net: nn.Module, channels: int) -> None:
         """Run an image discriminator once on a blank image of the data's size.
@@ -278,6 +296,32 @@ def _network_entry(name: str) -> Any:
     from gantrans.plugins import get_registries
 
     return get_registries().networks.get(name)
+
+
+def nearest_sizes(size: int, multiple: int, minimum: int) -> list[int]:
+    """The valid sizes just below and above ``size`` under a network's size rule."""
+    multiple = max(1, multiple)
+    first = -(-max(minimum, 1) // multiple) * multiple
+    below = (size // multiple) * multiple
+    above = below + multiple if below != size else size
+    out = [v for v in (below, max(above, first)) if v >= first]
+    return sorted(set(out)) or [first]
+
+
+def networks_that_fit(size: int, kind: str, input_kind: str = "image") -> list[str]:
+    """Registered networks of ``kind`` taking ``input_kind`` whose size rule accepts ``size``."""
+    from gantrans.plugins import get_registries
+
+    names = []
+    networks = get_registries().networks
+    for name in networks.names():
+        meta = networks.get(name).meta
+        if meta.get("kind") != kind or meta.get("input", "image") != input_kind:
+            continue
+        multiple = int(meta.get("size_multiple", 1) or 1)
+        if size >= int(meta.get("min_size", 1) or 1) and size % multiple == 0:
+            names.append(name)
+    return names
 
 
 def unwrap(net: Any) -> Any:

@@ -30,11 +30,12 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gantrans.errors import CheckpointError
+from gantrans.errors import CheckpointError, ConfigError
 from gantrans.fileio import atomic_write
 
 CONFIG_FILE = "config.json"
@@ -85,6 +86,15 @@ def summary_path(checkpoint: str | Path) -> Path:
     return Path(checkpoint).with_suffix(SUMMARY_SUFFIX)
 
 
+def config_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CONFIG_FILE
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run has written any checkpoint file yet."""
+    return any(checkpoints_dir(run_dir).glob(f"*{CHECKPOINT_SUFFIX}"))
+
+
 def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
@@ -115,6 +125,11 @@ def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
     if not p.is_absolute() and not p.exists():
         p = Path(run_dir).parent.parent / p
     return p
+
+
+def step_sample_grid(run_dir: str | Path, step: int) -> Path:
+    """A grid drawn between epoch ends (``sample_every_steps``)."""
+    return Path(run_dir) / SAMPLES_DIR / f"step_{step:07d}.png"
 
 
 def sample_grid(run_dir: str | Path, epoch: int) -> Path:
@@ -341,7 +356,17 @@ class MetricsWriter:
 
 
 def mark_resume(run_dir: str | Path, step: int) -> None:
-    """Note in ``metrics.jsonl`` that the run resumes from ``step`` (the rows after it get redone)."""
+    """Note in ``metrics.jsonl`` that the run resumes from ``step`` (the rows after it get redone).
+
+    Refused while another process still trains the run: two writers would interleave the log.
+    """
+    data = _read_json(Path(run_dir) / STATUS_FILE)
+    if isinstance(data, dict):
+        status = RunStatus.from_dict(data)
+        if (status.live and status.pid != os.getpid() and status.host in (None, socket.gethostname())
+                and _same_process_alive(status)):
+            raise ConfigError(f"{run_dir}: is being trained right now (process {status.pid}); stop it first "
+                              f"(Ctrl+C, or 'kill -INT {status.pid}') and resume after it has saved its checkpoint")
     writer = MetricsWriter(run_dir)
     try:
         writer.resumed(step)
@@ -446,15 +471,44 @@ def record_export(run_dir: str | Path, path: str | Path, *, head: str, direction
     """
     run_dir = Path(run_dir)
     target = Path(path).resolve()
-    entry = {"path": str(target), "relpath": os.path.relpath(target, run_dir.resolve()), "head": head,
+    try:
+        relpath: str | None = os.path.relpath(target, run_dir.resolve())
+    except ValueError:  # another drive (Windows): only the absolute path can find it
+        relpath = None
+    entry = {"path": str(target), "relpath": relpath, "head": head,
              "direction": direction, "int8": bool(int8), "parity": parity, "psnr": psnr, "time": now_iso(),
              "task": task, "checkpoint": checkpoint, "step": step}
     file = run_dir / EXPORTS_FILE
-    data = _read_json(file)
-    entries = data.get("exports", []) if isinstance(data, dict) else []
-    entries = [e for e in entries if isinstance(e, dict) and e.get("path") != str(target)]
-    entries.append(entry)
-    _write_json(file, {"version": 1, "exports": entries})
+    with _locked(file):  # two exports of one run at once must not lose each other's entries
+        data = _read_json(file)
+        entries = data.get("exports", []) if isinstance(data, dict) else []
+        entries = [e for e in entries if isinstance(e, dict) and e.get("path") != str(target)]
+        entries.append(entry)
+        _write_json(file, {"version": 1, "exports": entries})
+
+
+@contextlib.contextmanager
+def _locked(file: Path, timeout: float = 10.0, stale: float = 60.0) -> Iterator[None]:
+    """A lock file beside ``file`` for a read-modify-write; a lock older than ``stale`` s is broken."""
+    lock = file.with_name(f".{file.name}.lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - lock.stat().st_mtime > stale:
+                    lock.unlink()
+                    continue
+            if time.monotonic() > deadline:
+                raise OSError(f"{lock}: held by another process for {timeout:g} s") from None
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
 
 
 def _export_record(run_dir: Path, entry: dict[str, Any]) -> ExportRecord | None:

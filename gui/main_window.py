@@ -278,9 +278,18 @@ class MainWindow(QMainWindow):
                           QMessageBox.StandardButton.Ok, self)
         box.setAccessibleName("Checkpoint advice")
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # issue 15: the reference route, run for the user (import, export, into the library)
+        importer = box.addButton("Import and export…", QMessageBox.ButtonRole.ActionRole)
+        importer.clicked.connect(lambda: self.import_reference(path))
         self.last_checkpoint_advice = box.text()
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def import_reference(self, path: str | os.PathLike) -> QWidget:
+        """Run ``gantrans import`` + ``gantrans export`` on a reference checkpoint, with progress."""
+        from gantrans_gui.reference_import import import_reference
+
+        return import_reference(self, path)
 
     @staticmethod
     def _urls_to_paths(event) -> list[str]:

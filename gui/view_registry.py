@@ -28,6 +28,10 @@ VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("translate", "Translate", "mdi6.image-edit-outline", "gantrans_gui.translate_view:TranslateView"),
     ViewSpec("compare", "Compare", "mdi6.view-grid-outline", "gantrans_gui.compare_view:CompareView"),
     ViewSpec("batch", "Batch", "mdi6.folder-multiple-image", "gantrans_gui.batch_view:BatchView"),
+    ViewSpec("runs", "Runs", "mdi6.chart-line", "gantrans_gui.runs_view:RunsView"),
+    ViewSpec("training", "New training", "mdi6.play-box-outline", "gantrans_gui.training_view:TrainingView"),
+    ViewSpec("samples", "Samples", "mdi6.image-multiple-outline", "gantrans_gui.samples_view:SamplesView"),
+    ViewSpec("plugins", "Plugins", "mdi6.puzzle-outline", "gantrans_gui.plugins_view:PluginsView"),
     ViewSpec("settings", "Settings", "mdi6.cog-outline", "gantrans_gui.settings_view:SettingsView"),
 )
 

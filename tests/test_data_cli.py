@@ -76,3 +76,24 @@ def test_parser_building_is_torch_free():
             "assert 'torch' not in sys.modules, [m for m in sys.modules if m.startswith('torch')][:3]")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-500:]
+
+
+def test_make_on_a_full_disk_names_the_folder_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from PIL import Image
+
+    real_save, calls = Image.Image.save, [0]
+
+    def save(self, fp, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] > 20:  # the disk fills up part-way through the set
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    dest = tmp_path / "smileys"
+    assert main(["data", "make", "smileys", str(dest)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"gantrans: error: no space left on device while writing {dest}; nothing was written, {dest} is as it was"
+    assert list(tmp_path.iterdir()) == []  # no partial folder

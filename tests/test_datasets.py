@@ -78,7 +78,7 @@ def test_detection_of_each_layout(tmp_path):
 
 def test_wrong_kind_says_what_is_needed_and_found(tmp_path):
     _unpaired(tmp_path)
-    with pytest.raises(DataError, match=r"labelled data is needed.*unpaired"):
+    with pytest.raises(DataError, match=r"labelled \(cgan\) data is needed.*unpaired"):
         open_dataset(tmp_path, accepted_kinds=["labelled"], **_small())
     with pytest.raises(DataError, match="holds unpaired data"):
         open_dataset(tmp_path, accepted_kinds=["single"], data_format="unpaired", **_small())

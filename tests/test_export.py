@@ -217,3 +217,63 @@ def test_cli_export_default_exporter_has_dynamic_sizes(cyclegan_run: Path, tmp_p
     assert main(["export", str(cyclegan_run), "--out", str(out), "--heads", "A2B"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "already exists" in err
+
+
+@pytest.mark.parametrize("evil", ["../../y", "/some/where/deep/y"])
+def test_names_read_from_the_checkpoint_never_leave_the_output_folder(tmp_path: Path, evil: str) -> None:
+    from gantrans.export import export_run
+
+    run = make_run(tmp_path / "runs", "tiny", "cyclegan", TINY_CYCLEGAN,
+                   DataSpec("unpaired", {"A": 3, "B": 3}, 32))
+    ckpt = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    ckpt["run_name"] = evil if not evil.startswith("/") else str(tmp_path / evil.lstrip("/"))
+    crafted = tmp_path / "x" / "y" / "crafted.pt"
+    atomic_save(ckpt, crafted)
+    out = tmp_path / "x" / "y" / "exp"
+    [path] = export_run(crafted, out_dir=out, exporter="torchscript", heads="A2B", progress=lambda m: None)
+    assert path.parent == out and path.name.endswith("_A2B.onnx") and "/" not in path.name[:-5]
+    onnx_files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.onnx"))
+    assert onnx_files == [f"x/y/exp/{path.name}"]
+    assert not (tmp_path / "some").exists() and not (tmp_path / "x" / "sub").exists()
+
+
+def test_safe_name_keeps_ordinary_names_and_defuses_paths() -> None:
+    from gantrans.fileio import inside, safe_name
+
+    assert safe_name("horse2zebra-v2 (ü) [x]") == "horse2zebra-v2 (ü) [x]"
+    assert safe_name("../../y") == "_.._y" and safe_name("/a/b") == "_a_b" and safe_name("..") == "model"
+    assert safe_name("C:\\win\\x") == "C__win_x" and safe_name("a\nb\x00") == "a_b_"
+    with pytest.raises(ValueError):
+        inside(Path("out"), "../x.onnx")
+
+
+def test_a_full_disk_during_a_multi_file_export_says_what_was_written(cyclegan_run: Path, tmp_path: Path,
+                                                                      monkeypatch, capsys) -> None:
+    import errno
+
+    from gantrans.cli.main import main
+    from gantrans.export import run_export
+
+    real_save = run_export.onnx.save_model
+
+    def save_model(model, path, *args, **kwargs):
+        if "B2A" in str(path):  # the second head meets a full disk part-way
+            Path(path).write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(run_export.onnx, "save_model", save_model)
+    monkeypatch.setattr(run_export, "to_onnx", _torchscript)  # the faster exporter; the CLI's default is dynamo
+    out = tmp_path / "exports"
+    assert main(["export", str(cyclegan_run), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"gantrans: error: no space left on device while writing {out / 'tiny_B2A.onnx'}; "
+                   f"written before the failure: {out / 'tiny_A2B.onnx'}")
+    assert sorted(p.name for p in out.iterdir()) == ["tiny_A2B.onnx"]  # no partial file
+
+
+def _torchscript(head, **kw):
+    from gantrans.export.onnx_graph import to_onnx
+
+    kw["exporter"] = "torchscript"
+    return to_onnx(head, **kw)

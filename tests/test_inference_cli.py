@@ -203,3 +203,12 @@ def test_cli_commands_stay_torch_free(tmp_path):
                          cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_generate_class_names_from_the_model_are_data_not_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gen = generator_model(tmp_path / "c.onnx", class_names=["../../escaped", "/abs/x"], size=8)
+    (tmp_path / "w" / "v").mkdir(parents=True)
+    assert main(["generate", str(gen), "-n", "2", "--seed", "1", "-o", "w/v/out"]) == 0
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
+    assert len(files) == 2 and all(f.startswith("w/v/out/seed1_") for f in files), files

@@ -144,6 +144,8 @@ def test_cancel_saves_a_checkpoint_and_reports_done_130(tmp_path, env):
     assert job.wait() == 130
     data = check_stream(job.received, 130, "train")
     assert any("interrupted at step" in d.get("text", "") for d in data if d["event"] == "message")
+    result = next(d for d in data if d["event"] == "result")
+    assert result["figures"]["interrupted"] is True and result["files"][1].endswith("latest.pt")
     status = RunDir(run).status()
     latest = RunDir(run).checkpoints()[-1]
     assert status.state == "interrupted" and "--resume" in status.reason
@@ -184,7 +186,7 @@ def test_a_non_finite_stop_reads_stopped_nonfinite(tmp_path):
                           timeout=300)
     assert proc.returncode == 1, proc.stderr[-2000:]
     data = check_stream([parse_event(line) for line in proc.stdout.splitlines()], 1, "train")
-    assert "non-finite" in data[-2]["message"] or "NaN" in data[-2]["message"]
+    assert "is nan; stopped" in data[-2]["message"]
     status = RunDir(tmp_path / "nan").status()
     assert status.state == "stopped-nonfinite" and status.step == 2 and status.reason == data[-2]["message"]
 

@@ -317,6 +317,7 @@ def test_vanilla_updates_generator_every_k_steps():
 
 
 def test_vanilla_learns_the_data_colour():
+    torch.manual_seed(0)
     recipe = build("vanilla", spec("single"), latent_size=16)
     G = ensure_built(recipe)["G"]
     target = torch.tensor([0.8, -0.6, 0.2])
@@ -328,10 +329,12 @@ def test_vanilla_learns_the_data_colour():
 
     start = distance()
     optimizers = make_optimizers(recipe, lr=1e-3)
-    history = run_steps(recipe, constant_colour_batch, 60, optimizers=optimizers)
+    # 60 steps sat on the threshold (0.62 x start with torch 2.14); by 150 the generator's
+    # mean colour is within a few per cent of the data's, while an untrained one stays put.
+    history = run_steps(recipe, constant_colour_batch, 150, optimizers=optimizers)
     d_loss = [h["D_real"] + h["D_fake"] for h in history]
     assert min(d_loss[:20]) < 0.5 * d_loss[0]  # D first learns to tell the fakes apart
-    assert distance() < 0.6 * start
+    assert distance() < 0.3 * start
 
 
 def test_vanilla_samples_and_export_head():

@@ -100,3 +100,123 @@ def test_kill_9_loses_at_most_the_steps_since_the_last_checkpoint(tiny, tmp_path
     assert max(r["step"] for r in RunDir(run).metrics()[0]) == ckpt["step"] + 2
     steps = [r["step"] for r in RunDir(run).metrics()[0]]
     assert steps == sorted(set(steps))  # rows beyond the checkpoint were dropped, then redone once
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tiny, tmp_path, capsys):
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = fx.base_args(tmp_path, "early", "--data", "mem:100000", "--epochs", "1", "--checkpoint-every", "0")
+    proc = subprocess.Popen([sys.executable, str(FIXTURES), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True, start_new_session=True)
+    run = tmp_path / "early"
+    deadline = time.monotonic() + 90
+    while not (run / "metrics.jsonl").is_file() or not (run / "metrics.jsonl").read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert not list(run.glob("checkpoints/*.pt"))
+    from gantrans.cli import train_cmd
+    from gantrans.cli.main import build_parser
+
+    parsed = build_parser().parse_args(["train", "--resume", str(run), "--max-steps", "3"])
+    assert train_cmd.run(parsed, open_dataset=fx.open_memory) == 0
+    assert "has no checkpoint yet; starting it again from step 0 with its saved config" in capsys.readouterr().err
+    assert [r["step"] for r in RunDir(run).metrics()[0]] == [1, 2, 3]  # the killed run's rows are gone
+    ckpt = load_checkpoint(run)
+    assert ckpt["step"] == 3 and ckpt["config"]["data"] == "mem:100000" and ckpt["config"]["name"] == "early"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_corrupt_latest_falls_back_to_the_newest_readable_checkpoint(tiny, tmp_path, capsys, damage):
+    Trainer(config(tmp_path, "run", epochs=3, keep_epochs=3), open_dataset=fx.open_memory).run()
+    folder = tmp_path / "run" / "checkpoints"
+    latest = folder / "latest.pt"
+    data = latest.read_bytes()
+    latest.write_bytes(data[: len(data) // 3] if damage == "truncate" else b"garbage\n")
+    (folder / "epoch_0003.pt").write_bytes(b"\x00" * 100)  # the newest kept one is bad too
+    damaged = latest.read_bytes()
+    capsys.readouterr()
+    # Nothing to do yet: the corrupt file is left exactly as it was, nothing is written.
+    resume(tmp_path / "run", {"max_steps": 8}, open_dataset=fx.open_memory)
+    err = capsys.readouterr().err
+    assert f"{latest}: not a gantrans checkpoint (truncated or corrupt); resuming from " \
+           f"{folder / 'epoch_0002.pt'} (step 8) instead" in err
+    assert f"{folder / 'epoch_0003.pt'}: not a gantrans checkpoint (truncated or corrupt)" in err
+    assert "weights_only" not in err and "Weights only" not in err
+    assert latest.read_bytes() == damaged
+    result = resume(tmp_path / "run", {"max_steps": 10}, open_dataset=fx.open_memory)
+    assert result.step == 10 and load_checkpoint(tmp_path / "run")["step"] == 10  # latest written anew
+    assert [r["step"] for r in RunDir(tmp_path / "run").metrics()[0]] == list(range(1, 11))
+
+
+class _Exploit:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_everywhere(tiny, tmp_path):
+    import torch
+
+    from gantrans.errors import CheckpointError
+    from gantrans.export import import_reference
+
+    marker = tmp_path / "pwned"
+    run = tmp_path / "run"
+    Trainer(config(tmp_path, "run", max_steps=2), open_dataset=fx.open_memory).run()
+    torch.save({"format": "gantrans-checkpoint", "x": _Exploit(marker)}, run / "checkpoints" / "latest.pt")
+    for attempt in (lambda: load_checkpoint(run), lambda: resume(run, {}, open_dataset=fx.open_memory),
+                    lambda: import_reference(run / "checkpoints" / "latest.pt", runs_dir=tmp_path / "imp")):
+        with pytest.raises(CheckpointError, match=r"asks to import Python objects \(.*system\), which could run "
+                                                  r"code; refused") as e:
+            attempt()
+        assert "weights_only" not in str(e.value)
+    assert not marker.exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_143(tiny, tmp_path):
+    proc = _start(tmp_path, "term", "--workers", "1")  # the worker must not die of the group's SIGTERM
+    run = tmp_path / "term"
+    _wait_for_steps(proc, run, 3)
+    os.killpg(proc.pid, signal.SIGTERM)  # as a service manager stops a job: the whole group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "interrupted at step" in err and "Traceback" not in err
+    assert load_checkpoint(run)["step"] == max(r["step"] for r in RunDir(run).metrics()[0]) >= 3
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_loader_workers_die_with_a_killed_trainer(tiny, tmp_path):
+    proc = _start(tmp_path, "orphans", "--workers", "2", "--data", "mem:100000")  # one long epoch: the same workers
+    _wait_for_steps(proc, tmp_path / "orphans", 2)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    deadline = time.monotonic() + 2.0  # torch's own watchdog would take 5 s or more
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)  # not communicate(): the workers hold the pipes open while they live
+    while any(_state(w) != "Z" for w in workers):
+        assert time.monotonic() < deadline, f"loader workers {workers} outlived the trainer"
+        time.sleep(0.05)
+    proc.communicate(timeout=30)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -189,3 +189,47 @@ def test_list_runs_newest_first_and_not_a_run(tmp_path):
         RunDir(tmp_path / "junk")
     assert R.run_dir_of(b / "checkpoints" / "latest.pt") == b
     assert R.run_dir_of(tmp_path / "junk" / "checkpoints" / "latest.pt") is None
+
+
+def test_runs_py_is_the_only_module_that_names_the_run_files():
+    from pathlib import Path
+
+    import gantrans
+
+    names = ('"config.json"', '"metrics.jsonl"', '"status.json"', '"exports.json"', '"latest.pt"',
+             '"checkpoints"', '"epoch_{')
+    root = Path(gantrans.__file__).parent
+    offenders = [f"{p.relative_to(root)}: {n}" for p in root.rglob("*.py") if p.name != "runs.py"
+                 for n in names if n in p.read_text(encoding="utf-8")]
+    assert not offenders, offenders
+
+
+def test_a_run_still_training_elsewhere_cannot_be_resumed(tmp_path):
+    from gantrans.errors import ConfigError
+
+    run = make_run(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        R.StatusWriter(run).update(force=True, state="running", step=4)
+        data = json.loads((run / R.STATUS_FILE).read_text())
+        data["pid"], data["pid_started"] = other.pid, R.process_start_time(other.pid)
+        (run / R.STATUS_FILE).write_text(json.dumps(data))
+        with pytest.raises(ConfigError, match=f"being trained right now \\(process {other.pid}\\)"):
+            R.mark_resume(run, 2)
+        assert not (run / R.METRICS_FILE).exists()  # nothing written
+    finally:
+        other.kill()
+        other.wait()
+    R.mark_resume(run, 2)  # gone now: the resume goes ahead
+    assert RunDir(run).status().state == "interrupted"
+
+
+def test_concurrent_export_records_are_all_kept(tmp_path):
+    run = make_run(tmp_path)
+    code = ("import sys\nfrom gantrans import runs as R\n"
+            "for k in range(15):\n"
+            "    R.record_export(sys.argv[1], f'{sys.argv[2]}_{k}.onnx', head=sys.argv[2])\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(run), str(tmp_path / name)]) for name in "ab"]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    assert len(RunDir(run).exports()) == 30
+    assert not list(run.glob(".*.lock"))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ import trainer_fixtures as fx
 from gantrans.cli import train_cmd
 from gantrans.cli.main import build_parser, main
 from gantrans.errors import ConfigError
+from gantrans.recipe import get_recipe
 from gantrans.runs import RunDir
 from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
@@ -156,3 +158,85 @@ def test_builtin_recipe_end_to_end(tmp_path, data_dir, recipe, extra):
     ckpt = load_checkpoint(run)
     assert ckpt["recipe"]["name"] == recipe and ckpt["epoch"] == 2
     assert recipe_from_checkpoint(ckpt).export_heads()
+
+
+def test_each_unusable_training_file_is_named_once_even_with_warnings_ignored(tmp_path):
+    """Through the real CLI: header-bad files at the scan, a truncated one when it is decoded."""
+    import numpy as np
+    from PIL import Image
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for domain in ("trainA", "trainB"):
+        (data / domain).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(data / domain / f"{i}.png")
+    (data / "trainA" / "empty.png").write_bytes(b"")
+    (data / "trainB" / "junk.png").write_text("not an image")
+    whole = (data / "trainA" / "0.png").read_bytes()
+    (data / "trainA" / "cut.png").write_bytes(whole[: len(whole) // 2])  # a good header, truncated data
+    argv = fx.base_args(tmp_path, "w", "--data", str(data), "--max-steps", "4", "--samples", "2")
+    code = ("import sys, torch; torch.set_num_threads(1)\n"
+            f"sys.path.insert(0, {str(Path(fx.__file__).parent)!r})\n"
+            "import trainer_fixtures as fx; fx.install()\n"
+            "from gantrans.cli.main import main\n"
+            f"sys.exit(main(['train', *{argv!r}]))\n")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    for name in ("empty.png", "junk.png", "cut.png"):
+        named = [line for line in lines if name in line]
+        assert len(named) == 1, (name, proc.stderr)
+        assert named[0].startswith("gantrans: warning: skipping ") and str(data) in named[0]
+    summary = [line for line in lines if "unusable file(s) skipped" in line]
+    assert summary == [f"gantrans: warning: 2 unusable file(s) skipped in {data}; training on 5 items"]
+    assert "scan_images" not in proc.stderr and "DataWarning" not in proc.stderr
+
+
+def test_bad_options_are_usage_errors_answered_before_torch_loads():
+    code = ("import sys\n"
+            "from gantrans.cli.main import main\n"
+            "codes = [main(['train', 'cyclegan', '--data', 'x', '-o', o]) for o in sys.argv[1:]]\n"
+            "print(codes, 'torch' in sys.modules)")
+    opts = ["ngf", "=3", "lr=Infinity", "lr=NaN", "lr=1e999", "lr=0", "lr=-1", "lr=fast", "ngf=-Infinity"]
+    out = subprocess.run([sys.executable, "-c", code, *opts], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == f"{[2] * len(opts)} False", out.stderr
+    err = out.stderr
+    assert "-o 'ngf': expected KEY=VALUE" in err and "-o lr=Infinity: Infinity is not a finite number" in err
+    assert "-o lr=0: a learning rate must be a finite number > 0" in err
+    assert "Traceback" not in err
+
+
+def test_nonfinite_or_nonpositive_rates_are_refused_from_config_files_too(tiny, tmp_path):
+    from gantrans.recipe import DataSpec
+
+    spec = DataSpec("paired", {"A": 3, "B": 3}, 32)
+    for lr in (float("inf"), float("nan"), 0.0, -1e-4):
+        with pytest.raises(ConfigError, match=r"option 'lr' must lie in \(0, inf\)"):
+            get_recipe("pix2pix")({"lr": lr, "ngf": 4, "ndf": 4}, spec)
+    # A recipe of any family: the trainer checks what the recipe asks the optimiser for.
+    with pytest.raises(ConfigError, match=r"optimizer 'G' has learning rate inf; it must be a finite number > 0"):
+        train(fx.base_args(tmp_path, "inf", "--max-steps", "1", "--config", _toml(tmp_path)))
+
+
+def _toml(tmp_path) -> str:
+    file = tmp_path / "c.toml"
+    file.write_text("[model]\nlr = inf\n")
+    return str(file)
+
+
+def test_a_batch_larger_than_the_data_set_is_said(tiny, tmp_path, capsys):
+    assert train(fx.base_args(tmp_path, "big", "--data", "mem:3", "--batch-size", "16", "--max-steps", "2")) == 0
+    err = capsys.readouterr().err
+    assert "gantrans: warning: --batch-size 16 is larger than the data set (3 items); every step trains on a " \
+           "batch of 3" in err
+
+
+def test_a_run_name_from_a_config_file_cannot_leave_the_runs_folder(tiny, tmp_path):
+    runs = tmp_path / "a" / "runs"
+    (tmp_path / "c.json").write_text(json.dumps({"name": "../../escaped"}))
+    with pytest.raises(ConfigError, match=r"run name '../../escaped': use one plain folder name"):
+        train([a for a in fx.base_args(runs, "x", "--max-steps", "1") if a not in ("--name", "x")]
+              + ["--config", str(tmp_path / "c.json")])
+    assert not (tmp_path / "escaped").exists() and not runs.exists()

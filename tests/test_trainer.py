@@ -218,3 +218,83 @@ def test_compile_keeps_penalised_discriminators_eager(tiny, monkeypatch):
         recipe = cls({"loss": loss}, spec)
         engine = Engine(recipe, build_networks(recipe, 0), torch.device("cpu"), "fp32", compile=True)
         assert {k for k, n in engine.nets.items() if any(n is c for c in compiled)} == expected, loss
+
+
+def _all_finite(ckpt) -> bool:
+    tensors = [t for net in ckpt["networks"].values() for t in net.values()]
+    tensors += [t for opt in ckpt["optimizers"].values() for st in opt["state"].values() for t in st.values()
+                if isinstance(t, torch.Tensor)]
+    return all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
+
+
+def _engine_state(engine) -> list[torch.Tensor]:
+    out = [t.detach().clone() for net in engine.nets.values() for t in (*net.parameters(), *net.buffers())]
+    out += [t.clone() for opt in engine.optimizers.values() for st in opt.state.values() for t in st.values()]
+    return out
+
+
+def test_a_skipped_batch_changes_no_parameter_buffer_or_moment(tiny, tmp_path):
+    # D's loss is NaN in the batch's second phase, after G has already stepped on it.
+    cfg = tiny_config(tmp_path, skip_nonfinite=True, model={"d_nan_at": 2})
+    trainer = Trainer(cfg, open_dataset=fx.open_memory)
+    trainer._setup()
+    engine = trainer.engine
+    batch = {k: v for k, v in trainer.train_ds[0].items() if isinstance(v, torch.Tensor)}
+    batch = {k: v.unsqueeze(0).repeat(2, 1, 1, 1) for k, v in batch.items()}
+    assert not engine.step(batch, 0).skipped
+    before = _engine_state(engine)
+    result = engine.step(batch, 1)
+    assert result.skipped and engine.skipped == 1 and result.terms == {}
+    after = _engine_state(engine)
+    assert len(before) == len(after) and all(torch.equal(a, b) for a, b in zip(before, after))
+    assert not engine.step(batch, 2).skipped  # and training goes on from there
+    assert not all(torch.equal(a, b) for a, b in zip(before, _engine_state(engine)))
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_no_checkpoint_is_ever_written_with_nonfinite_tensors(tiny, tmp_path, skip):
+    # At G's 3rd call a running statistic overflows while every loss stays finite.
+    cfg = tiny_config(tmp_path, epochs=2, checkpoint_every=1, skip_nonfinite=skip, model={"inf_buffer_at": 3})
+    if skip:
+        result = Trainer(cfg, open_dataset=fx.open_memory).run()
+        assert result.skipped == 1 and result.step == 8
+    else:
+        # Without skipping, the checkpoint's own check stops the run (no per-step pass over the weights).
+        with pytest.raises(NonFiniteLoss, match=r"step 3: refusing to checkpoint: state of 'network G' is not finite"):
+            Trainer(cfg, open_dataset=fx.open_memory).run()
+    for file in sorted((tmp_path / "run" / "checkpoints").glob("*.pt")):
+        assert _all_finite(load_checkpoint(file)), file.name
+    if not skip:  # the stopped run's last checkpoint resumes
+        assert load_checkpoint(tmp_path / "run")["step"] == 2
+        from gantrans.training import resume
+        resumed = resume(tmp_path / "run", {"max_steps": 4, "skip_nonfinite": True}, open_dataset=fx.open_memory)
+        assert (resumed.step, resumed.skipped) == (4, 1)
+        assert _all_finite(load_checkpoint(tmp_path / "run"))
+
+
+def test_a_huge_learning_rate_with_skip_nonfinite_never_checkpoints_nonfinite_state(tiny, tmp_path):
+    cfg = tiny_config(tmp_path, epochs=2, checkpoint_every=1, skip_nonfinite=True, model={"lr": 1e10})
+    result = Trainer(cfg, open_dataset=fx.open_memory).run()
+    assert result.step == 8
+    for file in sorted((tmp_path / "run" / "checkpoints").glob("*.pt")):
+        assert _all_finite(load_checkpoint(file)), file.name
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint(tiny, tmp_path, monkeypatch):
+    from diskfull import full_disk_open
+
+    from gantrans import fileio
+    from gantrans.errors import DiskFullError
+
+    trainer = Trainer(tiny_config(tmp_path, max_steps=4, checkpoint_every=1), open_dataset=fx.open_memory)
+    # The 2nd checkpoint meets a full disk part-way (torch itself reports "unexpected pos ...").
+    monkeypatch.setattr(fileio, "open", full_disk_open(".latest.pt.", room=2000, after=1), raising=False)
+    with pytest.raises(DiskFullError) as e:
+        trainer.run()
+    monkeypatch.undo()
+    folder = tmp_path / "run" / "checkpoints"
+    assert str(e.value) == (f"no space left on device while writing {folder / 'latest.pt'}; the last checkpoint "
+                            f"is intact; free some space, then continue with 'gantrans train --resume "
+                            f"{tmp_path / 'run'}'")
+    assert sorted(p.name for p in folder.iterdir()) == ["latest.json", "latest.pt"]  # no partial file
+    assert load_checkpoint(tmp_path / "run")["step"] == 1

@@ -49,7 +49,8 @@ class TinyRecipe(Recipe):
     description = "test recipe"
     data_kinds = ("unpaired", "paired")
     defaults = {"width": 4, "pool_size": 2, "nan_at": -1, "d_every": 1, "generator": "tiny_g",
-                "discriminator": "tiny_d", "loss": "lsgan"}
+                "discriminator": "tiny_d", "loss": "lsgan", "lr": 2e-3, "d_nan_at": -1,
+                "inf_buffer_at": -1}
 
     def build_networks(self):
         w = self.config["width"]
@@ -59,7 +60,8 @@ class TinyRecipe(Recipe):
                 "D": self.make_network("D", self.config["discriminator"], "discriminator", width=w)}
 
     def optimizers(self):
-        return [OptimizerSpec("G", ["G"], lr=2e-3), OptimizerSpec("D", ["D"], lr=2e-3)]
+        lr = float(self.config["lr"])
+        return [OptimizerSpec("G", ["G"], lr=lr), OptimizerSpec("D", ["D"], lr=lr)]
 
     def phases(self):
         return [Phase("G", "G", self._g_loss), Phase("D", "D", self._d_loss, every=self.config["d_every"])]
@@ -80,6 +82,11 @@ class TinyRecipe(Recipe):
         fake = self.pool.query(cache["fake"].detach())
         real = D(batch["B"]).float()
         fake_logits = D(fake).float()
+        if self.g_calls == self.config["d_nan_at"]:  # after G has stepped in this batch
+            fake_logits = fake_logits * float("nan")
+        if self.g_calls == self.config["inf_buffer_at"]:  # a running statistic overflows, the loss stays finite
+            with torch.no_grad():
+                self.nets["G"].body[1].running_var.fill_(float("inf"))
         return {"D_real": F.mse_loss(real, torch.ones_like(real)),
                 "D_fake": F.mse_loss(fake_logits, torch.zeros_like(fake_logits))}
 

@@ -7,6 +7,7 @@ import json
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
+from gantrans.keyvalue import option_arg
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +24,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed warm-up steps (default 3)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
-    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="recipe option")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", type=option_arg,
+                   help="recipe option")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     add_progress_argument(p)
     p.set_defaults(func=run)
@@ -37,13 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     from gantrans.errors import ConfigError
     from gantrans.training.bench import bench_train
-    from gantrans.training.config import parse_option
 
     if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1:
         raise ConfigError("--steps, --batch and --crop must be >= 1 and --warmup >= 0")
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = dict(parse_option(text) for text in args.option)
+    options = dict(args.option)  # parsed and checked by option_arg
     reporter = events.active()
     reporter.start("bench train", total=args.warmup + args.steps, unit="step")
     rate = events.Rate()

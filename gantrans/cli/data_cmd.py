@@ -70,8 +70,8 @@ def _make(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gantrans.data.builtin import choose_form, get_builtin
-    from gantrans.errors import DataError
-    from gantrans.fileio import temp_dir_for
+    from gantrans.errors import DataError, DiskFullError
+    from gantrans.fileio import is_disk_full, temp_dir_for
 
     reporter = events.active()
     reporter.start("data make", total=None, unit="image")
@@ -85,7 +85,12 @@ def _make(args: argparse.Namespace) -> int:
     # Write beside DIR and rename into place, so an interrupted write leaves DIR as it was.
     tmp = temp_dir_for(dest)
     try:
-        dataset.make(tmp, form, args.seed)
+        try:
+            dataset.make(tmp, form, args.seed)
+        except (OSError, DiskFullError) as exc:
+            if isinstance(exc, DiskFullError) or is_disk_full(exc):
+                raise DiskFullError(dest, f"nothing was written, {dest} is as it was") from None
+            raise
         if dest.exists():
             old = temp_dir_for(dest)
             os.replace(dest, old / dest.name)

@@ -192,6 +192,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
+    from gantrans.fileio import safe_name
     from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
@@ -246,7 +247,8 @@ def _generate(args: argparse.Namespace) -> int:
         for k, img in enumerate(images):
             if stopper.requested:
                 break
-            tag = f"_{gen.class_names[label if label is not None else k % len(gen.class_names)]}" \
+            # Class names come from the model file: data, never a path.
+            tag = f"_{safe_name(gen.class_names[label if label is not None else k % len(gen.class_names)], 'class')}" \
                 if gen.conditional and gen.class_names else ""
             target = outdir / f"{stem}_{k:04d}{tag}.png"
             save_image(img, target, overwrite=args.overwrite)
@@ -254,6 +256,64 @@ def _generate(args: argparse.Namespace) -> int:
     console.say(f"{len(written)} images written to {outdir}")
     reporter.result(files=[str(p) for p in written], figures={"images": len(written), "seed": seed})
     return stopper.exit_code if stopper.requested else 0
+
+
+TILING_NOTES = {
+    "discouraged": "the network normalises each image as a whole (instance norm), so tiles normalised one "
+                   "by one may show seams; images are translated whole unless they exceed the memory limit "
+                   "(--max-memory) or you ask for --tile N",
+    "unsupported": "the model makes whole images (or has a fixed size); it is never tiled",
+    "ok": "images larger than the model's tile limit are translated in overlapping tiles",
+}
+
+
+def _compact(options: dict) -> str:
+    return ", ".join(f"{k} {json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(options.items()))
+
+
+def provenance_lines(prov: dict) -> list[tuple[str, str]]:
+    """The provenance record as labelled lines a person reads; ``info --json`` keeps the raw form."""
+    prov = dict(prov)
+    lines: list[tuple[str, str]] = []
+    if prov.get("probed"):
+        return [("source", "probed from the graph (no gantrans metadata)")]
+    if prov.get("recipe"):
+        origin = ", ".join(x for x in (f"plugin {prov.get('plugin')} {prov.get('plugin_version') or ''}".strip()
+                                       if prov.get("plugin") else "",
+                                       f"distribution {prov['distribution']}" if prov.get("distribution") else "")
+                           if x)
+        lines.append(("recipe", f"{prov['recipe']}" + (f" ({origin})" if origin else "")))
+    if prov.get("run_name") is not None:
+        where = [f"run {prov['run_name']}"]
+        where += [f"{k} {prov[k]}" for k in ("epoch", "step") if prov.get(k) is not None]
+        lines.append(("trained", ", ".join(where)))
+    net = prov.get("network") or {}
+    if net:
+        opts = {k: v for k, v in (net.get("options") or {}).items() if k not in ("in_channels", "out_channels")}
+        lines.append(("network", f"{prov.get('network_key') or '?'} = {net.get('name')}"
+                                 + (f" ({_compact(opts)})" if opts else "")))
+    others = {k: v.get("name") for k, v in (prov.get("networks") or {}).items()
+              if k != prov.get("network_key") and isinstance(v, dict)}
+    if others:
+        lines.append(("alongside", ", ".join(f"{k} = {v}" for k, v in sorted(others.items()))))
+    if prov.get("recipe_options"):
+        lines.append(("options", _compact(prov["recipe_options"])))
+    if prov.get("imported_from"):
+        lines.append(("imported", str(prov["imported_from"])))
+    made = [f"{prov['export_date']}" if prov.get("export_date") else ""]
+    made += [f"{k} {prov[v]}" for k, v in (("exporter", "exporter"), ("opset", "opset"), ("torch", "torch_version"),
+                                           ("gantrans", "gantrans_version")) if prov.get(v) is not None]
+    if any(made):
+        lines.append(("exported", ", ".join(x for x in made if x)))
+    if prov.get("parity_max_abs_diff") is not None:
+        lines.append(("parity", f"max |ONNX Runtime - PyTorch| = {float(prov['parity_max_abs_diff']):.2e}"))
+    known = {"plugin", "plugin_version", "distribution", "recipe", "run_name", "epoch", "step", "network",
+             "network_key", "networks", "recipe_options", "imported_from", "export_date", "exporter", "opset",
+             "torch_version", "gantrans_version", "checkpoint_gantrans_version", "parity_max_abs_diff", "probed"}
+    for key in sorted(set(prov) - known):
+        value = prov[key]
+        lines.append((key, value if isinstance(value, str) else json.dumps(value, sort_keys=True)))
+    return lines
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -279,11 +339,15 @@ def _info(args: argparse.Namespace) -> int:
     if info["class_names"]:
         print(f"classes:    {', '.join(info['class_names'])}")
     print(f"tiling:     {info['tiling']}")
+    if info["tiling"] in TILING_NOTES:
+        print(f"            ({TILING_NOTES[info['tiling']]})")
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
             print(f"{kind[:-1]:<11} {t['name']} {t['shape']} {t['type']}")
     if info["provenance"]:
-        print("provenance: " + json.dumps(info["provenance"], sort_keys=True))
+        print("provenance:")
+        for key, value in provenance_lines(info["provenance"]):
+            print(f"  {key:<10} {value}")
     print(f"providers:  available {', '.join(info['providers_available'])}")
     print(f"            using {', '.join(info['providers_used'])}")
     for note in info["notes"]:

@@ -1,8 +1,9 @@
 """The ``gantrans`` command.
 
 Exit codes: 0 success, 1 failure (one line on stderr; the traceback only with ``--debug``),
-2 usage error, 130 interrupted. Subcommand modules build their parsers without importing
-torch, so ``gantrans translate`` and ``gantrans --help`` stay fast and torch-free.
+2 usage error, 130 interrupted (Ctrl+C / SIGINT), 143 stopped by SIGTERM. Subcommand modules
+build their parsers without importing torch, so ``gantrans translate`` and ``gantrans --help``
+stay fast and torch-free.
 
 ``--progress json`` (on long commands) switches stdout to the JSON event stream of
 :mod:`gantrans.events` before anything else runs; this module reports the ``error`` and the
@@ -12,6 +13,7 @@ final ``done`` of every such command, and turns SIGTERM into a clean cancel (exi
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
@@ -105,6 +107,8 @@ def _cancel_on_sigterm(signum, frame) -> None:  # noqa: ARG001
 def _break_as_interrupt(signum, frame) -> None:  # noqa: ARG001
     """Windows: CTRL_BREAK reaches whatever handles Ctrl+C now (the trainer's, or KeyboardInterrupt)."""
     signal.raise_signal(signal.SIGINT)
+
+
 def _report_plugin_failures() -> None:
     """One line on stderr when plugins failed to load or register, once per command."""
     from gantrans import console
@@ -132,6 +136,20 @@ def _install_warning_line() -> None:
     warnings.showwarning = show
 
 
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` is global but may come anywhere (``gantrans train ... --debug``): take it out.
+
+    Arguments after ``--`` are left alone; ``--debug`` before the subcommand stays where
+    argparse expects it.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:end]:
+        return argv, False
+    first = next((i for i, a in enumerate(argv[:end]) if not a.startswith("-")), end)
+    kept = [a for i, a in enumerate(argv[:end]) if a != "--debug" or i < first]
+    return kept + argv[end:], True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if events.progress_mode(argv) != "json" or os.environ.get("RANK", "0") != "0":
@@ -155,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
     reporter = reporter or events.active()
     _install_warning_line()
-    debug = "--debug" in argv or os.environ.get("GANTRANS_DEBUG") == "1"
+    argv, debug = _take_debug(argv)
+    debug = debug or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -195,15 +214,28 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
         return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - last line of defence: one line unless --debug
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", None)):
+            return _internal_error(exc, debug, reporter)
         if debug:
             traceback.print_exc()
-        else:
-            msg = str(exc).splitlines()[0] if str(exc) else ""
-            print(f"gantrans: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
-                  file=sys.stderr)
-        reporter.error(f"internal error: {type(exc).__name__}: {str(exc).strip()[:500]}")
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        print(f"gantrans: error: no space left on device{where}", file=sys.stderr)
+        reporter.error(f"no space left on device{where}")
         return 1
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line unless --debug
+        return _internal_error(exc, debug, reporter)
+
+
+def _internal_error(exc: BaseException, debug: bool, reporter: events.Reporter) -> int:
+    if debug:
+        traceback.print_exc()
+    else:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"gantrans: internal error: {type(exc).__name__}: {msg} (run with --debug for the traceback)",
+              file=sys.stderr)
+    reporter.error(f"internal error: {type(exc).__name__}: {str(exc).strip()[:500]}")
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -112,7 +112,8 @@ def _show(args: argparse.Namespace) -> int:
     for m in p["registered"].get("models", []):
         print(f"  recipe '{m['name']}': {m['description']}")
         print(f"    data: {', '.join(m['data_kinds']) or 'any'}; train with 'gantrans train {m['name']} "
-              f"--data DIR -o NAME=VALUE'")
+              f"--data DIR -o NAME=VALUE' (a network's or loss's own option: -o generator.NAME=VALUE, "
+              f"-o loss.NAME=VALUE)")
         options(m)
     for n in p["registered"].get("networks", []):
         print(f"  {n['kind']} '{n['name']}' ({n['input']} input; sizes: at least {n['min_size']} px, "
@@ -120,6 +121,7 @@ def _show(args: argparse.Namespace) -> int:
         options(n)
     for loss in p["registered"].get("losses", []):
         print(f"  loss '{loss['name']}': {loss['description']}")
+        options(loss)
     for f in p["registered"].get("data_formats", []):
         print(f"  data format '{f['name']}' ({f['kind']}): {f['description']}")
     for d in p["registered"].get("datasets", []):

@@ -7,10 +7,13 @@ Building the parser imports no torch; :func:`run` does.
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import replace
 from typing import Any
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
+from gantrans.keyvalue import option_arg
 
 S = argparse.SUPPRESS
 
@@ -53,7 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--preset", metavar="NAME",
                    help="a named option set of the recipe, e.g. 'paper' for the paper's exact settings "
                         "(options you set still win); 'gantrans train RECIPE --help' lists them")
-    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+    m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE", type=option_arg,
                    help="set a recipe option; VALUE is parsed as JSON when it can be (repeatable)")
     h = p.add_argument_group("hardware")
     h.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda[:N], mps")
@@ -74,9 +77,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--keep-epochs", type=int, metavar="K", help="keep the last K epoch checkpoints (default 5)")
     r.add_argument("--samples", type=int, metavar="N", help="fixed inputs in each sample grid (default 4)")
     r.add_argument("--sample-every-epoch", type=int, metavar="N", help="write a sample grid every N epochs")
+    r.add_argument("--sample-every-steps", type=int, metavar="N",
+                   help="also write a sample grid every N steps (0: never; default: the recipe's, else 0)")
     r.add_argument("--log-every", type=int, metavar="STEPS", help="metrics row every N steps (default 10)")
     r.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard events")
     add_progress_argument(r)
+    r.add_argument("-v", "--verbose", action="store_true", help="say more at start (OpenMP thread policy, ...)")
     p.set_defaults(func=run)
 
 
@@ -91,15 +97,17 @@ class _RecipeHelp(argparse.Action):
         if name is None:
             print("Recipe options: 'gantrans train RECIPE --help' lists a recipe's options and defaults.")
         else:
-            for line in recipe_help(name):
+            chosen = {k: getattr(namespace, k) for k in MODEL_FLAGS if getattr(namespace, k, None)}
+            for line in recipe_help(name, chosen):
                 print(line)
         parser.exit()
 
 
-def recipe_help(name: str) -> list[str]:
-    """The ``--help`` section of one recipe: description, data kinds and declared options."""
+def recipe_help(name: str, chosen: dict[str, str] | None = None) -> list[str]:
+    """The ``--help`` section of one recipe: description, data kinds and declared options, then the
+    options of the networks and loss it uses (``chosen`` flags, else its defaults) as ``-o ROLE.OPTION``."""
     from gantrans.errors import GantransError
-    from gantrans.options import describe_options
+    from gantrans.options import RECIPE_SET_OPTIONS, describe_options
     from gantrans.plugins import get_registries
 
     try:
@@ -112,26 +120,51 @@ def recipe_help(name: str) -> list[str]:
              "options (set with -o NAME=VALUE or a 'model' table in --config; generator, discriminator "
              "and loss also as flags):"]
     lines += describe_options(cls.options)
+    regs = get_registries()
+    values = {**cls.defaults, **(chosen or {})}
+    for o in cls.options:
+        value = values.get(o.name)
+        if not isinstance(value, str):
+            continue
+        if value in regs.networks:
+            entry, what = regs.networks.get(value), regs.networks.get(value).meta.get("kind", "network")
+        elif value in regs.losses:
+            entry, what = regs.losses.get(value), "loss"
+        else:
+            continue
+        own = [opt for opt in entry.meta.get("options", ())
+               if opt.name not in RECIPE_SET_OPTIONS and opt.name not in cls.defaults]
+        if own:
+            lines.append(f"{what} '{value}' options (set with -o {o.name}.NAME=VALUE):")
+            lines += describe_options([replace(opt, name=f"{o.name}.{opt.name}") for opt in own])
     presets = getattr(cls, "presets", ())
     if presets:
         lines.append("presets (--preset NAME; what differs from the defaults above, and why):")
         lines += [f"  {p.describe()}" for p in presets]
-    lines.append("networks, losses and their options: 'gantrans plugins show networks'")
+    lines.append("networks, losses and their options: 'gantrans plugins show networks'; the network options "
+                 "a recipe passes itself (in_channels, ngf, norm, init_type, ...) come from its options above")
     return lines
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved :class:`~gantrans.training.TrainConfig` of a fresh run."""
     from gantrans.errors import ConfigError
-    from gantrans.training.config import TrainConfig, load_config_file, parse_option
+    from gantrans.training.config import TrainConfig, load_config_file
 
     given = _given(args)
     cfg = TrainConfig()
+    recipe = given.get("recipe")
+    if recipe:  # the recipe's own training defaults (batch size of its paper, ...) under file and flags
+        from gantrans.plugins import get_registries
+
+        models = get_registries().models
+        if recipe in models:
+            cfg.update(dict(getattr(models.get(recipe).obj, "training_defaults", {}) or {}),
+                       source=f"recipe '{recipe}' defaults")
     if "config" in vars(args):
         cfg.update(load_config_file(args.config), source=args.config)
     model = {k: given.pop(k) for k in MODEL_FLAGS if k in given}
-    for text in vars(args).get("option") or []:
-        key, value = parse_option(text)
+    for key, value in vars(args).get("option") or []:  # parsed and checked by option_arg
         model[key] = value
     cfg.update({**given, "model": model}, source="command line")
     if not cfg.recipe:
@@ -146,11 +179,33 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"func", "command", "debug", "_group_parser", "config", "resume", "option", "progress"}
+    skip = {"func", "command", "debug", "_group_parser", "config", "resume", "option", "progress", "verbose"}
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
+def _unknown_recipe(args: argparse.Namespace) -> str | None:
+    """A usage error for an unknown recipe name, found before torch loads (registering is torch-free)."""
+    name = vars(args).get("recipe")
+    if not name:
+        return None
+    from gantrans.plugins import get_registries
+
+    models = get_registries().models
+    if name in models:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(name, models.names(), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown recipe '{name}'{hint} (recipes: {', '.join(models.names())}; see 'gantrans plugins list')"
+
+
 def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
+    problem = _unknown_recipe(args)
+    if problem:
+        print(f"gantrans train: error: {problem}", file=sys.stderr)
+        events.active().error(problem)
+        return 2
     from gantrans.openmp import choose_wait_policy
 
     choose_wait_policy()  # before torch loads OpenMP
@@ -168,15 +223,21 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
             recipe = given.pop("recipe", None)
             if recipe is not None and recipe != config.recipe:
                 raise ConfigError(f"--resume {run_dir}: that run trains '{config.recipe}', not '{recipe}'")
-            trainer = Trainer(config, checkpoint=ckpt, run_dir=run_dir, open_dataset=open_dataset)
+            trainer = Trainer(config, checkpoint=ckpt, run_dir=run_dir, open_dataset=open_dataset,
+                              verbose=bool(vars(args).get("verbose")))
         else:
-            trainer = Trainer(config_from_args(args), open_dataset=open_dataset)
+            trainer = Trainer(config_from_args(args), open_dataset=open_dataset,
+                              verbose=bool(vars(args).get("verbose")))
         try:
             result = trainer.run()
         except TrainingInterrupted as exc:
             if trainer.dist.is_main:
                 console.message(f"gantrans: {exc}")
-            return 130
+                from gantrans.runs import latest_checkpoint
+
+                events.active().result(files=[str(exc.run_dir), str(latest_checkpoint(exc.run_dir))],
+                                       figures={"steps": exc.step, "interrupted": True}, run=str(exc.run_dir))
+            return exc.exit_code  # 130 for Ctrl+C, 143 for SIGTERM
         if trainer.dist.is_main:
             console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
                             + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")

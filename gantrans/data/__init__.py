@@ -8,7 +8,7 @@ torch (the plugin loader and the inference engine import it); :func:`open_datase
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,24 +56,42 @@ def detect_format(root: str | os.PathLike[str], accepted_kinds: Sequence[str] | 
     for fmt in found:
         if accepted is None or fmt.kind in accepted:
             return fmt
+    raise DataError(wrong_layout(root, found, accepted))
+
+
+def wrong_layout(root: Path, found: list[Any], accepted: list[str] | None) -> str:
+    """What the folder looks like, which layouts are accepted, and their trees."""
+    from gantrans.data.formats import LAYOUT_TREES, layout_help, subfolders
+
+    kinds = accepted or list(LAYOUT_TREES)
+    wanted = " or ".join(LAYOUT_TREES.get(k, (k,))[0] for k in kinds)
     if found:
-        what = ", ".join(f"{f.kind} ('{f.name}' layout)" for f in found)
-        raise DataError(f"{root}: {needs} data is needed, but this folder looks like {what}")
-    layouts = "; ".join(f"{f.name}: {getattr(f, 'description', f.kind)}" for f in _formats()
-                        if accepted is None or f.kind in accepted)
-    raise DataError(f"{root}: no images in a layout gantrans recognises; expected {layouts or needs}")
+        what = ", ".join(f"{f.kind} data ('{f.name}' layout)" for f in found)
+        head = f"{root}: {wanted} data is needed, but this folder looks like {what}"
+    else:
+        head = f"{root}: no images in a layout gantrans recognises; {wanted} data is needed"
+    folders = [p.name for p in subfolders(root)]
+    hint = ""
+    if "unpaired" in kinds and any(f.kind == "labelled" for f in found):
+        two = [p for p in folders if p not in ("train", "test", "val")]
+        if len(two) == 2:
+            hint = (f"\n  to use {two[0]}/ and {two[1]}/ as the two domains, rename them trainA/ and trainB/")
+    return f"{head}{hint}\nexpected layout:\n{layout_help(kinds)}"
 
 
 def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str], data_format: str | None = None,
                  split: str = "train", load_size: int = 286, crop_size: int = 256,
                  preprocess: str = "resize_and_crop", flip: bool = True, train: bool = True,
                  channels: int | None = None, serial: bool = False, seed: int = 0, size_multiple: int = 1,
-                 max_items: int | None = None, min_items: int = 1) -> GanDataset:
+                 max_items: int | None = None, min_items: int = 1,
+                 on_skip: Callable[[str], None] | None = None) -> GanDataset:
     """Open a folder, or a built-in data set by name, as a torch data set of an accepted kind.
 
     ``data`` that is not an existing path but names a registered built-in set is written once
     under ``$GANTRANS_DATA_DIR`` and reused. Items are dicts (see :mod:`gantrans.data.datasets`)
-    that depend only on ``(seed, epoch, index)``.
+    that depend only on ``(seed, epoch, index)``. Unusable files are told to ``on_skip``
+    (``"skipping FILE: why"``, e.g. a :class:`gantrans.data.formats.SkipReport`), or else
+    raised as :class:`gantrans.data.formats.DataWarning`.
     """
     from gantrans.data.builtin import materialise
     from gantrans.data.transforms import build_transform
@@ -93,7 +111,14 @@ def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str],
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; give a data set folder or a built-in data set name")
     fmt = detect_format(root, accepted_kinds, data_format)
-    transform = build_transform(channels=channels, preprocess=preprocess, load_size=load_size,
-                                crop_size=crop_size, flip=flip, train=train, size_multiple=size_multiple)
-    return fmt.build(root, split, transform, channels=channels, size=crop_size, seed=seed, serial=serial,
-                     max_items=max_items, min_items=min_items)
+    transform_args = dict(channels=channels, preprocess=preprocess, load_size=load_size, crop_size=crop_size,
+                          flip=flip, train=train, size_multiple=size_multiple)
+    transform = build_transform(**transform_args)
+    opts: dict[str, Any] = {"on_skip": on_skip} if on_skip is not None else {}
+    dataset = fmt.build(root, split, transform, channels=channels, size=crop_size, seed=seed, serial=serial,
+                        max_items=max_items, min_items=min_items, **opts)
+    if on_skip is not None:
+        dataset.on_skip = on_skip
+    if getattr(dataset, "transform_args", False) is None:
+        dataset.transform_args = transform_args
+    return dataset

@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from gantrans.data.formats import METADATA_FILE
-from gantrans.errors import ConfigError, DataError
-from gantrans.fileio import temp_dir_for
+from gantrans.errors import ConfigError, DataError, DiskFullError
+from gantrans.fileio import is_disk_full, temp_dir_for
 
 TWO_DOMAIN_FORMS = ("unpaired", "aligned", "paired")
 
@@ -103,10 +103,12 @@ def materialise(name: str, *, accepted_kinds: Iterable[str] | None = None, data_
         if not (tmp / METADATA_FILE).is_file():  # the completeness marker
             write_metadata(tmp, name=dataset.name, form=form, seed=0)
         os.rename(tmp, final)
-    except OSError:
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if (final / METADATA_FILE).is_file():  # another process finished first
             return final
+        if is_disk_full(exc):
+            raise DiskFullError(final, "set GANTRANS_DATA_DIR to a folder on a disk with room") from None
         raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

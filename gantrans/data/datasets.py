@@ -12,6 +12,7 @@ also reaches persistent loader workers (call it before iterating the loader for 
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
 
-from gantrans.data.formats import DataWarning
+from gantrans.data.formats import DataWarning, SkipReporter
 from gantrans.data.transforms import apply, to_tv_image
 from gantrans.errors import DataError, ImageError
 from gantrans.images import load_image
@@ -50,6 +51,8 @@ class GanDataset(Dataset):
         self.channels = int(channels)
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._warned: set[str] = set()
+        self.on_skip: SkipReporter | None = None  # where undecodable files are told (else a DataWarning)
+        self.transform_args: dict[str, Any] | None = None  # how open_dataset built ``transform``
 
     # -- epoch ------------------------------------------------------------------------------
     @property
@@ -59,6 +62,20 @@ class GanDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random crops/flips/partners the items use."""
         self._epoch.fill_(int(epoch))
+
+    def for_samples(self) -> GanDataset | None:
+        """The same files with the evaluation transform (no random flip), for fixed sample
+        grids: the folder is not scanned a second time. None if the transform is not known."""
+        if self.transform_args is None:
+            return None
+        from gantrans.data.transforms import build_transform
+
+        view = copy.copy(self)
+        view.transform_args = {**self.transform_args, "flip": False, "train": False}
+        view.transform = build_transform(**view.transform_args)
+        view._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        view._warned = set(self._warned)
+        return view
 
     # -- items ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -87,7 +104,10 @@ class GanDataset(Dataset):
                 key = str(exc)
                 if key not in self._warned:
                     self._warned.add(key)
-                    warnings.warn(f"skipping {exc}", DataWarning, stacklevel=2)
+                    if self.on_skip is not None:
+                        self.on_skip(f"skipping {exc}")
+                    else:
+                        warnings.warn(f"skipping {exc}", DataWarning, stacklevel=2)
         raise DataError(f"{self.root}: {min(n, _MAX_SUBSTITUTES)} items in a row from index {index} "
                         f"could not be decoded")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -39,6 +39,43 @@ METADATA_FILE = "gantrans-data.json"
 
 class DataWarning(UserWarning):
     """A file in a data set was skipped (the message names it and says why)."""
+
+
+SkipReporter = Callable[[str], None]
+"""Told ``"skipping FILE: why"`` once per unusable file; without one, a :class:`DataWarning`."""
+
+
+class SkipReport:
+    """A :data:`SkipReporter` for commands: each file once, as a ``gantrans: warning:`` line.
+
+    Python's warning filters cannot hide these lines and no source line is echoed under them.
+    Picklable, so loader worker processes report through their copy; the files already named
+    travel with it and are not named again.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.seen: set[str] = set()
+
+    def __call__(self, text: str) -> None:
+        if text in self.seen:
+            return
+        self.seen.add(text)
+        if self.enabled:
+            from gantrans import console
+
+            console.warning(text)
+
+    @property
+    def count(self) -> int:
+        return len(self.seen)
+
+
+def report_skip(on_skip: SkipReporter | None, text: str) -> None:
+    if on_skip is not None:
+        on_skip(text)
+    else:
+        warnings.warn(text, DataWarning, stacklevel=3)
 
 
 @runtime_checkable
@@ -95,11 +132,13 @@ def subfolders(folder: Path) -> list[Path]:
 
 
 def scan_images(folder: Path, *, what: str | None = None, max_items: int | None = None,
-                min_items: int = 1, validate: bool = True, recursive: bool = True) -> list[str]:
+                min_items: int = 1, validate: bool = True, recursive: bool = True,
+                on_skip: SkipReporter | None = None) -> list[str]:
     """The usable images of one folder (one domain or class), validated by their headers.
 
-    Unreadable files are skipped with a :class:`DataWarning` each and a count at the end;
-    fewer than ``min_items`` usable images is a :class:`DataError` naming the folder.
+    Unreadable files are skipped, each told to ``on_skip`` (the caller sums them up), or
+    without one, with a :class:`DataWarning` each and a count at the end; fewer than
+    ``min_items`` usable images is a :class:`DataError` naming the folder.
     """
     folder = Path(folder)
     label = what or str(folder)
@@ -115,12 +154,12 @@ def scan_images(folder: Path, *, what: str | None = None, max_items: int | None 
                 probe_image(path)
             except ImageError as exc:
                 bad += 1
-                warnings.warn(f"skipping {exc}", DataWarning, stacklevel=2)
+                report_skip(on_skip, f"skipping {exc}")
                 continue
         good.append(str(path))
         if max_items is not None and len(good) >= max_items:
             break
-    if bad:
+    if bad and on_skip is None:
         warnings.warn(f"{folder}: skipped {bad} unreadable file(s) of {seen}", DataWarning, stacklevel=2)
     if len(good) < max(min_items, 1):
         found = f"{len(good)} usable image(s)" + (f", {bad} unreadable" if bad else "")
@@ -168,7 +207,7 @@ def _common(opts: dict[str, Any]) -> dict[str, Any]:
 
 def _scan_opts(opts: dict[str, Any]) -> dict[str, Any]:
     return {"max_items": opts.get("max_items"), "min_items": int(opts.get("min_items", 1)),
-            "validate": bool(opts.get("validate", True))}
+            "validate": bool(opts.get("validate", True)), "on_skip": opts.get("on_skip")}
 
 
 # -- the formats ----------------------------------------------------------------------------------
@@ -329,6 +368,28 @@ class FolderFormat:
             raise _split_error(root, f"images in {split}/")
         files = scan_images(folder, what="images", recursive=recursive, **_scan_opts(opts))
         return FolderDataset(files, root=root, format_name=self.name, transform=transform, **_common(opts))
+
+
+#: The folder tree each kind of data expects, for error messages (``gantrans data`` and training).
+LAYOUT_TREES = {
+    "unpaired": ("unpaired (CycleGAN)", "DATA/\n  trainA/  one domain's images, e.g. horses (any names)\n"
+                 "  trainB/  the other domain's images, e.g. zebras\n  testA/ testB/  optional held-out images"),
+    "paired": ("paired (pix2pix)", "DATA/\n  A/train/0001.png  input\n  B/train/0001.png  its target, same name\n"
+               "  (or trainA/ trainB/ with matching names, or train/ of side-by-side A|B images)"),
+    "labelled": ("labelled (cgan)", "DATA/\n  train/\n    cat/  images of class 'cat'\n    dog/  images of class "
+                 "'dog' (2 or more class folders)"),
+    "single": ("unlabelled (vanilla)", "DATA/\n  train/  the images (or the images directly in DATA/)"),
+}
+
+
+def layout_help(kinds: list[str] | tuple[str, ...]) -> str:
+    """The expected trees of these data kinds, indented, one block per kind."""
+    blocks = []
+    for kind in kinds:
+        title, tree = LAYOUT_TREES.get(kind, (kind, ""))
+        body = "\n".join("    " + line for line in tree.splitlines())
+        blocks.append(f"  {title}:\n{body}" if body else f"  {title}")
+    return "\n".join(blocks)
 
 
 BUILTIN_FORMATS: tuple[DataFormat, ...] = (UnpairedFormat(), PairedFormat(), AlignedFormat(), LabelledFormat(),

@@ -25,6 +25,7 @@ from gantrans.checkpoint import (
     CHECKPOINT_VERSION,
     LATEST,
     atomic_save,
+    unreadable_reason,
 )
 from gantrans.errors import CheckpointError, ConfigError
 from gantrans.fileio import temp_dir_for
@@ -42,8 +43,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling error means an unusable file
-        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({msg})") from None
+        raise CheckpointError(f"{path}: {unreadable_reason(exc, 'a readable PyTorch checkpoint')}") from None
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -18,14 +18,14 @@ import onnx
 from gantrans import console, events
 from gantrans import runs as R
 from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
-from gantrans.errors import ConfigError, ExportError
-from gantrans.fileio import discard, publish, temp_path_for
+from gantrans.errors import ConfigError, ExportError, GantransError
+from gantrans.fileio import discard, inside, publish, reporting_disk_full, safe_name, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
 
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
 from .onnx_graph import to_onnx
-from .parity import PARITY_TOLERANCE, max_abs_difference
+from .parity import PARITY_TOLERANCE, check_reference, describe_cases, max_abs_difference, parity_cases
 from .quantize import MIN_PSNR, QUANTIZATION, quantize
 
 
@@ -40,8 +40,15 @@ def _run_name(ckpt: dict[str, Any], run_dir: Path | None, ckpt_path: Path) -> st
 
 
 def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool) -> tuple[Path, Path | None]:
-    base = out_dir / f"{run_name}_{head.name}"
-    return base.with_name(base.name + ".onnx"), (base.with_name(base.name + ".int8.onnx") if int8 else None)
+    """The files of one head, always directly inside ``out_dir``.
+
+    Run and head names come from the checkpoint: they are data, never paths.
+    """
+    base = f"{safe_name(run_name, 'run')}_{safe_name(head.name, 'head')}"
+    try:
+        return inside(out_dir, base + ".onnx"), (inside(out_dir, base + ".int8.onnx") if int8 else None)
+    except ValueError as exc:
+        raise ExportError(f"{out_dir}: refusing to write outside the output folder ({exc})") from None
 
 
 def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir: str | Path = "exports",
@@ -79,16 +86,23 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     reporter = events.active()
     total = sum(1 if q8 is None else 2 for *_, q8 in plans)
     reporter.start("export", total=total, unit="file")
-    for head, key, fp32, q8 in plans:
-        progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
-        written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance, progress))
-        _record(run_dir, written[-1], head, ckpt_path, ckpt)
-        reporter.progress(len(written), total, force=True)
-        if q8 is not None:
-            written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force, min_psnr,
+    try:
+        for head, key, fp32, q8 in plans:
+            progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
+            written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance,
                                         progress))
             _record(run_dir, written[-1], head, ckpt_path, ckpt)
             reporter.progress(len(written), total, force=True)
+            if q8 is not None:
+                written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force,
+                                            min_psnr, progress))
+                _record(run_dir, written[-1], head, ckpt_path, ckpt)
+                reporter.progress(len(written), total, force=True)
+    except GantransError as exc:
+        if total > 1:  # say exactly what the user now has
+            done = ", ".join(str(p) for p in written)
+            exc.args = (f"{exc}; " + (f"written before the failure: {done}" if done else "no file was written"),)
+        raise
     return written
 
 
@@ -130,27 +144,46 @@ def _select_heads(recipe: Recipe, present: set[str], wanted: Sequence[str] | str
 
 def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str, target: Path,
                  opset: int | None, exporter: str, tolerance: float, progress: Callable[[str], None]) -> Path:
+    cases = parity_cases(head)
+    label = _network_label(head, key, ckpt)
+    check_reference(head, cases, label)  # a network failing in PyTorch is named before any export work
     model, used = to_onnx(head, opset=opset, exporter=exporter, progress=progress)
     real_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset or 0)
-    tmp = temp_path_for(target)
+    tmp = None
     try:
+        with reporting_disk_full(target):
+            tmp = temp_path_for(target)
         contract = build_contract(head, ckpt, key=key, run_name=run_name, opset=real_opset, exporter=used)
         set_metadata(model, contract)
-        onnx.save_model(model, str(tmp))
-        diff = max_abs_difference(head, tmp)
-        progress(f"  {head.name}: parity ONNX Runtime vs PyTorch: max abs difference {diff:.2e} "
+        with reporting_disk_full(target):
+            onnx.save_model(model, str(tmp))
+        sizes = describe_cases(head, cases)
+        diff = max_abs_difference(head, tmp, cases, network=label)
+        progress(f"  {head.name}: parity ONNX Runtime vs PyTorch at {sizes}: max abs difference {diff:.2e} "
                  f"(tolerance {tolerance:.0e}, {used} exporter, opset {real_opset})")
         if not diff <= tolerance:
-            raise ExportError(f"head '{head.name}': ONNX Runtime differs from PyTorch by {diff:.3g} "
+            raise ExportError(f"head '{head.name}': ONNX Runtime differs from PyTorch by {diff:.3g} at {sizes} "
                               f"(tolerance {tolerance:g}); nothing written")
         contract.provenance["parity_max_abs_diff"] = diff
         set_metadata(model, contract)
-        onnx.save_model(model, str(tmp))
-        publish(tmp, target)
+        with reporting_disk_full(target):
+            onnx.save_model(model, str(tmp))
+            publish(tmp, target)
     except BaseException:
         discard(tmp)
         raise
     return target
+
+
+def _network_label(head: ExportHead, key: str | None, ckpt: dict[str, Any]) -> str:
+    """``network 'x' (plugin 'p' (dist 1.0))`` for the network behind a head, for error lines."""
+    from gantrans.plugins.registry import Origin
+
+    spec = dict((ckpt.get("network_specs") or {}).get(key or "", {}) or {})
+    if not spec.get("plugin"):
+        return f"network '{head.network}'"
+    origin = Origin(str(spec["plugin"]), spec.get("distribution"), spec.get("version"))
+    return f"network '{spec.get('name', head.network)}' ({origin.describe()})"
 
 
 def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str, fp32: Path,
@@ -158,7 +191,8 @@ def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                  min_psnr: float, progress: Callable[[str], None]) -> Path:
     calib, held, what = inputs
     progress(f"  {head.name}: calibrating int8 on {what}")
-    tmp, value, excluded = quantize(fp32, target, head, calib, held, min_psnr=min_psnr, progress=progress)
+    with reporting_disk_full(target):
+        tmp, value, excluded = quantize(fp32, target, head, calib, held, min_psnr=min_psnr, progress=progress)
     try:
         if not value >= min_psnr and not force:
             raise ExportError(f"head '{head.name}': int8 model reaches only {value:.2f} dB PSNR against fp32 "
@@ -171,8 +205,9 @@ def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                                   extra={"quantization": QUANTIZATION, "int8_psnr_db": _finite(value),
                                          "int8_fp32_nodes": excluded, "calibration": what})
         set_metadata(model, contract)
-        onnx.save_model(model, str(tmp))
-        publish(tmp, target)
+        with reporting_disk_full(target):
+            onnx.save_model(model, str(tmp))
+            publish(tmp, target)
     except BaseException:
         discard(tmp)
         raise

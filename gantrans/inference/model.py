@@ -181,6 +181,11 @@ def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = Non
                config: SessionConfig | None = None) -> Model:
     """Open a model file through the session cache and resolve its contract."""
     p = Path(path)
+    from gantrans.inference.not_onnx import explain
+
+    what = explain(p)
+    if what is not None:
+        raise ModelError(what)
     if p.is_dir():
         raise ModelError(f"{p}: is a folder, not an .onnx model file")
     wanted = resolve_providers(providers)

@@ -11,6 +11,7 @@ Environment:
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import traceback
@@ -233,7 +234,10 @@ class PluginManager:
                         self._fail(PluginFailure(origin.plugin, origin.distribution, origin.version,
                                                  hook_name, str(exc)))
 
-                return _REGISTER_CALLBACKS[hook_name](add, origin)
+                def fail(message: str, origin: Origin = origin, hook_name: str = hook_name) -> None:
+                    self._fail(PluginFailure(origin.plugin, origin.distribution, origin.version, hook_name, message))
+
+                return _REGISTER_CALLBACKS[hook_name](add, origin, fail)
 
             self.call_each(hook_name, register=make)
         failed = sorted({f.describe_plugin() for f in self.failures})
@@ -322,7 +326,32 @@ def _sorted_entry_points() -> list[Any]:
 NETWORK_KINDS = {"generator": ("image", "latent", "latent+label"), "discriminator": ("image", "image+label")}
 
 
-def _network_callback(add: Callable[..., None], origin: Origin) -> Callable[..., None]:
+def _checked_declarations(what: str, name: str, factory: Callable[..., Any], options: Sequence[Option] | None,
+                          origin: Origin, fail: Callable[[str], None]) -> tuple[Option, ...]:
+    """The declared options, less those the factory cannot take (each such one a recorded failure).
+
+    A factory with ``**kwargs`` takes every name, so nothing can be checked.
+    """
+    if options is None:
+        return options_from_signature(factory)
+    declared = tuple(options)
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return declared
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return declared
+    names = {p.name for p in params}
+    missing = [o.name for o in declared if o.name not in names]
+    if missing:
+        fail(f"{origin.describe()}: {what} '{name}' declares option{'s' if len(missing) > 1 else ''} "
+             f"{', '.join(missing)} that its factory does not take; not advertised (add "
+             f"{'them' if len(missing) > 1 else 'it'} to the factory's parameters or drop "
+             f"{'them' if len(missing) > 1 else 'it'} from options=)")
+    return tuple(o for o in declared if o.name in names)
+
+
+def _network_callback(add: Callable[..., None], origin: Origin, fail: Callable[[str], None]) -> Callable[..., None]:
     def register(name: str, factory: Callable[..., Any], *, kind: str, input: str = "image",
                  size_multiple: int = 1, min_size: int = 1, description: str = "",
                  options: Sequence[Option] | None = None, fixed_size_option: str | None = None) -> None:
@@ -336,7 +365,7 @@ def _network_callback(add: Callable[..., None], origin: Origin) -> Callable[...,
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise PluginError(f"{origin.describe()}: network '{name}': {label} must be an integer >= 1, "
                                   f"got {value!r}")
-        declared = tuple(options) if options is not None else options_from_signature(factory)
+        declared = _checked_declarations("network", name, factory, options, origin, fail)
         meta = {"kind": kind, "input": input, "size_multiple": size_multiple, "min_size": min_size,
                 "description": description, "options": declared}
         if fixed_size_option is not None:
@@ -346,16 +375,16 @@ def _network_callback(add: Callable[..., None], origin: Origin) -> Callable[...,
     return register
 
 
-def _loss_callback(add: Callable[..., None], origin: Origin) -> Callable[..., None]:
+def _loss_callback(add: Callable[..., None], origin: Origin, fail: Callable[[str], None]) -> Callable[..., None]:
     def register(name: str, factory: Callable[..., Any], *, description: str = "",
                  options: Sequence[Option] | None = None) -> None:
-        declared = tuple(options) if options is not None else options_from_signature(factory)
+        declared = _checked_declarations("loss", name, factory, options, origin, fail)
         add(name, factory, description=description, options=declared)
 
     return register
 
 
-def _object_callback(add: Callable[..., None], origin: Origin) -> Callable[..., None]:
+def _object_callback(add: Callable[..., None], origin: Origin, fail: Callable[[str], None]) -> Callable[..., None]:
     def register(obj: Any, **meta: Any) -> None:
         add(getattr(obj, "name", None), obj, **meta)
 

@@ -97,7 +97,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     median = statistics.median(times)
     mem, mem_kind = peak_memory(dev)  # before the counted step, which must not change the figure
     flops = count_step_flops(engine, data, warmup + steps)
-    return {"recipe": recipe, "device": devices.describe_device(dev), "precision": prec, "crop": crop,
+    return {"recipe": recipe, "device": devices.describe_device(dev, verbose=True), "precision": prec, "crop": crop,
             "batch": batch, "steps": steps, "warmup": warmup, "median_s_per_it": median,
             "images_per_s": batch / median, "min_s_per_it": min(times), "peak_memory_bytes": mem,
             "peak_memory_kind": mem_kind, "threads": torch.get_num_threads(),

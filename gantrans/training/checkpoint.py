@@ -9,7 +9,9 @@ from gantrans.checkpoint import (  # noqa: F401
     atomic_save,
     epoch_filename,
     load_checkpoint,
+    load_for_resume,
     recipe_from_checkpoint,
     require_plugins,
     resolve_checkpoint,
+    unreadable_reason,
 )

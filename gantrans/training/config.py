@@ -17,15 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from gantrans.errors import ConfigError
+from gantrans.keyvalue import parse_option
+
+__all__ = ["RESUMABLE_OVERRIDES", "TrainConfig", "load_config_file", "parse_option"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LR_POLICIES = ("linear", "step", "cosine")
+DEFAULT_EPOCHS = 200  # the paper's 100 epochs at the initial rate + 100 of linear decay
 PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 
 # Flags a resumed run may change: they extend or re-tune the run without changing what it is.
 RESUMABLE_OVERRIDES = frozenset({
     "epochs", "max_steps", "n_epochs", "n_epochs_decay", "checkpoint_every", "keep_epochs",
-    "samples", "sample_every_epoch", "device", "precision", "workers", "compile", "skip_nonfinite",
+    "samples", "sample_every_epoch", "sample_every_steps", "device", "precision", "workers", "compile", "skip_nonfinite",
     "log_every", "tensorboard", "threads",
 })
 
@@ -56,9 +60,10 @@ class TrainConfig:
     keep_epochs: int = 5
     samples: int = 4
     sample_every_epoch: int = 1
+    sample_every_steps: int = 0
     lr_policy: str = "linear"
-    n_epochs: int = 100
-    n_epochs_decay: int = 100
+    n_epochs: int | None = None  # None: the first half of the run (100 of the default 200)
+    n_epochs_decay: int | None = None  # None: the rest of the run
     lr_decay_iters: int = 50
     compile: bool = False
     skip_nonfinite: bool = False
@@ -72,7 +77,29 @@ class TrainConfig:
     # -- derived ------------------------------------------------------------------------
     @property
     def total_epochs(self) -> int:
-        return int(self.epochs) if self.epochs is not None else int(self.n_epochs + self.n_epochs_decay)
+        if self.epochs is not None:
+            return int(self.epochs)
+        if self.n_epochs is not None and self.n_epochs_decay is not None:
+            return int(self.n_epochs + self.n_epochs_decay)
+        return DEFAULT_EPOCHS
+
+    def schedule_split(self, length: int | None = None) -> tuple[int, int]:
+        """(epochs at the initial rate, epochs of linear decay) for a run of ``length`` epochs.
+
+        The paper's split (100 constant + 100 decaying) is a proportion, not a number: with
+        ``--epochs 6`` the rate holds for 3 epochs and decays over 3. ``length`` is the run's
+        real length when ``max_steps`` ends it early. Values set explicitly are kept.
+        """
+        total = max(1, int(length if length is not None else self.total_epochs))
+        n, d = self.n_epochs, self.n_epochs_decay
+        if n is None and d is None:
+            n = (total + 1) // 2
+            return n, total - n
+        if n is None:
+            return max(0, total - int(d)), int(d)
+        if d is None:
+            return int(n), max(0, total - int(n))
+        return int(n), int(d)
 
     @property
     def resolved_load_size(self) -> int:
@@ -113,8 +140,8 @@ class TrainConfig:
             if getattr(self, key) < 1:
                 raise ConfigError(f"{source}: {key} must be >= 1")
         for key in ("workers", "checkpoint_every", "keep_epochs", "samples", "sample_every_epoch",
-                    "n_epochs", "n_epochs_decay", "log_every"):
-            if getattr(self, key) < 0:
+                    "sample_every_steps", "n_epochs", "n_epochs_decay", "log_every"):
+            if getattr(self, key) is not None and getattr(self, key) < 0:
                 raise ConfigError(f"{source}: {key} must be >= 0")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"{source}: epochs must be >= 1")
@@ -181,16 +208,3 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the config must be a table/object at the top level")
     return data
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` from ``-o``; the value is JSON when it parses as JSON, else a string."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"-o {text!r}: expected KEY=VALUE")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.replace("-", "_"), value

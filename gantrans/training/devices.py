@@ -125,12 +125,13 @@ def configure_backends(device: torch.device, deterministic: bool) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def describe_device(device: torch.device) -> str:
+def describe_device(device: torch.device, verbose: bool = False) -> str:
+    """The device in a few words; ``verbose`` adds how the CPU's OpenMP threads wait."""
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
         from gantrans import openmp
 
-        return (f"cpu ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}; "
-                f"{openmp.describe()})")
+        detail = f"; {openmp.describe()}" if verbose else ""
+        return f"cpu ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}{detail})"
     return str(device)

@@ -21,11 +21,12 @@ from gantrans.training import distributed as D
 
 
 class NonFiniteLoss(GantransError):
-    """A loss term became NaN or Inf; training stopped without touching the last checkpoint."""
+    """A loss term, weight, buffer or optimiser moment became NaN or Inf; training stopped
+    without touching the last checkpoint."""
 
-    def __init__(self, step: int, term: str, value: float):
+    def __init__(self, step: int, term: str, value: float, what: str = "loss term"):
         self.step, self.term, self.value = step, term, value
-        super().__init__(f"step {step}: loss term '{term}' is {value}; stopped "
+        super().__init__(f"step {step}: {what} '{term}' is {value}; stopped "
                          f"(the last checkpoint is intact; --skip-nonfinite skips such batches)")
 
 
@@ -91,6 +92,10 @@ class Engine:
             if missing:
                 raise ConfigError(f"recipe '{recipe.name}': optimizer '{name}' names unknown network(s) "
                                   f"{', '.join(missing)} (networks: {', '.join(self.nets)})")
+            lr = spec.lr
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+                raise ConfigError(f"recipe '{recipe.name}': optimizer '{name}' has learning rate {lr!r}; "
+                                  f"it must be a finite number > 0")
             params = [p for k in spec.networks for p in self.nets[k].parameters()]
             self.optimizers[name] = _adam(params, spec, device)
             self.owned[name] = list(spec.networks)
@@ -125,9 +130,15 @@ class Engine:
                 self._grad_state[key] = flag
 
     def step(self, batch: Batch, step: int) -> StepResult:
-        """Run every phase due at global step ``step`` (0-based) on a batch already on the device."""
+        """Run every phase due at global step ``step`` (0-based) on a batch already on the device.
+
+        A batch whose losses, or whose resulting weights, buffers or optimiser moments, are not
+        finite either stops training (:class:`NonFiniteLoss`) or, with ``skip_nonfinite``, is
+        undone: the networks and optimisers are left exactly as they were before the batch.
+        """
         result = StepResult()
         cache: dict[str, Any] = {}
+        undo = _Undo(self) if self.skip_nonfinite else None
         for phase in self.phases:
             if step % max(1, phase.every):
                 continue
@@ -145,10 +156,7 @@ class Engine:
                 bad = next(((n, v) for n, v in zip(terms, numbers) if not math.isfinite(v)), (phase.name, math.nan))
                 if not self.skip_nonfinite:
                     raise NonFiniteLoss(step + 1, bad[0], bad[1])
-                opt.zero_grad(set_to_none=True)
-                self.skipped += 1
-                result.skipped = True
-                return result
+                return self._skip(result, undo)
             total = sum(terms.values())
             if self.scaler is not None:
                 self.scaler.scale(total).backward()
@@ -156,6 +164,8 @@ class Engine:
                 total.backward()
             if self.dist.enabled:
                 D.average_gradients(opt_params(opt), self.dist.world_size)
+            if undo is not None:
+                undo.before_step(opt)
             if self.scaler is not None:
                 self.scaler.step(opt)
                 self.scaler.update()
@@ -166,10 +176,103 @@ class Engine:
             bufs = [n for n in self.nets.values() if any(True for _ in n.buffers())]
             if bufs:
                 D.broadcast_modules(bufs, buffers_only=True)
+        # Finite losses do not make finite weights: a huge step or an overflowing running
+        # statistic shows only here. Only a run that skips bad batches needs to know at once
+        # (to undo this one): otherwise the next step's losses, or the checkpoint's own check,
+        # stop the run with the last checkpoint intact, and the per-step pass over every
+        # weight and moment (tens of ms at the paper's sizes) is not paid.
+        if self.skip_nonfinite:
+            bad_part = self.nonfinite_part()
+            if D.any_rank(bad_part is not None, self.device, self.dist):
+                return self._skip(result, undo)
         return result
+
+    def _skip(self, result: StepResult, undo: _Undo | None) -> StepResult:
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        if undo is not None:
+            undo.restore()
+        self.skipped += 1
+        result.skipped = True
+        result.terms.clear()
+        return result
+
+    def state_groups(self) -> dict[str, list[torch.Tensor]]:
+        """Every tensor a checkpoint holds for the networks and optimisers, by part name."""
+        groups: dict[str, list[torch.Tensor]] = {}
+        for key, net in self.nets.items():
+            groups[f"network {key}"] = [*net.parameters(), *net.buffers()]
+        for name, opt in self.optimizers.items():
+            groups[f"optimizer {name}"] = [t for st in opt.state.values() for t in st.values()
+                                           if isinstance(t, torch.Tensor)]
+        return groups
+
+    def nonfinite_part(self) -> str | None:
+        """The first network or optimiser holding a NaN or Inf (None when all are finite)."""
+        return first_nonfinite(self.state_groups())
 
     def learning_rates(self) -> dict[str, float]:
         return {f"lr/{name}": float(opt.param_groups[0]["lr"]) for name, opt in self.optimizers.items()}
+
+
+class _Undo:
+    """What one batch may change, saved so a skipped batch changes nothing.
+
+    Buffers (running statistics move in every forward pass) are saved up front; an
+    optimiser's parameters and moments just before it steps. Costs one copy of what is saved,
+    only with ``skip_nonfinite``.
+    """
+
+    def __init__(self, engine: Engine):
+        self.buffers = [(b, b.detach().clone()) for net in engine.nets.values() for b in net.buffers()]
+        self.params: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.states: list[tuple[torch.optim.Optimizer, dict[Any, dict[str, Any]]]] = []
+        self.scaler = engine.scaler
+        self.scaler_state = engine.scaler.state_dict() if engine.scaler is not None else None
+
+    def before_step(self, opt: torch.optim.Optimizer) -> None:
+        with torch.no_grad():
+            self.params += [(p, p.detach().clone()) for p in opt_params(opt)]
+        saved = {p: {k: (v.detach().clone() if isinstance(v, torch.Tensor) else v) for k, v in opt.state[p].items()}
+                 for p in opt_params(opt) if p in opt.state}
+        self.states.append((opt, saved))
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for live, saved in (*self.buffers, *self.params):
+                live.copy_(saved)
+        for opt, saved in reversed(self.states):
+            for p in opt_params(opt):
+                if p in saved:
+                    opt.state[p] = saved[p]
+                else:
+                    opt.state.pop(p, None)
+        if self.scaler is not None and self.scaler_state:
+            self.scaler.load_state_dict(self.scaler_state)
+
+
+def first_nonfinite(groups: Mapping[str, list[torch.Tensor]]) -> str | None:
+    """The name of the first group holding a NaN or Inf (None when all are finite).
+
+    One fused norm over every tensor and one device sync: a tensor is finite when its
+    2-norm is. A non-finite norm can also be overflow of huge finite values, so only those
+    few tensors are then checked element by element.
+    """
+    flat = [(name, t.detach()) for name, tensors in groups.items() for t in tensors
+            if t.is_floating_point() and t.numel()]
+    if not flat:
+        return None
+    tensors = [t for _, t in flat]
+    try:
+        norms = torch._foreach_norm(tensors)
+    except (AttributeError, RuntimeError, TypeError):  # no fused kernel for this mix
+        norms = [torch.linalg.vector_norm(t) for t in tensors]
+    device = norms[0].device
+    finite = torch.isfinite(torch.stack([n.float().to(device) for n in norms]))
+    for i in (~finite).nonzero().flatten().tolist():
+        if not bool(torch.isfinite(tensors[i]).all()):
+            return flat[i][0]
+    return None
 
 
 def opt_params(opt: torch.optim.Optimizer) -> list[nn.Parameter]:
@@ -205,6 +308,9 @@ def adam_impl(opt: torch.optim.Optimizer) -> dict[str, Any]:
 
 def _has_gradient_penalty(recipe: Recipe) -> bool:
     """Whether the run's adversarial loss (the ``loss`` option, when the recipe has one) uses a penalty."""
+    built = getattr(recipe, "loss", None)  # the loss the recipe built, with its options
+    if built is not None and hasattr(built, "gradient_penalty_weight"):
+        return float(built.gradient_penalty_weight or 0.0) > 0
     name = recipe.config.get("loss")
     if not isinstance(name, str):
         return True  # unknown: be safe and keep discriminators eager
@@ -213,3 +319,61 @@ def _has_gradient_penalty(recipe: Recipe) -> bool:
     except GantransError:
         return True
     return float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0) > 0
+
+
+def _describe_network(key: str, spec: Mapping[str, Any]) -> str:
+    from gantrans.plugins.registry import Origin
+
+    origin = Origin(str(spec.get("plugin") or "?"), spec.get("distribution"), spec.get("version"))
+    return f"network '{spec.get('name', key)}' ({origin.describe()}, key {key})"
+
+
+def size_rule(spec: Mapping[str, Any]) -> str:
+    """A network's declared size rule in words."""
+    return (f"a multiple of {int(spec.get('size_multiple', 1) or 1)}, at least "
+            f"{int(spec.get('min_size', 1) or 1)} px")
+
+
+def check_generator_sizes(recipe: Recipe, nets: Mapping[str, nn.Module], device: torch.device) -> None:
+    """Run each image-to-image generator once, in eval mode, on a blank image of the data's size.
+
+    A network whose registered size rule is too loose (or that crashes at a size the rule
+    allows) would otherwise stop the first step with a shape error naming neither the network
+    nor its rule. Eval mode and no gradients: no RNG, weights or running statistics change.
+    """
+    size = int(recipe.data.size)
+    for key, net in nets.items():
+        spec = recipe.network_specs.get(key) or {}
+        if spec.get("kind") != "generator" or spec.get("input", "image") != "image":
+            continue
+        channels = (spec.get("options") or {}).get("in_channels")
+        if not isinstance(channels, int):
+            channels = next((m.in_channels for m in net.modules() if isinstance(getattr(m, "in_channels", None), int)),
+                            None)
+        if not channels:
+            continue
+        who = (f"{_describe_network(key, spec)} is registered for sizes {size_rule(spec)}, but at "
+               f"{size}x{size} px")
+        fix = "; register the size rule it really needs (size_multiple, min_size) or change --crop-size"
+        training = net.training
+        net.eval()
+        try:
+            with torch.no_grad():
+                out = net(torch.zeros(1, channels, size, size, device=device))
+        except Exception as exc:  # noqa: BLE001 - any failure here is the network's, named below
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ConfigError(f"{who} it fails ({type(exc).__name__}: {first}){fix}") from exc
+        finally:
+            net.train(training)
+        if isinstance(out, torch.Tensor) and out.dim() == 4 and tuple(out.shape[2:]) != (size, size):
+            raise ConfigError(f"{who} it returns {out.shape[3]}x{out.shape[2]}; a translation generator must "
+                              f"keep the size{fix}")
+
+
+def first_step_error(recipe: Recipe, exc: BaseException) -> ConfigError:
+    """One line for a failure in a run's first step: the recipe, the size and every network's rule."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    nets = "; ".join(f"{_describe_network(k, s)}: sizes {size_rule(s)}" for k, s in recipe.network_specs.items())
+    return ConfigError(f"recipe '{recipe.name}' failed in its first training step at {recipe.data.size} px "
+                       f"({type(exc).__name__}: {first}); {nets or 'no registered networks'} — a network whose "
+                       f"size rule is too loose fails like this (docs/plugins.md, 'Size rules')")

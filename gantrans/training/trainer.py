@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import shutil
 import signal
 import sys
@@ -28,8 +29,9 @@ from torch.utils.data import DataLoader
 from gantrans import __version__, console, events
 from gantrans import runs as R
 from gantrans.checkpoint import require_plugins
-from gantrans.errors import CheckpointError, ConfigError, GantransError
-from gantrans.fileio import atomic_write
+from gantrans.data.formats import SkipReport
+from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
+from gantrans.fileio import atomic_write, safe_name
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.training import devices
 from gantrans.training import distributed as D
@@ -40,10 +42,18 @@ from gantrans.training.checkpoint import (
     LATEST,
     atomic_save,
     epoch_filename,
-    load_checkpoint,
+    load_for_resume,
 )
 from gantrans.training.config import RESUMABLE_OVERRIDES, TrainConfig
-from gantrans.training.engine import Engine, NonFiniteLoss, adam_impl, build_networks, move_batch
+from gantrans.training.engine import (
+    Engine,
+    NonFiniteLoss,
+    adam_impl,
+    build_networks,
+    check_generator_sizes,
+    first_step_error,
+    move_batch,
+)
 from gantrans.training.logger import RunLogger
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
@@ -54,10 +64,14 @@ DatasetOpener = Callable[..., Any]
 
 
 class TrainingInterrupted(GantransError):
-    """Ctrl+C (SIGINT) or SIGTERM: a checkpoint was saved and the run can be resumed."""
+    """Ctrl+C (SIGINT) or SIGTERM: a checkpoint was saved and the run can be resumed.
 
-    def __init__(self, step: int, run_dir: Path):
-        self.step, self.run_dir = step, run_dir
+    ``exit_code`` is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, step: int, run_dir: Path, signum: int = signal.SIGINT):
+        self.step, self.run_dir, self.signum = step, run_dir, int(signum)
+        self.exit_code = 128 + self.signum
         super().__init__(f"interrupted at step {step}; checkpoint saved, resume with "
                          f"'gantrans train --resume {run_dir}'")
 
@@ -76,15 +90,26 @@ def default_opener() -> DatasetOpener:
     return open_dataset
 
 
-def resume_config(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any], Path]:
-    """The config saved in a run's latest checkpoint with allowed ``overrides`` on top."""
-    ckpt = load_checkpoint(path)
-    file = Path(ckpt["_path"])
-    run_dir = R.run_dir_of(file)
-    if run_dir is None:
-        raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
-    require_plugins(ckpt)
-    config = TrainConfig.from_dict(ckpt["config"], source=str(file))
+def resume_config(path: str | Path,
+                  overrides: dict[str, Any] | None = None) -> tuple[TrainConfig, dict[str, Any] | None, Path]:
+    """The config saved in a run's latest checkpoint with allowed ``overrides`` on top.
+
+    A run that never reached its first checkpoint (killed, stopped or out of space early)
+    gives its saved ``config.json`` and no checkpoint: it starts again from step 0.
+    """
+    run_dir = _run_without_checkpoint(Path(path))
+    if run_dir is not None:
+        ckpt = None
+        config = TrainConfig.from_dict(_saved_config(run_dir), source=str(R.config_path(run_dir)))
+        config.name, config.runs_dir = run_dir.name, str(run_dir.parent)
+    else:
+        ckpt = load_for_resume(path, warn=_warn_main)
+        file = Path(ckpt["_path"])
+        run_dir = R.run_dir_of(file)
+        if run_dir is None:
+            raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
+        require_plugins(ckpt)
+        config = TrainConfig.from_dict(ckpt["config"], source=str(file))
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
     if refused:
@@ -92,6 +117,30 @@ def resume_config(path: str | Path, overrides: dict[str, Any] | None = None) -> 
                           f"(start a new run instead)")
     config.update(overrides, source="command line")
     return config, ckpt, run_dir
+
+
+def _run_without_checkpoint(path: Path) -> Path | None:
+    """``path`` when it is a run directory holding no checkpoint file at all."""
+    if not R.is_run_dir(path):
+        return None
+    return None if R.has_checkpoint(path) else path
+
+
+def _warn_main(text: str) -> None:
+    if os.environ.get("RANK", "0") == "0":  # once, not once per process of a torchrun job
+        console.warning(text)
+
+
+def _saved_config(run_dir: Path) -> dict[str, Any]:
+    file = R.config_path(run_dir)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{file}: unreadable ({exc}); start a new run instead") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{file}: not a run config; start a new run instead")
+    data.pop("resolved", None)  # what the trainer chose, not what was asked
+    return data
 
 
 class Trainer:
@@ -103,7 +152,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, *, open_dataset: DatasetOpener | None = None,
                  checkpoint: dict[str, Any] | None = None, run_dir: Path | None = None,
-                 echo: Callable[[str], None] | None = None):
+                 echo: Callable[[str], None] | None = None, verbose: bool = False):
         config.validate()
         if not config.recipe or not config.data:
             raise ConfigError("a recipe and --data are required")
@@ -112,6 +161,7 @@ class Trainer:
         self.ckpt = checkpoint
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.verbose = verbose
         self._stop = False
         self.epoch = self.step = self.epoch_step = 0
 
@@ -133,8 +183,15 @@ class Trainer:
                       channels=None, serial=False, seed=c.seed, size_multiple=_size_multiple(recipe_cls, c.model))
         if c.max_items is not None:
             common["max_items"] = c.max_items
+        report = SkipReport(enabled=self.dist.is_main)  # each unusable file named once
+        common["on_skip"] = report
         train = opener(c.data, flip=c.flip, train=True, **common)
-        fixed = opener(c.data, flip=False, train=False, **common) if c.samples > 0 else None
+        fixed = None
+        if c.samples > 0:  # the same files: scanned once
+            view = getattr(train, "for_samples", None)
+            fixed = (view() if callable(view) else None) or opener(c.data, flip=False, train=False, **common)
+        if report.count and self.dist.is_main:
+            console.warning(f"{report.count} unusable file(s) skipped in {c.data}; training on {len(train)} items")
         if len(train) == 0:
             raise ConfigError(f"--data {c.data}: the data set is empty")
         return train, fixed
@@ -153,6 +210,8 @@ class Trainer:
         self.train_ds, self.fixed_ds = self._open_data(recipe_cls)
         spec = DataSpec.from_dict(self.ckpt["data"]) if self.ckpt else self.train_ds.spec
         self.recipe = recipe_cls(c.model, spec)
+        if self.ckpt:
+            self.recipe.pin_network_options(self.ckpt.get("network_specs"))
         nets = build_networks(self.recipe, c.seed)
         if self.ckpt:
             for key, state in self.ckpt["networks"].items():
@@ -161,17 +220,43 @@ class Trainer:
                 nets[key].load_state_dict(state)
         self.engine = Engine(self.recipe, nets, self.device, self.precision, dist_ctx=self.dist,
                              compile=c.compile, skip_nonfinite=c.skip_nonfinite)
-        self.schedulers = {name: make_scheduler(opt, c.lr_policy, epochs=c.total_epochs, n_epochs=c.n_epochs,
-                                                n_epochs_decay=c.n_epochs_decay, lr_decay_iters=c.lr_decay_iters)
-                           for name, opt in self.engine.optimizers.items()}
+        check_generator_sizes(self.recipe, self.engine.nets, self.device)
+        self.batch_note = ""
+        per_rank = -(-len(self.train_ds) // self.dist.world_size)
+        if c.batch_size > per_rank:  # a batch larger than the data set: one batch of everything
+            self.batch_note = (f"batch {per_rank} (the data set has {len(self.train_ds)} images; "
+                               f"{c.batch_size} asked)")
+            if self.dist.is_main:
+                where = f" per process ({self.dist.world_size} processes)" if self.dist.enabled else ""
+                console.warning(f"--batch-size {c.batch_size} is larger than the data set ({len(self.train_ds)} "
+                                f"items{where}); every step trains on a batch of {per_rank}")
+            c.batch_size = per_rank
         self.sampler = ResumableBatchSampler(len(self.train_ds), c.batch_size, seed=c.seed, rank=self.dist.rank,
                                              world_size=self.dist.world_size)
+        self.length_epochs = self._length_epochs()
+        n_epochs, n_decay = c.schedule_split(self.length_epochs)
+        self.schedulers = {name: make_scheduler(opt, c.lr_policy, epochs=self.length_epochs, n_epochs=n_epochs,
+                                                n_epochs_decay=n_decay, lr_decay_iters=c.lr_decay_iters)
+                           for name, opt in self.engine.optimizers.items()}
         if self.ckpt:
             self._restore(self.ckpt)
             self.ckpt = {"_path": self.ckpt.get("_path")}  # drop the loaded tensors, keep "resumed"
+        elif self.run_dir is not None:  # --resume of a run that has no checkpoint yet
+            if self.dist.is_main:
+                R.mark_resume(self.run_dir, 0)  # the log only grows: a viewer's offset stays valid
+            self._say(f"gantrans: {self.run_dir} has no checkpoint yet; starting it again from step 0 "
+                      f"with its saved config")
         else:
             self._create_run_dir()
         self._write_config()
+
+    def _length_epochs(self) -> int:
+        """The run's length in epochs: ``epochs``, or fewer when ``max_steps`` ends it first."""
+        c = self.config
+        epochs = c.total_epochs
+        if c.max_steps is not None:
+            epochs = min(epochs, -(-c.max_steps // max(1, len(self.sampler))))
+        return max(1, epochs)
 
     def _create_run_dir(self) -> None:
         c = self.config
@@ -180,6 +265,9 @@ class Trainer:
             box = [name]
             torch.distributed.broadcast_object_list(box, src=0)
             name = box[0]
+        if name != safe_name(name, "") or name.startswith("-"):  # may come from a --config file: data, not a path
+            raise ConfigError(f"run name {name!r}: use one plain folder name (letters, digits, spaces, -_.+()[]; "
+                              f"no '/', not starting with '.' or '-'), e.g. {safe_name(name, 'run').lstrip('-')!r}")
         c.name = name
         self.run_dir = Path(c.runs_dir) / name
         problem = ""
@@ -203,7 +291,10 @@ class Trainer:
         data["model"] = _jsonable(self.recipe.config)
         data["resolved"] = {"device": str(self.device), "precision": self.precision,
                             "world_size": self.dist.world_size, "data": self.recipe.data.as_dict(),
-                            "gantrans_version": __version__}
+                            "gantrans_version": __version__,
+                            # What each network was really built with: the options its factory took,
+                            # its defaults for the rest, and the recipe's options it ignored.
+                            "networks": _jsonable(self.recipe.network_specs)}
         R.write_config(self.run_dir, data)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -213,14 +304,19 @@ class Trainer:
             opt.load_state_dict(ckpt["optimizers"][name])
             for group in opt.param_groups:
                 group.update(impl)
+        n_epochs, n_decay = c.schedule_split(self.length_epochs)
         for name, sched in self.schedulers.items():
             sched.load_state_dict(ckpt["schedulers"][name])
-            # Settings come from the (possibly extended) config, not the old run.
+            # Settings come from the (possibly extended) config, not the old run, and take
+            # effect now: an extended run's rate follows the new length from its first step.
             for fn in getattr(sched, "lr_lambdas", []):
                 if isinstance(fn, LinearDecay):
-                    fn.n_epochs, fn.n_epochs_decay = c.n_epochs, c.n_epochs_decay
+                    fn.n_epochs, fn.n_epochs_decay = n_epochs, n_decay
             if hasattr(sched, "T_max"):
-                sched.T_max = max(1, c.total_epochs)
+                sched.T_max = max(1, self.length_epochs)
+            if isinstance(sched, torch.optim.lr_scheduler.LambdaLR):
+                for group, base, fn in zip(sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+                    group["lr"] = base * fn(sched.last_epoch)
         if self.engine.scaler is not None and ckpt.get("scaler"):
             self.engine.scaler.load_state_dict(ckpt["scaler"])
         self.recipe.load_state_dict(ckpt.get("recipe_state") or {})
@@ -252,18 +348,33 @@ class Trainer:
         }
 
     def save_checkpoint(self, epoch_file: bool = False) -> Path | None:
-        """Write ``latest.pt`` (rank 0 only) and, at an epoch end, a kept copy; prune old copies."""
+        """Write ``latest.pt`` (rank 0 only) and, at an epoch end, a kept copy; prune old copies.
+
+        Never writes NaN or Inf: a run that gets there stops and keeps its last good checkpoint.
+        """
+        bad = self.engine.nonfinite_part()
+        if D.any_rank(bad is not None, self.device, self.dist):  # every rank calls this: a collective
+            raise NonFiniteLoss(self.step, bad or "another rank", "not finite", what="refusing to checkpoint: state of")
         if not self.dist.is_main:
+            self._saved_step = self.step  # so every rank takes the same "save at the end?" decision
             return None
         folder = self.run_dir / CHECKPOINT_DIR
-        latest = atomic_save(self.state(), folder / LATEST)
-        R.write_checkpoint_summary(latest, step=self.step, epoch=self.epoch, losses=getattr(self, "_terms", None))
-        self._saved_step = self.step
+        try:
+            latest = atomic_save(self.state(), folder / LATEST)
+            R.write_checkpoint_summary(latest, step=self.step, epoch=self.epoch,
+                                       losses=getattr(self, "_terms", None))
+            self._saved_step = self.step
+            if epoch_file and self.config.keep_epochs > 0:
+                kept_file = folder / epoch_filename(self.epoch)
+                with atomic_write(kept_file) as fh, open(latest, "rb") as src:
+                    shutil.copyfileobj(src, fh)
+                R.copy_checkpoint_summary(latest, kept_file)
+        except DiskFullError as exc:
+            saved = getattr(self, "_saved_step", -1) >= 0
+            kept = "the last checkpoint is intact" if saved else "no checkpoint was written yet"
+            raise DiskFullError(exc.path, f"{kept}; free some space, then continue with "
+                                          f"'gantrans train --resume {self.run_dir}'") from None
         if epoch_file and self.config.keep_epochs > 0:
-            kept_file = folder / epoch_filename(self.epoch)
-            with atomic_write(kept_file) as fh, open(latest, "rb") as src:
-                shutil.copyfileobj(src, fh)
-            R.copy_checkpoint_summary(latest, kept_file)
             kept = R.kept_epoch_checkpoints(self.run_dir)
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
                 R.remove_checkpoint(old)
@@ -281,7 +392,7 @@ class Trainer:
         seed = c.seed
         return DataLoader(self.train_ds, batch_sampler=self.sampler, num_workers=c.workers,
                           pin_memory=self.device.type == "cuda", generator=g,
-                          worker_init_fn=_WorkerSeed(seed, epoch), persistent_workers=False)
+                          worker_init_fn=_WorkerSeed(seed, epoch, os.getpid()), persistent_workers=False)
 
     def _fixed_batch(self) -> Any:
         if self.fixed_ds is None:
@@ -291,14 +402,19 @@ class Trainer:
         batch = torch.utils.data.default_collate([self.fixed_ds[i] for i in range(n)])
         return move_batch(batch, self.device, self.engine.channels_last)
 
-    def _write_samples(self) -> None:
+    def _write_samples(self, step_grid: bool = False) -> None:
+        """A sample grid: ``epoch_NNNN.png`` at an epoch end, ``step_NNNNNNN.png`` between."""
         if not self.dist.is_main or self._fixed is None:
             return
         rows = render_rows(self.recipe, self._fixed, list(self.engine.nets.values()), seed=self.config.seed)
-        save_grid(rows, R.sample_grid(self.run_dir, self.epoch))
+        file = R.step_sample_grid(self.run_dir, self.step) if step_grid else R.sample_grid(self.run_dir, self.epoch)
+        path = save_grid(rows, file)
+        self._grid_step = self.step
+        self.log.image("samples", path, self.step)
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
         self._stop = True
+        self._signum = signum
         signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
 
     def run(self) -> TrainResult:
@@ -342,9 +458,8 @@ class Trainer:
             events.active().start("train", total=total, unit="step", run=str(self.run_dir), initial=self.step)
         self.log = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=c.tensorboard,
                              total_steps=total, initial_step=min(self.step, total))
-        self._say(f"gantrans: training '{c.recipe}' on {devices.describe_device(self.device)}, precision "
-                  f"{self.precision}" + (f", {self.dist.world_size} processes" if self.dist.enabled else "")
-                  + f"; run {self.run_dir}")
+        for line in self._start_lines(steps_per_epoch, total):
+            self._say(line)
         self._fixed = self._fixed_batch() if self.dist.is_main else None
         self._saved_step = self.step if self.ckpt else -1
         handlers = {}
@@ -381,22 +496,56 @@ class Trainer:
             events.active().progress(self.step, total, rate=rate, eta_s=eta, epoch=self.epoch, losses=terms,
                                      images_per_s=ips)
 
+    def _start_lines(self, steps_per_epoch: int, total: int) -> list[str]:
+        """What runs where, and where to look while it does."""
+        c = self.config
+        device = devices.describe_device(self.device, verbose=self.verbose)
+        procs = f", {self.dist.world_size} processes" if self.dist.enabled else ""
+        batch = self.batch_note or f"batch {c.batch_size}"
+        length = f"{c.total_epochs} epochs of {steps_per_epoch} steps"
+        if total < c.total_epochs * steps_per_epoch:
+            length += f", stopping at step {total}"
+        verb = "resuming" if self.ckpt else "training"
+        lines = [f"gantrans: {verb} '{c.recipe}' on {device}{procs}, precision {self.precision}, {batch}, {length}"]
+        samples = [f"every {c.sample_every_epoch} epoch(s)"] if c.sample_every_epoch else []
+        if c.sample_every_steps:
+            samples.append(f"every {c.sample_every_steps} steps")
+        lines.append(f"  run folder:   {self.run_dir}")
+        if c.samples and samples:
+            lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
+        if self.log.tensorboard_dir is not None:
+            lines.append(f"  TensorBoard:  tensorboard --logdir {self.log.tensorboard_dir}")
+        lines.append(f"  Ctrl+C saves a checkpoint; continue with: gantrans train --resume {self.run_dir}")
+        return lines
+
     def _loop(self, steps_per_epoch: int, total: int) -> None:
         c = self.config
         if self.step >= total:
-            self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}")
+            run = self.run_dir
+            if c.max_steps is not None and c.max_steps <= self.step:
+                how = f"--max-steps N (N > {self.step})"
+            else:
+                how = f"--epochs N (N > {self.epoch})"
+            self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}; "
+                      f"to train longer: gantrans train --resume {run} {how}")
             return
         per_step_images = c.batch_size * self.dist.world_size
         self.status.update(force=True, state="running")
         t0, n0 = time.perf_counter(), 0
+        first = self.step
         while self.step < total:
             for raw in self._loader(self.epoch):
                 batch = move_batch(raw, self.device, self.engine.channels_last)
-                result = self.engine.step(batch, self.step)
+                try:
+                    result = self.engine.step(batch, self.step)
+                except (RuntimeError, ValueError, IndexError) as exc:
+                    if self.step != first or isinstance(exc, GantransError):
+                        raise
+                    raise first_step_error(self.recipe, exc) from exc
                 self.step += 1
                 self.epoch_step += 1
                 n0 += 1
-                self.log.progress(1, result.terms)
+                self.log.progress(1, result.terms, epoch=self.epoch + 1, epochs=c.total_epochs)
                 self._report(total, result.terms, per_step_images)
                 if c.log_every and (self.step % c.log_every == 0 or self.step == total):
                     elapsed = max(time.perf_counter() - t0, 1e-9)
@@ -409,9 +558,11 @@ class Trainer:
                     t0, n0 = time.perf_counter(), 0
                 if D.any_rank(self._stop, self.device, self.dist):
                     self.save_checkpoint()
-                    raise TrainingInterrupted(self.step, self.run_dir)
+                    raise TrainingInterrupted(self.step, self.run_dir, getattr(self, "_signum", signal.SIGINT))
                 if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
+                if c.sample_every_steps and self.step % c.sample_every_steps == 0 and self.step < total:
+                    self._write_samples(step_grid=True)
                 if self.step >= total and self.epoch_step < steps_per_epoch:
                     break
             if self.epoch_step >= steps_per_epoch:
@@ -428,6 +579,8 @@ class Trainer:
                 self.save_checkpoint(epoch_file=True)
             if self.step >= total:
                 break
+        if getattr(self, "_grid_step", None) != self.step and (c.sample_every_epoch or c.sample_every_steps):
+            self._write_samples(step_grid=True)  # the final state always gets a grid
         if self._saved_step != self.step:
             self.save_checkpoint()
 
@@ -435,15 +588,19 @@ class Trainer:
 class _WorkerSeed:
     """Seeds Python and NumPy in each loader worker from (seed, epoch, worker id)."""
 
-    def __init__(self, seed: int, epoch: int):
-        self.seed, self.epoch = seed, epoch
+    def __init__(self, seed: int, epoch: int, trainer_pid: int | None = None):
+        self.seed, self.epoch, self.trainer_pid = seed, epoch, trainer_pid
 
     def __call__(self, worker_id: int) -> None:
         import random
 
-        # Ctrl+C reaches the whole process group: the main process saves a checkpoint and
-        # shuts the workers down; a worker dying on its own would abort that with an error.
+        # Ctrl+C (and a group-wide SIGTERM) reaches the whole process group: the main process
+        # saves a checkpoint and shuts the workers down; a worker dying on its own would abort
+        # that with an error. A trainer killed outright takes its workers with it.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.trainer_pid is not None:
+            _die_with(self.trainer_pid)
 
         import numpy as np
 
@@ -451,6 +608,25 @@ class _WorkerSeed:
         random.seed(s)
         np.random.seed(s)
         torch.manual_seed(s)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` (our direct parent) dies (Linux).
+
+    Torch's own watchdog notices a dead parent only every few seconds; meanwhile the
+    worker keeps memory and, on a GPU machine, the device. Elsewhere nothing changes.
+    """
+    if not sys.platform.startswith("linux") or os.getppid() != parent:
+        return  # not Linux, or started through a fork server: torch's watchdog remains
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _size_multiple(recipe_cls: type[Recipe], model: dict[str, Any]) -> int:

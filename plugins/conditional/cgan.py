@@ -29,6 +29,9 @@ class ConditionalGAN(GANRecipe):
     name = "cgan"
     description = "Class-conditional DCGAN: (noise, class) -> image; the discriminator sees the class too."
     data_kinds = ("labelled",)
+    # DCGAN (Radford et al. 2016) trained with mini-batches of 128. Its epochs are a few steps
+    # on small data sets, so grids also come every 50 steps.
+    training_defaults = {"batch_size": 128, "sample_every_steps": 50, "samples": 8}
     options = override(BASE_OPTIONS, generator="dcgan_conditional", discriminator="dcgan_discriminator_conditional",
                        loss="vanilla", norm="batch") + (
         Option("latent_size", int, 100, "length of the noise vector z"),

@@ -29,6 +29,9 @@ class VanillaGAN(GANRecipe):
     name = "vanilla"
     description = "Unconditional DCGAN: noise -> image, k discriminator steps per generator step."
     data_kinds = ("single", "labelled")
+    # DCGAN (Radford et al. 2016) trained with mini-batches of 128. Its epochs are a few steps
+    # on small data sets, so grids also come every 50 steps.
+    training_defaults = {"batch_size": 128, "sample_every_steps": 50, "samples": 8}
     options = override(BASE_OPTIONS, generator="dcgan", discriminator="dcgan_discriminator", loss="vanilla",
                        norm="batch") + (
         Option("latent_size", int, 100, "length of the noise vector z"),

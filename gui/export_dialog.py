@@ -1,0 +1,204 @@
+"""Export a run's generators to ONNX (fp32, and int8 if asked) through ``gantrans export``.
+
+Progress and the command's own lines stream into the dialog; the parity figure and the int8
+PSNR from its result are shown, and each written model goes into the library at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from gantrans.runs import RunDir
+from gantrans_gui import view_support
+from gantrans_gui.job_runner import JobRunner
+
+OUT_KEY = "export/out_dir"
+
+
+def export_args(run: RunDir | str | Path, out_dir: str | Path, *, int8: bool, checkpoint: str = "latest",
+                overwrite: bool = False, force: bool = False) -> list[str]:
+    path = run.path if isinstance(run, RunDir) else Path(run)
+    args = ["export", str(path), "--out", str(out_dir), "--checkpoint", checkpoint]
+    if int8:
+        args.append("--int8")
+    if overwrite:
+        args.append("--overwrite")
+    if int8 and force:
+        args.append("--force")
+    return args
+
+
+FIGURE_NAMES = {"parity_max_abs_diff": ("parity (max abs difference to PyTorch)", ""),
+                "int8_psnr_db": ("int8 PSNR against fp32", " dB")}
+
+
+def describe_figures(figures: dict[str, Any]) -> str:
+    """One line per model and figure of the export's result (parity, int8 PSNR, ...)."""
+    lines = []
+    for key, value in figures.items():
+        if key in FIGURE_NAMES and isinstance(value, dict):
+            label, unit = FIGURE_NAMES[key]
+            for path, v in value.items():
+                lines.append(f"{Path(str(path)).name}: {label} {_fmt(v)}{unit}")
+            continue
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+            lines.append(f"{key}: {inner}")
+        else:
+            lines.append(f"{key}: {_fmt(value)}")
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+class ExportDialog(QDialog):
+    exported = Signal(list)  # the files written
+
+    def __init__(self, window: Any, run: RunDir, parent=None):
+        super().__init__(parent)
+        self.window_ = window
+        self.run = run
+        self.files: list[str] = []
+        self.figures: dict[str, Any] = {}
+        self.exit_code: int | None = None
+        self.setWindowTitle(f"Export {run.name}")
+        self.resize(640, 460)
+
+        self.checkpoint = QComboBox(accessibleName="Checkpoint")
+        self.checkpoint.addItem("latest", "latest")
+        for c in run.checkpoints():
+            epoch = getattr(c, "epoch", None)
+            stem = Path(getattr(c, "path", c)).stem
+            if stem.startswith("epoch_"):
+                self.checkpoint.addItem(stem, str(epoch if epoch is not None else int(stem.split("_")[1])))
+        self.fp32 = QCheckBox("fp32 (always written)")
+        self.fp32.setChecked(True)
+        self.fp32.setEnabled(False)
+        self.int8 = QCheckBox("int8 (static QDQ, calibrated on the run's data)")
+        self.overwrite = QCheckBox("Replace existing exports")
+        self.force = QCheckBox("Keep the int8 model even below 30 dB PSNR")
+        self.force.setEnabled(False)
+        self.int8.toggled.connect(self.force.setEnabled)
+        default_out = view_support.settings().value(OUT_KEY, str(Path("exports").resolve()))
+        self.out_dir = QLineEdit(str(default_out))
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_dir, 1)
+        out_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Checkpoint", self.checkpoint)
+        form.addRow("Precision", self.fp32)
+        form.addRow("", self.int8)
+        form.addRow("", self.force)
+        form.addRow("Output folder", out_row)
+        form.addRow("", self.overwrite)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(False)
+        self.figures_label = QLabel()
+        self.figures_label.setWordWrap(True)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.buttons = QDialogButtonBox()
+        self.start_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.start_button.clicked.connect(self.start)
+        self.close_button.clicked.connect(self._close)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.figures_label)
+        lay.addWidget(self.log, 1)
+        lay.addWidget(self.buttons)
+
+        self.runner = JobRunner(self)
+        self.runner.started.connect(self._started)
+        self.runner.progress.connect(self._progress)
+        self.runner.message.connect(self.log.appendPlainText)
+        self.runner.warning.connect(lambda t: self.log.appendPlainText(f"warning: {t}"))
+        self.runner.output.connect(self.log.appendPlainText)
+        self.runner.error.connect(self._error)
+        self.runner.result.connect(self._result)
+        self.runner.finished.connect(self._finished)
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Export into", self.out_dir.text())
+        if path:
+            self.out_dir.setText(path)
+
+    def start(self) -> None:
+        out = self.out_dir.text().strip() or "exports"
+        view_support.settings().setValue(OUT_KEY, out)
+        self.files, self.figures, self.exit_code = [], {}, None
+        self.log.clear()
+        self.figures_label.clear()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.start_button.setEnabled(False)
+        self.runner.start(export_args(self.run, out, int8=self.int8.isChecked(),
+                                      checkpoint=self.checkpoint.currentData(),
+                                      overwrite=self.overwrite.isChecked(), force=self.force.isChecked()))
+
+    def _started(self, data: dict) -> None:
+        if data.get("total"):
+            self.progress.setRange(0, int(data["total"]))
+
+    def _progress(self, data: dict) -> None:
+        if data.get("total"):
+            self.progress.setRange(0, int(data["total"]))
+            self.progress.setValue(int(data.get("done") or 0))
+
+    def _error(self, text: str) -> None:
+        self.log.appendPlainText(f"error: {text}")
+        self.figures_label.setText(f"<b style='color:#c62828'>Export failed:</b> {text}")
+
+    def _result(self, data: dict) -> None:
+        self.files.extend(str(f) for f in data.get("files") or [])
+        self.figures.update(data.get("figures") or {})
+
+    def _finished(self, code: int) -> None:
+        self.exit_code = code
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if code == 0 else 0)
+        self.start_button.setEnabled(True)
+        if code != 0:
+            return
+        models = [f for f in self.files if f.endswith(".onnx")]
+        for f in models:
+            view_support.add_to_library(self.window_, f)
+        text = "Exported " + ", ".join(Path(f).name for f in models)
+        if self.figures:
+            text += "\n" + describe_figures(self.figures)
+        self.figures_label.setText(text)
+        self.exported.emit(models)
+
+    def _close(self) -> None:
+        if self.runner.running():
+            self.runner.cancel()
+        self.reject()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.runner.running():
+            self.runner.cancel()
+        super().closeEvent(event)

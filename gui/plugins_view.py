@@ -1,0 +1,291 @@
+"""Plugins: what is installed and what it registered, what failed and why; install and uninstall.
+
+Installs and uninstalls run ``gantrans plugins install|uninstall … --progress json`` in a child
+process with pip's output streamed into the panel; a failed install or a broken plugin is
+shown, never raised, and the window stays usable. The listing is the shared
+:class:`~gantrans_gui.plugin_catalog.PluginCatalog`, so the training form sees a new recipe
+as soon as the install finishes.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+import sys
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gantrans_gui import view_support
+from gantrans_gui.job_runner import JobRunner
+from gantrans_gui.plugin_catalog import PluginInfo, plugin_catalog
+from gantrans_gui.training_jobs import training_jobs
+
+PIP_ARGS_KEY = "plugins/pip_args"
+
+
+class PluginsView(QWidget):
+    def __init__(self, window: Any):
+        super().__init__()
+        self.window_ = window
+        self.setObjectName("plugins_view")
+        self.catalog = plugin_catalog(window)
+        self.runner = JobRunner(self)
+        self.action = ""           # "install" or "uninstall" while a command runs
+        self.last_exit: int | None = None
+        self._before: set[str] = set()
+
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Plugin", "Distribution", "Version", "Status", "Registered"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setAccessibleName("Installed plugins")
+        self.tree.header().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.details = QLabel("Select a plugin to see what it registered.")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.refresh_button = QPushButton("Refresh")
+        self.uninstall_button = QPushButton("Uninstall")
+
+        self.spec_edit = QLineEdit(accessibleName="Package name, wheel or folder")
+        self.spec_edit.setPlaceholderText("package name, path to a .whl, or a plugin folder")
+        self.wheel_button = QPushButton("Wheel…")
+        self.folder_button = QPushButton("Folder…")
+        self.install_button = QPushButton("Install")
+        self.editable = QCheckBox("Editable (a plugin folder under development: edits apply without reinstalling)")
+        self.pip_args_edit = QLineEdit(accessibleName="Extra pip arguments")
+        self.pip_args_edit.setPlaceholderText("extra pip arguments, e.g. --no-index --find-links DIR")
+        self.pip_args_edit.setText(str(view_support.settings().value(PIP_ARGS_KEY, "")))
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.output = QPlainTextEdit(readOnly=True)
+        self.output.setMaximumBlockCount(5000)
+        self.output.setAccessibleName("Install output")
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Installed plugins"))
+        row.addStretch(1)
+        row.addWidget(self.refresh_button)
+        row.addWidget(self.uninstall_button)
+        tl.addLayout(row)
+        inner = QSplitter()
+        inner.addWidget(self.tree)
+        inner.addWidget(self.details)
+        inner.setSizes([800, 400])
+        tl.addWidget(inner, 1)
+
+        install = QGroupBox("Install a plugin")
+        il = QVBoxLayout(install)
+        row = QHBoxLayout()
+        row.addWidget(self.spec_edit, 1)
+        row.addWidget(self.wheel_button)
+        row.addWidget(self.folder_button)
+        row.addWidget(self.install_button)
+        il.addLayout(row)
+        il.addWidget(self.pip_args_edit)
+        il.addWidget(self.editable)
+        il.addWidget(self.notice)
+        il.addWidget(self.output, 1)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(install)
+        split.setSizes([380, 420])
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+
+        self.refresh_button.clicked.connect(self.catalog.refresh)
+        self.uninstall_button.clicked.connect(self.uninstall_selected)
+        self.install_button.clicked.connect(self.install)
+        self.spec_edit.returnPressed.connect(self.install)
+        self.wheel_button.clicked.connect(self._pick_wheel)
+        self.folder_button.clicked.connect(self._pick_folder)
+        self.tree.currentItemChanged.connect(self._show_details)
+        self.catalog.changed.connect(self._fill)
+        self.runner.output.connect(self.output.appendPlainText)
+        self.runner.message.connect(self.output.appendPlainText)
+        self.runner.warning.connect(lambda t: self.output.appendPlainText(f"warning: {t}"))
+        self.runner.error.connect(self._error)
+        self.runner.finished.connect(self._finished)
+        self._fill()
+
+    def shutdown(self) -> None:
+        """The window is closing: a running install or uninstall is interrupted (Ctrl+C), not orphaned."""
+        self.catalog.shutdown()
+        if self.runner.running():
+            self.runner.cancel()
+            self.runner.wait(10000)
+
+    # -- listing -----------------------------------------------------------------------------
+    def plugins(self) -> list[PluginInfo]:
+        return list(self.catalog.catalog.plugins)
+
+    def _fill(self) -> None:
+        selected = self.tree.currentItem().text(0) if self.tree.currentItem() else None
+        self.tree.clear()
+        if self.catalog.error:
+            self.details.setText(f"<span style='color:#c62828'>Could not list plugins: {self.catalog.error}</span>")
+        for p in self.plugins():
+            reg = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.registered.items() if v)
+            status = "ok" if p.status == "ok" else "failed"
+            item = QTreeWidgetItem([p.name, p.distribution or "", p.version or "", status,
+                                    reg if status == "ok" else (p.error or "")])
+            item.setData(0, Qt.ItemDataRole.UserRole, p.name)
+            if status != "ok":
+                for c in range(5):
+                    item.setForeground(c, QColor("#c62828"))
+                item.setToolTip(4, p.error or "")
+            self.tree.addTopLevelItem(item)
+            if p.name == selected:
+                self.tree.setCurrentItem(item)
+        for c in range(4):
+            self.tree.resizeColumnToContents(c)
+        self._buttons()
+
+    def _selected(self) -> PluginInfo | None:
+        item = self.tree.currentItem()
+        if item is None:
+            return None
+        name = item.data(0, Qt.ItemDataRole.UserRole)
+        return next((p for p in self.plugins() if p.name == name), None)
+
+    def _show_details(self, *_a) -> None:
+        p = self._selected()
+        if p is None:
+            return
+        lines = [f"<b>{p.name}</b>" + (f" — {p.distribution} {p.version or ''}" if p.distribution else "")]
+        if p.status != "ok":
+            lines.append(f"<span style='color:#c62828'><b>Failed to load:</b> "
+                         f"{html.escape(p.error or '', quote=False)}</span>")
+            lines.append(f"Remove it with Uninstall (runs 'gantrans plugins uninstall {p.name}').")
+        for what, names in p.registered.items():
+            if names:
+                lines.append(f"<b>{what}</b>: {', '.join(names)}")
+        cat = self.catalog.catalog
+        for name in p.registered.get("models", []):
+            entry = cat.recipes.get(name)
+            if entry is not None and entry.options:
+                opts = html.escape(", ".join(f"{o.name}={o.default!r}" for o in entry.options), quote=False)
+                lines.append(f"<i>{name}</i> options: {opts}")
+        self.details.setText("<br>".join(lines))
+        self._buttons()
+
+    def _buttons(self) -> None:
+        busy = self.runner.running()
+        p = self._selected()
+        self.install_button.setEnabled(not busy)
+        self.uninstall_button.setEnabled(not busy and p is not None and p.distribution not in (None, "", "gantrans"))
+        self.refresh_button.setEnabled(not busy)
+
+    # -- install / uninstall -----------------------------------------------------------------
+    def _pick_wheel(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Plugin wheel", "", "Wheels (*.whl)")
+        if path:
+            self.spec_edit.setText(path)
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Plugin folder (with pyproject.toml)")
+        if path:
+            self.spec_edit.setText(path)
+
+    def pip_args(self) -> list[str]:
+        text = self.pip_args_edit.text().strip()
+        view_support.settings().setValue(PIP_ARGS_KEY, text)
+        return [f"--pip-arg={a}" for a in shlex.split(text)]
+
+    def install(self, spec: str | None = None) -> None:
+        spec = (spec if isinstance(spec, str) else self.spec_edit.text()).strip()
+        if not spec or self.runner.running():
+            return
+        args = ["plugins", "install", spec, "--verbose", *self.pip_args()]  # --verbose: pip's output streams
+        if self.editable.isChecked():
+            args.insert(2, "--editable")
+        self._run("install", args, f"Installing {spec}…")
+
+    def uninstall(self, name: str) -> None:
+        if not self.runner.running():
+            self._run("uninstall", ["plugins", "uninstall", name], f"Uninstalling {name}…")
+
+    def uninstall_selected(self) -> None:
+        p = self._selected()
+        if p is not None:
+            self.uninstall(p.name)
+
+    def _run(self, action: str, args: list[str], text: str) -> None:
+        self.action, self.last_exit = action, None
+        self._before = {p.name for p in self.plugins() if p.status == "ok"}
+        self.output.clear()
+        self.notice.setText(text)
+        self.output.appendPlainText("$ gantrans " + " ".join(args))
+        self.runner.start(args)
+        self._buttons()
+
+    def _error(self, text: str) -> None:
+        self.output.appendPlainText(f"error: {text}")
+        self.notice.setText(f"<span style='color:#c62828'><b>{self.action.capitalize()} failed:</b> "
+                            f"{html.escape(text, quote=False)}</span>")
+
+    def _finished(self, code: int) -> None:
+        self.last_exit = code
+        if code == 0:
+            self.notice.setText(self._done_text())
+        self.catalog.changed.connect(self._after_refresh)
+        self.catalog.refresh()
+        self._buttons()
+
+    def _after_refresh(self) -> None:
+        self.catalog.changed.disconnect(self._after_refresh)
+        if self.last_exit != 0:
+            return
+        new = {p.name for p in self.plugins() if p.status == "ok"} - self._before
+        failed = [p for p in self.plugins() if p.status != "ok"]
+        text = self._done_text()
+        if new:
+            text += " New: " + ", ".join(sorted(new)) + "."
+            for k in range(self.tree.topLevelItemCount()):  # show what the newcomer registered
+                item = self.tree.topLevelItem(k)
+                if item.text(0) in new:
+                    self.tree.setCurrentItem(item)
+                    break
+        if failed and self.action == "install":
+            text += " <span style='color:#c62828'>Failed to load: " + ", ".join(p.name for p in failed) + ".</span>"
+        self.notice.setText(text)
+
+    def _done_text(self) -> str:
+        verb = "Installed" if self.action == "install" else "Uninstalled"
+        text = f"<b>{verb}.</b> New trainings and exports use the change at once."
+        running = training_jobs(self.window_).running()
+        if running:
+            text += (" Trainings already running (" + ", ".join(j.name for j in running) +
+                     ") keep the plugins they started with: stop and resume them to use it.")
+        if self._needs_restart():
+            text += " <b>Restart gantrans</b>: this window has already loaded a package the change replaced."
+        return text
+
+    def _needs_restart(self) -> bool:
+        """True when a plugin package is imported in this (GUI) process — normally none is."""
+        names = {p.name for p in self.plugins()} | self._before
+        return any(n in sys.modules or f"gantrans_{n}" in sys.modules for n in names if n) and \
+            self.action == "uninstall"

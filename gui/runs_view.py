@@ -1,0 +1,593 @@
+"""Runs: every training run under the runs folders the user added, live.
+
+The list shows each run's state and progress; the selected run shows loss curves that grow
+while it trains (one pyqtgraph plot per loss group, with smoothing), its epoch sample grids with
+their row labels, checkpoints, exports and resolved config. Everything is read through
+:mod:`gantrans.runs` and kept current by polling small files and tailing the metrics log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QImage
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gantrans.runs import RunDir, list_runs
+from gantrans_gui import view_support
+from gantrans_gui.image_widgets import ScaledImageLabel
+from gantrans_gui.run_watch import RunWatch, run_status, smooth
+from gantrans_gui.training_jobs import training_jobs
+
+FOLDERS_KEY = "runs/folders"
+STATE_COLOURS = {"running": "#2e7d32", "starting": "#2e7d32", "finished": "#1565c0", "interrupted": "#ef6c00",
+                 "failed": "#c62828", "stopped-nonfinite": "#c62828"}
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def progress_text(st: dict[str, Any]) -> str:
+    step, total = st.get("step"), st.get("total_steps")
+    if step is None:
+        return ""
+    text = f"step {step}" + (f"/{total}" if total else "")
+    if st.get("epoch") is not None:
+        text += f" · epoch {st['epoch']}" + (f"/{st['total_epochs']}" if st.get("total_epochs") else "")
+    return text
+
+
+class CurvesPanel(QWidget):
+    """One plot per loss group; curves are updated in place as rows arrive."""
+
+    def __init__(self):
+        super().__init__()
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=99, value=60,
+                                 accessibleName="Curve smoothing")
+        self.smoothing_label = QLabel()
+        self.empty = QLabel("No metrics logged yet.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smoothing, 1)
+        bar.addWidget(self.smoothing_label)
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.empty)
+        lay.addWidget(self.plots, 1)
+        self.watch: RunWatch | None = None
+        self.items: dict[str, pg.PlotDataItem] = {}
+        self.raw_items: dict[str, pg.PlotDataItem] = {}
+        self.group_plots: dict[str, pg.PlotItem] = {}
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self._smoothing_changed(self.smoothing.value())
+
+    def set_watch(self, watch: RunWatch | None) -> None:
+        self.watch = watch
+        self.plots.clear()
+        self.items.clear()
+        self.raw_items.clear()
+        self.group_plots.clear()
+        self.redraw()
+
+    def _smoothing_changed(self, v: int) -> None:
+        self.smoothing_label.setText(f"{v / 100:.2f}")
+        self.redraw()
+
+    def redraw(self) -> None:
+        w = self.watch
+        has = bool(w and w.series)
+        self.empty.setVisible(not has)
+        self.plots.setVisible(has)
+        if not has:
+            return
+        weight = self.smoothing.value() / 100
+        for group, keys in w.groups().items():
+            plot = self.group_plots.get(group)
+            if plot is None:
+                plot = self.plots.addPlot(row=len(self.group_plots) // 2, col=len(self.group_plots) % 2,
+                                          title=group)
+                plot.showGrid(x=True, y=True, alpha=0.25)
+                plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190),
+                               colCount=2 if len(keys) > 3 else 1)
+                plot.setLabel("bottom", "step")
+                if group == "learning rate":  # a constant rate would otherwise fill the plot with noise
+                    plot.enableAutoRange(axis="y", enable=False)
+                self.group_plots[group] = plot
+            for k, key in enumerate(keys):
+                s = w.series[key]
+                colour = PALETTE[k % len(PALETTE)]
+                if key not in self.items:
+                    faint = QColor(colour)
+                    faint.setAlpha(60)
+                    self.raw_items[key] = plot.plot(pen=pg.mkPen(faint, width=1))
+                    self.items[key] = plot.plot(name=key, pen=pg.mkPen(colour, width=2))
+                self.raw_items[key].setData(s.steps, s.values)
+                self.raw_items[key].setVisible(weight > 0)
+                self.items[key].setData(s.steps, smooth(s.values, weight))
+            if group == "learning rate":
+                top = max((max(w.series[k].values, default=0.0) for k in keys), default=0.0)
+                plot.setYRange(0, top * 1.1 if top > 0 else 1.0, padding=0)
+
+
+class SamplesPanel(QWidget):
+    """Epoch sample grids with an epoch slider and their row labels."""
+
+    def __init__(self):
+        super().__init__()
+        self.image = ScaledImageLabel("No sample grids yet.")
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=0, accessibleName="Sample epoch")
+        self.caption = QLabel()
+        self.rows = QLabel()
+        self.rows.setWordWrap(True)
+        self.follow = True
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Epoch"))
+        bar.addWidget(self.slider, 1)
+        bar.addWidget(self.caption)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.image, 1)
+        lay.addWidget(self.rows)
+        lay.addLayout(bar)
+        self.run: RunDir | None = None
+        self.files: list[Path] = []
+        self.slider.valueChanged.connect(self._show)
+
+    def set_run(self, run: RunDir | None) -> None:
+        self.run, self.files, self.follow = run, [], True
+        self.image.set_image(None)
+        self.image.setText("No sample grids yet.")
+        self.refresh()
+
+    def refresh(self) -> None:
+        files = self.run.samples() if self.run is not None else []
+        if files == self.files:
+            return
+        at_end = self.follow or self.slider.value() >= len(self.files) - 1
+        self.files = files
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(max(0, len(files) - 1))
+        if at_end:
+            self.slider.setValue(max(0, len(files) - 1))
+        self.slider.blockSignals(False)
+        self._show(self.slider.value())
+
+    def _show(self, k: int) -> None:
+        if not self.files:
+            self.caption.setText("")
+            return
+        self.follow = k >= len(self.files) - 1
+        path = self.files[max(0, min(k, len(self.files) - 1))]
+        labels = self.run.sample_labels(path) if self.run is not None else []
+        # the trainer draws each row's label in the grid's left margin; the caption repeats them
+        self.image.set_image(QImage(str(path)))
+        self.caption.setText(f"{path.stem}  ({k + 1}/{len(self.files)})")
+        self.rows.setText("Rows: " + ", ".join(labels) if labels else "")
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.verticalHeader().setVisible(False)
+    return t
+
+
+def _fill(table: QTableWidget, rows: list[list[Any]]) -> None:
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem("" if value is None else str(value)))
+
+
+def _when(t: Any) -> str:
+    if isinstance(t, (int, float)):
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+    return "" if t is None else str(t)
+
+
+def _figure(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+
+class RunsView(QWidget):
+    def __init__(self, window: Any):
+        super().__init__()
+        self.window_ = window
+        self.setObjectName("runs_view")
+        self.jobs = training_jobs(window)
+        self.folders: list[str] = view_support.get_list(FOLDERS_KEY)
+        if not self.folders and Path("runs").is_dir():
+            self.folders = [str(Path("runs").resolve())]
+        self.run: RunDir | None = None
+        self.watch: RunWatch | None = None
+        self._status: dict[str, Any] = {}
+
+        # left: folders and runs
+        self.folder_list = QListWidget()
+        self.folder_list.setMaximumHeight(90)
+        self.add_folder_button = QPushButton("Add runs folder…")
+        self.remove_folder_button = QPushButton("Remove")
+        self.import_button = QPushButton("Import reference checkpoint…")
+        self.import_button.setToolTip("A CycleGAN/pix2pix generator .pth from the reference code: import it as a "
+                                      "run and export it to the library")
+        self.run_list = QTreeWidget()
+        self.run_list.setHeaderLabels(["Run", "Recipe", "State", "Progress"])
+        self.run_list.setRootIsDecorated(False)
+        self.run_list.setAccessibleName("Runs")
+        self.run_list.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.run_list.header().setStretchLastSection(True)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Runs folders"))
+        ll.addWidget(self.folder_list)
+        fb = QHBoxLayout()
+        fb.addWidget(self.add_folder_button)
+        fb.addWidget(self.remove_folder_button)
+        ll.addLayout(fb)
+        ll.addWidget(self.run_list, 1)
+        ll.addWidget(self.import_button)
+
+        # right: the selected run
+        self.title = QLabel("Select a run")
+        f = self.title.font()
+        f.setPointSizeF(f.pointSizeF() * 1.3)
+        f.setBold(True)
+        self.title.setFont(f)
+        self.state_label = QLabel()
+        self.detail_label = QLabel()
+        self.detail_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Ctrl+C the training: it saves a checkpoint you can resume from")
+        self.resume_button = QPushButton("Resume")
+        self.export_button = QPushButton("Export…")
+        self.curves = CurvesPanel()
+        self.samples = SamplesPanel()
+        self.checkpoint_table = _table(["Checkpoint", "Step", "Epoch", "Saved", "Losses"])
+        self.export_table = _table(["Model", "Head", "Direction", "Kind", "Parity", "int8 PSNR", "Made"])
+        self.export_table.setToolTip("Double-click a model to add it to the library")
+        self.config_text = QPlainTextEdit(readOnly=True)
+        self.config_text.setFont(QFont("monospace"))
+        self.log_text = QPlainTextEdit(readOnly=True)
+        self.log_text.setMaximumBlockCount(2000)
+        self.tabs = QTabWidget()
+        self.overview = QSplitter()
+        self.overview.addWidget(self.curves)
+        self.overview.addWidget(self.samples)
+        self.overview.setSizes([600, 300])
+        self.tabs.addTab(self.overview, "Curves and samples")
+        self.tabs.addTab(self.checkpoint_table, "Checkpoints")
+        self.tabs.addTab(self.export_table, "Exports")
+        self.tabs.addTab(self.config_text, "Config")
+        self.tabs.addTab(self.log_text, "Output")
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.state_label)
+        head.addStretch(1)
+        for b in (self.stop_button, self.resume_button, self.export_button):
+            head.addWidget(b)
+        rl.addLayout(head)
+        rl.addWidget(self.progress)
+        rl.addWidget(self.detail_label)
+        rl.addWidget(self.tabs, 1)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 3)
+        split.setSizes([300, 980])
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+
+        self.add_folder_button.clicked.connect(self._add_folder_dialog)
+        self.remove_folder_button.clicked.connect(self._remove_folder)
+        self.import_button.clicked.connect(self._import_dialog)
+        self.run_list.currentItemChanged.connect(self._run_chosen)
+        self.stop_button.clicked.connect(self.stop_run)
+        self.resume_button.clicked.connect(self.resume_run)
+        self.export_button.clicked.connect(self.open_export)
+        self.export_table.cellDoubleClicked.connect(self._export_to_library)
+        self.jobs.changed.connect(self.refresh_list)
+
+        self.poll_timer = QTimer(self, interval=1000)
+        self.poll_timer.timeout.connect(self.poll)
+        self.list_timer = QTimer(self, interval=3000)
+        self.list_timer.timeout.connect(self.refresh_list)
+        self.poll_timer.start()
+        self.list_timer.start()
+        self._show_folders()
+        self.refresh_list()
+        self._set_buttons()
+
+    # -- folders -----------------------------------------------------------------------------
+    def add_folder(self, path: str | Path) -> None:
+        p = str(Path(path).resolve())
+        if p not in self.folders:
+            self.folders.append(p)
+            view_support.set_list(FOLDERS_KEY, self.folders)
+            self._show_folders()
+        self.refresh_list()
+
+    def _add_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add runs folder")
+        if path:
+            self.add_folder(path)
+
+    def _remove_folder(self) -> None:
+        item = self.folder_list.currentItem()
+        if item is None:
+            return
+        self.folders.remove(item.text())
+        view_support.set_list(FOLDERS_KEY, self.folders)
+        self._show_folders()
+        self.refresh_list()
+
+    def _show_folders(self) -> None:
+        self.folder_list.clear()
+        self.folder_list.addItems(self.folders)
+
+    # -- the list ----------------------------------------------------------------------------
+    def runs(self) -> list[RunDir]:
+        out: list[RunDir] = []
+        for folder in self.folders:
+            try:
+                out.extend(list_runs(folder))
+            except Exception:  # noqa: BLE001 - a broken folder must not hide the others
+                continue
+        for job in self.jobs.jobs.values():  # started here, maybe not yet written
+            if job.run_dir.parent.resolve() not in {Path(f).resolve() for f in self.folders}:
+                try:
+                    out.append(RunDir(job.run_dir))
+                except Exception:  # noqa: BLE001 - its config is not written yet
+                    pass
+        return out
+
+    def refresh_list(self) -> None:
+        current = self.run.path.resolve() if self.run is not None else None
+        self.run_list.blockSignals(True)
+        self.run_list.clear()
+        select = None
+        for run in self.runs():
+            st = run_status(run)
+            cfg = _safe_config(run)
+            item = QTreeWidgetItem([run.name, str(st.get("recipe") or cfg.get("recipe", "")),
+                                    str(st.get("state", "")), progress_text(st)])
+            item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
+            item.setToolTip(0, str(run.path))
+            colour = STATE_COLOURS.get(str(st.get("state")))
+            if colour:
+                item.setForeground(2, QColor(colour))
+            self.run_list.addTopLevelItem(item)
+            if current is not None and run.path.resolve() == current:
+                select = item
+        if select is not None:
+            self.run_list.setCurrentItem(select)
+        self.run_list.blockSignals(False)
+
+    def select_run(self, path: str | Path) -> bool:
+        target = Path(path).resolve()
+        for k in range(self.run_list.topLevelItemCount()):
+            item = self.run_list.topLevelItem(k)
+            if Path(item.data(0, Qt.ItemDataRole.UserRole)).resolve() == target:
+                self.run_list.setCurrentItem(item)
+                return True
+        try:
+            self.show_run(RunDir(target))
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _run_chosen(self, item, _previous=None) -> None:
+        if item is None:
+            return
+        try:
+            self.show_run(RunDir(item.data(0, Qt.ItemDataRole.UserRole)))
+        except Exception as exc:  # noqa: BLE001
+            view_support.show_error(self.window_, str(exc))
+
+    # -- one run -----------------------------------------------------------------------------
+    def show_run(self, run: RunDir) -> None:
+        self.run = run
+        self.watch = RunWatch(run)
+        self.title.setText(run.name)
+        self.curves.set_watch(self.watch)
+        self.samples.set_run(run)
+        self.config_text.setPlainText(json.dumps(_safe_config(run), indent=2, default=str))
+        self.log_text.clear()
+        self._log_seen = 0
+        self._last_key = None
+        self.poll()
+
+    def poll(self) -> None:
+        """Tail the selected run: status, new metric rows, new grids, checkpoints, exports."""
+        run = self.run
+        if run is None:
+            return
+        st = self._status = run_status(run)
+        if self.watch is not None and self.watch.poll():
+            self.curves.redraw()
+        # folders and summaries are listed again only when the status says something moved
+        self._polls = getattr(self, "_polls", 0) + 1
+        key = (st.get("epoch"), str(st.get("last_checkpoint")), st.get("state"))
+        slow = key != getattr(self, "_last_key", None) or self._polls % 10 == 0
+        self._last_key = key
+        if slow:
+            self.samples.refresh()
+        state = str(st.get("state", "unknown"))
+        colour = STATE_COLOURS.get(state, "#555")
+        self.state_label.setText(f"<b style='color:{colour}'>{state}</b>")
+        step, total = st.get("step") or 0, st.get("total_steps") or 0
+        self.progress.setMaximum(max(1, int(total)))
+        self.progress.setValue(min(int(step), max(1, int(total))))
+        self.progress.setFormat(progress_text(st) or "%p%")
+        parts = []
+        if state in ("running", "starting"):
+            parts.append(f"ETA {format_eta(st.get('eta_s'))}")
+            if st.get("images_per_s"):
+                parts.append(f"{st['images_per_s']:.1f} images/s")
+        for key in ("device", "precision", "data"):
+            if st.get(key):
+                parts.append(f"{key}: {st[key]}")
+        ck = st.get("last_checkpoint")
+        if isinstance(ck, dict) and ck.get("step") is not None:
+            parts.append(f"last checkpoint at step {ck['step']}")
+        if st.get("reason"):
+            parts.append(f"reason: {st['reason']}")
+        last = self.watch.last_row if self.watch else {}
+        losses = [f"{k} {v:.3g}" for k, v in last.items() if k not in ("step", "epoch", "epoch_step", "time",
+                                                                        "images_per_s")
+                  and not k.startswith("lr") and isinstance(v, float)]
+        if losses:
+            parts.append("losses: " + ", ".join(losses[:8]))
+        self.detail_label.setText(" · ".join(parts))
+        if slow:
+            self._fill_checkpoints()
+            self._fill_exports()
+        job = self.jobs.get(run.path)
+        if job is not None and len(job.output) != getattr(self, "_log_seen", 0):
+            self.log_text.setPlainText("\n".join(job.output))
+            self._log_seen = len(job.output)
+        self._set_buttons()
+
+    def _fill_checkpoints(self) -> None:
+        rows = []
+        for c in self.run.checkpoints():
+            path = Path(getattr(c, "path", c))
+            losses = getattr(c, "losses", None) or {}
+            rows.append([path.name, getattr(c, "step", ""), getattr(c, "epoch", ""), _when(getattr(c, "time", None)),
+                         ", ".join(f"{k} {_figure(v)}" for k, v in list(losses.items())[:6])])
+        _fill(self.checkpoint_table, rows)
+
+    def exports(self) -> list[Any]:
+        getter = getattr(self.run, "exports", None) if self.run is not None else None
+        try:
+            return list(getter()) if getter else []
+        except Exception:  # noqa: BLE001
+            return []
+
+    def _fill_exports(self) -> None:
+        rows = []
+        for e in self.exports():
+            name = Path(e.path).name + ("  (missing)" if getattr(e, "missing", False) else "")
+            rows.append([name, getattr(e, "head", ""), getattr(e, "direction", ""),
+                         "int8" if getattr(e, "int8", False) else "fp32", _figure(getattr(e, "parity", None)),
+                         _figure(getattr(e, "psnr", None)), _when(getattr(e, "time", None))])
+        _fill(self.export_table, rows)
+
+    def _export_to_library(self, row: int, _col: int) -> None:
+        exports = self.exports()
+        if 0 <= row < len(exports) and not getattr(exports[row], "missing", False):
+            view_support.add_to_library(self.window_, exports[row].path)
+
+    def _set_buttons(self) -> None:
+        st = self._status
+        state = st.get("state")
+        ours = self.run is not None and self.jobs.get(self.run.path) is not None and \
+            self.jobs.get(self.run.path).runner.running()
+        self.stop_button.setEnabled(ours or (state in ("running", "starting") and _local_pid(st) is not None))
+        self.resume_button.setEnabled(self.run is not None and not ours and state in ("interrupted", "failed"))
+        self.export_button.setEnabled(self.run is not None and bool(self.run.checkpoints()))
+
+    # -- actions -----------------------------------------------------------------------------
+    def stop_run(self) -> None:
+        if self.run is None:
+            return
+        if not self.jobs.stop(self.run.path):
+            pid = _local_pid(self._status)
+            if pid is not None:  # a training started elsewhere on this machine
+                import signal
+
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except OSError as exc:
+                    view_support.show_error(self.window_, f"could not stop {self.run.name}: {exc}")
+        self.stop_button.setEnabled(False)
+
+    def resume_run(self) -> None:
+        if self.run is None:
+            return
+        try:
+            self.jobs.resume(self.run.path)
+        except RuntimeError as exc:
+            view_support.show_error(self.window_, str(exc))
+        self.poll()
+
+    def _import_dialog(self) -> None:
+        from gantrans_gui.reference_import import import_reference
+
+        path, _ = QFileDialog.getOpenFileName(self, "Reference generator checkpoint", "",
+                                              "PyTorch checkpoints (*.pth *.pt)")
+        if path:
+            dlg = import_reference(self.window_, path)
+            dlg.done.connect(lambda _m: self.refresh_list())
+
+    def open_export(self) -> None:
+        from gantrans_gui.export_dialog import ExportDialog
+
+        if self.run is None:
+            return
+        dlg = ExportDialog(self.window_, self.run, parent=self)
+        dlg.exported.connect(lambda _files: self._fill_exports())
+        dlg.open()
+        self._export_dialog = dlg
+
+
+def _safe_config(run: RunDir) -> dict[str, Any]:
+    try:
+        return run.config()
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def _local_pid(st: dict[str, Any]) -> int | None:
+    import socket
+
+    pid = st.get("pid")
+    if not isinstance(pid, int) or (st.get("host") and st.get("host") != socket.gethostname()):
+        return None
+    return pid

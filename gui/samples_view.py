@@ -1,0 +1,322 @@
+"""Samples: browse what a generation model (``vanilla`` / ``cgan`` export) produces.
+
+A grid from a seed (the same seed always gives the same grid: latents come from
+:func:`gantrans.inference.latents`), "New samples" for a fresh seed, a class picker for
+class-conditional models, spherical interpolation between two samples of the grid on a slider,
+and saving the grid. Sampling runs in a worker thread through :class:`gantrans.inference.Generator`.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import create_worker
+
+from gantrans.inference import Generator, latents, make_grid, slerp
+from gantrans_gui import view_support
+from gantrans_gui.image_widgets import ScaledImageLabel
+
+INTERP_STEPS = 33
+ALL_CLASSES = -1
+
+
+def grid_layout(n: int) -> int:
+    """Columns of a grid of ``n`` samples (as square as possible)."""
+    return int(np.ceil(np.sqrt(n)))
+
+
+class SamplesView(QWidget):
+    def __init__(self, window: Any):
+        super().__init__()
+        self.window_ = window
+        self.generator: Generator | None = None
+        self.images: np.ndarray | None = None      # the samples of the grid (N x H x W x C)
+        self.grid: np.ndarray | None = None        # the grid as shown and saved
+        self.frames: np.ndarray | None = None      # interpolation frames
+        self._worker = None
+        self._extra_models: list[Path] = []
+        self.setObjectName("samples_view")
+
+        self.model_box = QComboBox(accessibleName="Generation model")
+        self.model_box.setMinimumContentsLength(28)
+        self.open_button = QPushButton("Open model…")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, accessibleName="Seed")
+        self.count = QSpinBox(minimum=1, maximum=256, value=16, accessibleName="Number of samples")
+        self.class_box = QComboBox(accessibleName="Class")
+        self.generate_button = QPushButton("Generate")
+        self.new_button = QPushButton("New samples")
+        self.save_button = QPushButton("Save grid…")
+        self.status = QLabel("Open a generation model (vanilla or cgan export) to see samples.")
+        self.status.setWordWrap(True)
+        self.grid_label = ScaledImageLabel()
+        self.grid_label.setToolTip("Left click: interpolation start; right click: interpolation end")
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model"))
+        top.addWidget(self.model_box, 1)
+        top.addWidget(self.open_button)
+        controls = QHBoxLayout()
+        for label, w in (("Seed", self.seed), ("Samples", self.count), ("Class", self.class_box)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(w)
+        controls.addStretch(1)
+        for b in (self.generate_button, self.new_button, self.save_button):
+            controls.addWidget(b)
+
+        self.from_box = QSpinBox(minimum=1, maximum=256, value=1, accessibleName="Interpolate from sample")
+        self.to_box = QSpinBox(minimum=1, maximum=256, value=2, accessibleName="Interpolate to sample")
+        self.interp_button = QPushButton("Interpolate")
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=INTERP_STEPS - 1,
+                              accessibleName="Interpolation position")
+        self.slider.setEnabled(False)
+        self.interp_label = ScaledImageLabel()
+        self.interp_label.setMinimumSize(160, 160)
+        interp = QGroupBox("Latent interpolation")
+        form = QFormLayout(interp)
+        pair = QHBoxLayout()
+        pair.addWidget(self.from_box)
+        pair.addWidget(QLabel("→"))
+        pair.addWidget(self.to_box)
+        pair.addWidget(self.interp_button)
+        form.addRow("Samples", pair)
+        form.addRow("Position", self.slider)
+        form.addRow(self.interp_label)
+
+        body = QHBoxLayout()
+        body.addWidget(self.grid_label, 3)
+        body.addWidget(interp, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(controls)
+        lay.addLayout(body, 1)
+        lay.addWidget(self.status)
+
+        self.open_button.clicked.connect(self._open_dialog)
+        self.model_box.currentIndexChanged.connect(self._model_chosen)
+        self.generate_button.clicked.connect(self.generate)
+        self.new_button.clicked.connect(self.new_samples)
+        self.save_button.clicked.connect(self._save_dialog)
+        self.interp_button.clicked.connect(self.interpolate)
+        self.slider.valueChanged.connect(self._show_frame)
+        self.grid_label.clicked.connect(self._grid_clicked)
+        view_support.on_library_changed(window, self, self.refresh_models)
+        self.refresh_models()
+        self._set_enabled(False)
+
+    # -- models ------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        current = self.model_box.currentData()
+        paths: list[Path] = []
+        known = [*view_support.library_models(self.window_), *((p, None) for p in self._extra_models)]
+        for p, task in known:
+            if p not in paths and (task.startswith("generate") if task else _is_generation_model(p)):
+                paths.append(p)
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        for p in paths:
+            self.model_box.addItem(p.name, str(p))
+            self.model_box.setItemData(self.model_box.count() - 1, str(p), Qt.ItemDataRole.ToolTipRole)
+        self.model_box.blockSignals(False)
+        if current is not None and self.model_box.findData(current) >= 0:
+            self.model_box.setCurrentIndex(self.model_box.findData(current))
+        elif paths and self.generator is None:
+            self.model_box.setCurrentIndex(0)
+            self._model_chosen()
+
+    def open_model(self, path: str | Path) -> bool:
+        """Load a generation model and show its first grid; False (with an error shown) if unusable."""
+        path = Path(path)
+        try:
+            gen = Generator(path)
+        except Exception as exc:  # noqa: BLE001 - any unusable file is reported, never raised
+            view_support.show_error(self.window_, str(exc).splitlines()[0] if str(exc) else repr(exc))
+            return False
+        if path not in self._extra_models:
+            self._extra_models.append(path)
+        self.generator = gen
+        self.refresh_models()
+        idx = self.model_box.findData(str(path))
+        if idx >= 0:
+            self.model_box.blockSignals(True)
+            self.model_box.setCurrentIndex(idx)
+            self.model_box.blockSignals(False)
+        self._fill_classes()
+        self._set_enabled(True)
+        self.generate()
+        return True
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open generation model", "", "ONNX models (*.onnx)")
+        if path:
+            self.open_model(path)
+
+    def _model_chosen(self) -> None:
+        data = self.model_box.currentData()
+        if data and (self.generator is None or Path(data) != self.generator.model.path):
+            self.open_model(data)
+
+    def _fill_classes(self) -> None:
+        self.class_box.clear()
+        gen = self.generator
+        if gen is None or not gen.conditional:
+            self.class_box.addItem("(unconditional)", None)
+            self.class_box.setEnabled(False)
+            return
+        self.class_box.setEnabled(True)
+        self.class_box.addItem("All classes, in turn", ALL_CLASSES)
+        names = gen.class_names or [str(k) for k in range(10)]
+        for k, name in enumerate(names):
+            self.class_box.addItem(name, k)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.generate_button, self.new_button, self.save_button, self.interp_button, self.seed,
+                  self.count):
+            w.setEnabled(on)
+
+    # -- sampling ----------------------------------------------------------------------------
+    def _labels(self, n: int) -> np.ndarray | None:
+        gen = self.generator
+        if gen is None or not gen.conditional:
+            return None
+        k = self.class_box.currentData()
+        if k is None or k == ALL_CLASSES:
+            return gen.default_labels(n)
+        return np.full(n, int(k), dtype=np.int64)
+
+    def new_samples(self) -> None:
+        self.seed.setValue(random.SystemRandom().randrange(0, 2**31 - 1))
+        self.generate()
+
+    def generate(self) -> None:
+        """Sample the grid of the current seed in a worker thread."""
+        gen = self.generator
+        if gen is None:
+            return
+        n, seed = self.count.value(), self.seed.value()
+        z = latents(n, gen.contract.latent_size, seed)
+        labels = self._labels(n)
+        self.status.setText(f"Sampling {n} images with seed {seed}…")
+        self._run(lambda: gen.run_latents(z, labels), self._grid_ready)
+
+    def _grid_ready(self, images: np.ndarray) -> None:
+        self.images = images
+        self.grid = make_grid(images, nrow=grid_layout(len(images)))
+        self.grid_label.set_image(self.grid)
+        self.from_box.setMaximum(len(images))
+        self.to_box.setMaximum(len(images))
+        h, w = images.shape[1:3]
+        text = f"{len(images)} samples, {w}×{h} px, seed {self.seed.value()} — {self.generator.model.path.name}"
+        gen = self.generator
+        if gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names:
+            text += " — classes in turn: " + ", ".join(gen.class_names)
+        self.status.setText(text)
+
+    def interpolate(self) -> None:
+        """Frames along the great circle between two samples of the grid."""
+        gen = self.generator
+        if gen is None:
+            return
+        n = self.count.value()
+        z = latents(n, gen.contract.latent_size, self.seed.value())
+        a, b = self.from_box.value() - 1, self.to_box.value() - 1
+        path = slerp(z[min(a, n - 1)], z[min(b, n - 1)], INTERP_STEPS)
+        labels = self._labels(n)
+        lab = None
+        if labels is not None:  # the start sample's class all along the path
+            lab = np.full(INTERP_STEPS, int(labels[min(a, n - 1)]), dtype=np.int64)
+        self._run(lambda: gen.run_latents(path, lab), self._frames_ready)
+
+    def _frames_ready(self, frames: np.ndarray) -> None:
+        self.frames = frames
+        self.slider.setEnabled(True)
+        self._show_frame(self.slider.value())
+
+    def _show_frame(self, k: int) -> None:
+        if self.frames is not None:
+            self.interp_label.set_image(self.frames[max(0, min(k, len(self.frames) - 1))])
+
+    def _grid_clicked(self, x: int, y: int, button) -> None:
+        if self.images is None:
+            return
+        h, w = self.images.shape[1:3]
+        col, row = (x - 1) // (w + 2), (y - 1) // (h + 2)  # make_grid's 2 px padding
+        k = row * grid_layout(len(self.images)) + col + 1
+        if not 1 <= k <= len(self.images):
+            return
+        (self.to_box if button == Qt.MouseButton.RightButton else self.from_box).setValue(k)
+        self.interpolate()
+
+    def _run(self, fn, done) -> None:
+        worker = create_worker(fn)
+        worker.returned.connect(done)
+        worker.errored.connect(self._failed)
+        self._worker = worker
+        worker.start()
+
+    def _failed(self, exc: BaseException) -> None:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.status.setText(f"Sampling failed: {msg}")
+        view_support.show_error(self.window_, msg)
+
+    # -- saving ------------------------------------------------------------------------------
+    def save_grid(self, path: str | Path) -> Path:
+        from PIL import Image
+
+        if self.grid is None:
+            raise ValueError("no grid to save yet")
+        path = Path(path)
+        img = self.grid[:, :, 0] if self.grid.shape[2] == 1 else self.grid
+        Image.fromarray(img).save(path)
+        self.status.setText(f"Saved {path}")
+        return path
+
+    def _save_dialog(self) -> None:
+        if self.grid is None:
+            return
+        name = f"samples_seed{self.seed.value()}.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Save grid", name, "PNG (*.png);;JPEG (*.jpg);;WebP (*.webp)")
+        if path:  # the native dialog has already asked before overwriting
+            try:
+                self.save_grid(path)
+            except (OSError, ValueError) as exc:
+                view_support.show_error(self.window_, f"{path}: could not save the grid ({exc})")
+
+
+_TASKS: dict[tuple[Path, float], bool] = {}
+
+
+def _is_generation_model(path: Path) -> bool:
+    """True for a gantrans export whose task is generate/generate-conditional (cached per file)."""
+    try:
+        key = (path, path.stat().st_mtime)
+    except OSError:
+        return False
+    if key not in _TASKS:
+        from gantrans.metadata import ModelContract
+
+        try:
+            import onnx
+
+            m = onnx.load(str(path), load_external_data=False)
+            c = ModelContract.from_metadata_props({p.key: p.value for p in m.metadata_props}, source=str(path))
+            _TASKS[key] = c is not None and c.task.startswith("generate")
+        except Exception:  # noqa: BLE001 - an unreadable file is simply not offered
+            _TASKS[key] = False
+    return _TASKS[key]

@@ -1,0 +1,178 @@
+"""The trainings this GUI started: one :class:`JobRunner` per run, shared by the views.
+
+Trainings are started detached (their events go to a log that is tailed), so closing the
+window can leave them running on purpose; :class:`CloseGuard` asks whether to stop them or
+leave them running when the main window is closed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QStandardPaths, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from gantrans_gui.job_runner import JobRunner
+
+
+def jobs_log_dir() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return Path(base or Path.home() / ".gantrans") / "jobs"
+
+
+def _prune_logs(folder: Path, keep: int = 40) -> None:
+    """Keep the newest event logs of detached trainings; the runs themselves hold the record."""
+    try:
+        logs = sorted(folder.glob("*.events.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in logs[keep:]:
+        for f in (old, old.with_name(old.name.replace(".events.jsonl", ".log"))):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+class TrainingJob(QObject):
+    """One training child: its run folder, latest progress and losses."""
+
+    def __init__(self, run_dir: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.run_dir = Path(run_dir)
+        self.runner = JobRunner(self)
+        self.last_progress: dict[str, Any] = {}
+        self.exit_code: int | None = None
+        self.error: str = ""
+        self.output: list[str] = []
+        self.runner.progress.connect(self._progress)
+        self.runner.error.connect(self._error)
+        self.runner.output.connect(self._output)
+        self.runner.finished.connect(self._finished)
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    def _progress(self, data: dict) -> None:
+        self.last_progress = data
+
+    def _error(self, text: str) -> None:
+        self.error = text
+
+    def _output(self, text: str) -> None:
+        self.output = (self.output + [text])[-200:]
+
+    def _finished(self, code: int) -> None:
+        self.exit_code = code
+
+
+class TrainingJobs(QObject):
+    """Registry of trainings started from this window, keyed by run folder."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.jobs: dict[Path, TrainingJob] = {}
+
+    def start(self, args: list[str], run_dir: str | Path) -> TrainingJob:
+        """Run ``gantrans ARGS`` (a ``train`` command) whose run folder will be ``run_dir``."""
+        run_dir = Path(run_dir).resolve()
+        old = self.jobs.get(run_dir)
+        if old is not None and old.runner.running():
+            raise RuntimeError(f"{run_dir.name} is already training")
+        job = TrainingJob(run_dir, self)
+        job.runner.finished.connect(lambda _c: self.changed.emit())
+        self.jobs[run_dir] = job
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        _prune_logs(jobs_log_dir())
+        job.runner.start(args, detached_log=jobs_log_dir() / f"{run_dir.name}-{stamp}")
+        self.changed.emit()
+        return job
+
+    def resume(self, run_dir: str | Path) -> TrainingJob:
+        return self.start(["train", "--resume", str(run_dir)], run_dir)
+
+    def get(self, run_dir: str | Path) -> TrainingJob | None:
+        return self.jobs.get(Path(run_dir).resolve())
+
+    def running(self) -> list[TrainingJob]:
+        return [j for j in self.jobs.values() if j.runner.running()]
+
+    def stop(self, run_dir: str | Path) -> bool:
+        job = self.get(run_dir)
+        if job is None or not job.runner.running():
+            return False
+        job.runner.cancel()
+        return True
+
+    def stop_all(self, wait_ms: int = 60000) -> None:
+        """Ctrl+C every training and wait for their checkpoints (window closing)."""
+        jobs = self.running()
+        for job in jobs:
+            job.runner.cancel()
+        for job in jobs:
+            job.runner.wait(wait_ms)
+
+    def leave_all(self) -> None:
+        for job in self.running():
+            job.runner.leave_running()
+
+
+def training_jobs(window: Any) -> TrainingJobs:
+    """The window's one :class:`TrainingJobs` (created on first use, with its close guard)."""
+    jobs = getattr(window, "_gantrans_training_jobs", None)
+    if jobs is None:
+        jobs = TrainingJobs(window if isinstance(window, QObject) else None)
+        window._gantrans_training_jobs = jobs
+        if isinstance(window, QObject):
+            guard = CloseGuard(window, jobs)
+            window.installEventFilter(guard)
+            window._gantrans_close_guard = guard
+    return jobs
+
+
+class CloseGuard(QObject):
+    """Asks, when the window closes during a training, whether to stop it or leave it running."""
+
+    #: Test hook: a callable returning "stop", "leave" or "cancel" instead of showing the dialog.
+    ask = None
+
+    def __init__(self, window: Any, jobs: TrainingJobs):
+        super().__init__(window)
+        self.window_ = window
+        self.jobs = jobs
+
+    def choose(self, names: list[str]) -> str:
+        if self.ask is not None:
+            return self.ask(names)
+        box = QMessageBox(self.window_)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Training in progress")
+        which = ", ".join(names)
+        box.setText(f"{which} {'is' if len(names) == 1 else 'are'} still training.")
+        box.setInformativeText("Stop saves a checkpoint you can resume from. Leave running lets the "
+                               "training go on without the window; the Runs view shows it again next time.")
+        stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
+        leave = box.addButton("Leave running", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(leave)
+        box.exec()
+        clicked = box.clickedButton()
+        return "stop" if clicked is stop else "leave" if clicked is leave else "cancel"
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        jobs = getattr(self, "jobs", None)  # events can arrive while the guard is being torn down
+        if jobs is not None and obj is self.window_ and event.type() == QEvent.Type.Close and jobs.running():
+            answer = self.choose([j.name for j in self.jobs.running()])
+            if answer == "cancel":
+                event.ignore()
+                return True
+            if answer == "stop":
+                self.jobs.stop_all()
+            else:
+                self.jobs.leave_all()
+        return False

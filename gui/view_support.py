@@ -1,0 +1,112 @@
+"""What the part-2 views need from the main window (contract D), in one place.
+
+The views take ``(window)`` only; everything they ask of it goes through these functions, so
+the window's API is spelt once on this side.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+
+def settings() -> QSettings:
+    """The application's settings file (the one :mod:`gantrans_gui.settings` uses: INI, user scope)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "gantrans", "gantrans")
+
+
+def get_list(key: str) -> list[str]:
+    raw = settings().value(key, "[]")
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else list(raw or [])
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def set_list(key: str, values: list[str]) -> None:
+    s = settings()
+    s.setValue(key, json.dumps(list(values)))
+    s.sync()
+
+
+def show_error(window: Any, message: str, details: str = "") -> None:
+    """The window's one error dialog (a plain message box for a window without one)."""
+    if hasattr(window, "show_error"):
+        window.show_error(message, details)
+        return
+    parent = window if isinstance(window, QWidget) else None
+    box = QMessageBox(QMessageBox.Icon.Warning, "gantrans", message, parent=parent)
+    if details:
+        box.setDetailedText(details)
+    box.open()
+
+
+def library(window: Any) -> Any | None:
+    return getattr(window, "library", None)
+
+
+def add_to_library(window: Any, path: str | Path) -> None:
+    """Put a freshly written model in the library at once (not on the next folder scan)."""
+    if callable(getattr(window, "add_model", None)):
+        window.add_model(Path(path))  # the main window also reports an invalid file
+        return
+    lib = library(window)
+    if lib is not None and hasattr(lib, "add_model"):
+        lib.add_model(Path(path))
+
+
+def library_models(window: Any) -> list[tuple[Path, str | None]]:
+    """(path, task or None if unknown) of each model the library knows."""
+    lib = library(window)
+    if lib is None:
+        return []
+    for attr in ("entries", "models", "items"):
+        got = getattr(lib, attr, None)
+        if got is None:
+            continue
+        items = got() if callable(got) else got
+        out: list[tuple[Path, str | None]] = []
+        for it in items or []:
+            p = it if isinstance(it, (str, Path)) else getattr(it, "path", None)
+            if p is None or not getattr(it, "valid", True):
+                continue
+            task = getattr(it, "task", None)
+            for holder in ("contract", "metadata"):
+                task = task or getattr(getattr(it, holder, None), "task", None)
+            out.append((Path(p), task if isinstance(task, str) else None))
+        return out
+    return []
+
+
+def library_changed(window: Any):
+    """The library's ``changed`` signal, or None."""
+    lib = library(window)
+    return getattr(lib, "changed", None) if lib is not None else None
+
+
+def on_library_changed(window: Any, widget: QWidget, slot) -> None:
+    """Call ``slot`` when the library changes, for as long as ``widget`` lives.
+
+    The library's ``changed`` may be a plain callback list (not a Qt signal), which would keep
+    calling a deleted widget; the wrapper unhooks itself once the widget is gone.
+    """
+    changed = library_changed(window)
+    if changed is None:
+        return
+    import shiboken6
+
+    def relay(*_args) -> None:
+        if shiboken6.isValid(widget):
+            slot()
+        else:
+            try:
+                changed.disconnect(relay)
+            except (RuntimeError, TypeError, ValueError):
+                pass
+
+    changed.connect(relay)

@@ -1,0 +1,136 @@
+"""Real trainings driven from the GUI: the form starts ``gantrans train --progress json``,
+the Runs view follows it, Stop/Resume, Export into the library. Tiny shapes, few steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from gui_stubs import StubWindow, isolate_settings  # noqa: E402
+from PySide6.QtWidgets import QTabWidget  # noqa: E402
+
+from gantrans.runs import RunDir  # noqa: E402
+from gantrans_gui.runs_view import RunsView  # noqa: E402
+from gantrans_gui.training_view import TrainingView  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def gui(qtbot, tmp_path, monkeypatch, tmp_path_factory):
+    isolate_settings(monkeypatch, tmp_path)
+    monkeypatch.setenv("GANTRANS_DATA_DIR", str(tmp_path_factory.getbasetemp() / "gantrans-data"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr("gantrans_gui.training_jobs.jobs_log_dir", lambda: tmp_path / "jobs")
+    window = StubWindow()
+    tabs = QTabWidget()
+    window.setCentralWidget(tabs)
+    training, runs = TrainingView(window), RunsView(window)
+    tabs.addTab(training, "New training")
+    tabs.addTab(runs, "Runs")
+    window.resize(1280, 800)
+    window.show()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: training.catalog.loaded, timeout=60000)
+    # pytest-qt closes the window before this fixture's teardown: never block on the question
+    window._gantrans_close_guard.ask = lambda names: "stop"
+    yield window, training, runs
+    for job in training.jobs.running():  # never leave a child behind
+        job.runner.kill()
+        job.runner.wait(30000)
+
+
+def fill_tiny_pix2pix(view: TrainingView, runs_dir: Path, name: str, **length) -> None:
+    assert view.select_recipe("pix2pix")
+    for key, value in (("ngf", 4), ("ndf", 4), ("generator", "unet_32")):
+        view.options.set_value(key, value)
+    assert view.option_values()["generator"] == "unet_32"
+    view.data_edit.setCurrentText("shapes")
+    view.inspect_data("shapes")
+    view.name_edit.setText(name)
+    view.runs_dir_edit.setText(str(runs_dir))
+    view.device_box.setCurrentText("cpu")
+    view.precision_box.setCurrentText("fp32")
+    view.crop_size.setValue(32)
+    view.max_items.setValue(4)
+    view.batch_size.setValue(2)
+    view.workers.setValue(0)
+    view.log_every.setValue(1)
+    view.epochs.setValue(length.get("epochs", 0))
+    view.max_steps.setValue(length.get("max_steps", 0))
+
+
+def test_train_from_the_form_then_export_into_the_library(qtbot, gui, tmp_path):
+    window, training, runs = gui
+    fill_tiny_pix2pix(training, tmp_path / "runs", "tiny", epochs=1)
+    training.start_button.click()
+    assert training.job is not None and not training.start_button.isEnabled()
+    qtbot.waitUntil(lambda: training.state in ("finished", "failed"), timeout=240000)
+    assert training.state == "finished", "\n".join(training.job.output[-30:])
+    assert training.progress.value() == training.progress.maximum()
+
+    # the Runs view found the folder (remembered from the form) and shows the finished run
+    assert runs.select_run(tmp_path / "runs" / "tiny")
+    runs.poll()
+    assert runs._status["state"] == "finished"
+    assert "G" in runs.curves.group_plots and "D" in runs.curves.group_plots
+    n = len(runs.curves.items[next(k for k in runs.curves.items if k.startswith("G"))].xData)
+    assert n == RunDir(tmp_path / "runs" / "tiny").status().step  # one row per step (log every 1)
+    assert runs.samples.files and runs.checkpoint_table.rowCount() >= 1
+
+    # export it (fp32) from the Runs view's dialog: the model lands in the library
+    runs.open_export()
+    dlg = runs._export_dialog
+    dlg.out_dir.setText(str(tmp_path / "exports"))
+    dlg.start_button.click()
+    qtbot.waitUntil(lambda: dlg.exit_code is not None, timeout=240000)
+    assert dlg.exit_code == 0, dlg.log.toPlainText()[-2000:]
+    models = [p for p in window.library.paths if p.suffix == ".onnx"]
+    assert models and all(p.is_file() for p in models)
+    assert str(tmp_path / "exports") in str(models[0])
+    runs.poll()
+    assert runs.export_table.rowCount() >= 1  # the run knows its exports
+
+
+def test_stop_resume_and_close_leaving_the_training_running(qtbot, gui, tmp_path):
+    import os
+    import signal
+
+    window, training, runs = gui
+    fill_tiny_pix2pix(training, tmp_path / "runs", "long", max_steps=100000)
+    training.start_button.click()
+    seen = []
+    training.job.runner.progress.connect(lambda d: seen.append(d["done"]))
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=180000)
+    training.stop_button.click()  # Ctrl+C semantics
+    qtbot.waitUntil(lambda: training.state in ("stopped", "failed", "finished"), timeout=120000)
+    assert training.state == "stopped"
+    run = RunDir(tmp_path / "runs" / "long")
+    status = run.status()
+    assert status.state == "interrupted"
+    stopped_at = status.last_checkpoint["step"]
+    assert stopped_at >= seen[-1] >= 2  # the checkpoint holds every step reported
+
+    assert training.resume_button.isEnabled()
+    training.resume_button.click()
+    after = []
+    training.job.runner.progress.connect(lambda d: after.append(d["done"]))
+    qtbot.waitUntil(lambda: bool(after) and after[-1] > stopped_at, timeout=180000)
+    assert after[0] > stopped_at  # it continued, it did not start over
+
+    # closing the window asks; "leave running" lets the training go on without it
+    asked = []
+    window._gantrans_close_guard.ask = lambda names: asked.append(names) or "leave"
+    pid = training.job.runner.pid()
+    window.close()
+    assert asked == [["long"]]
+    os.kill(pid, 0)  # still running without the window
+    assert run.status().state == "running"
+    os.kill(pid, signal.SIGINT)
+    qtbot.waitUntil(lambda: run.status().state != "running", timeout=120000)
+    assert run.status().state == "interrupted" and run.status().last_checkpoint["step"] > stopped_at
