@@ -20,8 +20,9 @@ from gantrans.errors import ConfigError
 TYPES = ("int", "float", "str", "bool")
 _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool"}
 
-__all__ = ["DISCRIMINATOR_OPTIONS", "GENERATOR_OPTIONS", "INIT_TYPES", "NORMS", "Option", "TYPES",
-           "RECIPE_SET_OPTIONS", "coerce_option", "describe_options", "options_from_defaults", "options_from_signature", "override"]
+__all__ = ["DISCRIMINATOR_OPTIONS", "GENERATOR_OPTIONS", "INIT_TYPES", "NORMS", "Option", "Preset", "TYPES",
+           "RECIPE_SET_OPTIONS", "coerce_option", "describe_options", "options_from_defaults",
+           "options_from_signature", "override"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,24 @@ class Option:
         """The JSON form used by ``plugins list --json`` (``choices`` is a list or null)."""
         return {"name": self.name, "type": self.type_name, "default": _jsonable(self.default),
                 "help": self.help, "choices": list(self.choices) if self.choices is not None else None}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of option values a recipe offers (``gantrans train RECIPE --preset NAME``).
+
+    ``options`` are applied over the declared defaults and under anything the user sets;
+    ``why`` says in one line what the preset is for. A recipe whose defaults deviate from its
+    paper offers a ``paper`` preset that restores the paper's settings exactly.
+    """
+
+    name: str
+    options: Mapping[str, Any]
+    why: str = ""
+
+    def describe(self) -> str:
+        values = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.name}: {values}" + (f"  ({self.why})" if self.why else "")
 
 
 def _jsonable(value: Any) -> Any:

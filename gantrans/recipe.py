@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gantrans.errors import ConfigError
-from gantrans.options import Option, coerce_option, options_from_defaults
+from gantrans.options import Option, Preset, coerce_option, options_from_defaults
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -153,6 +153,8 @@ class Recipe:
     data_kinds: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
+    presets: ClassVar[tuple[Preset, ...]] = ()
+    """Named option sets (``--preset NAME``); see :class:`gantrans.options.Preset`."""
     training_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -556,6 +558,15 @@ def _signature_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
         return {}
     return {p.name: p.default for p in params
             if p.default is not inspect.Parameter.empty and (p.default is None or isinstance(p.default, (str, int, float, bool)))}
+
+
+def preset_options(recipe: type[Recipe], name: str) -> dict[str, Any]:
+    """The option values of ``recipe``'s preset ``name``; a clear error names the presets there are."""
+    for preset in recipe.presets:
+        if preset.name == name:
+            return dict(preset.options)
+    have = ", ".join(p.name for p in recipe.presets) or "none"
+    raise ConfigError(f"recipe '{recipe.name}' has no preset '{name}' (presets: {have})")
 
 
 def get_recipe(name: str) -> type[Recipe]:

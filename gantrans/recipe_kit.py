@@ -47,6 +47,13 @@ BASE_OPTIONS: tuple[Option, ...] = (
 )
 """The options every :class:`GANRecipe` takes; reuse them with :func:`gantrans.options.override`."""
 
+RESIDUAL_OPTION = Option(
+    "residual", bool, False,
+    "the generator predicts a change added to its input, clamp(x + 2 G(x), -1, 1): with a few hundred "
+    "images it starts from 'change nothing' instead of having to learn to copy; only where input and "
+    "output have the same channels (paper: false; '--preset small-data' turns it on)")
+"""Residual output of image-to-image generators (:class:`gantrans.gan.ResidualOutput`)."""
+
 BASE_DEFAULTS: dict[str, Any] = {o.name: o.default for o in BASE_OPTIONS}
 
 SAMPLE_SEED = 1234
@@ -183,6 +190,15 @@ class GANRecipe(Recipe):
             if str(exc).startswith(f"recipe '{self.name}'"):
                 raise
             raise self.error(str(exc)) from None
+
+    def residual_generator(self, key: str, net: nn.Module, in_channels: int, out_channels: int) -> nn.Module:
+        """``net`` wrapped in a residual output when option ``residual`` is on and the input and
+        output have the same channels (grey <-> colour has no input to add back: left as is)."""
+        if not self.config.get("residual") or in_channels != out_channels:
+            return net
+        from gantrans.gan.residual import ResidualOutput
+
+        return ResidualOutput(net)
 
     def check_size(self, key: str, size: int) -> None:
         """Raise when the data's image size breaks the network's size rule."""

@@ -33,6 +33,7 @@ CORE_COMMAND_MODULES = (
     "gantrans.cli.bench_cmd",
     "gantrans.cli.export_cmd",
     "gantrans.cli.infer_cmd",
+    "gantrans.cli.eval_cmd",
     "gantrans.cli.demo_cmd",
     "gantrans.cli.runs_cmd",
 )

@@ -53,6 +53,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--generator", metavar="G", help="generator network (recipe option 'generator')")
     m.add_argument("--discriminator", metavar="D", help="discriminator network (recipe option 'discriminator')")
     m.add_argument("--loss", metavar="L", help="adversarial loss (recipe option 'loss')")
+    m.add_argument("--preset", metavar="NAME",
+                   help="a named option set of the recipe, e.g. 'paper' for the paper's exact settings "
+                        "(options you set still win); 'gantrans train RECIPE --help' lists them")
     m.add_argument("-o", "--option", action="append", metavar="KEY=VALUE", type=option_arg,
                    help="set a recipe option; VALUE is parsed as JSON when it can be (repeatable)")
     h = p.add_argument_group("hardware")
@@ -134,6 +137,10 @@ def recipe_help(name: str, chosen: dict[str, str] | None = None) -> list[str]:
         if own:
             lines.append(f"{what} '{value}' options (set with -o {o.name}.NAME=VALUE):")
             lines += describe_options([replace(opt, name=f"{o.name}.{opt.name}") for opt in own])
+    presets = getattr(cls, "presets", ())
+    if presets:
+        lines.append("presets (--preset NAME; what differs from the defaults above, and why):")
+        lines += [f"  {p.describe()}" for p in presets]
     lines.append("networks, losses and their options: 'gantrans plugins show networks'; the network options "
                  "a recipe passes itself (in_channels, ngf, norm, init_type, ...) come from its options above")
     return lines
@@ -164,6 +171,10 @@ def config_from_args(args: argparse.Namespace) -> Any:
         raise ConfigError("which recipe? give one (e.g. 'gantrans train cyclegan ...') or --resume RUN_DIR")
     if not cfg.data:
         raise ConfigError(f"recipe '{cfg.recipe}': --data is required (a folder or a built-in data set)")
+    if cfg.preset:
+        from gantrans.recipe import get_recipe, preset_options
+
+        cfg.model = {**preset_options(get_recipe(cfg.recipe), cfg.preset), **cfg.model}
     return cfg
 
 

@@ -68,7 +68,9 @@ def _model_config(recipe_cls: type, layout: GeneratorLayout) -> dict[str, Any]:
         options["dropout"] = layout.dropout
     if "direction" in recipe_cls.defaults:
         options["direction"] = "AtoB"
-    return {k: v for k, v in options.items() if k in recipe_cls.defaults}
+    # The reference's generators are the paper's: no residual output or other deviation.
+    paper = next((dict(p.options) for p in getattr(recipe_cls, "presets", ()) if p.name == "paper"), {})
+    return {k: v for k, v in {**paper, **options}.items() if k in recipe_cls.defaults}
 
 
 def build_import_checkpoint(sd: dict[str, torch.Tensor], layout: GeneratorLayout, as_: str, *, source: Path,

@@ -17,12 +17,14 @@ from gantrans.gan.losses import (
 )
 from gantrans.gan.penalty import gradient_penalty
 from gantrans.gan.pool import ImagePool
+from gantrans.gan.residual import ResidualOutput
 
 __all__ = [
     "AdversarialLoss",
     "HingeLoss",
     "INIT_TYPES",
     "ImagePool",
+    "ResidualOutput",
     "LOSSES",
     "LSGANLoss",
     "RaLSGANLoss",

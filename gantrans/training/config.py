@@ -70,6 +70,8 @@ class TrainConfig:
     deterministic: bool = False
     log_every: int = 10
     tensorboard: bool = True
+    preset: str | None = None
+    """A named option set of the recipe (``paper``), applied under the ``model`` options."""
     model: dict[str, Any] = field(default_factory=dict)
 
     # -- derived ------------------------------------------------------------------------

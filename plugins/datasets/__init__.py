@@ -12,6 +12,11 @@ Built-in sets (64 x 64 px, deterministic per seed, written in a second or two):
 * ``shape-classes`` - six classes (circle, cross, ring, square, star, triangle) in random
   colours, for class-conditional GANs.
 * ``smileys`` - cartoon faces with varying colour, eyes and mouth, for an unconditional GAN.
+* ``photos-warm``, ``photos-fade``, ``photos-teal-orange``, ``photos-sharpen``, ``photos-soften``
+  - 64 px crops of real photographs (public domain / CC0, shipped in ``photos/``) as A and the
+  same crops after a fixed edit as B: exact ground truth for measuring translation on the data
+  people have. Split by photograph; the test split is paired in every form
+  (:mod:`gantrans_plugins.datasets.grades`).
 """
 
 from __future__ import annotations
@@ -117,7 +122,52 @@ class SmileysDataset:
         return out_dir
 
 
-BUILTIN_DATASETS = (ShapesDataset(), ShapeClassesDataset(), SmileysDataset())
+class PhotosDataset:
+    """One ``photos-TASK`` set: photo crops (A) and the same crops after edit TASK (B)."""
+
+    forms = ("paired", "unpaired", "aligned")
+    counts = {"train": 200, "test": 40}
+    version = 1
+
+    def __init__(self, task: str, what: str):
+        self.task = task
+        self.name = f"photos-{task}"
+        self.description = f"real photo crops (A) -> the same crops, {what} (B)"
+        self.size = ("200 train crops of 5 photographs + 40 test crops of another, 64x64 px "
+                     "(unpaired: A and B crops of the training photos are disjoint)")
+
+    def make(self, out_dir: Path, form: str, seed: int = 0) -> Path:
+        from gantrans.data.builtin import write_metadata, write_pairs
+
+        from . import grades
+
+        _check_form(self, form)
+        out_dir = Path(out_dir)
+        sources = {"train": grades.TRAIN_PHOTOS, "test": grades.TEST_PHOTOS}
+        for split, photos in sources.items():
+            n = self.counts[split]
+            if form == "unpaired" and split == "train":  # B crops from other positions than A's
+                a = grades.crops(photos, self.task, n, _rng(seed, split, 0, stream=0))
+                b = grades.crops(photos, self.task, n, _rng(seed, split, 0, stream=1))
+                pairs = ((f"{i:04d}_{pa}", ca, cb) for i, ((pa, ca, _), (_, _, cb)) in enumerate(zip(a, b)))
+            else:
+                pairs = ((f"{i:04d}_{p}", ca, cb)
+                         for i, (p, ca, cb) in enumerate(grades.crops(photos, self.task, n, _rng(seed, split, 0))))
+            write_pairs(out_dir, form, split, pairs)
+        write_metadata(out_dir, name=self.name, form=form, seed=seed, domains=["photo", self.task],
+                       description=self.description, task=self.task,
+                       photos={k: list(v) for k, v in sources.items()},
+                       licences="see gantrans_plugins/datasets/photos/LICENCES.md")
+        return out_dir
+
+
+def _photo_sets() -> tuple[PhotosDataset, ...]:
+    from .grades import TASKS
+
+    return tuple(PhotosDataset(task, what) for task, (_, what) in TASKS.items())
+
+
+BUILTIN_DATASETS = (ShapesDataset(), ShapeClassesDataset(), SmileysDataset(), *_photo_sets())
 
 
 @hookimpl

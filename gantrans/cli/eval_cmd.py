@@ -1,0 +1,95 @@
+"""``gantrans eval MODEL_OR_RUN --data TEST_DIR [--sheet FILE]``: score a translator on paired ground truth.
+
+Reports L1, PSNR and SSIM (:mod:`gantrans.evaluation`) of the model's outputs and of the
+untranslated inputs, so a user sees at once whether the model beats doing nothing. An .onnx file
+is scored with ONNX Runtime alone; a run folder (or checkpoint) is exported to a temporary
+folder first, which needs the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from gantrans import console, events
+from gantrans.events import add_progress_argument
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval", help="score a translation model against paired ground truth (L1, PSNR, SSIM)",
+        description="Translate the paired test split of a data folder and compare each output with its "
+                    "ground truth, next to the untranslated input's figures (identity). MODEL_OR_RUN is "
+                    "an exported .onnx file, or a run folder / checkpoint that is exported on the fly.")
+    p.add_argument("model", metavar="MODEL_OR_RUN", help="an .onnx translation model, a run folder or a checkpoint")
+    p.add_argument("--data", required=True, metavar="TEST_DIR",
+                   help="a data folder with a paired test split (e.g. one 'gantrans data make photos-warm' wrote)")
+    p.add_argument("--split", default="test", help="which split to score (default: test)")
+    p.add_argument("--reverse", action="store_true", help="score B -> A instead of A -> B")
+    p.add_argument("--head", default=None, metavar="A2B",
+                   help="for a run: the export head to score (default: A2B, or B2A with --reverse)")
+    p.add_argument("--sheet", default=None, metavar="FILE.png", help="also write a labelled contact sheet")
+    p.add_argument("--sheet-rows", type=int, default=8, metavar="N", help="images on the sheet (default 8)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_progress_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from gantrans.errors import ConfigError
+    from gantrans.evaluation import contact_sheet, evaluate, find_test_pairs
+
+    pairs = find_test_pairs(args.data, args.split, args.reverse)
+    if args.sheet_rows < 1:
+        raise ConfigError(f"--sheet-rows must be at least 1, got {args.sheet_rows}")
+    reporter = events.active()
+    reporter.start("eval", total=len(pairs), unit="image")
+    source = Path(args.model).expanduser()
+    with tempfile.TemporaryDirectory(prefix="gantrans-eval-") as tmp:
+        model_path = source if source.is_file() and source.suffix.lower() == ".onnx" else _export(source, args, tmp)
+        from gantrans.inference import Translator
+
+        translator = Translator(model_path)
+        result, kept = evaluate(translator.translate_array, pairs, args.reverse,
+                                keep=args.sheet_rows if args.sheet else 0,
+                                on_image=lambda n: reporter.progress(n, len(pairs)))
+    files = []
+    if args.sheet:
+        title = f"{source.name} on {Path(args.data).name}/{args.split}: input | output | target"
+        files.append(str(contact_sheet(kept, result, args.sheet, title=title)))
+    figures = result.as_dict()
+    if args.json:
+        print(json.dumps({"model": str(source), "data": str(args.data), **figures}, indent=2))
+    else:
+        console.say(f"{source} on {args.data} ({args.split}{', B -> A' if args.reverse else ''}):")
+        for line in result.table():
+            console.say("  " + line)
+        for f in files:
+            console.say(f"wrote {f}")
+    reporter.result(files=files, figures={"model": figures["model"], "identity": figures["identity"],
+                                          "images": figures["images"]})
+    return 0
+
+
+def _export(source, args: argparse.Namespace, tmp: str):
+    """Export a run's head to ``tmp`` and return the .onnx path."""
+    from pathlib import Path
+
+    from gantrans.errors import ConfigError
+
+    if not source.exists():
+        raise ConfigError(f"{source}: no such model file or run folder")
+    try:
+        from gantrans.export import export_run
+    except ImportError as exc:
+        raise ConfigError(f"{source}: scoring a run needs the 'train' extra to export it ({exc.name} is missing); "
+                          f"or export it first with 'gantrans export {source}' and pass the .onnx file") from None
+    head = args.head or ("B2A" if args.reverse else "A2B")
+    written = export_run(source, out_dir=Path(tmp), heads=head, progress=lambda _m: None)
+    onnx = [p for p in written if str(p).endswith(".onnx") and not str(p).endswith(".int8.onnx")]
+    if not onnx:
+        raise ConfigError(f"{source}: exporting head {head} wrote no model")
+    return onnx[0]

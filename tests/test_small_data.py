@@ -1,0 +1,134 @@
+"""Issue 17: small sets of real photos. The paper preset is pinned; the defaults beat doing nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from recipe_loop import run_steps  # noqa: E402
+
+from gantrans.cli.train_cmd import recipe_help  # noqa: E402
+from gantrans.data.builtin import get_builtin  # noqa: E402
+from gantrans.evaluation import l1, psnr  # noqa: E402
+from gantrans.recipe import DataSpec, get_recipe, preset_options  # noqa: E402
+
+SMALL = {"generator": "resnet_6blocks", "ngf": 8, "ndf": 8}
+
+# Losses of three seeded fp32 steps at commit 02d21b0 (before residual outputs and presets), from
+# the same construction as _three_steps: the paper preset must reproduce them exactly.
+BEFORE = {
+    "pix2pix": [
+        {"G_adv": 0.7462425827980042, "G_L1": 53.14631652832031, "D_real": 0.3583696186542511,
+         "D_fake": 0.32933497428894043},
+        {"G_adv": 0.8171468377113342, "G_L1": 52.91462707519531, "D_real": 0.3765038549900055,
+         "D_fake": 0.2977103292942047},
+        {"G_adv": 0.6952974796295166, "G_L1": 51.26470184326172, "D_real": 0.32869279384613037,
+         "D_fake": 0.36201468110084534},
+    ],
+    "cyclegan": [
+        {"G_A": 1.238602638244629, "G_B": 1.1061252355575562, "cycle_A": 5.371816635131836,
+         "cycle_B": 5.397212982177734, "idt_A": 2.6947274208068848, "idt_B": 2.7179691791534424,
+         "D_A_real": 0.8298153877258301, "D_A_fake": 0.022921761497855186, "D_B_real": 0.33112525939941406,
+         "D_B_fake": 0.032421451061964035},
+        {"G_A": 0.9632418155670166, "G_B": 1.0965394973754883, "cycle_A": 5.423121929168701,
+         "cycle_B": 5.306338787078857, "idt_A": 2.682551383972168, "idt_B": 2.755586624145508,
+         "D_A_real": 0.6032919883728027, "D_A_fake": 0.0638623833656311, "D_B_real": 0.630125880241394,
+         "D_B_fake": 0.07173451781272888},
+        {"G_A": 0.8661762475967407, "G_B": 0.7823402285575867, "cycle_A": 5.400151252746582,
+         "cycle_B": 5.26876974105835, "idt_A": 2.629251480102539, "idt_B": 2.691135883331299,
+         "D_A_real": 0.5889667868614197, "D_A_fake": 0.022657882422208786, "D_B_real": 0.4194522798061371,
+         "D_B_fake": 0.09188253432512283},
+    ],
+}
+
+
+def _three_steps(name: str, options: dict) -> list[dict[str, float]]:
+    kind = "paired" if name == "pix2pix" else "unpaired"
+    torch.manual_seed(0)
+    recipe = get_recipe(name)({**SMALL, **options}, DataSpec(kind=kind, channels={"A": 3, "B": 3}, size=32))
+    g = torch.Generator().manual_seed(1)
+    batches = [{"A": torch.rand(1, 3, 32, 32, generator=g) * 2 - 1,
+                "B": torch.rand(1, 3, 32, 32, generator=g) * 2 - 1} for _ in range(3)]
+    return run_steps(recipe, batches, 3)
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "cyclegan"])
+def test_paper_preset_reproduces_the_losses_from_before(name):
+    got = _three_steps(name, preset_options(get_recipe(name), "paper"))
+    assert got == [pytest.approx(step, rel=1e-4) for step in BEFORE[name]]
+    # The defaults are still the paper's; the small-data preset is a different model, so the pin
+    # is not vacuous.
+    assert _three_steps(name, {}) == [pytest.approx(step, rel=1e-4) for step in BEFORE[name]]
+    small = _three_steps(name, preset_options(get_recipe(name), "small-data"))
+    assert small[1] != pytest.approx(BEFORE[name][1], rel=1e-4)
+
+
+def test_help_says_what_the_paper_preset_changes_and_why():
+    text = "\n".join(recipe_help("pix2pix"))
+    assert "residual" in text and "paper: residual=False" in text and "issue 17" in text
+
+
+def test_unknown_preset_is_a_clear_error():
+    from gantrans.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no preset 'fast'.*presets: paper, small-data"):
+        preset_options(get_recipe("pix2pix"), "fast")
+
+
+def _tensor(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def test_reduced_proxy_small_data_beats_doing_nothing_and_the_paper_preset_does_not(tmp_path):
+    """photos-warm, pix2pix with tiny networks, 30 steps on 8 crops: the held-out photo's L1 and
+    PSNR with the small-data preset beat a fixed bar below the identity baseline; the paper's
+    settings (today's defaults) miss it."""
+    root = get_builtin("photos-warm").make(tmp_path / "warm", "paired")
+    from PIL import Image
+
+    def load(split: str, letter: str, n: int) -> list[np.ndarray]:
+        files = sorted((root / letter / split).glob("*.png"))[:n]
+        return [np.asarray(Image.open(f).convert("RGB")) for f in files]
+
+    train = {"A": _tensor(load("train", "A", 8)), "B": _tensor(load("train", "B", 8))}
+    test_a, test_b = _tensor(load("test", "A", 12)), _tensor(load("test", "B", 12))
+    batches = [{"A": train["A"][i:i + 1], "B": train["B"][i:i + 1]} for i in range(8)]
+    spec = DataSpec(kind="paired", channels={"A": 3, "B": 3}, size=64)
+
+    def score(options: dict) -> tuple[float, float]:
+        torch.manual_seed(0)
+        recipe = get_recipe("pix2pix")({**SMALL, **options}, spec)
+        run_steps(recipe, batches, 30)
+        with torch.no_grad():
+            out = recipe.export_module("G")(test_a)
+        out, target = ((t.permute(0, 2, 3, 1).numpy() + 1) / 2 for t in (out, test_b))
+        return (float(np.mean([l1(o, t) for o, t in zip(out, target)])),
+                float(np.mean([psnr(o, t) for o, t in zip(out, target)])))
+
+    x, y = ((t.permute(0, 2, 3, 1).numpy() + 1) / 2 for t in (test_a, test_b))
+    identity_l1 = float(np.mean([l1(a, b) for a, b in zip(x, y)]))
+    assert identity_l1 == pytest.approx(0.052, abs=0.005)  # the bar below is below doing nothing
+    default_l1, default_psnr = score(preset_options(get_recipe("pix2pix"), "small-data"))
+    paper_l1, paper_psnr = score(preset_options(get_recipe("pix2pix"), "paper"))
+    print(f"identity {identity_l1:.4f}; small-data {default_l1:.4f} / {default_psnr:.1f} dB; "
+          f"paper {paper_l1:.4f} / {paper_psnr:.1f} dB")
+    assert default_l1 < 0.045 and default_psnr > 25.0
+    assert not (paper_l1 < 0.045 and paper_psnr > 25.0)
+
+
+def test_preset_flag_sets_options_under_the_users():
+    from gantrans.cli.main import build_parser
+    from gantrans.cli.train_cmd import config_from_args
+    from gantrans.errors import ConfigError
+
+    def config(*extra: str):
+        return config_from_args(build_parser().parse_args(["train", "pix2pix", "--data", "d", *extra]))
+
+    assert config().model == {} and config().preset is None
+    cfg = config("--preset", "paper")
+    assert cfg.preset == "paper" and cfg.model == {"residual": False}
+    assert config("--preset", "paper", "-o", "residual=true").model == {"residual": True}
+    with pytest.raises(ConfigError, match="no preset 'nope'"):
+        config("--preset", "nope")
