@@ -52,7 +52,7 @@ PARTS = {
     "cyclegan": Part("cyclegan", "shapes", "unpaired",
                      ("--crop-size", "64", "--load-size", "72", "--batch-size", "4", "--workers", "0", "--log-every", "4",
                       "--generator", "resnet_6blocks", "-o", "ngf=32", "-o", "ndf=32"),
-                     epochs=3, quick_steps=12, task="translate", test=("testA", "testB"),
+                     epochs=8, quick_steps=12, task="translate", test=("testA", "testB"),
                      note="label maps -> shaded renders, trained on unpaired images"),
     "pix2pix": Part("pix2pix", "shapes", "paired",
                     ("--crop-size", "64", "--load-size", "72", "--batch-size", "4", "--workers", "0", "--log-every", "4",
@@ -88,7 +88,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", choices=ALL_PARTS, action="append", default=None,
                    help="run only this part (repeatable; default: cyclegan, or all four with --all)")
     p.add_argument("--epochs", type=int, default=None, metavar="N",
-                   help="training epochs of every part, instead of each part's own (cyclegan 3, vanilla 250, ...)")
+                   help="training epochs of every part, instead of each part's own (cyclegan 8, vanilla 250, ...)")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop each training after N steps")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: %(default)s)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
