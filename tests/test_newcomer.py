@@ -31,8 +31,7 @@ def tiny(fresh_plugins):
     fx.uninstall()
 
 
-def train(argv: list[str]) -> int:
-    return train_cmd.run(build_parser().parse_args(["train", *argv]), open_dataset=fx.open_memory)
+train = fx.train
 
 
 def _png(path: Path, colour=(200, 30, 30)) -> Path:

@@ -14,8 +14,7 @@ from test_export_heads import SPEC, heads_plugin  # noqa: F401 - a fixture used 
 from torch import nn
 
 from gantrans import hookimpl
-from gantrans.cli import train_cmd
-from gantrans.cli.main import build_parser, main
+from gantrans.cli.main import main
 from gantrans.errors import CheckpointError, ConfigError, ExportError, PluginError
 from gantrans.gan import HingeLoss
 from gantrans.options import Option
@@ -123,8 +122,7 @@ def liar(fresh_plugins):
     yield fresh_plugins
 
 
-def train(argv: list[str]) -> int:
-    return train_cmd.run(build_parser().parse_args(["train", *argv]), open_dataset=fx.open_memory)
+train = fx.train
 
 
 def _tiny_train(tmp_path: Path, *extra: str) -> list[str]:

@@ -28,8 +28,7 @@ def tiny(fresh_plugins):
     fx.uninstall()
 
 
-def train(argv: list[str]) -> int:
-    return train_cmd.run(build_parser().parse_args(["train", *argv]), open_dataset=fx.open_memory)
+train = fx.train
 
 
 def test_building_the_parsers_imports_no_torch():

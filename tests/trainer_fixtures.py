@@ -171,6 +171,14 @@ def base_args(tmp_path, name: str = "run", *extra: str) -> list[str]:
             "--no-tensorboard", "--samples", "2", *extra]
 
 
+def train(argv: list[str]) -> int:
+    """``gantrans train ARGV`` in this process, reading ``mem:N`` data from memory."""
+    from gantrans.cli import train_cmd
+    from gantrans.cli.main import build_parser
+
+    return train_cmd.run(build_parser().parse_args(["train", *argv]), open_dataset=open_memory)
+
+
 def main(argv: list[str]) -> int:
     """Run the train CLI with the fixtures installed (subprocess tests)."""
     torch.set_num_threads(1)
