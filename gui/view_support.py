@@ -51,13 +51,11 @@ def library(window: Any) -> Any | None:
 
 
 def add_to_library(window: Any, path: str | Path) -> None:
-    """Put a freshly written model in the library at once (not on the next folder scan)."""
-    if callable(getattr(window, "add_model", None)):
-        window.add_model(Path(path))  # the main window also reports an invalid file
-        return
-    lib = library(window)
-    if lib is not None and hasattr(lib, "add_model"):
-        lib.add_model(Path(path))
+    """Put a freshly written model in the library at once (not on the next folder scan).
+
+    Through the main window, which reads the one header and leaves folder scans to a worker.
+    """
+    window.add_model(Path(path))
 
 
 def library_models(window: Any) -> list[tuple[Path, str | None]]:

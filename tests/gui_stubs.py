@@ -39,6 +39,9 @@ class StubWindow(QMainWindow):
     def show_error(self, message: str, details: str = "") -> None:
         self.errors.append((message, details))
 
+    def add_model(self, path) -> None:
+        self.library.add_model(path)
+
 
 def isolate_settings(monkeypatch, tmp_path) -> Path:
     """Point the part-2 views' settings at a file of the test's own (never the user's)."""
