@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import math
 import os
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -148,65 +147,6 @@ def losses_image(run_dir: Path, path: Path, width: int = 640, height: int = 300)
         draw.line([(right + 10, top + 8 + 14 * i), (right + 28, top + 8 + 14 * i)], fill=colour, width=3)
         draw.text((right + 32, top + 2 + 14 * i), name[:14], fill=(0, 0, 0))
     return _save_png(image, Path(path))
-
-
-# -- the class check of generated samples -----------------------------------------------------------
-
-
-@dataclass
-class ClassCheck:
-    count: int
-    correct: int
-    classes: int
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.count if self.count else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "accuracy": self.accuracy}
-
-
-def silhouette(path: Path) -> np.ndarray:
-    """A shape's outline, whatever its colour: pixels that differ from the border, cropped to their
-    box and resized to 16 x 16 (so the classifier sees form, not size, colour or position)."""
-    with Image.open(path) as im:
-        g = np.asarray(im.convert("L").resize((32, 32), Image.BILINEAR), np.float32)
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]).mean()
-    mask = np.abs(g - border) > 25
-    if not mask.any():
-        return np.zeros(256, np.float32)
-    rows, cols = np.nonzero(mask)
-    mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    small = Image.fromarray(mask.astype(np.uint8) * 255).resize((16, 16), Image.BILINEAR)
-    return np.asarray(small, np.float32).ravel() / 255
-
-
-def nearest_centroid_check(real: Path, generated: Path) -> ClassCheck:
-    """How many generated images a nearest-centroid classifier of the real images assigns to the
-    class they were generated for.
-
-    ``real`` holds one folder per class; generated file names end in ``_<class>.png`` (as
-    ``gantrans generate`` names them). An untrained or label-blind generator scores about
-    chance (1 / classes); the built-in shapes are told apart > 90 % of the time.
-    """
-    classes = sorted(p.name for p in Path(real).iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise DataError(f"{real}: need at least 2 class folders for the class check")
-    centroids = np.stack([np.mean([silhouette(f) for f in sorted((Path(real) / c).iterdir()) if is_image_file(f)],
-                                  axis=0) for c in classes])
-    pattern = re.compile(r"_(" + "|".join(re.escape(c) for c in sorted(classes, key=len, reverse=True)) + r")$")
-    count = correct = 0
-    for f in sorted(Path(generated).iterdir()):
-        m = pattern.search(f.stem) if is_image_file(f) else None
-        if m is None:
-            continue
-        guess = int(np.argmin(((centroids - silhouette(f)) ** 2).sum(axis=1)))
-        count += 1
-        correct += classes[guess] == m.group(1)
-    if not count:
-        raise DataError(f"{generated}: no generated images named after a class of {real}")
-    return ClassCheck(count, correct, len(classes))
 
 
 # -- the report ---------------------------------------------------------------------------------------

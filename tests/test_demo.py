@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gantrans.class_check import nearest_centroid_check
 from gantrans.cli import demo_cmd
 from gantrans.cli.main import main
-from gantrans.demo_report import nearest_centroid_check
 
 # An untrained CycleGAN generator of the demo's size scores L1 0.65 and 8.5 dB PSNR on the
 # held-out shapes; one trained 12 steps without its cycle terms scores the same. The demo's
@@ -63,6 +63,18 @@ def test_quick_demo_trains_cyclegan_scores_it_and_continues_after_ctrl_c(tmp_pat
     assert (out / "report" / "losses_cyclegan-quick.png").is_file()
     assert f"report:        {out / 'report.html'}" in text and "next:" in text and "gantrans gui" in text
     assert "gantrans translate " in text.split("next:")[1]
+
+    # The thresholds catch a wrong normalisation at the export boundary: the same model fed its
+    # inputs in [0, 1] instead of the [-1, 1] it was trained on misses them.
+    from gantrans.demo_report import score_and_sheet
+    from gantrans.inference import processing
+
+    monkeypatch.setattr(processing, "to_model_range", lambda x01, value_range: x01)
+    data, wrong = out / "data" / "shapes-unpaired", tmp_path / "wrong"
+    model = figures["scores"]["A2B"]["model"]
+    assert main(["translate", model, str(data / "testA"), "-o", str(wrong), "--no-progress"]) == 0
+    s = score_and_sheet(data / "testA", wrong, data / "testB", tmp_path / "wrong.png")
+    assert s.count == 24 and not (s.l1_output < MAX_L1 and s.psnr_output > MIN_PSNR), s
 
     # a folder the demo did not write is never touched
     foreign = tmp_path / "mine"

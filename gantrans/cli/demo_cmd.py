@@ -207,7 +207,7 @@ def _translate_and_score(demo: Demo, part: Part, name: str, data: Path, exports:
 
 
 def _generate_and_classify(demo: Demo, name: str, model: Path, data: Path) -> dict:
-    from gantrans.demo_report import nearest_centroid_check
+    from gantrans.class_check import nearest_centroid_check
 
     grid = demo.out / "generated" / f"{name}.png"
     demo.step(["generate", str(model), "-n", "48", "--seed", "0", "--grid", "-o", str(grid), "--overwrite"])
