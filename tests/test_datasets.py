@@ -424,3 +424,25 @@ def test_warnings_are_not_errors_by_default(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         open_dataset(tmp_path, accepted_kinds=["unpaired"], **_small())[0]
+
+
+def test_decoded_images_are_cached_read_only_and_not_pickled(tmp_path, monkeypatch):
+    """A small set is decoded once; augmentation still varies, the cache never travels to workers."""
+    import gantrans.data.datasets as datasets_module
+
+    _unpaired(tmp_path, 3, 3)
+    ds = open_dataset(tmp_path, accepted_kinds=["unpaired"], **_small())
+    calls = []
+    real = datasets_module.load_image
+    monkeypatch.setattr(datasets_module, "load_image", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    first = [ds[i]["A"] for i in range(3)]
+    again = [ds[i]["A"] for i in range(3)]
+    assert len(set(calls)) == len(calls) and all(torch.equal(a, b) for a, b in zip(first, again))
+    ds.set_epoch(1)
+    assert any(not torch.equal(a, ds[i]["A"]) for i, a in enumerate(first))  # new crops, same pixels
+    assert len(set(calls)) == len(calls)
+    assert pickle.loads(pickle.dumps(ds))._decoded == {} and ds._decoded
+    monkeypatch.setattr(datasets_module, "DECODED_CACHE_BYTES", 0)
+    fresh = open_dataset(tmp_path, accepted_kinds=["unpaired"], **_small())
+    fresh[0]
+    assert fresh._decoded == {}

@@ -39,6 +39,10 @@ def item_seed(seed: int, epoch: int, index: int) -> int:
     return (int(state[0]) << 31) ^ int(state[1])
 
 
+#: decoded images a data set keeps in memory (per loader process)
+DECODED_CACHE_BYTES = 256 * 2**20
+
+
 class GanDataset(Dataset):
     """Base of every gantrans data set: ``spec``, ``root``, ``format_name``, ``set_epoch``."""
 
@@ -53,6 +57,8 @@ class GanDataset(Dataset):
         self._warned: set[str] = set()
         self.on_skip: SkipReporter | None = None  # where undecodable files are told (else a DataWarning)
         self.transform_args: dict[str, Any] | None = None  # how open_dataset built ``transform``
+        self._decoded: dict[str, np.ndarray] = {}  # see _load
+        self._decoded_bytes = 0
 
     # -- epoch ------------------------------------------------------------------------------
     @property
@@ -98,7 +104,10 @@ class GanDataset(Dataset):
             seed = item_seed(self.seed, epoch, j)
             try:
                 with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
+                    # the CPU generator only: torch.manual_seed also queues a seed for every
+                    # accelerator type with a captured stack trace, which cost more than the
+                    # decoding and transforms of a small image together
+                    torch.random.default_generator.manual_seed(seed)
                     return self._item(j, np.random.default_rng(seed))
             except ImageError as exc:
                 key = str(exc)
@@ -111,8 +120,26 @@ class GanDataset(Dataset):
         raise DataError(f"{self.root}: {min(n, _MAX_SUBSTITUTES)} items in a row from index {index} "
                         f"could not be decoded")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # loader workers (spawned or forked per epoch) fill their own cache instead of being
+        # sent a copy of this one
+        return {**self.__dict__, "_decoded": {}, "_decoded_bytes": 0}
+
     def _load(self, path: str) -> np.ndarray:
-        return load_image(path, self.channels).pixels
+        """The file's pixels, decoded once while the decoded images fit in ``DECODED_CACHE_BYTES``.
+
+        Small data sets are read hundreds of times (a few hundred images, thousands of steps) and
+        decoding dominated loading them; the cached arrays are read-only, so the transforms copy
+        them before touching them. Each loader worker keeps its own cache.
+        """
+        pixels = self._decoded.get(path)
+        if pixels is None:
+            pixels = load_image(path, self.channels).pixels
+            if self._decoded_bytes + pixels.nbytes <= DECODED_CACHE_BYTES:
+                pixels.flags.writeable = False
+                self._decoded[path] = pixels
+                self._decoded_bytes += pixels.nbytes
+        return pixels
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(root={str(self.root)!r}, format={self.format_name!r}, "
