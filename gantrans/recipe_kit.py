@@ -44,6 +44,10 @@ BASE_OPTIONS: tuple[Option, ...] = (
     Option("beta1", float, 0.5, "Adam beta1"),
     Option("beta2", float, 0.999, "Adam beta2"),
     Option("real_label", float, 1.0, "discriminator target for real images; < 1 is one-sided label smoothing"),
+    Option("augment_D", str, "none",
+           "differentiable augmentation of every image the discriminator sees, real and fake (DiffAugment): "
+           "comma-separated color, translation, cutout, or none; keeps a discriminator from memorising a "
+           "few hundred images (paper: none)"),
 )
 """The options every :class:`GANRecipe` takes; reuse them with :func:`gantrans.options.override`."""
 
@@ -81,6 +85,14 @@ class GANRecipe(Recipe):
         self.float_option("beta2", low=0.0, high=1.0, high_open=True)
         self.float_option("real_label", low=0.0, high=1.0, low_open=True)
         c["dropout"] = self.bool_option("dropout")
+        self.augment_policy: tuple[str, ...] = ()
+        if str(c["augment_D"] or "none") != "none":
+            from gantrans.gan.diffaugment import parse_policy
+
+            try:
+                self.augment_policy = parse_policy(c["augment_D"])
+            except ValueError as exc:
+                raise self.error(f"option 'augment_D': {exc}") from None
         if "real_label" in self.sub_options(c["loss"]):
             raise self.error(f"option 'loss.real_label': recipe '{self.name}' sets real_label of loss "
                              f"'{c['loss']}' itself; use -o real_label=VALUE")
@@ -251,6 +263,7 @@ class GANRecipe(Recipe):
         ``fake`` is detached here; ``extra`` (e.g. labels) follows the image into the
         discriminator. Works for relativistic losses and for one-logit ones alike.
         """
+        discriminator = self.seen_by(discriminator)
         real_logits = discriminator(real, *extra)
         fake_logits = discriminator(fake.detach(), *extra)
         d_loss = getattr(self.loss, "d_loss", None)
@@ -260,6 +273,7 @@ class GANRecipe(Recipe):
 
     def g_adv(self, discriminator: Any, fake: torch.Tensor, real: torch.Tensor, *extra: Any) -> torch.Tensor:
         """The generator's adversarial term; the discriminator sees ``real`` only when the loss needs it."""
+        discriminator = self.seen_by(discriminator)
         fake_logits = discriminator(fake, *extra)
         g_loss = getattr(self.loss, "g_loss", None)
         if g_loss is None:
@@ -274,7 +288,15 @@ class GANRecipe(Recipe):
             return None
         from gantrans.gan.penalty import gradient_penalty
 
-        return gradient_penalty(discriminator, real, fake, *extra, weight=weight)
+        return gradient_penalty(self.seen_by(discriminator), real, fake, *extra, weight=weight)
+
+    def seen_by(self, discriminator: Any) -> Any:
+        """``discriminator`` as the losses use it: behind the ``augment_D`` augmentation, if any."""
+        if not self.augment_policy:
+            return discriminator
+        from gantrans.gan.diffaugment import Augmented
+
+        return Augmented(discriminator, self.augment_policy)
 
     # -- export ----------------------------------------------------------------------------------
     def export_module(self, key: str) -> nn.Module:

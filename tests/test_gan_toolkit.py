@@ -294,3 +294,55 @@ def test_ralsgan_matches_its_definition_and_needs_both_logits() -> None:
     with pytest.raises(ConfigError, match="relativistic"):
         loss.real_loss(real)
     assert loss.d_loss(real.half(), fake.half())[0].dtype == torch.float32
+
+
+# -- DiffAugment ------------------------------------------------------------------------------------
+
+def test_diffaugment_translation_shifts_with_zero_fill_and_cutout_zeroes_a_quarter() -> None:
+    from gantrans.gan.diffaugment import cutout, translation
+
+    torch.manual_seed(0)
+    x = torch.arange(64.0).reshape(1, 1, 8, 8).repeat(16, 1, 1, 1) + 1  # no zeros of its own
+    shifted = translation(x)
+    for img in shifted[:, 0]:
+        rows, cols = torch.nonzero(img, as_tuple=True)
+        top, left = int(rows.min()), int(cols.min())
+        dy, dx = int(img[rows[0], cols[0]] - 1) // 8 - int(rows[0]), int(img[rows[0], cols[0]] - 1) % 8 - int(cols[0])
+        assert abs(dy) <= 1 and abs(dx) <= 1  # 1/8 of 8 px
+        kept = img[top:int(rows.max()) + 1, left:int(cols.max()) + 1]
+        assert torch.equal(kept, x[0, 0, top + dy:top + dy + kept.shape[0], left + dx:left + dx + kept.shape[1]])
+    holes = cutout(torch.ones(400, 1, 16, 16))
+    assert torch.all((holes == 0).sum(dim=(1, 2, 3)) <= 64)  # an 8 x 8 square, clipped at the border
+    assert 0.12 < float((holes == 0).float().mean()) < 0.25
+
+
+def test_diffaugment_is_differentiable_per_sample_and_reproducible_from_the_global_rng() -> None:
+    from gantrans.gan import diff_augment
+
+    x = torch.randn(6, 3, 16, 16, requires_grad=True)
+    torch.manual_seed(3)
+    y = diff_augment(x, "color,translation,cutout")
+    y.square().sum().backward()
+    assert y.shape == x.shape and x.grad is not None and float(x.grad.abs().sum()) > 0
+    torch.manual_seed(3)
+    assert torch.equal(y, diff_augment(x, ("color", "translation", "cutout")))
+    assert not torch.equal(y[0], y[1]) and torch.equal(diff_augment(x, "none"), x)
+
+
+def test_augment_option_reaches_every_discriminator_call_and_rejects_unknown_policies(monkeypatch) -> None:
+    from gantrans.recipe import DataSpec, get_recipe
+
+    spec = DataSpec("labelled", {"image": 3}, 16, class_names=["a", "b"])
+    cls = get_recipe("cgan")
+    with pytest.raises(ConfigError, match="augment_D.*unknown augmentation 'blur'"):
+        cls({"augment_D": "color,blur"}, spec)
+    recipe = cls({"augment_D": "translation", "ngf": 8, "ndf": 8}, spec)
+    recipe.attach(recipe.build_networks())
+    seen = []
+    D = recipe.nets["D"]
+    monkeypatch.setattr(D, "forward", lambda x, labels: seen.append(x) or x.flatten(1).mean(1))
+    real, fake = torch.ones(4, 3, 16, 16), torch.ones(4, 3, 16, 16)
+    labels = torch.tensor([0, 1, 0, 1])
+    recipe.d_adv(D, real, fake, labels)
+    recipe.g_adv(D, fake, real, labels)
+    assert len(seen) == 3 and any(bool((s == 0).any()) for s in seen)  # zero-filled shifts

@@ -4,6 +4,7 @@ Public and stable: a third-party recipe may import anything listed in ``__all__`
 package imports torch.
 """
 
+from gantrans.gan.diffaugment import diff_augment
 from gantrans.gan.init import INIT_TYPES, init_weights
 from gantrans.gan.losses import (
     LOSSES,
@@ -21,6 +22,7 @@ from gantrans.gan.residual import ResidualOutput
 
 __all__ = [
     "AdversarialLoss",
+    "diff_augment",
     "HingeLoss",
     "INIT_TYPES",
     "ImagePool",
