@@ -64,12 +64,13 @@ def test_quick_demo_trains_cyclegan_scores_it_and_continues_after_ctrl_c(tmp_pat
     assert f"report:        {out / 'report.html'}" in text and "next:" in text and "gantrans gui" in text
     assert "gantrans translate " in text.split("next:")[1]
 
-    # The thresholds catch a wrong normalisation at the export boundary: the same model fed its
-    # inputs in [0, 1] instead of the [-1, 1] it was trained on misses them.
+    # The thresholds catch a wrong normalisation at the export boundary: the same model's output
+    # read as [0, 1] instead of the [-1, 1] it produces misses them. (Inputs given in [0, 1] go
+    # unnoticed: the first instance norm removes any affine change of the input.)
     from gantrans.demo_report import score_and_sheet
     from gantrans.inference import processing
 
-    monkeypatch.setattr(processing, "to_model_range", lambda x01, value_range: x01)
+    monkeypatch.setattr(processing, "from_model_range", lambda y, value_range: y)
     data, wrong = out / "data" / "shapes-unpaired", tmp_path / "wrong"
     model = figures["scores"]["A2B"]["model"]
     assert main(["translate", model, str(data / "testA"), "-o", str(wrong), "--no-progress"]) == 0
