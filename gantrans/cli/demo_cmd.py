@@ -67,8 +67,8 @@ PARTS = {
     "cgan": Part("cgan", "shape-classes", "labelled",
                  ("--crop-size", "32", "--load-size", "32", "--workers", "0", "--sample-every-epoch", "250", "--log-every", "5",
                   "-o", "ngf=32", "-o", "ndf=32"),
-                 epochs=250, quick_steps=4, task="generate-conditional",
-                 note="class-conditional DCGAN, (noise, class) -> shape, batch 128"),
+                 epochs=1000, quick_steps=4, task="generate-conditional",
+                 note="class-conditional DCGAN, (noise, class) -> shape, batch 128, 2000 steps"),
 }
 DEFAULT_PARTS = ("cyclegan",)
 ALL_PARTS = ("cyclegan", "pix2pix", "vanilla", "cgan")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gantrans.options import Option, override
+from gantrans.options import Option, Preset, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
 from gantrans.recipe_kit import BASE_OPTIONS, GANRecipe, fixed_noise
 
@@ -32,11 +32,16 @@ class VanillaGAN(GANRecipe):
     # DCGAN (Radford et al. 2016) trained with mini-batches of 128. Its epochs are a few steps
     # on small data sets, so grids also come every 50 steps.
     training_defaults = {"batch_size": 128, "sample_every_steps": 50, "samples": 8}
+    # The discriminator sees randomly shifted images (DiffAugment), so it cannot memorise a few
+    # hundred images; colour is left alone (see the cgan recipe).
     options = override(BASE_OPTIONS, generator="dcgan", discriminator="dcgan_discriminator", loss="vanilla",
-                       norm="batch") + (
+                       norm="batch", augment_D="translation") + (
         Option("latent_size", int, 100, "length of the noise vector z"),
         Option("k_steps", int, 1, "discriminator steps per generator step"),
     )
+    presets = (Preset("paper", {"augment_D": "none"},
+                      "the discriminator sees the images as they are; with a few hundred images it "
+                      "memorises them and training collapses (docs/small-data.md)"),)
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)
