@@ -231,9 +231,11 @@ def run(args: argparse.Namespace) -> int:
         for key in names:
             demo.results[key] = _run_part(demo, PARTS[key], args)
     except KeyboardInterrupt:
-        print(f"\ngantrans: demo interrupted; nothing is lost: run 'gantrans demo --out {out}"
-              f"{' --quick' if args.quick else ''}{' --all' if args.all else ''}' again to continue where it "
-              f"stopped", file=sys.stderr)
+        again = ["demo", "--out", str(out)] + (["--quick"] if args.quick else []) + (["--all"] if args.all else [])
+        for name in args.recipe or ():
+            again += ["--recipe", name]
+        print(f"\ngantrans: demo interrupted; nothing is lost: run 'gantrans {shlex.join(again)}' "
+              f"again to continue where it stopped", file=sys.stderr)
         return INTERRUPTED
     from gantrans.demo_report import write_report
 
