@@ -43,9 +43,10 @@ class Pix2Pix(GANRecipe):
     presets = (Preset("paper", {"residual": False},
                       "the paper's generator, which outputs the image itself; on a few hundred photos it "
                       "scores worse than leaving them untouched (issue 17)"),
-               Preset("small-data", {"residual": True},
-                      "a residual generator starts from 'change nothing': on 200 photo crops it beats "
-                      "leaving them untouched on the warm grade (docs/small-data.md)"))
+               Preset("small-data", {"residual": True, "augment_D": "translation"},
+                      "a residual generator starts from 'change nothing' and a discriminator shown shifted "
+                      "images cannot memorise the set: on 200 photo crops (teal-orange, unet_64, 3000 steps) "
+                      "PSNR 42.6 dB where leaving them untouched scores 31.5 (docs/small-data.md)"))
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
         super().__init__(config, data)
