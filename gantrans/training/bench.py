@@ -67,7 +67,8 @@ def count_step_flops(engine: Engine, data: Any, step: int) -> int | None:
 def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str = "auto", device: str = "auto",
                 steps: int = 10, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
                 seed: int = 0, progress: Callable[[int, int], None] | None = None, baseline: bool = False,
-                rounds: int | None = None, profile: bool = False, profile_steps: int = 2) -> dict[str, Any]:
+                rounds: int | None = None, profile: bool = False, profile_steps: int = 2,
+                channels_last: bool | None = None) -> dict[str, Any]:
     """Time training steps after ``warmup`` untimed ones; returns the figures as a dict.
 
     ``rounds`` blocks of ``steps`` timed steps (default 3 with ``baseline``, else 1). With
@@ -75,6 +76,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     fp32, same networks and seed) runs a block after each of ours — ours, reference, ours,
     reference, ... — so both see the same machine, and the figures include both medians and their
     ratio. ``profile`` adds the top operators of each phase (:func:`profile_step`).
+    ``channels_last`` overrides the Engine's memory format (default: NHWC on CUDA only).
     ``progress(done, total)`` is called after each step (warm-up steps included).
     """
     from gantrans import openmp
@@ -94,7 +96,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
             raise ConfigError(f"--baseline: no reference training loop for recipe '{recipe}' "
                               f"(there is one for {', '.join(RECIPES)})")
     nets = build_networks(rec, seed)
-    engine = Engine(rec, nets, dev, prec, compile=compile)
+    engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
     data = move_batch(synthetic_batch(spec, batch, seed), dev, engine.channels_last)
     rounds = max(1, rounds or (3 if baseline else 1))
     total = (warmup + rounds * steps) * (2 if baseline else 1)

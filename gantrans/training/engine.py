@@ -66,13 +66,14 @@ class Engine:
 
     def __init__(self, recipe: Recipe, nets: Mapping[str, nn.Module], device: torch.device, precision: str, *,
                  dist_ctx: D.DistContext | None = None, compile: bool = False,
-                 skip_nonfinite: bool = False):
+                 skip_nonfinite: bool = False, channels_last: bool | None = None):
         self.recipe = recipe
         self.device = device
         self.precision = precision
         self.dist = dist_ctx or D.DistContext()
         self.skip_nonfinite = skip_nonfinite
-        self.channels_last = device.type == "cuda"
+        # NHWC suits cuDNN's tensor-core convolutions; on the CPU oneDNN picks its own layouts.
+        self.channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)
         self.nets: dict[str, nn.Module] = {}
         for key, net in nets.items():
             net = net.to(device)
