@@ -26,11 +26,56 @@ def test_idle_cores_get_a_short_spin(before_torch):
     assert openmp.describe(env) == text
 
 
+class Samples:
+    """A fake /proc/stat reader with a fake clock: each sample takes 0.15 s."""
+
+    def __init__(self, *values):
+        self.values, self.t, self.calls = list(values), 0.0, 0
+
+    def clock(self) -> float:
+        return self.t
+
+    def __call__(self):
+        self.t += 0.15
+        self.calls += 1
+        return self.values.pop(0) if len(self.values) > 1 else self.values[0]
+
+
 @pytest.mark.parametrize("measured", [0.6, 1.9])
 def test_busy_cores_get_sleeping_threads(before_torch, measured):
     env: dict[str, str] = {}
-    text = openmp.choose_wait_policy(env, measure=lambda: measured)
+    samples = Samples(measured)
+    text = openmp.choose_wait_policy(env, measure=samples, clock=samples.clock)
     assert env == openmp.SLEEP and f"{measured:.1f} cores busy" in text
+    # it kept looking for the whole settling time, and not longer
+    assert openmp.SETTLE_S <= samples.t < openmp.SETTLE_S + 0.2
+    assert f"through {samples.t:.1f} s of start-up" in text
+
+
+def test_a_load_that_ends_during_start_up_gets_the_short_spin(before_torch):
+    """A job finishing as we start: busy for the first samples, idle after, least busy wins."""
+    env: dict[str, str] = {}
+    samples = Samples(1.0, 1.0, 0.9, 0.05, 1.0)
+    text = openmp.choose_wait_policy(env, measure=samples, clock=samples.clock)
+    assert env == openmp.SPIN
+    assert samples.calls == 4  # stops at the first idle sample
+    assert text == ("OpenMP wait: short spin, then sleep (cores idle 0.6 s into start-up, "
+                    "after a passing load of 1.0 cores)")
+
+
+def test_idle_cores_cost_one_sample(before_torch):
+    samples = Samples(0.2, 1.9)
+    openmp.choose_wait_policy({}, measure=samples, clock=samples.clock)
+    assert samples.calls == 1
+
+
+@pytest.mark.parametrize(("value", "calls"), [("0", 1), ("0.5", 4), ("soon", 21), ("-1", 21)])
+def test_the_settling_time_can_be_set(before_torch, value, calls):
+    """``GANTRANS_OMP_SETTLE_S=0`` is the one-sample choice; nonsense falls back to the default."""
+    env = {openmp.SETTLE_ENV: value}
+    samples = Samples(1.5)
+    openmp.choose_wait_policy(env, measure=samples, clock=samples.clock)
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE" and samples.calls == calls
 
 
 def test_unknown_load_counts_as_idle(before_torch):
@@ -52,7 +97,11 @@ def test_torchrun_processes_sleep_without_measuring(before_torch):
 @pytest.mark.parametrize("key", openmp.USER_KEYS)
 def test_the_users_own_setting_wins(before_torch, key):
     env = {key: "7"}
-    assert openmp.choose_wait_policy(env, measure=lambda: 0.0) == f"OpenMP wait as set: {key}=7"
+
+    def measure():
+        raise AssertionError("no measurement when the user decided")
+
+    assert openmp.choose_wait_policy(env, measure=measure) == f"OpenMP wait as set: {key}=7"
     assert env == {key: "7"}
 
 
