@@ -24,6 +24,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed warm-up steps (default 3)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    p.add_argument("--memory-format", choices=("auto", "contiguous", "channels_last"), default="auto",
+                   help="layout of images and weights (auto: channels_last on CUDA, contiguous elsewhere, as "
+                        "training does)")
     p.add_argument("--baseline", action="store_true",
                    help="also time the reference implementation's own training step (plain PyTorch, fp32, "
                         "same networks; cyclegan and pix2pix), interleaved with ours, and print the ratio")
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
                     steps=args.steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step,
-                    baseline=args.baseline, rounds=rounds, profile=args.profile)
+                    baseline=args.baseline, rounds=rounds, profile=args.profile,
+                    channels_last=None if args.memory_format == "auto" else args.memory_format == "channels_last")
     reporter.result(files=[], figures=r)
     if args.json and not reporter.json:
         print(json.dumps(r, indent=2))

@@ -129,7 +129,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
         if r:
             _reset_peak(dev)
         ours_rounds.append(run(ours_step, warmup + r * steps, steps))
-        ours_mem = max(ours_mem, peak_memory(dev)[0])
+        if reference is None or dev.type == "cuda":  # a CPU's peak resident set is the whole process's
+            ours_mem = max(ours_mem, peak_memory(dev)[0])
         if not baseline:
             continue
         if reference is None:
