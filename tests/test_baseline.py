@@ -111,7 +111,7 @@ def test_bench_train_baseline_interleaves_and_reports_the_ratio(capsys):
     # and in words
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "reference loop (fp32)" in out and "ratio" in out and "1 threads" in out
+    assert "reference loop (fp32, 1 thr)" in out and "ratio" in out and "1 threads" in out
 
 
 def test_bench_train_baseline_refuses_a_recipe_without_a_reference_loop():

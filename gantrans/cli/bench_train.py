@@ -45,7 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from gantrans.openmp import choose_wait_policy
 
-    choose_wait_policy()  # before torch loads OpenMP
+    choose_wait_policy(adaptive=not args.threads)  # before torch loads OpenMP
     import torch
 
     from gantrans.errors import ConfigError
@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     say(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
     say(f"device     {r['device']}")
     say(f"precision  {r['precision']}")
+    if r.get("thread_changes") and len(r["thread_changes"]) > 1:
+        say(f"threads    followed the load: {', '.join(f'{n} at {t:g} s' for t, n in r['thread_changes'])}")
     say(f"settings   {r['threads']} threads, compile {'on' if r['compile'] else 'off'}, "
         f"channels_last {'on' if r['channels_last'] else 'off'} ({r['openmp']})")
     say(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['rounds']} x {r['steps']} "
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         b = r["baseline"]
         say("")
         say(f"{'interleaved':<28}{'s/it (median)':>15}{'images/s':>10}   per-round medians")
-        for label, row in ((f"gantrans ({r['precision']})", r), ("reference loop (fp32)", b)):
+        for label, row in ((f"gantrans ({r['precision']}, {r['threads']} thr)", r),
+                           (f"reference loop (fp32, {b['threads']} thr)", b)):
             rounds_text = " ".join(f"{v:.3f}" for v in row["round_medians_s"])
             say(f"{label:<28}{row['median_s_per_it']:>15.4f}{row['images_per_s']:>10.2f}   {rounds_text}")
         say(f"ratio      {r['ratio']:.2f}x (reference s/it / gantrans s/it; > 1: gantrans is faster)")

@@ -116,8 +116,16 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
                 progress(done, total)
         return times
 
+    # As in training: where the command left the thread count to gantrans, torch's threads follow
+    # the cores other processes leave idle (gantrans.openmp.ThreadGovernor) during our steps; the
+    # reference loop runs with torch's default count, as the reference does.
+    default_threads = torch.get_num_threads()
+    governor = openmp.governor(torch.set_num_threads, default_threads) if dev.type == "cpu" else None
+
     def ours_step(i: int) -> None:
         engine.step(data, i)
+        if governor is not None:
+            governor.tick()
 
     _reset_peak(dev)
     run(ours_step, 0, warmup)
@@ -133,6 +141,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
             ours_mem = max(ours_mem, peak_memory(dev)[0])
         if not baseline:
             continue
+        if governor is not None:
+            governor.pause(default_threads)
         if reference is None:
             # Built only now, so the CPU's peak resident set above is gantrans's alone.
             reference = _Reference(cls(dict(options or {}), spec), spec, batch, seed, dev)
@@ -141,6 +151,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
         _reset_peak(dev)
         ref_rounds.append(run(reference, 0, steps))
         ref_mem = max(ref_mem, peak_memory(dev)[0])
+        if governor is not None:
+            governor.resume()
     times = [t for block in ours_rounds for t in block]
     median = statistics.median(times)
     mem_kind = peak_memory(dev)[1]
@@ -150,6 +162,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
               "median_s_per_it": median, "images_per_s": batch / median, "min_s_per_it": min(times),
               "round_medians_s": [statistics.median(b) for b in ours_rounds], "peak_memory_bytes": ours_mem,
               "peak_memory_kind": mem_kind, "threads": torch.get_num_threads(), "openmp": openmp.describe(),
+              "thread_changes": governor.history if governor is not None else None,
               "compile": compile, "channels_last": engine.channels_last,
               "flops_per_step": flops, "achieved_flops_per_s": (flops / median) if flops else None,
               "networks": {k: sum(p.numel() for p in n.parameters()) for k, n in engine.nets.items()}}
@@ -160,6 +173,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
             "loop": "reference optimize_parameters (junyanz/pytorch-CycleGAN-and-pix2pix), plain PyTorch",
             "precision": "fp32", "median_s_per_it": ref_median, "images_per_s": batch / ref_median,
             "min_s_per_it": min(ref_times), "round_medians_s": [statistics.median(b) for b in ref_rounds],
+            "threads": default_threads,
             # the CPU's peak resident set is the process's: the higher of the two loops
             "peak_memory_bytes": ref_mem if dev.type == "cuda" else max(ref_mem, ours_mem)}
         result["ratio"] = ref_median / median
