@@ -118,3 +118,31 @@ def test_bench_train_baseline_refuses_a_recipe_without_a_reference_loop():
     from gantrans.cli.main import main
 
     assert main(["bench", "train", "vanilla", "--crop", "32", "--device", "cpu", "--baseline"]) == 1
+
+
+def test_the_loops_compared_batch_where_the_networks_allow_it():
+    """The equivalence above covers the batched calls: CycleGAN's instance-norm networks take the
+    identity images with the fakes, and real with fake images in the discriminator; pix2pix's
+    batch norm and dropout keep one call per image."""
+    cls = get_recipe("cyclegan")
+    rec = cls({"generator": "resnet_6blocks", "ngf": 8, "ndf": 8}, synthetic_spec(cls, 32))
+    nets = build_networks(rec, 0)
+    assert rec.batchable(nets["G_A"], nets["G_B"]) and rec.batchable(nets["D_A"])
+    cls = get_recipe("pix2pix")
+    rec = cls({"generator": "unet_32", "ngf": 8, "ndf": 8}, synthetic_spec(cls, 32))
+    nets = build_networks(rec, 0)
+    assert not rec.batchable(nets["G"]) and not rec.batchable(nets["D"])
+
+
+def test_samples_independent_finds_what_mixes_images_or_counts_calls():
+    from torch import nn
+
+    from gantrans.gan import samples_independent
+
+    conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.InstanceNorm2d(4), nn.ReLU(), nn.GroupNorm(2, 4))
+    assert samples_independent(conv, nn.Conv2d(4, 4, 1))
+    assert not samples_independent(conv, nn.Sequential(nn.BatchNorm2d(4)))
+    assert not samples_independent(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Dropout(0.5)))
+    assert samples_independent(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Dropout(0.0)))
+    assert not samples_independent(nn.utils.spectral_norm(nn.Conv2d(3, 3, 1)))
+    assert not samples_independent(nn.utils.parametrizations.spectral_norm(nn.Conv2d(3, 3, 1)))

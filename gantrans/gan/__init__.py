@@ -4,6 +4,7 @@ Public and stable: a third-party recipe may import anything listed in ``__all__`
 package imports torch.
 """
 
+from gantrans.gan.batching import samples_independent
 from gantrans.gan.init import INIT_TYPES, init_weights
 from gantrans.gan.losses import (
     LOSSES,
@@ -33,4 +34,5 @@ __all__ = [
     "gradient_penalty",
     "init_weights",
     "make_loss",
+    "samples_independent",
 ]
