@@ -180,6 +180,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     if profile:
         result["profile"] = profile_step(engine, data, warmup + rounds * steps + 1, profile_steps)
         if reference is not None:
+            if governor is not None:
+                governor.pause(default_threads)
             result["baseline"]["profile"] = profile_step(reference.loop, reference.data, 0, profile_steps)
     return result
 
