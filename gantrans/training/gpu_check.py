@@ -175,12 +175,19 @@ def inference_rows(dev: torch.device, *, size: int, options: dict[str, Any], run
 
     check = f"infer G_A {size}x{size}"
     torch_row, ort_row = Row(check, "pytorch fp32"), Row(check, "onnxruntime fp32")
+    if dev.type == "cuda" and torch.backends.cudnn.allow_tf32:
+        torch_row.note = "TF32 convolutions allowed (as in training)"
     provider = "CUDAExecutionProvider" if dev.type == "cuda" else "CPUExecutionProvider"
     ort_row.setting = f"onnxruntime fp32 ({provider.removesuffix('ExecutionProvider')} EP)"
     cls = get_recipe(RECIPE)
     rec = cls(dict(options), synthetic_spec(cls, size))
     rec.attach(build_networks(rec, 0))
     head = next(h for h in rec.resolved_export_heads() if h.key == "G_A")
+    exported: tuple[Any, str] | BaseException
+    try:  # on the CPU, before the module moves to the device (the exporter's example inputs are CPU tensors)
+        exported = to_onnx(head)
+    except Exception as exc:  # noqa: BLE001 - reported in the ONNX Runtime row
+        exported = exc
     module = head.module.to(dev).eval()
     x = np.random.default_rng(0).uniform(-1, 1, (1, head.in_channels, size, size)).astype(np.float32)
 
@@ -201,7 +208,9 @@ def inference_rows(dev: torch.device, *, size: int, options: dict[str, Any], run
         if provider not in ort.get_available_providers():
             raise RuntimeError(f"onnxruntime {ort.__version__} has no {provider} (for CUDA: pip install "
                                f"onnxruntime-gpu)")
-        model, exporter = to_onnx(head)
+        if isinstance(exported, BaseException):
+            raise exported
+        model, exporter = exported
         path = Path(tmp) / "G_A.onnx"
         path.write_bytes(model.SerializeToString())
         options_ = ort.SessionOptions()
