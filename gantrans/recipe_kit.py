@@ -263,9 +263,15 @@ class GANRecipe(Recipe):
         ``fake`` is detached here; ``extra`` (e.g. labels) follows the image into the
         discriminator. Works for relativistic losses and for one-logit ones alike.
         """
-        discriminator = self.seen_by(discriminator)
-        real_logits = discriminator(real, *extra)
-        fake_logits = discriminator(fake.detach(), *extra)
+        seen = self.seen_by(discriminator)
+        if not extra and real.shape == fake.shape and self.batchable(discriminator):
+            # one call on real and fake together: the same numbers where the images do not mix
+            # (an augmentation draws per image, so it may see them together too)
+            logits = seen(_cat(real, fake.detach()))
+            real_logits, fake_logits = logits[:len(real)], logits[len(real):]
+        else:
+            real_logits = seen(real, *extra)
+            fake_logits = seen(fake.detach(), *extra)
         d_loss = getattr(self.loss, "d_loss", None)
         if d_loss is None:  # a duck-typed loss with only the one-logit methods
             return self.loss.real_loss(real_logits), self.loss.fake_loss(fake_logits)
@@ -280,6 +286,18 @@ class GANRecipe(Recipe):
             return self.loss.generator_loss(fake_logits)
         real_logits = discriminator(real, *extra) if getattr(self.loss, "needs_real_logits", False) else None
         return g_loss(fake_logits, real_logits)
+
+    def batchable(self, *nets: Any) -> bool:
+        """Whether ``nets`` may take several images in one call with unchanged results
+        (:func:`gantrans.gan.samples_independent`); asked once per network, as a run does not
+        change its networks."""
+        cache = self.__dict__.setdefault("_batchable", {})
+        key = tuple(id(n) for n in nets)
+        if key not in cache:
+            from gantrans.gan.batching import samples_independent
+
+            cache[key] = samples_independent(*nets)
+        return cache[key]
 
     def penalty(self, discriminator: Any, real: torch.Tensor, fake: torch.Tensor, *extra: Any) -> torch.Tensor | None:
         """The loss's gradient penalty term, or None when the loss asks for none."""
@@ -312,6 +330,12 @@ class GANRecipe(Recipe):
     def tiling(self) -> str:
         """Instance norm normalises over the whole image: tiles change its statistics."""
         return "discouraged" if self.config["norm"] == "instance" else "ok"
+
+
+def _cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.cat((a, b))
 
 
 def _network_entry(name: str) -> Any:

@@ -9,6 +9,16 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# OpenMP's wait policy for this process and the commands the tests start (they inherit it),
+# chosen before torch loads, as the CLI does: without it libgomp's default 300,000-spin wait
+# made a 0.4 s test take 14 s while another job used the cores. One sample, no settling wait,
+# and thread counts that do not follow the load (runs compared with each other stay comparable).
+os.environ.setdefault("GANTRANS_OMP_SETTLE_S", "0")
+os.environ.setdefault("GANTRANS_ADAPT_THREADS", "0")
+from gantrans.openmp import choose_wait_policy  # noqa: E402
+
+choose_wait_policy()
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "fixtures" / "reference-cyclegan"

@@ -1,10 +1,10 @@
-"""``gantrans bench train|infer``: speed and memory figures, never timed tests."""
+"""``gantrans bench train|infer|gpu``: speed and memory figures, never timed tests."""
 
 from __future__ import annotations
 
 import argparse
 
-from gantrans.cli import bench_infer, bench_train
+from gantrans.cli import bench_gpu, bench_infer, bench_train
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -14,3 +14,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     bench_sub = parser.add_subparsers(dest="bench_command", metavar="WHAT", parser_class=type(parser))
     bench_train.add_parsers(bench_sub)
     bench_infer.add_parsers(bench_sub)
+    bench_gpu.add_parsers(bench_sub)

@@ -24,6 +24,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed warm-up steps (default 3)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    p.add_argument("--memory-format", choices=("auto", "contiguous", "channels_last"), default="auto",
+                   help="layout of images and weights (auto: channels_last on CUDA, contiguous elsewhere, as "
+                        "training does)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also time the reference implementation's own training step (plain PyTorch, fp32, "
+                        "same networks; cyclegan and pix2pix), interleaved with ours, and print the ratio")
+    p.add_argument("--rounds", type=int, default=None, metavar="N",
+                   help="blocks of --steps timed steps, alternating with the baseline's "
+                        "(default 3 with --baseline, else 1)")
+    p.add_argument("--profile", action="store_true",
+                   help="after timing, profile 2 more steps and print the top operators of each phase")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", type=option_arg,
                    help="recipe option")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -34,19 +45,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from gantrans.openmp import choose_wait_policy
 
-    choose_wait_policy()  # before torch loads OpenMP
+    choose_wait_policy(adaptive=not args.threads)  # before torch loads OpenMP
     import torch
 
     from gantrans.errors import ConfigError
     from gantrans.training.bench import bench_train
 
-    if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1:
-        raise ConfigError("--steps, --batch and --crop must be >= 1 and --warmup >= 0")
+    if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1 or (args.rounds or 1) < 1:
+        raise ConfigError("--steps, --batch, --crop and --rounds must be >= 1 and --warmup >= 0")
     if args.threads:
         torch.set_num_threads(args.threads)
     options = dict(args.option)  # parsed and checked by option_arg
     reporter = events.active()
-    reporter.start("bench train", total=args.warmup + args.steps, unit="step")
+    rounds = args.rounds or (3 if args.baseline else 1)
+    total = (args.warmup + rounds * args.steps) * (2 if args.baseline else 1)
+    reporter.start("bench train", total=total, unit="step")
     rate = events.Rate()
 
     def on_step(done: int, total: int) -> None:
@@ -54,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         reporter.progress(done, total, rate=r, eta_s=eta)
 
     r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
-                    steps=args.steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step)
+                    steps=args.steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step,
+                    baseline=args.baseline, rounds=rounds, profile=args.profile,
+                    channels_last=None if args.memory_format == "auto" else args.memory_format == "channels_last")
     reporter.result(files=[], figures=r)
     if args.json and not reporter.json:
         print(json.dumps(r, indent=2))
@@ -63,11 +78,42 @@ def run(args: argparse.Namespace) -> int:
     say(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
     say(f"device     {r['device']}")
     say(f"precision  {r['precision']}")
-    say(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['steps']} timed steps")
+    if r.get("thread_changes") and len(r["thread_changes"]) > 1:
+        say(f"threads    followed the load: {', '.join(f'{n} at {t:g} s' for t, n in r['thread_changes'])}")
+    say(f"settings   {r['threads']} threads, compile {'on' if r['compile'] else 'off'}, "
+        f"channels_last {'on' if r['channels_last'] else 'off'} ({r['openmp']})")
+    say(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['rounds']} x {r['steps']} "
+        f"timed steps")
     say(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")
     say(f"throughput {r['images_per_s']:.2f} images/s")
     say(f"peak mem   {r['peak_memory_bytes'] / 2**20:.0f} MiB ({r['peak_memory_kind']})")
     if r["flops_per_step"]:
         say(f"work       {r['flops_per_step'] / 1e9:.1f} GFLOP per step -> "
             f"{r['achieved_flops_per_s'] / 1e9:.0f} GFLOP/s sustained")
+    if "baseline" in r:
+        b = r["baseline"]
+        say("")
+        say(f"{'interleaved':<28}{'s/it (median)':>15}{'images/s':>10}   per-round medians")
+        for label, row in ((f"gantrans ({r['precision']}, {r['threads']} thr)", r),
+                           (f"reference loop (fp32, {b['threads']} thr)", b)):
+            rounds_text = " ".join(f"{v:.3f}" for v in row["round_medians_s"])
+            say(f"{label:<28}{row['median_s_per_it']:>15.4f}{row['images_per_s']:>10.2f}   {rounds_text}")
+        say(f"ratio      {r['ratio']:.2f}x (reference s/it / gantrans s/it; > 1: gantrans is faster)")
+    if "profile" in r:
+        say("")
+        print_profile(r["profile"], "gantrans")
+        if "baseline" in r and "profile" in r["baseline"]:
+            print_profile(r["baseline"]["profile"], "reference loop")
     return 0
+
+
+def print_profile(profile: dict, who: str) -> None:
+    """The per-phase table of :func:`gantrans.training.bench.profile_step`."""
+    say = console.say
+    for phase, entry in profile.items():
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in entry["parts_ms"].items())
+        say(f"{who}, {phase}: {entry['total_ms']:.1f} ms/step" + (f" ({parts})" if parts else ""))
+        device = any(row["self_device_ms"] for row in entry["top"])
+        for row in entry["top"]:
+            extra = f"  device {row['self_device_ms']:8.2f} ms" if device else ""
+            say(f"    {row['op'][:52]:<52} {row['self_cpu_ms']:8.2f} ms {row['calls']:6.0f} calls{extra}")

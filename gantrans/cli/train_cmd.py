@@ -211,7 +211,8 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
         return 2
     from gantrans.openmp import choose_wait_policy
 
-    choose_wait_policy()  # before torch loads OpenMP
+    # before torch loads OpenMP; the trainer adapts its threads unless they were fixed
+    choose_wait_policy(adaptive=not (vars(args).get("threads") or vars(args).get("deterministic")))
     from gantrans.errors import ConfigError
     from gantrans.training import distributed
     from gantrans.training.trainer import Trainer, TrainingInterrupted, resume_config

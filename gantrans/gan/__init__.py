@@ -4,6 +4,7 @@ Public and stable: a third-party recipe may import anything listed in ``__all__`
 package imports torch.
 """
 
+from gantrans.gan.batching import samples_independent
 from gantrans.gan.diffaugment import diff_augment
 from gantrans.gan.init import INIT_TYPES, init_weights
 from gantrans.gan.losses import (
@@ -35,4 +36,5 @@ __all__ = [
     "gradient_penalty",
     "init_weights",
     "make_loss",
+    "samples_independent",
 ]

@@ -66,40 +66,213 @@ def count_step_flops(engine: Engine, data: Any, step: int) -> int | None:
 
 def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str = "auto", device: str = "auto",
                 steps: int = 10, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
-                seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Time ``steps`` training steps after ``warmup`` untimed ones; returns the figures as a dict.
+                seed: int = 0, progress: Callable[[int, int], None] | None = None, baseline: bool = False,
+                rounds: int | None = None, profile: bool = False, profile_steps: int = 2,
+                channels_last: bool | None = None) -> dict[str, Any]:
+    """Time training steps after ``warmup`` untimed ones; returns the figures as a dict.
 
+    ``rounds`` blocks of ``steps`` timed steps (default 3 with ``baseline``, else 1). With
+    ``baseline`` the reference implementation's own loop (:mod:`gantrans.training.baseline`,
+    fp32, same networks and seed) runs a block after each of ours — ours, reference, ours,
+    reference, ... — so both see the same machine, and the figures include both medians and their
+    ratio. ``profile`` adds the top operators of each phase (:func:`profile_step`).
+    ``channels_last`` overrides the Engine's memory format (default: NHWC on CUDA only).
     ``progress(done, total)`` is called after each step (warm-up steps included).
     """
+    from gantrans import openmp
+
     dev = devices.pick_device(device)
     prec = devices.pick_precision(precision, dev)
     devices.configure_backends(dev, deterministic=False)
     cls = get_recipe(recipe)
     spec = synthetic_spec(cls, crop)
     rec = cls(dict(options or {}), spec)
+    if baseline:
+        from gantrans.training.baseline import RECIPES
+
+        if recipe not in RECIPES:
+            from gantrans.errors import ConfigError
+
+            raise ConfigError(f"--baseline: no reference training loop for recipe '{recipe}' "
+                              f"(there is one for {', '.join(RECIPES)})")
     nets = build_networks(rec, seed)
-    engine = Engine(rec, nets, dev, prec, compile=compile)
+    engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
     data = move_batch(synthetic_batch(spec, batch, seed), dev, engine.channels_last)
+    rounds = max(1, rounds or (3 if baseline else 1))
+    total = (warmup + rounds * steps) * (2 if baseline else 1)
+    done = 0
+
+    def run(step: Callable[[int], Any], first: int, count: int) -> list[float]:
+        nonlocal done
+        times = []
+        for i in range(first, first + count):
+            _sync(dev)
+            t = time.perf_counter()
+            step(i)
+            _sync(dev)
+            times.append(time.perf_counter() - t)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        return times
+
+    # As in training: where the command left the thread count to gantrans, torch's threads follow
+    # the cores other processes leave idle (gantrans.openmp.ThreadGovernor) during our steps; the
+    # reference loop runs with torch's default count, as the reference does.
+    default_threads = torch.get_num_threads()
+    governor = openmp.governor(torch.set_num_threads, default_threads) if dev.type == "cpu" else None
+
+    def ours_step(i: int) -> None:
+        engine.step(data, i)
+        if governor is not None:
+            governor.tick()
+
+    _reset_peak(dev)
+    run(ours_step, 0, warmup)
+    ours_rounds: list[list[float]] = []
+    ref_rounds: list[list[float]] = []
+    ours_mem = ref_mem = 0
+    reference: _Reference | None = None
+    for r in range(rounds):
+        if r:
+            _reset_peak(dev)
+        ours_rounds.append(run(ours_step, warmup + r * steps, steps))
+        if reference is None or dev.type == "cuda":  # a CPU's peak resident set is the whole process's
+            ours_mem = max(ours_mem, peak_memory(dev)[0])
+        if not baseline:
+            continue
+        if governor is not None:
+            governor.pause(default_threads)
+        if reference is None:
+            # Built only now, so the CPU's peak resident set above is gantrans's alone.
+            reference = _Reference(cls(dict(options or {}), spec), spec, batch, seed, dev)
+            _reset_peak(dev)
+            run(reference, 0, warmup)
+        _reset_peak(dev)
+        ref_rounds.append(run(reference, 0, steps))
+        ref_mem = max(ref_mem, peak_memory(dev)[0])
+        if governor is not None:
+            governor.resume()
+    times = [t for block in ours_rounds for t in block]
+    median = statistics.median(times)
+    mem_kind = peak_memory(dev)[1]
+    flops = count_step_flops(engine, data, warmup + rounds * steps)
+    result = {"recipe": recipe, "device": devices.describe_device(dev, verbose=True), "precision": prec,
+              "crop": crop, "batch": batch, "steps": steps, "warmup": warmup, "rounds": rounds,
+              "median_s_per_it": median, "images_per_s": batch / median, "min_s_per_it": min(times),
+              "round_medians_s": [statistics.median(b) for b in ours_rounds], "peak_memory_bytes": ours_mem,
+              "peak_memory_kind": mem_kind, "threads": torch.get_num_threads(), "openmp": openmp.describe(),
+              "thread_changes": governor.history if governor is not None else None,
+              "compile": compile, "channels_last": engine.channels_last,
+              "flops_per_step": flops, "achieved_flops_per_s": (flops / median) if flops else None,
+              "networks": {k: sum(p.numel() for p in n.parameters()) for k, n in engine.nets.items()}}
+    if baseline:
+        ref_times = [t for block in ref_rounds for t in block]
+        ref_median = statistics.median(ref_times)
+        result["baseline"] = {
+            "loop": "reference optimize_parameters (junyanz/pytorch-CycleGAN-and-pix2pix), plain PyTorch",
+            "precision": "fp32", "median_s_per_it": ref_median, "images_per_s": batch / ref_median,
+            "min_s_per_it": min(ref_times), "round_medians_s": [statistics.median(b) for b in ref_rounds],
+            "threads": default_threads,
+            # the CPU's peak resident set is the process's: the higher of the two loops
+            "peak_memory_bytes": ref_mem if dev.type == "cuda" else max(ref_mem, ours_mem)}
+        result["ratio"] = ref_median / median
+    if profile:
+        result["profile"] = profile_step(engine, data, warmup + rounds * steps + 1, profile_steps)
+        if reference is not None:
+            if governor is not None:
+                governor.pause(default_threads)
+            result["baseline"]["profile"] = profile_step(reference.loop, reference.data, 0, profile_steps)
+    return result
+
+
+class _Reference:
+    """The reference loop on its own networks (same recipe options and seed) and its own batch."""
+
+    def __init__(self, recipe: Recipe, spec: DataSpec, batch: int, seed: int, dev: torch.device):
+        from gantrans.training.baseline import reference_loop
+
+        self.loop = reference_loop(recipe, build_networks(recipe, seed), dev)
+        self.data = move_batch(synthetic_batch(spec, batch, seed), dev)
+
+    def __call__(self, step: int) -> None:
+        self.loop.step(self.data)
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _reset_peak(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    times = []
-    for i in range(warmup + steps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        t = time.perf_counter()
-        engine.step(data, i)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-        if progress is not None:
-            progress(i + 1, warmup + steps)
-    median = statistics.median(times)
-    mem, mem_kind = peak_memory(dev)  # before the counted step, which must not change the figure
-    flops = count_step_flops(engine, data, warmup + steps)
-    return {"recipe": recipe, "device": devices.describe_device(dev, verbose=True), "precision": prec, "crop": crop,
-            "batch": batch, "steps": steps, "warmup": warmup, "median_s_per_it": median,
-            "images_per_s": batch / median, "min_s_per_it": min(times), "peak_memory_bytes": mem,
-            "peak_memory_kind": mem_kind, "threads": torch.get_num_threads(),
-            "flops_per_step": flops, "achieved_flops_per_s": (flops / median) if flops else None,
-            "networks": {k: sum(p.numel() for p in n.parameters()) for k, n in engine.nets.items()}}
+
+
+#: Named ranges (:func:`gantrans.training.engine.profiled`) a profile is grouped by.
+STEP_RANGE = "reference step"
+
+
+def profile_step(runner: Any, data: Any, first: int, steps: int = 2, top: int = 8) -> dict[str, Any]:
+    """Where a step's time goes: per phase, its parts and its top operators by self time.
+
+    ``runner`` is an :class:`Engine` (its phases carry ranges ``phase G``, ``G: backward``...)
+    or the reference loop (one range for the whole step). Times are per step, in milliseconds:
+    self CPU time (the host's work, all of it on a CPU run) and, on CUDA, self device time.
+    """
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    activities = [ProfilerActivity.CPU]
+    dev = getattr(runner, "device", None)
+    if torch.cuda.is_available() and dev is not None and getattr(dev, "type", "") == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    is_engine = isinstance(runner, Engine)
+    with profile(activities=activities) as prof:
+        for i in range(first, first + steps):
+            if is_engine:
+                runner.step(data, i)
+            else:
+                with record_function(STEP_RANGE):
+                    runner.step(data)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    return summarize_profile(prof.events(), steps, top)
+
+
+def summarize_profile(events: Any, steps: int, top: int = 8) -> dict[str, Any]:
+    """Group profiler events under their phase range; see :func:`profile_step`."""
+    phases: dict[str, dict[str, Any]] = {}
+    ops: dict[str, dict[str, list[float]]] = {}
+
+    def phase_of(event: Any) -> str | None:
+        e = event
+        while e is not None:
+            if e.name.startswith("phase ") or e.name == STEP_RANGE:
+                return e.name.removeprefix("phase ")
+            e = e.cpu_parent
+        return None
+
+    for e in events:
+        name = e.name
+        if name.startswith("phase ") or name == STEP_RANGE:
+            entry = phases.setdefault(name.removeprefix("phase "), {"total_ms": 0.0, "parts_ms": {}, "top": []})
+            entry["total_ms"] += e.cpu_time_total / 1e3 / steps
+            continue
+        phase = phase_of(e)
+        if phase is None:
+            continue
+        if ": " in name and name.split(": ", 1)[0] == phase:  # a part range of the phase
+            parts = phases.setdefault(phase, {"total_ms": 0.0, "parts_ms": {}, "top": []})["parts_ms"]
+            part = name.split(": ", 1)[1]
+            parts[part] = parts.get(part, 0.0) + e.cpu_time_total / 1e3 / steps
+            continue
+        row = ops.setdefault(phase, {}).setdefault(name, [0.0, 0.0, 0])
+        row[0] += e.self_cpu_time_total / 1e3 / steps
+        row[1] += float(getattr(e, "self_device_time_total", 0.0) or 0.0) / 1e3 / steps
+        row[2] += 1
+    for phase, rows in ops.items():
+        device = any(r[1] for r in rows.values())
+        ranked = sorted(rows.items(), key=lambda kv: kv[1][1] if device else kv[1][0], reverse=True)[:top]
+        phases[phase]["top"] = [{"op": name, "self_cpu_ms": r[0], "self_device_ms": r[1], "calls": r[2] / steps}
+                                for name, r in ranked]
+    return phases

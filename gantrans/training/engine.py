@@ -6,6 +6,7 @@ work a training step does.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from gantrans.errors import ConfigError, GantransError
-from gantrans.recipe import Batch, Recipe, build_loss
+from gantrans.recipe import Batch, Phase, Recipe, build_loss
 from gantrans.training import devices
 from gantrans.training import distributed as D
 
@@ -65,13 +66,14 @@ class Engine:
 
     def __init__(self, recipe: Recipe, nets: Mapping[str, nn.Module], device: torch.device, precision: str, *,
                  dist_ctx: D.DistContext | None = None, compile: bool = False,
-                 skip_nonfinite: bool = False):
+                 skip_nonfinite: bool = False, channels_last: bool | None = None):
         self.recipe = recipe
         self.device = device
         self.precision = precision
         self.dist = dist_ctx or D.DistContext()
         self.skip_nonfinite = skip_nonfinite
-        self.channels_last = device.type == "cuda"
+        # NHWC suits cuDNN's tensor-core convolutions; on the CPU oneDNN picks its own layouts.
+        self.channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)
         self.nets: dict[str, nn.Module] = {}
         for key, net in nets.items():
             net = net.to(device)
@@ -142,36 +144,10 @@ class Engine:
         for phase in self.phases:
             if step % max(1, phase.every):
                 continue
-            opt = self.optimizers[phase.optimizer]
-            self._set_trainable(phase.optimizer)
-            opt.zero_grad(set_to_none=True)
-            with devices.autocast(self.device, self.precision):
-                terms = phase.loss(batch, cache)
-            if not terms:
-                continue
-            values = torch.stack([_scalar(t, phase.name, name).detach().float() for name, t in terms.items()])
-            finite = bool(torch.isfinite(values).all().item())
-            if D.any_rank(not finite, self.device, self.dist):
-                numbers = values.tolist()
-                bad = next(((n, v) for n, v in zip(terms, numbers) if not math.isfinite(v)), (phase.name, math.nan))
-                if not self.skip_nonfinite:
-                    raise NonFiniteLoss(step + 1, bad[0], bad[1])
-                return self._skip(result, undo)
-            total = sum(terms.values())
-            if self.scaler is not None:
-                self.scaler.scale(total).backward()
-            else:
-                total.backward()
-            if self.dist.enabled:
-                D.average_gradients(opt_params(opt), self.dist.world_size)
-            if undo is not None:
-                undo.before_step(opt)
-            if self.scaler is not None:
-                self.scaler.step(opt)
-                self.scaler.update()
-            else:
-                opt.step()
-            result.terms.update(zip(terms, values.tolist()))
+            with profiled(f"phase {phase.name}"):
+                done = self._phase(phase, batch, cache, step, result, undo)
+            if done is not None:
+                return done
         if self.dist.enabled:
             bufs = [n for n in self.nets.values() if any(True for _ in n.buffers())]
             if bufs:
@@ -186,6 +162,43 @@ class Engine:
             if D.any_rank(bad_part is not None, self.device, self.dist):
                 return self._skip(result, undo)
         return result
+
+    def _phase(self, phase: Phase, batch: Batch, cache: dict[str, Any], step: int, result: StepResult,
+               undo: _Undo | None) -> StepResult | None:
+        """One phase of :meth:`step`; returns the step's result when the batch is skipped."""
+        opt = self.optimizers[phase.optimizer]
+        self._set_trainable(phase.optimizer)
+        opt.zero_grad(set_to_none=True)
+        with profiled(f"{phase.name}: forward + loss"), devices.autocast(self.device, self.precision):
+            terms = phase.loss(batch, cache)
+        if not terms:
+            return None
+        values = torch.stack([_scalar(t, phase.name, name).detach().float() for name, t in terms.items()])
+        finite = bool(torch.isfinite(values).all().item())
+        if D.any_rank(not finite, self.device, self.dist):
+            numbers = values.tolist()
+            bad = next(((n, v) for n, v in zip(terms, numbers) if not math.isfinite(v)), (phase.name, math.nan))
+            if not self.skip_nonfinite:
+                raise NonFiniteLoss(step + 1, bad[0], bad[1])
+            return self._skip(result, undo)
+        total = sum(terms.values())
+        with profiled(f"{phase.name}: backward"):
+            if self.scaler is not None:
+                self.scaler.scale(total).backward()
+            else:
+                total.backward()
+        if self.dist.enabled:
+            D.average_gradients(opt_params(opt), self.dist.world_size)
+        if undo is not None:
+            undo.before_step(opt)
+        with profiled(f"{phase.name}: optimizer"):
+            if self.scaler is not None:
+                self.scaler.step(opt)
+                self.scaler.update()
+            else:
+                opt.step()
+        result.terms.update(zip(terms, values.tolist()))
+        return None
 
     def _skip(self, result: StepResult, undo: _Undo | None) -> StepResult:
         for opt in self.optimizers.values():
@@ -213,6 +226,13 @@ class Engine:
 
     def learning_rates(self) -> dict[str, float]:
         return {f"lr/{name}": float(opt.param_groups[0]["lr"]) for name, opt in self.optimizers.items()}
+
+
+def profiled(name: str) -> contextlib.AbstractContextManager[Any]:
+    """A named range for ``torch.profiler`` (``gantrans bench train --profile``); nothing otherwise."""
+    if torch.autograd._profiler_enabled():
+        return torch.profiler.record_function(name)
+    return contextlib.nullcontext()
 
 
 class _Undo:

@@ -203,6 +203,12 @@ class Trainer:
         D.init_process_group(self.dist, self.device)
         if c.threads:
             torch.set_num_threads(c.threads)
+        self.governor = None
+        if not (c.threads or c.deterministic or self.dist.enabled) and self.device.type == "cpu":
+            from gantrans import openmp
+
+            # only where the CLI chose the OpenMP wait for it (openmp.choose_wait_policy(adaptive=True))
+            self.governor = openmp.governor(torch.set_num_threads, torch.get_num_threads())
         self.precision = devices.pick_precision(c.precision, self.device)
         devices.configure_backends(self.device, c.deterministic)
         seed_everything(c.seed)
@@ -545,6 +551,8 @@ class Trainer:
                 self.step += 1
                 self.epoch_step += 1
                 n0 += 1
+                if self.governor is not None:
+                    self.governor.tick()
                 self.log.progress(1, result.terms, epoch=self.epoch + 1, epochs=c.total_epochs)
                 self._report(total, result.terms, per_step_images)
                 if c.log_every and (self.step % c.log_every == 0 or self.step == total):

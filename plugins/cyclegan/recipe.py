@@ -96,15 +96,24 @@ class CycleGAN(GANRecipe):
         return batch[self.data_letter["A"]], batch[self.data_letter["B"]]
 
     def generator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
+        import torch
         import torch.nn.functional as F
 
         G_A, G_B, D_A, D_B = (self.nets[k] for k in ("G_A", "G_B", "D_A", "D_B"))
         c = self.config
         real_A, real_B = self.domains(batch)
-        fake_B = G_A(real_A)
-        rec_A = G_B(fake_B)
-        fake_A = G_B(real_B)
-        rec_B = G_A(fake_A)
+        # The identity images come from the same generators as the fakes: where the generators
+        # treat each image on its own, one call makes both (the same numbers, less time).
+        together = self.identity and self.batchable(G_A, G_B)
+        if together:
+            fake_B, idt_A = G_A(torch.cat((real_A, real_B))).split((len(real_A), len(real_B)))
+            fake_A, idt_B = G_B(torch.cat((real_B, real_A))).split((len(real_B), len(real_A)))
+            rec_A, rec_B = G_B(fake_B), G_A(fake_A)
+        else:
+            fake_B = G_A(real_A)
+            rec_A = G_B(fake_B)
+            fake_A = G_B(real_B)
+            rec_B = G_A(fake_A)
         cache["fake_A"], cache["fake_B"] = fake_A.detach(), fake_B.detach()
         terms = {
             "G_A": self.g_adv(D_A, fake_B, real_B),
@@ -114,8 +123,10 @@ class CycleGAN(GANRecipe):
         }
         if self.identity:
             lam = c["lambda_identity"]
-            terms["idt_A"] = F.l1_loss(G_A(real_B).float(), real_B.float()) * c["lambda_B"] * lam
-            terms["idt_B"] = F.l1_loss(G_B(real_A).float(), real_A.float()) * c["lambda_A"] * lam
+            if not together:
+                idt_A, idt_B = G_A(real_B), G_B(real_A)
+            terms["idt_A"] = F.l1_loss(idt_A.float(), real_B.float()) * c["lambda_B"] * lam
+            terms["idt_B"] = F.l1_loss(idt_B.float(), real_A.float()) * c["lambda_A"] * lam
         return terms
 
     def discriminator_loss(self, batch: Batch, cache: dict) -> dict[str, torch.Tensor]:
