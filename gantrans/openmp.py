@@ -26,12 +26,19 @@ while another job was finishing would sleep for hours on cores that were idle a 
 sampling for up to :data:`SETTLE_S` seconds (``GANTRANS_OMP_SETTLE_S``; 0: one sample) and
 takes the least busy sample: a load that is ending lets the run spin as soon as it has gone,
 a load that stays costs those seconds once. Idle cores cost one 0.15 s sample, as before.
+Measured (``bench train cyclegan --crop 64 -o ngf=32 -o ndf=32 -o generator=resnet_6blocks``,
+bf16, idle 2-core machine, threads fixed): started idle 0.125 s/it; started while a busy loop
+ran for its last 2 s, one sample chose sleep (0.291 s/it for the whole run), settling chose the
+short spin 2.1 s into start-up (0.126 s/it).
 
 The number of threads, unlike the wait, can change at any time, and on a shared machine it
 matters more: with one other busy process on a 2-core machine, a bf16 CycleGAN step at 64 px
 took 2.4 s with 2 threads and 0.85 s with 1 (128 px: 5.2 s and 1.8 s; fp32 was no faster with
 2 threads than with 1), while on idle cores 2 threads with the short spin took 0.49 s and 1
-thread 0.81 s (issue 18). So a training or benchmark command that leaves the thread count to
+thread 0.81 s (issue 18); in the measurement above, with other jobs keeping 2 cores busy, the
+governed run took 0.16 s/it against 1.07 s/it with 2 sleeping threads, and started during the
+2 s busy loop on otherwise idle cores it began with 1 thread and had 2 after 4.2 s. So a
+training or benchmark command that leaves the thread count to
 gantrans (no ``--threads``, no ``OMP_NUM_THREADS``, no ``--deterministic``, one process,
 ``GANTRANS_ADAPT_THREADS`` not 0) takes the short spin whatever the load and runs a
 :class:`ThreadGovernor`: torch's threads follow the cores other processes leave idle, sampled

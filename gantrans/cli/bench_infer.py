@@ -189,11 +189,14 @@ def psnr(ref: np.ndarray, got: np.ndarray, value_range: tuple[float, float]) -> 
 
 
 def quantize_auto(model, feeds: dict[str, np.ndarray], out_dir: Path, n_calib: int = 8) -> Path:
-    """An int8 QDQ model (per-channel weights) calibrated on synthetic images."""
+    """An int8 model quantized as ``gantrans export --int8`` does (:mod:`gantrans.export.int8`),
+    calibrated on synthetic images."""
     import logging
 
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationDataReader
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from gantrans.export.int8 import edge_convs, quantize_model
 
     logging.getLogger("root").setLevel(logging.ERROR)
     src = Path(model.path).resolve()
@@ -214,8 +217,7 @@ def quantize_auto(model, feeds: dict[str, np.ndarray], out_dir: Path, n_calib: i
             return next(self.it, None)
 
     dst = out_dir / "model.int8.onnx"
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_model(src, dst, Reader(), edge_convs(src))
     return dst
 
 

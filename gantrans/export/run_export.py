@@ -24,9 +24,10 @@ from gantrans.recipe import ExportHead, Recipe
 
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
+from .int8 import QUANTIZATION
 from .onnx_graph import to_onnx
 from .parity import PARITY_TOLERANCE, check_reference, describe_cases, max_abs_difference, parity_cases
-from .quantize import MIN_PSNR, QUANTIZATION, quantize
+from .quantize import MIN_PSNR, quantize
 
 
 def _run_dir_of(source: Path, ckpt_path: Path) -> Path | None:

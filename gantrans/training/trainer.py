@@ -552,7 +552,10 @@ class Trainer:
                 self.epoch_step += 1
                 n0 += 1
                 if self.governor is not None:
-                    self.governor.tick()
+                    before = self.governor.threads
+                    if self.governor.tick() != before and self.verbose:
+                        self._say(f"gantrans: {self.governor.threads} CPU thread(s) from step {self.step + 1} "
+                                  f"(other processes' load changed)")
                 self.log.progress(1, result.terms, epoch=self.epoch + 1, epochs=c.total_epochs)
                 self._report(total, result.terms, per_step_images)
                 if c.log_every and (self.step % c.log_every == 0 or self.step == total):
