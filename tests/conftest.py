@@ -40,3 +40,14 @@ def fresh_plugins():
     reset_plugin_manager()
     yield get_plugin_manager()
     reset_plugin_manager()
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny steps on a shared 2-core machine: one torch thread (no OpenMP waits), restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -23,13 +23,7 @@ from gantrans.training.engine import Engine, build_networks
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny steps on a shared 2-core machine: one thread (no OpenMP waits), restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _losses(recipe: str, options: dict, steps: int = 3, **loop_kwargs):

@@ -15,12 +15,7 @@ TWIN = ["bench", "gpu", "--device", "cpu", "--crop", "32", "--steps", "1", "--wa
         "-o", "generator=resnet_6blocks", "-o", "ngf=4", "-o", "ndf=4"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_cpu_twin_runs_every_row(capsys):
