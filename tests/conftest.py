@@ -51,3 +51,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny(fresh_plugins):
+    """The tiny test recipe and networks of ``trainer_fixtures``, registered for one test."""
+    import trainer_fixtures as fx
+
+    fx.install()
+    yield
+    fx.uninstall()

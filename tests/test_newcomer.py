@@ -23,14 +23,6 @@ from gantrans.runs import RunDir
 from gantrans.training.config import TrainConfig
 from gantrans.training.logger import RunLogger
 
-
-@pytest.fixture
-def tiny(fresh_plugins):
-    fx.install()
-    yield
-    fx.uninstall()
-
-
 train = fx.train
 
 

@@ -20,13 +20,6 @@ TERMS = ("G_gan", "G_l1", "D_real", "D_fake", "lr/G", "lr/D")
 FIXTURES = Path(__file__).with_name("trainer_fixtures.py")
 
 
-@pytest.fixture
-def tiny(fresh_plugins):
-    fx.install()
-    yield
-    fx.uninstall()
-
-
 def config(tmp_path, name, **kw) -> TrainConfig:
     base = dict(recipe="tinygan", data="mem:16", runs_dir=str(tmp_path), name=name, crop_size=32, batch_size=4,
                 workers=0, device="cpu", precision="fp32", log_every=1, tensorboard=False, samples=2,

@@ -20,14 +20,6 @@ from gantrans.recipe import get_recipe
 from gantrans.runs import RunDir
 from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
 
-
-@pytest.fixture
-def tiny(fresh_plugins):
-    fx.install()
-    yield
-    fx.uninstall()
-
-
 train = fx.train
 
 

@@ -21,13 +21,6 @@ from gantrans.training.rng import capture_rng, restore_rng
 from gantrans.training.schedules import make_scheduler
 
 
-@pytest.fixture
-def tiny(fresh_plugins):
-    fx.install()
-    yield
-    fx.uninstall()
-
-
 def tiny_config(tmp_path, **kw) -> TrainConfig:
     base = dict(recipe="tinygan", data="mem:16", runs_dir=str(tmp_path), name="run", crop_size=32, batch_size=4,
                 workers=0, device="cpu", precision="fp32", log_every=1, tensorboard=False, samples=2)
