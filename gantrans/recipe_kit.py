@@ -55,7 +55,7 @@ RESIDUAL_OPTION = Option(
     "residual", bool, False,
     "the generator predicts a change added to its input, clamp(x + 2 G(x), -1, 1): with a few hundred "
     "images it starts from 'change nothing' instead of having to learn to copy; only where input and "
-    "output have the same channels (paper: false; '--preset small-data' turns it on)")
+    "output have the same channels (paper: false)")
 """Residual output of image-to-image generators (:class:`gantrans.gan.ResidualOutput`)."""
 
 BASE_DEFAULTS: dict[str, Any] = {o.name: o.default for o in BASE_OPTIONS}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gantrans.recipe import get_recipe
+from gantrans.recipe import get_recipe, preset_options
 from gantrans.training.baseline import gantrans_terms, reference_loop
 from gantrans.training.bench import synthetic_batch, synthetic_spec
 from gantrans.training.engine import Engine, build_networks
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _losses(recipe: str, options: dict, steps: int = 3, **loop_kwargs):
     cls = get_recipe(recipe)
+    options = {**preset_options(cls, "paper"), **options}  # the reference's settings
     spec = synthetic_spec(cls, 32)
     batches = [synthetic_batch(spec, 1, seed=s) for s in range(steps)]
     ours_recipe = cls(dict(options), spec)
@@ -75,6 +76,15 @@ def test_a_recipe_without_a_reference_loop_is_refused():
     cls = get_recipe("vanilla")
     rec = cls({}, synthetic_spec(cls, 32))
     with pytest.raises(ConfigError, match="no reference training loop for recipe 'vanilla'"):
+        reference_loop(rec, {}, CPU)
+
+
+def test_settings_the_reference_does_not_have_are_refused():
+    from gantrans.errors import ConfigError
+
+    cls = get_recipe("pix2pix")
+    rec = cls({"generator": "unet_32"}, synthetic_spec(cls, 32))  # the defaults: residual, augment_D
+    with pytest.raises(ConfigError, match="no residual=True, augment_D=translation.*--preset paper"):
         reference_loop(rec, {}, CPU)
 
 

@@ -29,7 +29,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "training does)")
     p.add_argument("--baseline", action="store_true",
                    help="also time the reference implementation's own training step (plain PyTorch, fp32, "
-                        "same networks; cyclegan and pix2pix), interleaved with ours, and print the ratio")
+                        "same networks; cyclegan and pix2pix), interleaved with ours, and print the ratio; both "
+                        "run the recipe's paper preset, the reference's settings")
     p.add_argument("--rounds", type=int, default=None, metavar="N",
                    help="blocks of --steps timed steps, alternating with the baseline's "
                         "(default 3 with --baseline, else 1)")

@@ -223,6 +223,11 @@ def reference_loop(recipe: Any, nets: Mapping[str, nn.Module], device: torch.dev
         raise ConfigError(f"--baseline: no reference training loop for recipe '{name}' "
                           f"(there is one for {', '.join(RECIPES)})")
     config = recipe.config
+    extras = {k: config[k] for k in ("residual", "augment_D") if config.get(k) not in (None, False, "none")}
+    if extras:
+        settings = ", ".join(f"{k}={v}" for k, v in extras.items())
+        raise ConfigError(f"--baseline: the reference's step has no {settings}; compare the paper's settings "
+                          f"(--preset paper, which 'bench train --baseline' applies under your -o options)")
     moved = {k: net.to(device).train() for k, net in nets.items()}
     swap = config.get("direction") == "BtoA"
     if name == "cyclegan":

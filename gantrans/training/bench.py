@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from gantrans.recipe import DataSpec, Recipe, get_recipe
+from gantrans.recipe import DataSpec, Recipe, get_recipe, preset_options
 from gantrans.training import devices
 from gantrans.training.engine import Engine, build_networks, move_batch
 
@@ -75,7 +75,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     ``baseline`` the reference implementation's own loop (:mod:`gantrans.training.baseline`,
     fp32, same networks and seed) runs a block after each of ours — ours, reference, ours,
     reference, ... — so both see the same machine, and the figures include both medians and their
-    ratio. ``profile`` adds the top operators of each phase (:func:`profile_step`).
+    ratio; both run the recipe's ``paper`` preset (under ``options``), the only settings the
+    reference has. ``profile`` adds the top operators of each phase (:func:`profile_step`).
     ``channels_last`` overrides the Engine's memory format (default: NHWC on CUDA only).
     ``progress(done, total)`` is called after each step (warm-up steps included).
     """
@@ -86,7 +87,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     devices.configure_backends(dev, deterministic=False)
     cls = get_recipe(recipe)
     spec = synthetic_spec(cls, crop)
-    rec = cls(dict(options or {}), spec)
+    options = dict(options or {})
     if baseline:
         from gantrans.training.baseline import RECIPES
 
@@ -95,6 +96,9 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
 
             raise ConfigError(f"--baseline: no reference training loop for recipe '{recipe}' "
                               f"(there is one for {', '.join(RECIPES)})")
+        # Side by side means the same arithmetic: the reference knows only the paper's settings.
+        options = {**preset_options(cls, "paper"), **options}
+    rec = cls(options, spec)
     nets = build_networks(rec, seed)
     engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
     data = move_batch(synthetic_batch(spec, batch, seed), dev, engine.channels_last)
