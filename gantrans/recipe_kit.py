@@ -54,7 +54,7 @@ BASE_OPTIONS: tuple[Option, ...] = (
 RESIDUAL_OPTION = Option(
     "residual", bool, False,
     "the generator predicts a change added to its input, clamp(x + 2 G(x), -1, 1): with a few hundred "
-    "images it starts from 'change nothing' instead of having to learn to copy; only where input and "
+    "images it learns the edit instead of having to learn to copy its input first; only where input and "
     "output have the same channels (paper: false)")
 """Residual output of image-to-image generators (:class:`gantrans.gan.ResidualOutput`)."""
 

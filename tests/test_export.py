@@ -219,6 +219,27 @@ def test_cli_export_default_exporter_has_dynamic_sizes(cyclegan_run: Path, tmp_p
     assert err.count("\n") == 0 and "already exists" in err
 
 
+def test_residual_generator_of_the_pix2pix_defaults_exports_with_its_clamp(tmp_path: Path, capsys) -> None:
+    """pix2pix's defaults wrap the U-Net in a residual output; the export must carry the added
+    input and the clamp, at sizes never traced."""
+    from gantrans.cli.main import main
+    from gantrans.gan import ResidualOutput
+    from gantrans.training.checkpoint import load_checkpoint, recipe_from_checkpoint
+
+    run = make_run(tmp_path / "runs", "res", "pix2pix", {"generator": "unet_32", "ngf": 4, "ndf": 4},
+                   DataSpec("paired", {"A": 3, "B": 3}, 32))
+    G = recipe_from_checkpoint(load_checkpoint(run)).nets["G"].eval()
+    assert isinstance(G, ResidualOutput)
+    assert main(["export", str(run), "--out", str(tmp_path / "e")]) == 0
+    sess = ort.InferenceSession(str(tmp_path / "e" / "res_A2B.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 3, 64, 96)).astype(np.float32)
+    x[0, :, :8] = 1.0  # saturated input: the clamp decides there
+    with torch.no_grad():
+        want = G(torch.from_numpy(x)).numpy()
+    got = sess.run(None, {"image": x})[0]
+    assert np.abs(got - want).max() <= 1e-4 and got.max() <= 1.0 and np.isclose(got.max(), 1.0)
+
+
 @pytest.mark.parametrize("evil", ["../../y", "/some/where/deep/y"])
 def test_names_read_from_the_checkpoint_never_leave_the_output_folder(tmp_path: Path, evil: str) -> None:
     from gantrans.export import export_run

@@ -1,9 +1,10 @@
 """A residual output for image-to-image generators: the network predicts a change, not an image.
 
 Why: with a few hundred images the paper generators spend most of training learning to copy
-their input, and on small data the discriminator wins before they have (issue 17). Adding the
-input back makes "change little" the starting point: a freshly initialised generator (weights
-~N(0, 0.02), tanh head) outputs almost exactly its input, which is already a realistic image.
+their input, and on small data the discriminator wins before they have (issue 17). With the
+input added back, copying is free and the network only has to learn the edit. It does not make
+a new generator return its input: its untrained output is not small (normalisation layers
+rescale the activations; measured mean |G(x) - x| 0.32 for a fresh ``unet_64``, in [-1, 1]).
 The change is scaled by 2 so that, from any input, a tanh head can still reach any output in
 [-1, 1] (black to white, a full colourisation); the sum is clamped to that range, and the clamp
 is part of the exported graph.

@@ -6,7 +6,7 @@ that takes care of low frequencies. Networks and losses follow the reference imp
 U-Net 256, batch norm, dropout, vanilla (BCE) loss, discriminator loss halved. Two defaults
 differ from the paper because users train on a few hundred images, where the paper's settings
 make photos worse than leaving them untouched (issue 17, docs/small-data.md): the generator's
-output is residual (``residual``: it starts from "change nothing") and the discriminator sees
+output is residual (``residual``: it learns the edit, copying is free) and the discriminator sees
 randomly shifted images (``augment_D=translation``: it cannot memorise the set).
 ``--preset paper`` restores the paper exactly.
 

@@ -45,7 +45,7 @@ class CycleGAN(GANRecipe):
                       "the paper's generators, which output the image itself; on a few hundred photos "
                       "they score worse than leaving them untouched (issue 17)"),
                Preset("small-data", {"residual": True},
-                      "residual generators start from 'change nothing'; measured better than the paper "
+                      "residual generators learn the edit, copying is free; measured better than the paper "
                       "on 200 photo crops (docs/small-data.md), not yet better than identity on every task"))
 
     def __init__(self, config: Mapping[str, Any], data: DataSpec):
