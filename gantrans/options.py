@@ -71,6 +71,10 @@ class Preset:
     options: Mapping[str, Any]
     why: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, for catalogs (``gantrans plugins list --json``) and the GUI."""
+        return {"name": self.name, "options": {k: _jsonable(v) for k, v in self.options.items()}, "why": self.why}
+
     def describe(self) -> str:
         values = ", ".join(f"{k}={v}" for k, v in self.options.items())
         return f"{self.name}: {values}" + (f"  ({self.why})" if self.why else "")

@@ -58,6 +58,12 @@ RESIDUAL_OPTION = Option(
     "output have the same channels (paper: false)")
 """Residual output of image-to-image generators (:class:`gantrans.gan.ResidualOutput`)."""
 
+RESIDUAL_ZERO_INIT_OPTION = Option(
+    "residual_zero_init", bool, False,
+    "with 'residual': the generator's last convolution starts at zero, so a new generator returns its "
+    "input exactly (paper: false)")
+"""Whether a residual generator starts as the identity (``ResidualOutput(zero_init=...)``)."""
+
 BASE_DEFAULTS: dict[str, Any] = {o.name: o.default for o in BASE_OPTIONS}
 
 SAMPLE_SEED = 1234
@@ -210,7 +216,7 @@ class GANRecipe(Recipe):
             return net
         from gantrans.gan.residual import ResidualOutput
 
-        return ResidualOutput(net)
+        return ResidualOutput(net, zero_init=bool(self.config.get("residual_zero_init")))
 
     def check_size(self, key: str, size: int) -> None:
         """Raise when the data's image size breaks the network's size rule."""

@@ -69,9 +69,13 @@ class TrainingView(QWidget):
         self.recipe_about.setTextFormat(Qt.TextFormat.RichText)
         self.options = OptionsForm()
         self.network_info: dict[str, str] = {}
+        self.presets: dict[str, dict[str, Any]] = {}
         self.role_forms: dict[str, OptionsForm] = {}
         self.network_box = QVBoxLayout()
         self.reset_button = QPushButton("Defaults")
+        # A recipe's presets (the paper's settings, ...) fill the form, so what they change is seen.
+        self.preset_box = QComboBox(accessibleName="Preset")
+        self.preset_box.setToolTip("Named settings of the recipe: choosing one fills the options below")
 
         # data
         self.data_edit = QComboBox(editable=True, accessibleName="Data folder or built-in data set")
@@ -122,6 +126,7 @@ class TrainingView(QWidget):
         self._layout()
         self.recipe_box.currentIndexChanged.connect(self._recipe_chosen)
         self.reset_button.clicked.connect(self._reset)
+        self.preset_box.activated.connect(lambda _k: self.apply_preset(self.preset_box.currentData()))
         self.browse_button.clicked.connect(self._browse)
         self.data_edit.lineEdit().editingFinished.connect(lambda: self.inspect_data(self.data_edit.currentText()))
         self.data_edit.activated.connect(lambda _k: self.inspect_data(self.data_edit.currentText()))
@@ -138,6 +143,7 @@ class TrainingView(QWidget):
         rl = QVBoxLayout(recipe_group)
         row = QHBoxLayout()
         row.addWidget(self.recipe_box, 1)
+        row.addWidget(self.preset_box)
         row.addWidget(self.reset_button)
         rl.addLayout(row)
         rl.addWidget(self.recipe_about)
@@ -250,6 +256,7 @@ class TrainingView(QWidget):
             about += f" Data: {' or '.join(kinds)}."
         self.recipe_about.setText(f"{about} <i>(plugin {entry.plugin})</i>".strip())
         self.options.set_options([self._with_choices(spec, entry) for spec in entry.options])
+        self._fill_presets(entry.extra.get("presets") or [])
         for key in (*NETWORK_OPTIONS, "loss"):
             w = self.options.editors.get(key)
             if isinstance(w, QComboBox):
@@ -259,6 +266,27 @@ class TrainingView(QWidget):
             self.name_edit.clear()
         if self.data_info is not None:
             self._show_data()
+
+    def _fill_presets(self, presets: list[dict[str, Any]]) -> None:
+        self.presets = {str(p["name"]): dict(p.get("options") or {}) for p in presets if p.get("name")}
+        self.preset_box.clear()
+        self.preset_box.addItem("defaults", "")
+        self.preset_box.setItemData(0, "the recipe's declared defaults", Qt.ItemDataRole.ToolTipRole)
+        for preset in presets:
+            values = ", ".join(f"{k}={v}" for k, v in (preset.get("options") or {}).items())
+            self.preset_box.addItem(f"preset: {preset['name']}", str(preset["name"]))
+            self.preset_box.setItemData(self.preset_box.count() - 1, f"{values}\n{preset.get('why', '')}".strip(),
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.preset_box.setEnabled(bool(presets))
+
+    def apply_preset(self, name: str) -> None:
+        """Reset the form, then set preset ``name``'s values ("": the defaults). The values travel
+        as ``-o`` options, like any the user sets."""
+        self.options.reset()
+        for key, value in self.presets.get(name, {}).items():
+            if key in self.options.editors:
+                self.options.set_value(key, value)
+        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(name)))
 
     def _with_choices(self, spec: OptionSpec, recipe: Any) -> OptionSpec:
         """Network and loss options get the registered names they may take as choices."""
@@ -335,6 +363,7 @@ class TrainingView(QWidget):
 
     def _reset(self) -> None:
         self.options.reset()
+        self.preset_box.setCurrentIndex(0)
         for form in self.role_forms.values():
             form.reset()
 

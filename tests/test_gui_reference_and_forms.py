@@ -8,6 +8,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox  # noqa: E402
 
 from gantrans_gui import reference_import  # noqa: E402
@@ -102,6 +103,42 @@ def test_training_form_offers_registered_networks_and_their_own_options(qtbot, m
     assert args[:4] == ["train", "cyclegan", "--data", "/data/horses"]
     assert args[args.index("--name") + 1] == "h2z"
     assert args[-6:] == ["-o", "generator=resnet_6blocks", "-o", "pool_size=10", "-o", "generator.padding=zeros"]
+
+
+def test_a_preset_fills_the_form_with_its_values_and_they_travel_as_options(qtbot, monkeypatch, capsys):
+    """The real catalog (``gantrans plugins list --json``): pix2pix's paper preset switches off the
+    residual output and the discriminator augmentation; "Defaults" brings them back."""
+    import json
+
+    from gantrans.cli.main import main
+    from gantrans_gui import plugin_catalog as pc
+    from gantrans_gui.training_view import TrainingView
+
+    assert main(["plugins", "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(pc.PluginCatalog, "refresh", lambda self: None)
+    window = StubWindow()
+    qtbot.addWidget(window)
+    view = TrainingView(window)
+    qtbot.addWidget(view)
+    view.catalog.catalog, view.catalog.loaded = parse_catalog(listing), True
+    view.catalog.changed.emit()
+    assert view.select_recipe("pix2pix")
+    box = view.preset_box
+    assert [box.itemText(k) for k in range(box.count())] == ["defaults", "preset: paper"]
+    assert "residual=False" in box.itemData(1, Qt.ItemDataRole.ToolTipRole)
+    assert view.option_values() == {}
+    view.options.set_value("lambda_L1", 50.0)  # a preset starts from the defaults
+    box.setCurrentIndex(1)
+    box.activated.emit(1)
+    assert view.option_values() == {"residual": False, "augment_D": "none"}
+    view.data_edit.setCurrentText("/data/pairs")
+    assert view.train_args()[-4:] == ["-o", "augment_D=none", "-o", "residual=false"]
+    view.reset_button.click()
+    assert view.option_values() == {} and box.currentIndex() == 0
+    assert view.select_recipe("cyclegan") and box.count() == 3  # paper, small-data
+    view.apply_preset("small-data")
+    assert view.option_values()["lr"] == pytest.approx(1e-4) and view.option_values()["residual_zero_init"]
 
 
 def test_reference_import_without_torch_says_what_to_install(qtbot, monkeypatch, tmp_path):

@@ -406,7 +406,8 @@ def describe_entry(key: str, entry: Entry[Any]) -> dict[str, Any]:
     if key == "models":
         return {"name": entry.name, "description": getattr(obj, "description", "") or "",
                 "data_kinds": list(getattr(obj, "data_kinds", ()) or ()),
-                "options": [o.as_dict() for o in getattr(obj, "options", ())]}
+                "options": [o.as_dict() for o in getattr(obj, "options", ())],
+                "presets": [p.as_dict() for p in getattr(obj, "presets", ())]}
     if key == "networks":
         return {"name": entry.name, "kind": meta.get("kind"), "input": meta.get("input", "image"),
                 "size_multiple": meta.get("size_multiple", 1), "min_size": meta.get("min_size", 1),
