@@ -71,7 +71,8 @@ def test_options_form_types_defaults_tooltips_and_arguments(qtbot):
     assert form.changed_values() == {}
 
 
-def test_training_form_offers_registered_networks_and_their_own_options(qtbot, monkeypatch):
+def _training_form(qtbot, monkeypatch, listing: dict):
+    """A training form over ``listing`` (a ``plugins list --json`` answer), not a child process's."""
     from gantrans_gui import plugin_catalog as pc
     from gantrans_gui.training_view import TrainingView
 
@@ -80,8 +81,13 @@ def test_training_form_offers_registered_networks_and_their_own_options(qtbot, m
     qtbot.addWidget(window)
     view = TrainingView(window)
     qtbot.addWidget(view)
-    view.catalog.catalog, view.catalog.loaded = parse_catalog(LISTING), True
+    view.catalog.catalog, view.catalog.loaded = parse_catalog(listing), True
     view.catalog.changed.emit()
+    return view
+
+
+def test_training_form_offers_registered_networks_and_their_own_options(qtbot, monkeypatch):
+    view = _training_form(qtbot, monkeypatch, LISTING)
     assert view.recipes() == ["cyclegan"]
     gen = view.options.editors["generator"]
     assert isinstance(gen, QComboBox)
@@ -111,18 +117,9 @@ def test_a_preset_fills_the_form_with_its_values_and_they_travel_as_options(qtbo
     import json
 
     from gantrans.cli.main import main
-    from gantrans_gui import plugin_catalog as pc
-    from gantrans_gui.training_view import TrainingView
 
     assert main(["plugins", "list", "--json"]) == 0
-    listing = json.loads(capsys.readouterr().out)
-    monkeypatch.setattr(pc.PluginCatalog, "refresh", lambda self: None)
-    window = StubWindow()
-    qtbot.addWidget(window)
-    view = TrainingView(window)
-    qtbot.addWidget(view)
-    view.catalog.catalog, view.catalog.loaded = parse_catalog(listing), True
-    view.catalog.changed.emit()
+    view = _training_form(qtbot, monkeypatch, json.loads(capsys.readouterr().out))
     assert view.select_recipe("pix2pix")
     box = view.preset_box
     assert [box.itemText(k) for k in range(box.count())] == ["defaults", "preset: paper"]
