@@ -84,41 +84,57 @@ def _tensor(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def test_reduced_proxy_defaults_beat_doing_nothing_and_the_paper_preset_does_not(tmp_path):
-    """photos-warm, pix2pix with tiny networks, 30 steps on 8 crops: the held-out photo's L1 and
-    PSNR with the defaults beat a fixed bar below the identity baseline; the paper's settings
-    miss it."""
-    root = get_builtin("photos-warm").make(tmp_path / "warm", "paired")
+@pytest.fixture(scope="module")
+def warm_crops(tmp_path_factory) -> dict[str, torch.Tensor]:
+    """photos-warm: 8 training crops of each domain and 12 held-out pairs."""
     from PIL import Image
 
-    def load(split: str, letter: str, n: int) -> list[np.ndarray]:
+    root = get_builtin("photos-warm").make(tmp_path_factory.mktemp("warm") / "warm", "paired")
+
+    def load(split: str, letter: str, n: int) -> torch.Tensor:
         files = sorted((root / letter / split).glob("*.png"))[:n]
-        return [np.asarray(Image.open(f).convert("RGB")) for f in files]
+        return _tensor([np.asarray(Image.open(f).convert("RGB")) for f in files])
 
-    train = {"A": _tensor(load("train", "A", 8)), "B": _tensor(load("train", "B", 8))}
-    test_a, test_b = _tensor(load("test", "A", 12)), _tensor(load("test", "B", 12))
-    batches = [{"A": train["A"][i:i + 1], "B": train["B"][i:i + 1]} for i in range(8)]
-    spec = DataSpec(kind="paired", channels={"A": 3, "B": 3}, size=64)
+    return {"A": load("train", "A", 8), "B": load("train", "B", 8),
+            "test_A": load("test", "A", 12), "test_B": load("test", "B", 12)}
 
-    def score(options: dict) -> tuple[float, float]:
-        torch.manual_seed(0)
-        recipe = get_recipe("pix2pix")({**SMALL, **options}, spec)
-        run_steps(recipe, batches, 30)
-        with torch.no_grad():
-            out = recipe.export_module("G")(test_a)
-        out, target = ((t.permute(0, 2, 3, 1).numpy() + 1) / 2 for t in (out, test_b))
-        return (float(np.mean([l1(o, t) for o, t in zip(out, target)])),
-                float(np.mean([psnr(o, t) for o, t in zip(out, target)])))
 
-    x, y = ((t.permute(0, 2, 3, 1).numpy() + 1) / 2 for t in (test_a, test_b))
+def _proxy_score(name: str, options: dict, crops: dict[str, torch.Tensor]) -> tuple[float, float]:
+    """Mean L1 and PSNR of the A -> B generator on the held-out photo after 30 steps, batch 1.
+    CycleGAN sees A and B crops in different orders: unpaired."""
+    kind, key, shift = ("paired", "G", 0) if name == "pix2pix" else ("unpaired", "G_A", 3)
+    batches = [{"A": crops["A"][i:i + 1], "B": crops["B"][(i + shift) % 8:(i + shift) % 8 + 1]} for i in range(8)]
+    torch.manual_seed(0)
+    recipe = get_recipe(name)({**SMALL, **options}, DataSpec(kind=kind, channels={"A": 3, "B": 3}, size=64))
+    run_steps(recipe, batches, 30)
+    with torch.no_grad():
+        out = recipe.export_module(key)(crops["test_A"])
+    out, target = ((t.permute(0, 2, 3, 1).numpy() + 1) / 2 for t in (out, crops["test_B"]))
+    return (float(np.mean([l1(o, t) for o, t in zip(out, target)])),
+            float(np.mean([psnr(o, t) for o, t in zip(out, target)])))
+
+
+# (L1 below, PSNR above): pix2pix's defaults must beat doing nothing (L1 0.052, 23.9 dB) clearly;
+# CycleGAN's small-data preset (not its default), unpaired and 30 steps in, must at least keep
+# the photo, which the paper's settings do not.
+BARS = {"pix2pix": (0.045, 25.0), "cyclegan": (0.06, 22.5)}
+OURS = {"pix2pix": None, "cyclegan": "small-data"}
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "cyclegan"])
+def test_reduced_proxy_ours_pass_a_bar_the_paper_preset_misses(name, warm_crops):
+    """The issue's proxy, reduced to tiny networks, 30 steps on 8 crops of photos-warm."""
+    x, y = ((t.permute(0, 2, 3, 1).numpy() + 1) / 2 for t in (warm_crops["test_A"], warm_crops["test_B"]))
     identity_l1 = float(np.mean([l1(a, b) for a, b in zip(x, y)]))
-    assert identity_l1 == pytest.approx(0.052, abs=0.005)  # the bar below is below doing nothing
-    default_l1, default_psnr = score({})
-    paper_l1, paper_psnr = score(preset_options(get_recipe("pix2pix"), "paper"))
-    print(f"identity {identity_l1:.4f}; defaults {default_l1:.4f} / {default_psnr:.1f} dB; "
+    assert identity_l1 == pytest.approx(0.052, abs=0.005)
+    ours = preset_options(get_recipe(name), OURS[name]) if OURS[name] else {}
+    default_l1, default_psnr = _proxy_score(name, ours, warm_crops)
+    paper_l1, paper_psnr = _proxy_score(name, preset_options(get_recipe(name), "paper"), warm_crops)
+    print(f"{name}: identity {identity_l1:.4f}; ours {default_l1:.4f} / {default_psnr:.1f} dB; "
           f"paper {paper_l1:.4f} / {paper_psnr:.1f} dB")
-    assert default_l1 < 0.045 and default_psnr > 25.0
-    assert not (paper_l1 < 0.045 and paper_psnr > 25.0)
+    max_l1, min_psnr = BARS[name]
+    assert default_l1 < max_l1 and default_psnr > min_psnr
+    assert not (paper_l1 < max_l1 and paper_psnr > min_psnr)
 
 
 def test_preset_flag_sets_options_under_the_users():
