@@ -11,7 +11,8 @@ Defaults: ResNet 9 blocks, instance norm, LSGAN loss, Adam 2e-4, beta1 0.5, as i
 shows the discriminators shifted images, takes their normalisation layers out (they hide the
 global colour statistics a colour grade changes) and halves the learning rate: on a few hundred
 photos with a colour grade to learn it keeps them intact where the paper's settings ruin
-them, and beats leaving them untouched on a strong grade (not yet on a subtle one). It is not the default: with it, a translation that changes
+them, and beats leaving them untouched on one grade of three (warm; fade: level, teal-orange:
+behind). It is not the default: with it, a translation that changes
 every pixel (the demo's label maps to renders) does not leave the identity in the demo's
 budget. ``--preset paper`` names the paper's settings.
 
@@ -63,7 +64,7 @@ class CycleGAN(GANRecipe):
                       "discriminators without normalisation shown shifted images, half the learning rate; "
                       "on 200 photo crops (3000 steps) it keeps the photos where the paper's settings "
                       "ruin them (teal-orange: 29.7 dB, paper 15.2, untouched 31.5) and beats leaving them "
-                      "untouched on a strong grade (warm: 24.7 dB against 24.0), not yet on a subtle one; "
+                      "untouched on one grade of three (warm: 24.7 dB against 24.0; fade: level); "
                       "a translation that changes every pixel does not leave the identity "
                       "(docs/small-data.md)"))
 
