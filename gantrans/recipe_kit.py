@@ -64,6 +64,9 @@ RESIDUAL_ZERO_INIT_OPTION = Option(
     "input exactly (paper: false)")
 """Whether a residual generator starts as the identity (``ResidualOutput(zero_init=...)``)."""
 
+RESIDUAL_OPTIONS = (RESIDUAL_OPTION, RESIDUAL_ZERO_INIT_OPTION)
+"""What an image-to-image recipe declares to offer residual generators (:meth:`GANRecipe.residual_generator`)."""
+
 BASE_DEFAULTS: dict[str, Any] = {o.name: o.default for o in BASE_OPTIONS}
 
 SAMPLE_SEED = 1234

@@ -25,14 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from gantrans.options import Option, Preset, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
-from gantrans.recipe_kit import (
-    BASE_OPTIONS,
-    DIRECTIONS,
-    RESIDUAL_OPTION,
-    RESIDUAL_ZERO_INIT_OPTION,
-    GANRecipe,
-    same_channels,
-)
+from gantrans.recipe_kit import BASE_OPTIONS, DIRECTIONS, RESIDUAL_OPTIONS, GANRecipe, same_channels
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -46,8 +39,7 @@ class Pix2Pix(GANRecipe):
     options = override(BASE_OPTIONS + (
         Option("lambda_L1", float, 100.0, "weight of the L1 distance to the target"),
         Option("direction", str, "AtoB", "AtoB: translate the A folder into B; BtoA: the reverse", DIRECTIONS),
-        RESIDUAL_OPTION,
-        RESIDUAL_ZERO_INIT_OPTION,
+        *RESIDUAL_OPTIONS,
     ), generator="unet_256", discriminator="patchgan", loss="vanilla", norm="batch", dropout=True,
         residual=True, augment_D="translation")
     presets = (Preset("paper", {"residual": False, "augment_D": "none"},

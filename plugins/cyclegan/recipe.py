@@ -26,14 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from gantrans.options import Option, Preset, override
 from gantrans.recipe import Batch, DataSpec, ExportHead, OptimizerSpec, Phase
-from gantrans.recipe_kit import (
-    BASE_OPTIONS,
-    DIRECTIONS,
-    RESIDUAL_OPTION,
-    RESIDUAL_ZERO_INIT_OPTION,
-    GANRecipe,
-    same_channels,
-)
+from gantrans.recipe_kit import BASE_OPTIONS, DIRECTIONS, RESIDUAL_OPTIONS, GANRecipe, same_channels
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -52,8 +45,7 @@ class CycleGAN(GANRecipe):
                                               "(0: none)"),
         Option("pool_size", int, 50, "generated images kept in each discriminator's history (0: none)"),
         Option("direction", str, "AtoB", "which data folder is the recipe's domain A", DIRECTIONS),
-        RESIDUAL_OPTION,
-        RESIDUAL_ZERO_INIT_OPTION,
+        *RESIDUAL_OPTIONS,
     )
     presets = (Preset("paper", {"residual": False},
                       "the paper's generators, which output the image itself; on a few hundred photos "
