@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
+from gantrans.options import Preset
 from gantrans_gui import view_support
 from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
 from gantrans_gui.data_inspect import describe, image_summary
@@ -69,13 +70,14 @@ class TrainingView(QWidget):
         self.recipe_about.setTextFormat(Qt.TextFormat.RichText)
         self.options = OptionsForm()
         self.network_info: dict[str, str] = {}
-        self.presets: dict[str, dict[str, Any]] = {}
+        self.presets: dict[str, Preset] = {}
         self.role_forms: dict[str, OptionsForm] = {}
         self.network_box = QVBoxLayout()
         self.reset_button = QPushButton("Defaults")
         # A recipe's presets (the paper's settings, ...) fill the form, so what they change is seen.
         self.preset_box = QComboBox(accessibleName="Preset")
         self.preset_box.setToolTip("Named settings of the recipe: choosing one fills the options below")
+        self.preset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
         # data
         self.data_edit = QComboBox(editable=True, accessibleName="Data folder or built-in data set")
@@ -268,22 +270,22 @@ class TrainingView(QWidget):
             self._show_data()
 
     def _fill_presets(self, presets: list[dict[str, Any]]) -> None:
-        self.presets = {str(p["name"]): dict(p.get("options") or {}) for p in presets if p.get("name")}
+        self.presets = {str(p["name"]): Preset(str(p["name"]), dict(p.get("options") or {}), str(p.get("why") or ""))
+                        for p in presets if p.get("name")}
         self.preset_box.clear()
         self.preset_box.addItem("defaults", "")
         self.preset_box.setItemData(0, "the recipe's declared defaults", Qt.ItemDataRole.ToolTipRole)
-        for preset in presets:
-            values = ", ".join(f"{k}={v}" for k, v in (preset.get("options") or {}).items())
-            self.preset_box.addItem(f"preset: {preset['name']}", str(preset["name"]))
-            self.preset_box.setItemData(self.preset_box.count() - 1, f"{values}\n{preset.get('why', '')}".strip(),
-                                        Qt.ItemDataRole.ToolTipRole)
+        for name, preset in self.presets.items():
+            self.preset_box.addItem(f"preset: {name}", name)
+            self.preset_box.setItemData(self.preset_box.count() - 1, preset.describe(), Qt.ItemDataRole.ToolTipRole)
         self.preset_box.setEnabled(bool(presets))
 
     def apply_preset(self, name: str) -> None:
         """Reset the form, then set preset ``name``'s values ("": the defaults). The values travel
         as ``-o`` options, like any the user sets."""
         self.options.reset()
-        for key, value in self.presets.get(name, {}).items():
+        preset = self.presets.get(name)
+        for key, value in (preset.options if preset else {}).items():
             if key in self.options.editors:
                 self.options.set_value(key, value)
         self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(name)))

@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("workdir")
     ap.add_argument("--model", help="a generate/generate-conditional .onnx for the Samples view")
     ap.add_argument("--train-seconds", type=float, default=150)
-    ap.add_argument("--only", default="runs,plugins,samples")
+    ap.add_argument("--only", default="runs,plugins,samples,presets")
     args = ap.parse_args()
     work = Path(args.workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -115,6 +115,17 @@ def main() -> None:
         view = w.show_view("plugins")
         view.uninstall("onesided")
         until(lambda: not view.runner.running(), 300)
+        w.close()
+
+    if "presets" in only:
+        w = MainWindow()
+        w.resize(1280, 800)
+        w.show()
+        form = w.show_view("training")
+        until(lambda: form.catalog.loaded, 60)
+        form.select_recipe("pix2pix")
+        form.apply_preset("paper")
+        shot(w, "training-preset-paper.png")
         w.close()
 
     if "samples" in only and args.model:
