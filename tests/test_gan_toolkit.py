@@ -346,3 +346,41 @@ def test_augment_option_reaches_every_discriminator_call_and_rejects_unknown_pol
     recipe.d_adv(D, real, fake, labels)
     recipe.g_adv(D, fake, real, labels)
     assert len(seen) == 3 and any(bool((s == 0).any()) for s in seen)  # zero-filled shifts
+
+# ---------------------------------------------------------------------------------- padding
+
+
+@pytest.mark.parametrize("layer, reference", [("ReflectionPad2d", nn.ReflectionPad2d),
+                                               ("ReplicationPad2d", nn.ReplicationPad2d)])
+def test_padding_keeps_bf16_under_cpu_autocast_and_is_the_torch_layer_otherwise(layer, reference) -> None:
+    import gantrans.gan as toolkit
+
+    pad, ref = getattr(toolkit, layer)(2), reference(2)
+    x = torch.randn(2, 3, 6, 7).to(torch.bfloat16).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours, theirs = pad(x), ref(x)
+    assert theirs.dtype == torch.float32  # autocast's own policy widens the pad ...
+    assert ours.dtype == torch.bfloat16  # ... ours keeps the input's precision, and the numbers
+    assert torch.equal(ours.float(), theirs)
+    (grad,) = torch.autograd.grad(ours.float().sum(), x)
+    assert grad.dtype == torch.bfloat16 and grad.shape == x.shape
+    y = torch.randn(1, 3, 5, 5)
+    assert torch.equal(pad(y), ref(y)) and not pad.state_dict()
+
+
+def test_resnet_generator_under_bf16_autocast_matches_torch_padding_bit_for_bit() -> None:
+    from gantrans_plugins.networks.resnet import ResnetGenerator
+
+    torch.manual_seed(0)
+    net = ResnetGenerator(ngf=8, n_blocks=2)
+    plain = ResnetGenerator(ngf=8, n_blocks=2)
+    for m in plain.modules():  # the same network with torch's own pads
+        for name, child in m.named_children():
+            if type(child).__name__ == "ReflectionPad2d" and type(child) is not nn.ReflectionPad2d:
+                setattr(m, name, nn.ReflectionPad2d(child.padding))
+    plain.load_state_dict(net.state_dict())
+    assert any(type(m) is nn.ReflectionPad2d for m in plain.modules())
+    assert not any(type(m) is nn.ReflectionPad2d for m in net.modules())
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(net(x), plain(x))

@@ -1,4 +1,5 @@
-"""Toolkit for plugin authors: adversarial losses, gradient penalty, image pool, weight init.
+"""Toolkit for plugin authors: adversarial losses, gradient penalty, image pool, weight init,
+padding layers that keep their precision under autocast.
 
 Public and stable: a third-party recipe may import anything listed in ``__all__``. This
 package imports torch.
@@ -17,6 +18,7 @@ from gantrans.gan.losses import (
     WGANGPLoss,
     make_loss,
 )
+from gantrans.gan.padding import ReflectionPad2d, ReplicationPad2d
 from gantrans.gan.penalty import gradient_penalty
 from gantrans.gan.pool import ImagePool
 from gantrans.gan.residual import ResidualOutput
@@ -31,6 +33,8 @@ __all__ = [
     "LOSSES",
     "LSGANLoss",
     "RaLSGANLoss",
+    "ReflectionPad2d",
+    "ReplicationPad2d",
     "VanillaLoss",
     "WGANGPLoss",
     "gradient_penalty",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gantrans.errors import ConfigError
+from gantrans.gan import ReflectionPad2d, ReplicationPad2d
 
 from . import PADDINGS
 from .layers import norm_layer, positive_int, reference_conv_bias
@@ -17,9 +18,9 @@ from .layers import norm_layer, positive_int, reference_conv_bias
 def _padding(padding_type: str) -> tuple[list[nn.Module], int]:
     """Explicit pad layers plus the conv's own padding for one 3x3 conv."""
     if padding_type == "reflect":
-        return [nn.ReflectionPad2d(1)], 0
+        return [ReflectionPad2d(1)], 0
     if padding_type == "replicate":
-        return [nn.ReplicationPad2d(1)], 0
+        return [ReplicationPad2d(1)], 0
     if padding_type == "zero":
         return [], 1
     raise ConfigError(f"unknown padding_type '{padding_type}'; choose one of {', '.join(PADDINGS)}")
@@ -61,7 +62,7 @@ class ResnetGenerator(nn.Module):
         bias = reference_conv_bias(norm)
         make_norm = norm_layer(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, kernel_size=7, padding=0, bias=bias),
             make_norm(ngf),
             nn.ReLU(True),
@@ -78,7 +79,7 @@ class ResnetGenerator(nn.Module):
             layers += [nn.ConvTranspose2d(c, c // 2, kernel_size=3, stride=2, padding=1, output_padding=1,
                                           bias=bias),
                        make_norm(c // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, kernel_size=7, padding=0), nn.Tanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, kernel_size=7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
