@@ -118,6 +118,28 @@ def test_bench_train_baseline_interleaves_and_reports_the_ratio(capsys):
     assert "reference loop (fp32, 1 thr)" in out and "ratio" in out and "1 threads" in out
 
 
+def test_bench_train_versus_interleaves_our_step_at_another_precision(capsys):
+    import json
+
+    from gantrans.cli.main import main
+
+    args = ["bench", "train", "cyclegan", "--crop", "32", "--device", "cpu", "--steps", "2", "--warmup", "1",
+            "--rounds", "2", "-o", "generator=resnet_6blocks", "-o", "ngf=4", "-o", "ndf=4",
+            "--precision", "bf16", "--versus", "fp32"]
+    assert main([*args, "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    v = r["versus"]
+    assert r["precision"] == "bf16" and v["precision"] == "fp32"
+    assert len(r["round_medians_s"]) == 2 and len(v["round_medians_s"]) == 2
+    assert r["versus_ratio"] == pytest.approx(v["median_s_per_it"] / r["median_s_per_it"])
+    assert "baseline" not in r
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "gantrans (bf16)" in out and "gantrans (fp32)" in out and "fp32 s/it / bf16 s/it" in out
+    assert main([*args, "--baseline"]) == 1  # one interleaved loop at a time
+    assert "one at a time" in capsys.readouterr().err
+
+
 def test_bench_train_baseline_refuses_a_recipe_without_a_reference_loop():
     from gantrans.cli.main import main
 

@@ -31,9 +31,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="also time the reference implementation's own training step (plain PyTorch, fp32, "
                         "same networks; cyclegan and pix2pix), interleaved with ours, and print the ratio; both "
                         "run the recipe's paper preset, the reference's settings")
+    p.add_argument("--versus", choices=("fp32", "bf16", "fp16"), default=None, metavar="PRECISION",
+                   help="also time our own step at PRECISION (fp32, bf16, fp16; same networks and batch), "
+                        "interleaved, and print the ratio: --precision auto --versus fp32 shows what the "
+                        "automatic choice gains")
     p.add_argument("--rounds", type=int, default=None, metavar="N",
-                   help="blocks of --steps timed steps, alternating with the baseline's "
-                        "(default 3 with --baseline, else 1)")
+                   help="blocks of --steps timed steps, alternating with the baseline's or --versus's "
+                        "(default 3 with either, else 1)")
     p.add_argument("--profile", action="store_true",
                    help="after timing, profile 2 more steps and print the top operators of each phase")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", type=option_arg,
@@ -58,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     options = dict(args.option)  # parsed and checked by option_arg
     reporter = events.active()
-    rounds = args.rounds or (3 if args.baseline else 1)
-    total = (args.warmup + rounds * args.steps) * (2 if args.baseline else 1)
+    paired = args.baseline or args.versus is not None
+    rounds = args.rounds or (3 if paired else 1)
+    total = (args.warmup + rounds * args.steps) * (2 if paired else 1)
     reporter.start("bench train", total=total, unit="step")
     rate = events.Rate()
 
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
                     steps=args.steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step,
-                    baseline=args.baseline, rounds=rounds, profile=args.profile,
+                    baseline=args.baseline, rounds=rounds, profile=args.profile, versus=args.versus,
                     channels_last=None if args.memory_format == "auto" else args.memory_format == "channels_last")
     reporter.result(files=[], figures=r)
     if args.json and not reporter.json:
@@ -93,19 +98,30 @@ def run(args: argparse.Namespace) -> int:
             f"{r['achieved_flops_per_s'] / 1e9:.0f} GFLOP/s sustained")
     if "baseline" in r:
         b = r["baseline"]
-        say("")
-        say(f"{'interleaved':<28}{'s/it (median)':>15}{'images/s':>10}   per-round medians")
-        for label, row in ((f"gantrans ({r['precision']}, {r['threads']} thr)", r),
-                           (f"reference loop (fp32, {b['threads']} thr)", b)):
-            rounds_text = " ".join(f"{v:.3f}" for v in row["round_medians_s"])
-            say(f"{label:<28}{row['median_s_per_it']:>15.4f}{row['images_per_s']:>10.2f}   {rounds_text}")
+        print_interleaved(((f"gantrans ({r['precision']}, {r['threads']} thr)", r),
+                           (f"reference loop (fp32, {b['threads']} thr)", b)))
         say(f"ratio      {r['ratio']:.2f}x (reference s/it / gantrans s/it; > 1: gantrans is faster)")
+    if "versus" in r:
+        v = r["versus"]
+        print_interleaved(((f"gantrans ({r['precision']})", r), (f"gantrans ({v['precision']})", v)))
+        say(f"ratio      {r['versus_ratio']:.2f}x ({v['precision']} s/it / {r['precision']} s/it; > 1: "
+            f"{r['precision']} is faster)")
     if "profile" in r:
         say("")
         print_profile(r["profile"], "gantrans")
         if "baseline" in r and "profile" in r["baseline"]:
             print_profile(r["baseline"]["profile"], "reference loop")
     return 0
+
+
+def print_interleaved(rows: tuple[tuple[str, dict], ...]) -> None:
+    """Median, images/s and per-round medians of loops timed in alternation."""
+    say = console.say
+    say("")
+    say(f"{'interleaved':<28}{'s/it (median)':>15}{'images/s':>10}   per-round medians")
+    for label, row in rows:
+        rounds_text = " ".join(f"{v:.3f}" for v in row["round_medians_s"])
+        say(f"{label:<28}{row['median_s_per_it']:>15.4f}{row['images_per_s']:>10.2f}   {rounds_text}")
 
 
 def print_profile(profile: dict, who: str) -> None:

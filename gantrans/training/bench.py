@@ -68,7 +68,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
                 steps: int = 10, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
                 seed: int = 0, progress: Callable[[int, int], None] | None = None, baseline: bool = False,
                 rounds: int | None = None, profile: bool = False, profile_steps: int = 2,
-                channels_last: bool | None = None) -> dict[str, Any]:
+                channels_last: bool | None = None, versus: str | None = None) -> dict[str, Any]:
     """Time training steps after ``warmup`` untimed ones; returns the figures as a dict.
 
     ``rounds`` blocks of ``steps`` timed steps (default 3 with ``baseline``, else 1). With
@@ -78,6 +78,10 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     ratio; both run the recipe's ``paper`` preset (under ``options``), the only settings the
     reference has. ``profile`` adds the top operators of each phase (:func:`profile_step`).
     ``channels_last`` overrides the Engine's memory format (default: NHWC on CUDA only).
+    ``versus`` (a precision; not with ``baseline``) interleaves the same way a second copy of our
+    own step at that precision — same recipe, networks, seed and batch — so ``auto`` can be held
+    against ``fp32`` on one machine at one time; the figures then include ``versus`` and
+    ``versus_ratio`` (its s/it over ours: > 1 means the precision under test is faster).
     ``progress(done, total)`` is called after each step (warm-up steps included).
     """
     from gantrans import openmp
@@ -88,6 +92,11 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     cls = get_recipe(recipe)
     spec = synthetic_spec(cls, crop)
     options = dict(options or {})
+    if baseline and versus:
+        from gantrans.errors import ConfigError
+
+        raise ConfigError("--versus and --baseline each add one interleaved loop; use one at a time")
+    versus_prec = devices.pick_precision(versus, dev) if versus else None
     if baseline:
         from gantrans.training.baseline import RECIPES
 
@@ -102,8 +111,9 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     nets = build_networks(rec, seed)
     engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
     data = move_batch(synthetic_batch(spec, batch, seed), dev, engine.channels_last)
-    rounds = max(1, rounds or (3 if baseline else 1))
-    total = (warmup + rounds * steps) * (2 if baseline else 1)
+    paired = baseline or versus_prec is not None
+    rounds = max(1, rounds or (3 if paired else 1))
+    total = (warmup + rounds * steps) * (2 if paired else 1)
     done = 0
 
     def run(step: Callable[[int], Any], first: int, count: int) -> list[float]:
@@ -136,20 +146,22 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     ours_rounds: list[list[float]] = []
     ref_rounds: list[list[float]] = []
     ours_mem = ref_mem = 0
-    reference: _Reference | None = None
+    reference: _Reference | _OwnStep | None = None
     for r in range(rounds):
         if r:
             _reset_peak(dev)
         ours_rounds.append(run(ours_step, warmup + r * steps, steps))
         if reference is None or dev.type == "cuda":  # a CPU's peak resident set is the whole process's
             ours_mem = max(ours_mem, peak_memory(dev)[0])
-        if not baseline:
+        if not paired:
             continue
         if governor is not None:
             governor.pause(default_threads)
         if reference is None:
             # Built only now, so the CPU's peak resident set above is gantrans's alone.
-            reference = _Reference(cls(dict(options or {}), spec), spec, batch, seed, dev)
+            other_recipe = cls(dict(options or {}), spec)
+            reference = (_Reference(other_recipe, spec, batch, seed, dev) if baseline else
+                         _OwnStep(other_recipe, spec, batch, seed, dev, str(versus_prec), compile, channels_last))
             _reset_peak(dev)
             run(reference, 0, warmup)
         _reset_peak(dev)
@@ -170,6 +182,13 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
               "compile": compile, "channels_last": engine.channels_last,
               "flops_per_step": flops, "achieved_flops_per_s": (flops / median) if flops else None,
               "networks": {k: sum(p.numel() for p in n.parameters()) for k, n in engine.nets.items()}}
+    if versus_prec is not None:
+        ref_times = [t for block in ref_rounds for t in block]
+        result["versus"] = {"precision": versus_prec, "median_s_per_it": statistics.median(ref_times),
+                            "images_per_s": batch / statistics.median(ref_times), "min_s_per_it": min(ref_times),
+                            "round_medians_s": [statistics.median(b) for b in ref_rounds],
+                            "peak_memory_bytes": ref_mem if dev.type == "cuda" else max(ref_mem, ours_mem)}
+        result["versus_ratio"] = statistics.median(ref_times) / median
     if baseline:
         ref_times = [t for block in ref_rounds for t in block]
         ref_median = statistics.median(ref_times)
@@ -183,7 +202,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
         result["ratio"] = ref_median / median
     if profile:
         result["profile"] = profile_step(engine, data, warmup + rounds * steps + 1, profile_steps)
-        if reference is not None:
+        if isinstance(reference, _Reference):
             if governor is not None:
                 governor.pause(default_threads)
             result["baseline"]["profile"] = profile_step(reference.loop, reference.data, 0, profile_steps)
@@ -201,6 +220,19 @@ class _Reference:
 
     def __call__(self, step: int) -> None:
         self.loop.step(self.data)
+
+
+class _OwnStep:
+    """Our own step at another precision, on its own networks (same options and seed) and batch."""
+
+    def __init__(self, recipe: Recipe, spec: DataSpec, batch: int, seed: int, dev: torch.device, precision: str,
+                 compile: bool, channels_last: bool | None):
+        self.engine = Engine(recipe, build_networks(recipe, seed), dev, precision, compile=compile,
+                             channels_last=channels_last)
+        self.data = move_batch(synthetic_batch(spec, batch, seed), dev, self.engine.channels_last)
+
+    def __call__(self, step: int) -> None:
+        self.engine.step(self.data, step)
 
 
 def _sync(dev: torch.device) -> None:
