@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     say = console.say
     say(f"recipe     {r['recipe']} ({', '.join(f'{k} {v / 1e6:.2f}M' for k, v in r['networks'].items())})")
     say(f"device     {r['device']}")
-    say(f"precision  {r['precision']}")
+    say(f"precision  {r['precision']}" + (f" ({r['precision_note']})" if r.get("precision_note") else ""))
     if r.get("thread_changes") and len(r["thread_changes"]) > 1:
         say(f"threads    followed the load: {', '.join(f'{n} at {t:g} s' for t, n in r['thread_changes'])}")
     say(f"settings   {r['threads']} threads, compile {'on' if r['compile'] else 'off'}, "

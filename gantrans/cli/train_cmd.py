@@ -61,7 +61,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     h = p.add_argument_group("hardware")
     h.add_argument("--device", metavar="DEV", help="auto (default: cuda, then mps, then cpu), cpu, cuda[:N], mps")
     h.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                   help="auto (default): bf16 where the hardware has it, fp16 on older GPUs, else fp32")
+                   help="auto (default): bf16 where the hardware has it and, on a CPU, where it is faster "
+                        "(the run's first line says why); fp16 on older GPUs; else fp32")
     h.add_argument("--compile", action="store_true", help="torch.compile the networks")
     h.add_argument("--deterministic", action="store_true", help="deterministic algorithms (exact resume)")
     h.add_argument("--seed", type=int, metavar="S")

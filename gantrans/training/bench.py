@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from gantrans.recipe import DataSpec, Recipe, get_recipe, preset_options
-from gantrans.training import devices
+from gantrans.training import auto_precision, devices
 from gantrans.training.engine import Engine, build_networks, move_batch
 
 
@@ -87,7 +87,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     from gantrans import openmp
 
     dev = devices.pick_device(device)
-    prec = devices.pick_precision(precision, dev)
+    devices.pick_precision(precision, dev)  # refuse what the device cannot do before any work
     devices.configure_backends(dev, deterministic=False)
     cls = get_recipe(recipe)
     spec = synthetic_spec(cls, crop)
@@ -107,6 +107,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
                               f"(there is one for {', '.join(RECIPES)})")
         # Side by side means the same arithmetic: the reference knows only the paper's settings.
         options = {**preset_options(cls, "paper"), **options}
+    prec, prec_note = auto_precision.pick_precision(precision, dev, lambda: cls(dict(options), spec), batch, seed)
     rec = cls(options, spec)
     nets = build_networks(rec, seed)
     engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
@@ -174,6 +175,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     mem_kind = peak_memory(dev)[1]
     flops = count_step_flops(engine, data, warmup + rounds * steps)
     result = {"recipe": recipe, "device": devices.describe_device(dev, verbose=True), "precision": prec,
+              "precision_note": prec_note,
               "crop": crop, "batch": batch, "steps": steps, "warmup": warmup, "rounds": rounds,
               "median_s_per_it": median, "images_per_s": batch / median, "min_s_per_it": min(times),
               "round_medians_s": [statistics.median(b) for b in ours_rounds], "peak_memory_bytes": ours_mem,

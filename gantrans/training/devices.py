@@ -2,7 +2,10 @@
 
 ``auto`` precision picks bf16 autocast on CUDA devices of compute capability 8 or newer and on
 CPUs with native bf16 (AVX512-BF16 or AMX), fp16 with a gradient scaler on older CUDA devices,
-and fp32 everywhere else.
+and fp32 everywhere else. On such a CPU the trainer and ``bench train`` then keep fp32 where a
+step does too little arithmetic per weight for bf16 to be faster
+(:mod:`gantrans.training.auto_precision`, which needs the recipe; this module needs only the
+device).
 """
 
 from __future__ import annotations

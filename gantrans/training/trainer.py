@@ -33,7 +33,7 @@ from gantrans.data.formats import SkipReport
 from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
 from gantrans.fileio import atomic_write, safe_name
 from gantrans.recipe import DataSpec, Recipe, get_recipe
-from gantrans.training import devices
+from gantrans.training import auto_precision, devices
 from gantrans.training import distributed as D
 from gantrans.training.checkpoint import (
     CHECKPOINT_DIR,
@@ -209,15 +209,23 @@ class Trainer:
 
             # only where the CLI chose the OpenMP wait for it (openmp.choose_wait_policy(adaptive=True))
             self.governor = openmp.governor(torch.set_num_threads, torch.get_num_threads())
-        self.precision = devices.pick_precision(c.precision, self.device)
+        devices.pick_precision(c.precision, self.device)  # refuse what the device cannot do before any work
         devices.configure_backends(self.device, c.deterministic)
         seed_everything(c.seed)
         recipe_cls = get_recipe(c.recipe)
         self.train_ds, self.fixed_ds = self._open_data(recipe_cls)
         spec = DataSpec.from_dict(self.ckpt["data"]) if self.ckpt else self.train_ds.spec
-        self.recipe = recipe_cls(c.model, spec)
-        if self.ckpt:
-            self.recipe.pin_network_options(self.ckpt.get("network_specs"))
+
+        def make_recipe() -> Any:
+            recipe = recipe_cls(c.model, spec)
+            if self.ckpt:
+                recipe.pin_network_options(self.ckpt.get("network_specs"))
+            return recipe
+
+        self.recipe = make_recipe()
+        per_rank = -(-len(self.train_ds) // self.dist.world_size)
+        self.precision, self.precision_note = auto_precision.pick_precision(
+            c.precision, self.device, make_recipe, min(c.batch_size, per_rank), c.seed)
         nets = build_networks(self.recipe, c.seed)
         if self.ckpt:
             for key, state in self.ckpt["networks"].items():
@@ -228,7 +236,6 @@ class Trainer:
                              compile=c.compile, skip_nonfinite=c.skip_nonfinite)
         check_generator_sizes(self.recipe, self.engine.nets, self.device)
         self.batch_note = ""
-        per_rank = -(-len(self.train_ds) // self.dist.world_size)
         if c.batch_size > per_rank:  # a batch larger than the data set: one batch of everything
             self.batch_note = (f"batch {per_rank} (the data set has {len(self.train_ds)} images; "
                                f"{c.batch_size} asked)")
@@ -512,7 +519,8 @@ class Trainer:
         if total < c.total_epochs * steps_per_epoch:
             length += f", stopping at step {total}"
         verb = "resuming" if self.ckpt else "training"
-        lines = [f"gantrans: {verb} '{c.recipe}' on {device}{procs}, precision {self.precision}, {batch}, {length}"]
+        precision = f"{self.precision} ({self.precision_note})" if self.precision_note else self.precision
+        lines = [f"gantrans: {verb} '{c.recipe}' on {device}{procs}, precision {precision}, {batch}, {length}"]
         samples = [f"every {c.sample_every_epoch} epoch(s)"] if c.sample_every_epoch else []
         if c.sample_every_steps:
             samples.append(f"every {c.sample_every_steps} steps")

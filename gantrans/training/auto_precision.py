@@ -1,0 +1,73 @@
+"""What ``--precision auto`` picks on a CPU with native bf16: bf16 only where it is faster.
+
+bf16 autocast halves the cost of a convolution's arithmetic but adds two copies of every weight
+per step (the bf16 cast forward, the fp32 gradient back) and of some activations. Whether it
+pays depends on how much arithmetic a step does per weight, not on the recipe's name: measured
+with ``gantrans bench train RECIPE --precision bf16 --versus fp32`` on a 2-core Xeon with AMX
+(interleaved, 3 rounds of 5 steps, batch 1; issue 18), step FLOPs per parameter against the
+bf16 speed-up:
+
+============================  ===============  =========
+network, crop                 FLOPs / param    bf16/fp32
+============================  ===============  =========
+pix2pix unet_32, 32 px        57               0.85x
+pix2pix unet_64, 64 px        157              0.83x
+pix2pix unet_128, 128 px      475              0.94x
+CycleGAN resnet_9blocks, 32   1024             1.11x
+pix2pix unet_256, 256 px      1520             1.19x
+CycleGAN resnet_9blocks, 64   4126             1.76x
+CycleGAN, 128 / 256 px        16573 / 66437    2.56x / 2.94x
+============================  ===============  =========
+
+So the choice is made from one fp32 step of the run's own recipe, networks and batch size on a
+synthetic batch, counted by ``torch.utils.flop_counter`` on throwaway copies: the run's
+networks, recipe state and random number generators are untouched, and the same settings
+always give the same answer (a resumed run picks what it picked before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from gantrans.recipe import Recipe
+from gantrans.training import devices
+
+#: Step FLOPs per trainable parameter from which bf16 autocast beats fp32 on a CPU (the
+#: break-even measured between 475 and 1024; set towards fp32, which is never the slow choice
+#: by much where the arithmetic per weight is small).
+BF16_MIN_FLOPS_PER_PARAM = 800.0
+
+
+def step_flops_per_param(make_recipe: Callable[[], Recipe], batch: int, seed: int, device: torch.device) -> float:
+    """FLOPs of one fp32 training step on a synthetic batch, per parameter of the networks."""
+    from gantrans.training.bench import count_step_flops, synthetic_batch
+    from gantrans.training.engine import Engine, build_networks, move_batch
+    from gantrans.training.rng import capture_rng, restore_rng
+
+    rng = capture_rng()
+    try:
+        recipe = make_recipe()
+        engine = Engine(recipe, build_networks(recipe, seed), device, "fp32")
+        data = move_batch(synthetic_batch(recipe.data, batch, seed), device)
+        flops = count_step_flops(engine, data, 0) or 0
+    finally:
+        restore_rng(rng)
+    params = sum(p.numel() for net in engine.nets.values() for p in net.parameters())
+    return flops / max(1, params)
+
+
+def pick_precision(spec: str, device: torch.device, make_recipe: Callable[[], Recipe], batch: int,
+                   seed: int = 0) -> tuple[str, str]:
+    """``devices.pick_precision``, except that ``auto`` on a bf16 CPU keeps fp32 where the step
+    does too little arithmetic per weight for bf16 to pay off. Returns the precision and, when
+    that rule decided, why (for the run's first line and ``bench train``)."""
+    precision = devices.pick_precision(spec, device)
+    if (spec or "auto").lower() != "auto" or device.type != "cpu" or precision != "bf16":
+        return precision, ""
+    intensity = step_flops_per_param(make_recipe, batch, seed, device)
+    if intensity >= BF16_MIN_FLOPS_PER_PARAM:
+        return "bf16", f"auto: {intensity:.0f} FLOPs per weight per step, bf16 pays off"
+    return "fp32", (f"auto: {intensity:.0f} FLOPs per weight per step, under the "
+                    f"{BF16_MIN_FLOPS_PER_PARAM:.0f} where bf16 beats fp32 on a CPU")
