@@ -19,10 +19,11 @@ CycleGAN resnet_9blocks, 64   4126             1.76x
 CycleGAN, 128 / 256 px        16573 / 66437    2.56x / 2.94x
 ============================  ===============  =========
 
-So the choice is made from one fp32 step of the run's own recipe, networks and batch size on a
-synthetic batch, counted by ``torch.utils.flop_counter`` on throwaway copies: the run's
-networks, recipe state and random number generators are untouched, and the same settings
-always give the same answer (a resumed run picks what it picked before).
+So the choice is made from one fp32 step of the run's own recipe and networks on one or two
+synthetic images, scaled to the run's batch size and counted by ``torch.utils.flop_counter``
+on throwaway copies: the run's networks, recipe state and random number generators are
+untouched, and the same settings always give the same answer (a resumed run picks what it
+picked before).
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ BF16_MIN_FLOPS_PER_PARAM = 800.0
 
 
 def step_flops_per_param(make_recipe: Callable[[], Recipe], batch: int, seed: int, device: torch.device) -> float:
-    """FLOPs of one fp32 training step on a synthetic batch, per parameter of the networks."""
+    """FLOPs of one fp32 training step on a synthetic batch of ``batch`` images, per parameter
+    of the networks. A convolution's FLOPs grow with the batch and nothing else in a step is
+    counted, so at most two images are counted and the figure scaled: the probe costs one fp32
+    step at batch 1 or 2 whatever the run's batch size."""
     from gantrans.training.bench import count_step_flops, synthetic_batch
     from gantrans.training.engine import Engine, build_networks, move_batch
     from gantrans.training.rng import capture_rng, restore_rng
@@ -50,8 +54,9 @@ def step_flops_per_param(make_recipe: Callable[[], Recipe], batch: int, seed: in
     try:
         recipe = make_recipe()
         engine = Engine(recipe, build_networks(recipe, seed), device, "fp32")
-        data = move_batch(synthetic_batch(recipe.data, batch, seed), device)
-        flops = count_step_flops(engine, data, 0) or 0
+        probe = min(batch, 2)  # two where the run has them: batch norm on 1x1 maps needs two values
+        data = move_batch(synthetic_batch(recipe.data, probe, seed), device)
+        flops = (count_step_flops(engine, data, 0) or 0) * batch / probe
     finally:
         restore_rng(rng)
     params = sum(p.numel() for net in engine.nets.values() for p in net.parameters())
