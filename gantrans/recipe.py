@@ -316,6 +316,7 @@ class Recipe:
         net = build_network(name, kind, _recipe=self.name, _explicit=explicit, **options)
         rule = {k: v for k, v in entry.meta.items()
                 if k in ("input", "size_multiple", "min_size", "fixed_size_option")}
+        rule.update(_own_size_rule(net, name, entry, rule))
         accepted = _accepted_options(entry.obj, options)
         self.network_specs[key] = {"name": name, "kind": kind, "options": accepted,
                                    "resolved_options": {**_signature_defaults(entry.obj), **accepted},
@@ -489,6 +490,22 @@ def build_network(name: str, kind: str, *, _recipe: str | None = None, _explicit
     accepted = _accepted_options(entry.obj, options)
     _check_drops("network", entry, options, accepted, _recipe, _explicit)
     return entry.obj(**accepted)
+
+
+def _own_size_rule(net: Any, name: str, entry: Any, rule: Mapping[str, Any]) -> dict[str, int]:
+    """The sizes a built network takes when its depth follows an option (``net.size_rule =
+    (multiple, min_size)``): it may only narrow the registered rule, which is what listings and
+    "networks that fit" go by."""
+    own = getattr(net, "size_rule", None)
+    if own is None:
+        return {}
+    multiple, minimum = (int(v) for v in own)
+    registered_multiple, registered_min = int(rule.get("size_multiple", 1) or 1), int(rule.get("min_size", 1) or 1)
+    if multiple % registered_multiple or minimum < registered_min:
+        raise ConfigError(f"network '{name}' (plugin '{entry.origin.plugin}') says its size rule is multiples of "
+                          f"{multiple} from {minimum} px, wider than the rule it registered (multiples of "
+                          f"{registered_multiple} from {registered_min} px); it may only narrow it")
+    return {"size_multiple": multiple, "min_size": minimum}
 
 
 def network_accepts(name: str, option: str) -> bool:

@@ -206,6 +206,8 @@ class GANRecipe(Recipe):
             if entry.meta.get("kind") == kind and given not in inputs:
                 raise self.error(f"{kind} '{name}' takes {given} input but this recipe drives its {kind} "
                                  f"with {' or '.join(inputs)}; pick another --{kind}")
+            if "image_size" not in options and network_accepts(name, "image_size"):
+                options = {**options, "image_size": self.data.size}  # from the data, like the channels
             return self.make_network(key, name, kind, **{**self.network_options(kind), **options})
         except ConfigError as exc:
             if str(exc).startswith(f"recipe '{self.name}'"):

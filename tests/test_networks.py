@@ -17,6 +17,7 @@ GENERATORS = {
     # name: (input, size_multiple, min_size)
     "resnet_6blocks": ("image", 4, 8),
     "resnet_9blocks": ("image", 4, 8),
+    "unet": ("image", 32, 32),  # the built network narrows it: see test_unet_follows_the_image_size
     "unet_32": ("image", 32, 32),
     "unet_64": ("image", 64, 64),
     "unet_128": ("image", 128, 128),
@@ -220,3 +221,42 @@ def test_factories_survive_building_networks_and_rebuilding_registries(fresh_plu
     regs = get_registries()
     for name in ("patchgan", "dcgan", "dcgan_discriminator", "pixel"):
         assert inspect.isfunction(regs.networks[name]), name
+
+
+@pytest.mark.parametrize("size, depth", [(32, 5), (64, 6), (96, 5), (128, 7), (256, 8), (512, 8)])
+def test_unet_follows_the_image_size(size: int, depth: int) -> None:
+    """``unet`` is ``unet_{2**depth}`` itself (same layout, same initial weights from a seed), and
+    tells the recipe its own size rule, so exports and size checks use the depth it has."""
+    from gantrans.recipe import DataSpec, get_recipe
+
+    torch.manual_seed(0)
+    sized = build_network("unet", "generator", ngf=4, image_size=size)
+    torch.manual_seed(0)
+    fixed = build_network(f"unet_{2**depth}", "generator", ngf=4)
+    assert list(sized.state_dict()) == list(fixed.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(sized.state_dict().values(), fixed.state_dict().values()))
+    recipe = get_recipe("pix2pix")({"ngf": 4, "ndf": 4}, DataSpec("paired", {"A": 3, "B": 3}, size))
+    assert recipe.config["generator"] == "unet"  # pix2pix's default
+    if size <= 128:
+        recipe.build_networks()
+        spec = recipe.network_specs["G"]
+        assert (spec["size_multiple"], spec["min_size"]) == (2**depth, 2**depth)
+        assert spec["options"]["image_size"] == size
+        recipe.attach(recipe.build_networks())
+        assert recipe.export_heads()[0].size_multiple == 2**depth  # what an export writes
+
+
+def test_a_network_may_narrow_its_registered_size_rule_but_not_widen_it() -> None:
+    from types import SimpleNamespace
+
+    from gantrans.recipe import _own_size_rule
+
+    entry = SimpleNamespace(origin=SimpleNamespace(plugin="someone"))
+    rule = {"size_multiple": 32, "min_size": 32}
+    assert _own_size_rule(nn.Identity(), "n", entry, rule) == {}
+    net = nn.Identity()
+    net.size_rule = (64, 64)
+    assert _own_size_rule(net, "n", entry, rule) == {"size_multiple": 64, "min_size": 64}
+    net.size_rule = (16, 32)
+    with pytest.raises(ConfigError, match="network 'n' \\(plugin 'someone'\\).*only narrow"):
+        _own_size_rule(net, "n", entry, rule)

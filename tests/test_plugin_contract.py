@@ -11,7 +11,7 @@ from gantrans.cli.main import main
 from gantrans.errors import CheckpointError, ConfigError, PluginError
 from gantrans.plugins import PluginManager, get_plugin_manager, reset_plugin_manager
 
-BUILTIN_NETWORKS = {"resnet_6blocks", "resnet_9blocks", "unet_32", "unet_64", "unet_128", "unet_256", "dcgan",
+BUILTIN_NETWORKS = {"resnet_6blocks", "resnet_9blocks", "unet", "unet_32", "unet_64", "unet_128", "unet_256", "dcgan",
                     "dcgan_conditional", "patchgan", "pixel", "dcgan_discriminator",
                     "dcgan_discriminator_conditional"}
 

@@ -414,7 +414,7 @@ def test_cgan_needs_class_names():
      "image\\+label input"),
     ("vanilla", "single", {"generator": "resnet_6blocks"}, "takes image input"),
     ("cgan", "labelled", {"discriminator": "dcgan_discriminator"}, "takes image input"),
-    ("pix2pix", "paired", {}, "unet_256.*multiple of 256.*32 px"),
+    ("pix2pix", "paired", {"generator": "unet_256"}, "unet_256.*multiple of 256.*32 px"),
     ("cyclegan", "unpaired", {"generator": "no_such_net"}, "unknown network"),
     ("cyclegan", "unpaired", {"generator": "resnet_6blocks", "n_layers_D": 5}, "cannot judge 32 px.*n_layers_D=5"),
     ("vanilla", "single", {"n_layers_D": 5, "discriminator": "patchgan"}, "cannot judge 32 px"),

@@ -3,7 +3,8 @@
 The generator maps A to B; the discriminator judges (A, B) pairs concatenated on channels,
 patch by patch, and the generator is also pulled towards the target by an L1 term (weight 100)
 that takes care of low frequencies. Networks and losses follow the reference implementation:
-U-Net 256, batch norm, dropout, vanilla (BCE) loss, discriminator loss halved. Two defaults
+U-Net (``unet``: 8 down-samplings at the paper's 256 px, as the reference's ``unet_256``, and as
+many as a smaller crop allows), batch norm, dropout, vanilla (BCE) loss, discriminator loss halved. Two defaults
 differ from the paper because users train on a few hundred images, where the paper's settings
 make photos worse than leaving them untouched (issue 17, docs/small-data.md): the generator's
 output is residual (``residual``: it learns the edit, copying is free) and the discriminator sees
@@ -40,7 +41,7 @@ class Pix2Pix(GANRecipe):
         Option("lambda_L1", float, 100.0, "weight of the L1 distance to the target"),
         Option("direction", str, "AtoB", "AtoB: translate the A folder into B; BtoA: the reverse", DIRECTIONS),
         *RESIDUAL_OPTIONS,
-    ), generator="unet_256", discriminator="patchgan", loss="vanilla", norm="batch", dropout=True,
+    ), generator="unet", discriminator="patchgan", loss="vanilla", norm="batch", dropout=True,
         residual=True, augment_D="translation")
     presets = (Preset("paper", {"residual": False, "augment_D": "none"},
                       "the paper's settings: a generator that outputs the image itself and a discriminator "

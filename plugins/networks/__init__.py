@@ -1,7 +1,7 @@
 """Built-in plugin 'networks': the reference CycleGAN/pix2pix networks, DCGAN, and the losses.
 
-Generators: ``resnet_6blocks``, ``resnet_9blocks``, ``unet_32`` ... ``unet_256``, ``dcgan``,
-``dcgan_conditional``. Discriminators (logits, no sigmoid): ``patchgan``, ``pixel``,
+Generators: ``resnet_6blocks``, ``resnet_9blocks``, ``unet`` (depth from the size), ``unet_32`` ...
+``unet_256``, ``dcgan``, ``dcgan_conditional``. Discriminators (logits, no sigmoid): ``patchgan``, ``pixel``,
 ``dcgan_discriminator``, ``dcgan_discriminator_conditional``. Losses: ``vanilla``, ``lsgan``,
 ``wgan-gp``, ``hinge``.
 
@@ -21,6 +21,9 @@ PADDINGS = ("reflect", "replicate", "zero")
 IMAGE_GENERATOR = GENERATOR_OPTIONS + (
     Option("padding_type", str, "reflect", "padding of the residual blocks' 3x3 convolutions", PADDINGS),)
 UNET_GENERATOR = GENERATOR_OPTIONS
+SIZED_UNET_GENERATOR = UNET_GENERATOR + (
+    Option("image_size", int, 256, "side of the training images (from the data); the U-Net takes as many "
+                                   "down-samplings, 5 to 8, as it divides by"),)
 _INIT = (Option("init_type", str, "normal", "weight initialisation", INIT_TYPES),
          Option("init_gain", float, 0.02, "scale of the initial weights"))
 LATENT_GENERATOR = (
@@ -151,6 +154,24 @@ resnet_9blocks = _resnet(9)
 unet_32, unet_64, unet_128, unet_256 = (_unet(n) for n in (5, 6, 7, 8))
 
 
+def unet_depth(image_size: int) -> int:
+    """Down-samplings of the size-following U-Net: as many as the size allows (each halves it
+    exactly), at most the paper's 8 and at least the 5 the reference's layout needs."""
+    depth = 0
+    while depth < 8 and image_size % 2 ** (depth + 1) == 0:
+        depth += 1
+    return max(depth, 5)  # a size that is no multiple of 32 is refused by the size rule, with advice
+
+
+def sized_unet(in_channels: int = 3, out_channels: int = 3, ngf: int = 64, norm: str = "instance", dropout: bool = False,
+         init_type: str = "normal", init_gain: float = 0.02, padding_type: str = "reflect",
+         image_size: int = 256) -> Any:
+    """U-Net whose depth follows the image size: ``unet_256`` at 256 px (the paper's), ``unet_64``
+    at 64 px, ``unet_32`` at 96 px; the built network tells gantrans its own size rule."""
+    return _unet(unet_depth(image_size))(in_channels, out_channels, ngf, norm, dropout, init_type, init_gain,
+                                         padding_type)
+
+
 # -- factories: losses ----------------------------------------------------------------------
 
 
@@ -202,6 +223,10 @@ def register_networks(register: Callable[..., None]) -> None:
         size = 2**num_downs
         register(f"unet_{size}", factory, kind=g, input="image", size_multiple=size, min_size=size,
                  options=UNET_GENERATOR, description=f"U-Net generator, {num_downs} down-samplings (pix2pix); sizes multiple of {size}")
+    # not named ``unet`` in this module: the submodule ``unet`` would shadow it once imported
+    register("unet", sized_unet, kind=g, input="image", size_multiple=32, min_size=32, options=SIZED_UNET_GENERATOR,
+             description="U-Net whose depth follows the crop size (pix2pix's default): unet_256 at 256 px, "
+                         "unet_64 at 64 px; sizes multiple of 32")
     register("dcgan", dcgan, kind=g, input="latent", size_multiple=8, min_size=8, fixed_size_option="image_size",
              options=LATENT_GENERATOR, description="DCGAN generator from a latent vector; output image_size (a power of two >= 8)")
     register("dcgan_conditional", dcgan_conditional, kind=g, input="latent+label", size_multiple=8, min_size=8,

@@ -68,6 +68,9 @@ class UnetGenerator(nn.Module):
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm)
         self.model = UnetSkipConnectionBlock(out_channels, ngf, input_nc=in_channels, submodule=block,
                                              outermost=True, norm=norm)
+        # Sizes this depth takes (multiple, minimum): gantrans reads it when the registered rule is
+        # wider, as for the size-following ``unet``.
+        self.size_rule = (2**num_downs, 2**num_downs)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
