@@ -72,3 +72,27 @@ def test_a_run_records_what_auto_picked_and_says_why(tiny, tmp_path, bf16_cpu, c
     assert cfg["precision"] == "auto" and cfg["resolved"]["precision"] == expected
     out = capsys.readouterr()
     assert f"precision {expected} (auto: " in out.out + out.err
+
+
+def test_the_step_is_counted_on_the_meta_device_and_on_the_cpu_only_where_it_must(bf16_cpu, monkeypatch):
+    """Counting on ``meta`` costs no time and no memory (a real fp32 probe would raise a bf16
+    run's peak memory to fp32's); it gives the very count of a real step, and a recipe that
+    cannot run on ``meta`` is counted for real instead."""
+    unet = maker("pix2pix", 32, generator="unet_32")
+    real = auto_precision._real_step(unet(), 2, 0, CPU)
+    assert auto_precision._meta_step(unet(), 2, 0) == real
+
+    def no_real_step(*args):
+        raise AssertionError("the built-in recipes count on the meta device")
+
+    monkeypatch.setattr(auto_precision, "_real_step", no_real_step)
+    for make in (unet, maker("cyclegan", 32, generator="resnet_6blocks", ngf=4, ndf=4)):
+        auto_precision.pick_precision("auto", CPU, make, 1)
+    monkeypatch.undo()
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+
+    def needs_numbers(*args):
+        raise RuntimeError("Tensor.item() cannot be called on meta tensors")
+
+    monkeypatch.setattr(auto_precision, "_meta_step", needs_numbers)
+    assert auto_precision.step_flops_per_param(unet, 2, 0, CPU) == pytest.approx(real[0] / real[1])

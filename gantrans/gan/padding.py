@@ -20,7 +20,7 @@ from torch import Tensor, nn
 def _input_precision(x: Tensor) -> contextlib.AbstractContextManager[object]:
     """Autocast switched off where it is on for ``x``'s device, so the pad keeps ``x``'s dtype."""
     device_type = x.device.type
-    if torch.is_autocast_enabled(device_type):
+    if device_type != "meta" and torch.is_autocast_enabled(device_type):  # meta: shapes only, no autocast
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()
 

@@ -19,11 +19,11 @@ CycleGAN resnet_9blocks, 64   4126             1.76x
 CycleGAN, 128 / 256 px        16573 / 66437    2.56x / 2.94x
 ============================  ===============  =========
 
-So the choice is made from one fp32 step of the run's own recipe and networks on one or two
-synthetic images, scaled to the run's batch size and counted by ``torch.utils.flop_counter``
-on throwaway copies: the run's networks, recipe state and random number generators are
-untouched, and the same settings always give the same answer (a resumed run picks what it
-picked before).
+So the choice is made from one step of the run's own recipe, networks and batch size on a
+synthetic batch, counted by ``torch.utils.flop_counter`` on throwaway copies on PyTorch's
+``meta`` device (shapes only: no time, no memory): the run's networks, recipe state and random
+number generators are untouched, and the same settings always give the same answer (a resumed
+run picks what it picked before).
 """
 
 from __future__ import annotations
@@ -43,24 +43,58 @@ BF16_MIN_FLOPS_PER_PARAM = 800.0
 
 def step_flops_per_param(make_recipe: Callable[[], Recipe], batch: int, seed: int, device: torch.device) -> float:
     """FLOPs of one fp32 training step on a synthetic batch of ``batch`` images, per parameter
-    of the networks. A convolution's FLOPs grow with the batch and nothing else in a step is
-    counted, so at most two images are counted and the figure scaled: the probe costs one fp32
-    step at batch 1 or 2 whatever the run's batch size."""
-    from gantrans.training.bench import count_step_flops, synthetic_batch
-    from gantrans.training.engine import Engine, build_networks, move_batch
+    of the networks.
+
+    The step runs on PyTorch's ``meta`` device, which computes shapes and nothing else: no time,
+    no memory (a real probe step would raise the run's peak memory to fp32's). A recipe whose
+    step cannot run there is counted on ``device`` instead, on at most two images, scaled to the
+    batch (a convolution's FLOPs grow with the batch and nothing else is counted)."""
     from gantrans.training.rng import capture_rng, restore_rng
 
     rng = capture_rng()
     try:
-        recipe = make_recipe()
-        engine = Engine(recipe, build_networks(recipe, seed), device, "fp32")
-        probe = min(batch, 2)  # two where the run has them: batch norm on 1x1 maps needs two values
-        data = move_batch(synthetic_batch(recipe.data, probe, seed), device)
-        flops = (count_step_flops(engine, data, 0) or 0) * batch / probe
+        try:
+            flops, params = _meta_step(make_recipe(), batch, seed)
+        except Exception:  # noqa: BLE001 - a recipe that needs real numbers: count a real step
+            flops, params = _real_step(make_recipe(), batch, seed, device)
     finally:
         restore_rng(rng)
-    params = sum(p.numel() for net in engine.nets.values() for p in net.parameters())
     return flops / max(1, params)
+
+
+def _meta_step(recipe: Recipe, batch: int, seed: int) -> tuple[float, int]:
+    """Every phase of step 0, as :class:`~gantrans.training.engine.Engine` runs it, on meta tensors."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gantrans.training.bench import synthetic_batch
+    from gantrans.training.engine import build_networks
+
+    with torch.device("meta"):
+        nets = build_networks(recipe, seed)
+    recipe.attach(nets)
+    data = {k: v.to("meta") if isinstance(v, torch.Tensor) else v
+            for k, v in synthetic_batch(recipe.data, batch, seed).items()}
+    owners = {spec.name: set(spec.networks) for spec in recipe.optimizers()}
+    cache: dict = {}
+    with FlopCounterMode(display=False) as counter:
+        for phase in recipe.phases():
+            for key, net in nets.items():
+                net.requires_grad_(key in owners[phase.optimizer])
+            terms = phase.loss(data, cache)
+            if terms:
+                sum(terms.values()).backward()
+    return float(counter.get_total_flops()), sum(p.numel() for net in nets.values() for p in net.parameters())
+
+
+def _real_step(recipe: Recipe, batch: int, seed: int, device: torch.device) -> tuple[float, int]:
+    from gantrans.training.bench import count_step_flops, synthetic_batch
+    from gantrans.training.engine import Engine, build_networks, move_batch
+
+    engine = Engine(recipe, build_networks(recipe, seed), device, "fp32")
+    probe = min(batch, 2)  # two where the run has them: batch norm on 1x1 maps needs two values
+    data = move_batch(synthetic_batch(recipe.data, probe, seed), device)
+    flops = (count_step_flops(engine, data, 0) or 0) * batch / probe
+    return flops, sum(p.numel() for net in engine.nets.values() for p in net.parameters())
 
 
 def pick_precision(spec: str, device: torch.device, make_recipe: Callable[[], Recipe], batch: int,

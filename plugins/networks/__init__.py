@@ -1,8 +1,8 @@
 """Built-in plugin 'networks': the reference CycleGAN/pix2pix networks, DCGAN, and the losses.
 
 Generators: ``resnet_6blocks``, ``resnet_9blocks``, ``unet`` (depth from the size), ``unet_32`` ...
-``unet_256``, ``dcgan``, ``dcgan_conditional``. Discriminators (logits, no sigmoid): ``patchgan``, ``pixel``,
-``dcgan_discriminator``, ``dcgan_discriminator_conditional``. Losses: ``vanilla``, ``lsgan``,
+``unet_256``, ``dcgan``, ``dcgan_conditional``. Discriminators (logits, no sigmoid): ``patchgan``,
+``pixel``, ``dcgan_discriminator``, ``dcgan_discriminator_conditional``. Losses: ``vanilla``, ``lsgan``,
 ``wgan-gp``, ``hinge``.
 
 This module imports no torch: each factory imports its network module when called, so listing
@@ -163,9 +163,9 @@ def unet_depth(image_size: int) -> int:
     return max(depth, 5)  # a size that is no multiple of 32 is refused by the size rule, with advice
 
 
-def sized_unet(in_channels: int = 3, out_channels: int = 3, ngf: int = 64, norm: str = "instance", dropout: bool = False,
-         init_type: str = "normal", init_gain: float = 0.02, padding_type: str = "reflect",
-         image_size: int = 256) -> Any:
+def sized_unet(in_channels: int = 3, out_channels: int = 3, ngf: int = 64, norm: str = "instance",
+               dropout: bool = False, init_type: str = "normal", init_gain: float = 0.02,
+               padding_type: str = "reflect", image_size: int = 256) -> Any:
     """U-Net whose depth follows the image size: ``unet_256`` at 256 px (the paper's), ``unet_64``
     at 64 px, ``unet_32`` at 96 px; the built network tells gantrans its own size rule."""
     return _unet(unet_depth(image_size))(in_channels, out_channels, ngf, norm, dropout, init_type, init_gain,
