@@ -61,12 +61,19 @@ def main() -> None:
         window.grab().save(str(HERE / name))
         print("wrote", HERE / name)
 
-    if "runs" in only:
+    def window_at(view_name: str):
+        """A main window at the screenshots' size, showing one view once its catalog (if any) loaded."""
         w = MainWindow()
         w.resize(1280, 800)
         w.show()
-        form = w.show_view("training")
-        until(lambda: form.catalog.loaded, 60)
+        view = w.show_view(view_name)
+        catalog = getattr(view, "catalog", None)
+        if catalog is not None:
+            until(lambda: catalog.loaded, 60)
+        return w, view
+
+    if "runs" in only:
+        w, form = window_at("training")
         form.select_recipe("cyclegan")
         for key, value in (("generator", "resnet_6blocks"), ("ngf", 16), ("ndf", 16)):
             form.options.set_value(key, value)
@@ -95,11 +102,7 @@ def main() -> None:
     if "plugins" in only:
         python = make_venv(work / "venv")
         os.environ["GANTRANS_GUI_PYTHON"] = str(python)
-        w = MainWindow()
-        w.resize(1280, 800)
-        w.show()
-        view = w.show_view("plugins")
-        until(lambda: view.catalog.loaded, 60)
+        w, view = window_at("plugins")
         src = work / "example_plugin"
         shutil.rmtree(src, ignore_errors=True)
         shutil.copytree(ROOT / "tests" / "example_plugin", src)
@@ -118,21 +121,14 @@ def main() -> None:
         w.close()
 
     if "presets" in only:
-        w = MainWindow()
-        w.resize(1280, 800)
-        w.show()
-        form = w.show_view("training")
-        until(lambda: form.catalog.loaded, 60)
+        w, form = window_at("training")
         form.select_recipe("pix2pix")
         form.apply_preset("paper")
         shot(w, "training-preset-paper.png")
         w.close()
 
     if "samples" in only and args.model:
-        w = MainWindow()
-        w.resize(1280, 800)
-        w.show()
-        view = w.show_view("samples")
+        w, view = window_at("samples")
         view.count.setValue(36)
         view.seed.setValue(7)
         view.open_model(args.model)
