@@ -64,7 +64,13 @@ RESIDUAL_ZERO_INIT_OPTION = Option(
     "input exactly (paper: false)")
 """Whether a residual generator starts as the identity (``ResidualOutput(zero_init=...)``)."""
 
-RESIDUAL_OPTIONS = (RESIDUAL_OPTION, RESIDUAL_ZERO_INIT_OPTION)
+RESIDUAL_COLOUR_MAP_OPTION = Option(
+    "residual_colour_map", bool, False,
+    "with 'residual': the input is added back through a learnt global affine colour map that starts "
+    "as the identity (paper: false)")
+"""Whether a residual generator's skip is a learnt colour map (``ResidualOutput(colour_map=...)``)."""
+
+RESIDUAL_OPTIONS = (RESIDUAL_OPTION, RESIDUAL_ZERO_INIT_OPTION, RESIDUAL_COLOUR_MAP_OPTION)
 """What an image-to-image recipe declares to offer residual generators (:meth:`GANRecipe.residual_generator`)."""
 
 BASE_DEFAULTS: dict[str, Any] = {o.name: o.default for o in BASE_OPTIONS}
@@ -221,7 +227,8 @@ class GANRecipe(Recipe):
             return net
         from gantrans.gan.residual import ResidualOutput
 
-        return ResidualOutput(net, zero_init=bool(self.config.get("residual_zero_init")))
+        return ResidualOutput(net, zero_init=bool(self.config.get("residual_zero_init")),
+                              colour_map=bool(self.config.get("residual_colour_map")))
 
     def check_size(self, key: str, size: int) -> None:
         """Raise when the data's image size breaks the network's size rule."""

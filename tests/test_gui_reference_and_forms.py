@@ -133,9 +133,9 @@ def test_a_preset_fills_the_form_with_its_values_and_they_travel_as_options(qtbo
     assert view.train_args()[-4:] == ["-o", "augment_D=none", "-o", "residual=false"]
     view.reset_button.click()
     assert view.option_values() == {} and box.currentIndex() == 0
-    assert view.select_recipe("cyclegan") and box.count() == 3  # paper, small-data
-    view.apply_preset("small-data")
-    assert view.option_values()["lr"] == pytest.approx(1e-4) and view.option_values()["residual_zero_init"]
+    assert view.select_recipe("cyclegan") and box.count() == 2
+    view.apply_preset("paper")
+    assert view.option_values()["lr"] == pytest.approx(2e-4) and view.option_values()["residual_zero_init"] is False
 
 
 def test_reference_import_without_torch_says_what_to_install(qtbot, monkeypatch, tmp_path):

@@ -110,7 +110,7 @@ def test_train_recipe_help_lists_its_options(capsys):
     out = capsys.readouterr().out
     assert "--data PATH_OR_BUILTIN" in out  # the flags are still there
     assert "recipe 'cyclegan'" in out
-    assert re.search(r"\n  lambda_identity +float default 0\.5 ", out)
+    assert re.search(r"\n  lambda_identity +float default 0\.1 ", out)
     assert re.search(r"\n  direction +str   default 'AtoB' \[AtoB\|BtoA\] ", out)
     assert main(["train", "--help"]) == 0
     assert "'gantrans train RECIPE --help' lists" in capsys.readouterr().out

@@ -37,7 +37,9 @@ def run_with_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("q")
     for sub, seed in (("trainA", 0), ("testA", 1), ("trainB", 2), ("testB", 3)):
         _smooth_images(root / "data" / sub, 8, seed)
-    return make_run(root / "runs", "tiny", "cyclegan", dict(TINY_CYCLEGAN, ngf=8),
+    # Not the defaults' zero-started residual generator: an untrained one of those returns its
+    # input, which int8 reproduces exactly (no PSNR to check).
+    return make_run(root / "runs", "tiny", "cyclegan", dict(TINY_CYCLEGAN, ngf=8, residual=False),
                     DataSpec("unpaired", {"A": 3, "B": 3}, 32), data_path=str(root / "data"))
 
 

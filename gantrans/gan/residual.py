@@ -25,9 +25,10 @@ class ResidualOutput(nn.Module):
     start draws artefacts the cycle and identity terms then preserve.
     """
 
-    def __init__(self, net: nn.Module, zero_init: bool = False):
+    def __init__(self, net: nn.Module, zero_init: bool = False, colour_map: bool = False):
         super().__init__()
         self.net = net
+        self.colour = ColourMap(_channels(net)) if colour_map else None
         if zero_init:
             last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
             if not last:
@@ -37,4 +38,30 @@ class ResidualOutput(nn.Module):
                 nn.init.zeros_(last[-1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return (x + 2.0 * self.net(x)).clamp(-1.0, 1.0)
+        base = x if self.colour is None else self.colour(x)
+        return (base + 2.0 * self.net(x)).clamp(-1.0, 1.0)
+
+
+def _channels(net: nn.Module) -> int:
+    convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    return convs[-1].out_channels
+
+
+class ColourMap(nn.Module):
+    """A learnt global affine colour map, ``x + GAIN * (V x + c)``, starting as the identity.
+
+    Why: a colour grade is mostly one global map of colours, which a convolutional generator
+    learns pixel by pixel; here every pixel's gradient lands on the same few weights. GAIN is a
+    learning-rate multiplier (Adam moves each weight by about lr per step, whatever its scale).
+    """
+
+    GAIN = 20.0
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.delta = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.delta.weight)
+        nn.init.zeros_(self.delta.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.GAIN * self.delta(x)
