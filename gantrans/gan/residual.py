@@ -18,6 +18,9 @@ from torch import Tensor, nn
 class ResidualOutput(nn.Module):
     """``clamp(x + 2 * net(x), -1, 1)``; ``net`` must keep the channel count and image size.
 
+    ``colour_map`` replaces the added ``x`` by a learnt global affine map of its colours
+    (:class:`ColourMap`), which starts as the identity: ``clamp(M(x) + 2 * net(x), -1, 1)``.
+
     ``zero_init`` sets the weights and bias of ``net``'s last convolution (in registration order:
     the output layer of every built-in generator) to zero, so that a new generator returns its
     input exactly and the output layer still receives gradients from the first step. Measured on
