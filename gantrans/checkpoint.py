@@ -113,6 +113,21 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> dic
     return ckpt
 
 
+def other_checkpoints_hint(file: str | os.PathLike) -> str:
+    """What else a run keeps, for an error about one of its checkpoints that cannot be read (a
+    crash while copying a run, a full disk): the way on is an earlier epoch, so name them."""
+    file = Path(file)
+    run_dir = file.parent.parent
+    if file.parent.name != CHECKPOINT_DIR:
+        return ""
+    others = [p for p in kept_epoch_checkpoints(run_dir) if p != file]
+    if not others:
+        return "; the run keeps no other checkpoint"
+    epoch = others[-1].stem.split("_")[-1].lstrip("0") or "0"
+    return (f"; the run also keeps {', '.join(p.name for p in others)}: use one with --checkpoint EPOCH "
+            f"(e.g. --checkpoint {epoch})")
+
+
 def require_plugins(ckpt: dict[str, Any]) -> None:
     """Raise a :class:`CheckpointError` naming the distribution when the checkpoint's recipe or
     one of its networks comes from a plugin that is not installed (or failed to load)."""

@@ -298,3 +298,22 @@ def _torchscript(head, **kw):
 
     kw["exporter"] = "torchscript"
     return to_onnx(head, **kw)
+
+
+def test_unreadable_latest_checkpoint_names_the_epochs_to_export_instead(tmp_path: Path, capsys) -> None:
+    """A truncated latest.pt (a crash while copying the run): one line that names the file, the
+    kept epochs and the flag; nothing is written. Exporting the kept epoch then works."""
+    from gantrans.cli.main import main
+
+    run = make_run(tmp_path / "runs", "cut", "pix2pix", {"generator": "unet_32", "ngf": 4, "ndf": 4},
+                   DataSpec("paired", {"A": 3, "B": 3}, 32))
+    latest = run / "checkpoints" / "latest.pt"
+    (run / "checkpoints" / "epoch_0002.pt").write_bytes(latest.read_bytes())
+    latest.write_bytes(latest.read_bytes()[:200])
+    assert main(["export", str(run), "--out", str(tmp_path / "e")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(latest) in err
+    assert "epoch_0002.pt" in err and "--checkpoint 2" in err
+    assert not (tmp_path / "e").exists() or not any((tmp_path / "e").iterdir())
+    assert main(["export", str(run), "--checkpoint", "2", "--out", str(tmp_path / "e")]) == 0
+    assert (tmp_path / "e" / "cut_A2B.onnx").is_file()

@@ -17,8 +17,13 @@ import onnx
 
 from gantrans import console, events
 from gantrans import runs as R
-from gantrans.checkpoint import load_checkpoint, recipe_from_checkpoint
-from gantrans.errors import ConfigError, ExportError, GantransError
+from gantrans.checkpoint import (
+    load_checkpoint,
+    other_checkpoints_hint,
+    recipe_from_checkpoint,
+    resolve_checkpoint,
+)
+from gantrans.errors import CheckpointError, ConfigError, ExportError, GantransError
 from gantrans.fileio import discard, inside, publish, reporting_disk_full, safe_name, temp_path_for
 from gantrans.recipe import ExportHead, Recipe
 
@@ -59,7 +64,12 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
                parity_tolerance: float = PARITY_TOLERANCE, min_psnr: float = MIN_PSNR) -> list[Path]:
     """Export a run's (or checkpoint file's) generator heads to ONNX; returns the files written."""
     source = Path(source)
-    ckpt = load_checkpoint(source, checkpoint)
+    try:
+        ckpt = load_checkpoint(source, checkpoint)
+    except CheckpointError as exc:
+        if not source.is_dir():
+            raise
+        raise CheckpointError(f"{exc}{other_checkpoints_hint(resolve_checkpoint(source, checkpoint))}") from None
     ckpt_path = Path(ckpt["_path"])
     run_dir = _run_dir_of(source, ckpt_path)
     run_name = _run_name(ckpt, run_dir, ckpt_path)
