@@ -178,3 +178,28 @@ def test_a_plugin_cannot_replace_a_dependency_of_gantrans(venv, tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert f"requires pluggy==1.5.0 but gantrans runs with pluggy {pluggy}" in last
     assert _run(venv, "-c", "import importlib.metadata as m; print(m.version('pluggy'))").stdout.strip() == pluggy
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT forwarding is the POSIX path")
+def test_cancelling_an_install_interrupts_pip_and_waits_for_it(tmp_path):
+    """The GUI cancels an install with SIGINT to the CLI; the pip it runs must be interrupted too
+    (as Ctrl+C in a terminal would), not left changing the environment on its own."""
+    from gantrans.plugins.install import stream_child
+
+    marker = tmp_path / "interrupted"
+    child = ("import sys, time\n"
+             "print('collecting', flush=True)\n"
+             "try:\n"
+             "    time.sleep(60)\n"
+             "except KeyboardInterrupt:\n"
+             f"    open({str(marker)!r}, 'w').write('rolled back')\n"
+             "    sys.exit(1)\n")
+
+    def echo(line: str) -> None:
+        raise KeyboardInterrupt  # the user cancels while pip is working
+
+    with pytest.raises(KeyboardInterrupt):
+        stream_child([sys.executable, "-c", child], echo, grace_s=20)
+    assert marker.read_text() == "rolled back"
+    code, lines = stream_child([sys.executable, "-c", "print('done')"], lambda line: None)
+    assert (code, lines) == (0, ["done"])

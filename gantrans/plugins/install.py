@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,15 +63,41 @@ def pinned_distributions(root: str = "gantrans") -> dict[str, str]:
 
 def _run_pip(args: Sequence[str], echo: Printer) -> tuple[int, list[str]]:
     """Run pip with the current interpreter; every output line goes to ``echo`` and is returned."""
-    cmd = [sys.executable, "-m", "pip", *args]
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return stream_child([sys.executable, "-m", "pip", *args], echo, env)
+
+
+def stream_child(cmd: Sequence[str], echo: Printer, env: dict[str, str] | None = None,
+                 grace_s: float = 30.0) -> tuple[int, list[str]]:
+    """Run ``cmd``, echo and collect its output lines; its exit code and the lines.
+
+    Cancelling (Ctrl+C, or the GUI's cancel, which sends this process SIGINT) interrupts the
+    child the way Ctrl+C in a terminal would — SIGINT, so pip can roll back what it was doing —
+    and waits for it (``grace_s``, then kills it) before the interruption goes on: a cancelled
+    install must not keep changing the environment behind the user's back.
+    """
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        echo(lines[-1])
-    return proc.wait(), lines
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            echo(lines[-1])
+        return proc.wait(), lines
+    except BaseException:
+        try:  # Ctrl+C in a terminal reached pip too: give it a moment before a second signal
+            proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            if os.name == "posix":
+                proc.send_signal(signal.SIGINT)
+            else:
+                proc.terminate()
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
 
 
 def conflict_summary(lines: Sequence[str], pins: dict[str, str]) -> str:
