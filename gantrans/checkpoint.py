@@ -35,7 +35,7 @@ from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CHECKPOINTS_DIR as CHECKPOINT_DIR
 from gantrans.runs import LATEST_CHECKPOINT as LATEST
 from gantrans.runs import epoch_checkpoint_name as epoch_filename
-from gantrans.runs import kept_epoch_checkpoints
+from gantrans.runs import epoch_of_checkpoint, kept_epoch_checkpoints
 
 CHECKPOINT_FORMAT = "gantrans-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -123,9 +123,8 @@ def other_checkpoints_hint(file: str | os.PathLike) -> str:
     others = [p for p in kept_epoch_checkpoints(run_dir) if p != file]
     if not others:
         return "; the run keeps no other checkpoint"
-    epoch = others[-1].stem.split("_")[-1].lstrip("0") or "0"
     return (f"; the run also keeps {', '.join(p.name for p in others)}: use one with --checkpoint EPOCH "
-            f"(e.g. --checkpoint {epoch})")
+            f"(e.g. --checkpoint {epoch_of_checkpoint(others[-1])})")
 
 
 def require_plugins(ckpt: dict[str, Any]) -> None:

@@ -61,8 +61,18 @@ def now_iso() -> str:
 
 # -- layout -----------------------------------------------------------------------------------------
 
+EPOCH_PREFIX = "epoch_"
+
+
 def epoch_checkpoint_name(epoch: int) -> str:
-    return f"epoch_{epoch:04d}{CHECKPOINT_SUFFIX}"
+    return f"{EPOCH_PREFIX}{epoch:04d}{CHECKPOINT_SUFFIX}"
+
+
+def epoch_of_checkpoint(path: str | Path) -> int | None:
+    """The epoch a kept checkpoint's file name says (``epoch_0004.pt`` -> 4); None for any other
+    file (``latest.pt``)."""
+    digits = Path(path).stem.removeprefix(EPOCH_PREFIX)
+    return int(digits) if Path(path).stem.startswith(EPOCH_PREFIX) and digits.isdigit() else None
 
 
 def sample_grid_name(epoch: int) -> str:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from gantrans.runs import RunDir
+from gantrans.runs import RunDir, epoch_of_checkpoint
 from gantrans_gui import view_support
 from gantrans_gui.job_runner import JobRunner
 
@@ -87,10 +87,11 @@ class ExportDialog(QDialog):
         self.checkpoint = QComboBox(accessibleName="Checkpoint")
         self.checkpoint.addItem("latest", "latest")
         for c in run.checkpoints():
-            epoch = getattr(c, "epoch", None)
-            stem = Path(getattr(c, "path", c)).stem
-            if stem.startswith("epoch_"):
-                self.checkpoint.addItem(stem, str(epoch if epoch is not None else int(stem.split("_")[1])))
+            path = Path(getattr(c, "path", c))
+            named = epoch_of_checkpoint(path)
+            if named is not None:
+                epoch = getattr(c, "epoch", None)
+                self.checkpoint.addItem(path.stem, str(epoch if epoch is not None else named))
         self.fp32 = QCheckBox("fp32 (always written)")
         self.fp32.setChecked(True)
         self.fp32.setEnabled(False)

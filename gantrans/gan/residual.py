@@ -31,23 +31,24 @@ class ResidualOutput(nn.Module):
     def __init__(self, net: nn.Module, zero_init: bool = False, colour_map: bool = False):
         super().__init__()
         self.net = net
-        self.colour = ColourMap(_channels(net)) if colour_map else None
+        last = _last_conv(net)
+        if (zero_init or colour_map) and last is None:
+            raise ValueError("zero_init, colour_map: the network has no output convolution")
+        self.colour = ColourMap(last.out_channels) if colour_map else None
         if zero_init:
-            last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-            if not last:
-                raise ValueError("zero_init: the network has no convolution to start at zero")
-            nn.init.zeros_(last[-1].weight)
-            if last[-1].bias is not None:
-                nn.init.zeros_(last[-1].bias)
+            nn.init.zeros_(last.weight)
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         base = x if self.colour is None else self.colour(x)
         return (base + 2.0 * self.net(x)).clamp(-1.0, 1.0)
 
 
-def _channels(net: nn.Module) -> int:
+def _last_conv(net: nn.Module) -> nn.Conv2d | nn.ConvTranspose2d | None:
+    """The last convolution in registration order: the output layer of every built-in generator."""
     convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    return convs[-1].out_channels
+    return convs[-1] if convs else None
 
 
 class ColourMap(nn.Module):
