@@ -1,7 +1,7 @@
 """Static int8 quantization (QDQ, per-channel weights) with onnxruntime.quantization.
 
 What is quantized is :mod:`gantrans.export.int8`'s choice (the convolutions but the first and
-last, which stay in fp32). Quality is measured, not assumed: the int8 model's outputs on
+the last two, which stay in fp32). Quality is measured, not assumed: the int8 model's outputs on
 held-out inputs are compared with the fp32 model's as a PSNR over the [-1, 1] value range.
 """
 
@@ -93,6 +93,6 @@ def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np
     finally:
         with contextlib.suppress(Exception):
             discard(pre)
-    label = f"first/last conv kept in fp32: {', '.join(exclude)}" if exclude else "all convolutions"
+    label = f"first and last two convs kept in fp32: {', '.join(exclude)}" if exclude else "all convolutions"
     progress(f"  {head.name}: int8 ({label}): PSNR {value:.2f} dB vs fp32")
     return out, value, exclude
