@@ -187,9 +187,12 @@ def test_cancelling_an_install_interrupts_pip_and_waits_for_it(tmp_path):
     from gantrans.plugins.install import stream_child
 
     marker = tmp_path / "interrupted"
-    child = ("import sys, time\n"
-             "print('collecting', flush=True)\n"
+    # The child takes SIGINT as the CLI's children do (gantrans.cli.main takes it back even
+    # where the test runner was started with it ignored), and is inside its try before it speaks.
+    child = ("import signal, sys, time\n"
+             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
              "try:\n"
+             "    print('collecting', flush=True)\n"
              "    time.sleep(60)\n"
              "except KeyboardInterrupt:\n"
              f"    open({str(marker)!r}, 'w').write('rolled back')\n"

@@ -267,3 +267,25 @@ def test_any_long_command_cancels_with_done(tmp_path, sig, code):
     assert job.wait(timeout=60) == code
     data = check_stream(job.received, code, command="bench infer")
     assert "result" not in kinds(data)
+
+
+def test_sigint_cancels_even_when_the_parent_ignores_it(tmp_path):
+    """A GUI or script started in the background ('&' in a shell) ignores SIGINT, and its
+    children inherit that; the machine-driven CLI must still take SIGINT as the cancel."""
+    import subprocess
+
+    from gantrans.jobs import command_argv
+
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    argv = command_argv(["bench", "infer", str(model), "--size", "64", "--runs", "100000", "--warmup", "0"])
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if json.loads(line).get("event") == "start":
+            proc.send_signal(signal.SIGINT)
+            break
+    lines += proc.stdout.readlines()
+    assert proc.wait(timeout=60) == 130
+    assert json.loads(lines[-1])["event"] == "done"

@@ -155,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if events.progress_mode(argv) != "json" or os.environ.get("RANK", "0") != "0":
         return _main(argv)  # under torchrun only rank 0 speaks JSON
     reporter = events.enable_json(_command_name(None, argv))
+    # SIGINT is how a driving program cancels (Job.cancel, the GUI), so it must reach us even
+    # where our parent was started with SIGINT ignored — as a shell does for a job run with
+    # '&' — which every child would otherwise inherit: the cancel would be lost.
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     old_term = signal.signal(signal.SIGTERM, _cancel_on_sigterm)
     sigbreak = getattr(signal, "SIGBREAK", None)  # Windows: Job.cancel() sends CTRL_BREAK_EVENT
     old_break = signal.signal(sigbreak, _break_as_interrupt) if sigbreak is not None else None
@@ -163,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _main(argv, reporter)
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
         if sigbreak is not None:
             signal.signal(sigbreak, old_break)
         reporter.done(code)
