@@ -97,8 +97,9 @@ def resolve_providers(requested: Sequence[str] | None = None) -> list[str]:
     return chosen
 
 
-def _create_session(path: str, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
-    """The one place a session is made (tests replace it to simulate a failing provider)."""
+def _create_session(path: str | bytes, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
+    """The one place a session is made (tests replace it to simulate a failing provider); ``path``
+    may be the model itself, tuned for the CPU (:mod:`gantrans.inference.cpu_tuning`)."""
     return ort.InferenceSession(path, sess_options=options, providers=providers)
 
 
@@ -115,8 +116,13 @@ def open_session(path: str | os.PathLike, providers: list[str], config: SessionC
     """
     path = str(path)
     notes = notes if notes is not None else []
+    source: str | bytes = path
+    if providers[:1] == [CPU] and config.optimization == "all":
+        from gantrans.inference.cpu_tuning import tuned_model_bytes
+
+        source = tuned_model_bytes(path) or path
     try:
-        session = _create_session(path, config.session_options(), providers)
+        session = _create_session(source, config.session_options(), providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises many unrelated types
         if providers == [CPU]:
             raise ModelError(f"{path}: not a usable ONNX model ({_first_line(exc)})") from None
