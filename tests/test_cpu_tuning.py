@@ -51,6 +51,7 @@ def test_the_output_convolution_in_space_to_depth_form_gives_the_same_image() ->
     want = _run(model, x)
     assert tune_for_cpu(model, amx_int8=False) == ["space-to-depth last"]
     assert [n.op_type for n in model.graph.node] == ["Pad", "SpaceToDepth", "Conv", "DepthToSpace", "Tanh"]
+    assert {t.name for t in model.graph.initializer}.isdisjoint({"w", "b"})  # the old weights are gone
     got = _run(model, x)
     assert got.shape == want.shape == (2, 3, 8, 12)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)

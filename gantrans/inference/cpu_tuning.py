@@ -120,6 +120,7 @@ def _output_conv_space_to_depth(model: Any) -> list[str]:
         if node is not None and node.op_type == "Conv" and consumers.get(node.output[0], 0) <= 1:
             targets.append(node)
     done = []
+    replaced: set[str] = set()
     for node in targets:
         a = _attrs(node)
         if node.input[1] not in inits or (len(node.input) > 2 and node.input[2] and node.input[2] not in inits):
@@ -163,6 +164,12 @@ def _output_conv_space_to_depth(model: Any) -> list[str]:
         for i, made in enumerate(new):
             graph.node.insert(at + i, made)
         done.append(node.name)
+        replaced.update(node.input[1:])
+    if replaced:  # the replaced weights, unless something else still reads them
+        used = {name for n in graph.node for name in n.input} | {v.name for v in graph.input}
+        kept = [t for t in graph.initializer if t.name in used or t.name not in replaced]
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
     return done
 
 
