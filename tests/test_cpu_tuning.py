@@ -131,3 +131,15 @@ def test_without_onnx_models_load_as_they_are(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(builtins, "__import__", no_onnx)
     assert cpu_tuning.tuned_model_bytes(path) is None
+
+
+def test_bench_infer_says_what_it_changed_at_load(tmp_path, capsys) -> None:
+    import json
+
+    from gantrans.cli.main import main
+
+    path = _save(_translator(), tmp_path / "m.onnx")
+    assert main(["bench", "infer", path, "--size", "8", "--runs", "2", "--warmup", "0", "--providers", "cpu",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert rows[0]["backend"] == "onnxruntime-fp32" and rows[0]["cpu_changes"] == ["space-to-depth last"]

@@ -281,8 +281,16 @@ def _bench(args: argparse.Namespace) -> int:
     def ort_run(m):
         return lambda: m.session.run([m.output_name], feeds)[0]
 
+    def cpu_changes(m) -> dict[str, Any]:
+        """The load-time changes a CPU session made (gantrans.inference.cpu_tuning): a benchmark
+        says what it timed."""
+        from gantrans.inference.cpu_tuning import changes
+        from gantrans.inference.session import CPU
+
+        return {"cpu_changes": changes(m.path) if m.requested_providers[:1] == [CPU] else []}
+
     sec, ref = time_fn(ort_run(model), args.runs, args.warmup)
-    add("onnxruntime-fp32", sec, {"provider": model.providers[0]})
+    add("onnxruntime-fp32", sec, {"provider": model.providers[0], **cpu_changes(model)})
     with tempfile.TemporaryDirectory(prefix="gantrans-bench-") as tmp:
         if args.int8:
             if args.int8 == "auto":
@@ -294,7 +302,8 @@ def _bench(args: argparse.Namespace) -> int:
             qsec, qout = time_fn(ort_run(qmodel), args.runs, args.warmup)
             add("onnxruntime-int8", qsec, {"provider": qmodel.providers[0], "speedup_vs_fp32": sec / qsec,
                                            "psnr_vs_fp32_db": psnr(ref, qout, model.contract.value_range),
-                                           "path": str(q_path) if args.int8 != "auto" else "auto"})
+                                           "path": str(q_path) if args.int8 != "auto" else "auto",
+                                           **cpu_changes(qmodel)})
     if args.checkpoint:
         head, run, nthreads = torch_eager(args, model, feeds)
         tsec, tout = time_fn(run, args.runs, args.warmup)
@@ -322,4 +331,6 @@ def _bench(args: argparse.Namespace) -> int:
             line += f"  (onnxruntime is {r['ort_speedup_vs_torch']:.2f}x faster; max diff " \
                     f"{r['max_abs_diff_vs_onnx']:.2e})"
         console.say(line)
+        if r.get("cpu_changes"):
+            console.say(f"{'':<20} changed at load for the CPU: {'; '.join(r['cpu_changes'])}")
     return 0

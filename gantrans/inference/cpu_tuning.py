@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["has_amx_int8", "tune_for_cpu", "tuned_model_bytes"]
+__all__ = ["changes", "has_amx_int8", "tune_for_cpu", "tuned_model_bytes"]
 
 #: ONNX Runtime's blocked fp32 layout: channels are processed 16 at a time.
 CHANNEL_BLOCK = 16
@@ -65,6 +65,16 @@ def tuned_model_bytes(path: str | os.PathLike) -> bytes | None:
         return model.SerializeToString()
     except Exception:  # noqa: BLE001 - a file ONNX Runtime will judge, or over protobuf's 2 GB: as it is
         return None
+
+
+def changes(path: str | os.PathLike) -> list[str]:
+    """What a CPU session of ``path`` changes at load (for benchmarks to say what they timed)."""
+    try:
+        import onnx
+
+        return tune_for_cpu(onnx.load(str(Path(path))), amx_int8=has_amx_int8())
+    except Exception:  # noqa: BLE001 - ImportError included: then nothing is changed
+        return []
 
 
 def tune_for_cpu(model: Any, *, amx_int8: bool) -> list[str]:
