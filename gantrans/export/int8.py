@@ -19,12 +19,12 @@ thread; issue 18):
   around them move bytes, not floats (:mod:`gantrans.export.int8_copies`). Measured on the
   paper's CycleGAN generator (resnet_9blocks, ngf 64, trained) at 256x256, two threads: the two
   float32 transposed convolutions took 36 of the int8 model's 175 ms; int8 went from 2.04x to
-  2.30x fp32's speed;
-- (on a CPU, :mod:`gantrans.inference.cpu_tuning` changes the loaded model further without
-  changing its numbers: 2.55-2.60x there, with AMX);
-- but not the convolution that feeds the last one either: there the int8 error reaches the
-  pixels almost unfiltered — in int8 it cost 6.4 dB (34.3 -> 40.9 dB kept in float32) for 1 %
-  of the time.
+  2.30x fp32's speed (at 34.3 dB);
+- but not the convolution that feeds the last one: there the int8 error reaches the pixels
+  almost unfiltered — keeping it in float32 brings 34.3 back to 40.9 dB for about 4 % of the
+  time (2.20x);
+- on a CPU, :mod:`gantrans.inference.cpu_tuning` changes the loaded model further without
+  changing its numbers: 2.55-2.60x there, with AMX (docs/benchmarks.md).
 """
 
 from __future__ import annotations
