@@ -111,8 +111,8 @@ def test_a_constant_pad_or_a_shared_tensor_keeps_its_place() -> None:
     assert [n.op_type for n in model.graph.node] == before
 
 
-def test_float32_keeps_the_first_convolution_and_the_last_two(tmp_path) -> None:
-    from gantrans.export.int8 import edge_convs
+def test_float32_choices_fastest_first(tmp_path) -> None:
+    from gantrans.export.int8 import fp32_choices
 
     w = numpy_helper.from_array(np.zeros((4, 4, 1, 1), np.float32), "w")
     names = ["in", "mid", "up", "out"]
@@ -120,8 +120,32 @@ def test_float32_keeps_the_first_convolution_and_the_last_two(tmp_path) -> None:
              for name, src, dst in zip(names, ["x", "a", "b", "c"], ["a", "b", "c", "y"])]
     path = tmp_path / "m.onnx"
     onnx.save(_model(nodes, [w]), str(path))
-    assert edge_convs(path) == ["in", "up", "out"]
+    assert fp32_choices(path) == [["in", "out"], ["in", "up", "out"]]
     del nodes[1:3]
     nodes[1].input[0] = "a"
     onnx.save(_model(nodes, [w]), str(path))
-    assert edge_convs(path) == ["in", "out"]
+    assert fp32_choices(path) == [["in", "out"]]
+
+
+@pytest.mark.parametrize(("scores", "kept", "tries"), [
+    ((45.0, 50.0), ["in", "out"], 1),           # close enough: the fastest, one try
+    ((34.3, 40.9), ["in", "up", "out"], 2),     # the paper CycleGAN's case: the slower one is worth it
+    ((34.3, 34.8), ["in", "out"], 2),           # not worth a slower model
+])
+def test_quantize_best_tries_the_slower_choice_only_when_it_pays(tmp_path, monkeypatch, scores, kept, tries) -> None:
+    from gantrans.export import int8
+
+    monkeypatch.setattr(int8, "fp32_choices", lambda src: [["in", "out"], ["in", "up", "out"]])
+    made: list[list[str]] = []
+
+    def fake_quantize(src, dst, reader, exclude):
+        made.append(list(exclude))
+        dst.write_text(str(len(made)))
+
+    monkeypatch.setattr(int8, "quantize_model", fake_quantize)
+    paths = iter(tmp_path / f"q{i}" for i in range(5))
+    path, value, exclude = int8.quantize_best("m.onnx", lambda: next(paths), lambda: None,
+                                              lambda p: scores[int(p.read_text()) - 1])
+    assert (exclude, len(made)) == (kept, tries)
+    assert value == scores[made.index(kept)]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the other try is removed

@@ -20,30 +20,70 @@ thread; issue 18):
   paper's CycleGAN generator (resnet_9blocks, ngf 64, trained) at 256x256, two threads: the two
   float32 transposed convolutions took 36 of the int8 model's 175 ms; int8 went from 2.04x to
   2.30x fp32's speed (at 34.3 dB);
-- but not the convolution that feeds the last one: there the int8 error reaches the pixels
-  almost unfiltered — keeping it in float32 brings 34.3 back to 40.9 dB for about 4 % of the
-  time (2.20x);
+- the convolution that feeds the output layer stays in float32 too when that measures better:
+  there the int8 error reaches the pixels almost unfiltered. On that CycleGAN generator int8
+  reached only 34.3 dB, and keeping it in float32 brought 40.9 dB for about 4 % of the time
+  (2.20x); on the demo's pix2pix U-Net int8 was already at 58 dB and keeping it would have cost
+  a third of the speed (2.25x -> 1.57x). So the fastest choice is tried first, and only below
+  ``CLOSE_DB`` the next one, kept when it is ``WORTH_DB`` better (:func:`quantize_best`);
 - on a CPU, :mod:`gantrans.inference.cpu_tuning` changes the loaded model further without
   changing its numbers: 2.55-2.60x there, with AMX (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 QUANTIZATION = "int8-qdq-per-channel"
 OP_TYPES = ("Conv",)
+#: An int8 model this close to float32 (PSNR, dB) is kept; below it the next choice is tried.
+CLOSE_DB = 40.0
+#: How much better (dB) the slower choice must measure to be kept.
+WORTH_DB = 1.0
 
 
-def edge_convs(model_path: str | Path) -> list[str]:
-    """Names of the convolutions (of either kind) kept in float32: the first and the last two."""
+def fp32_choices(model_path: str | Path) -> list[list[str]]:
+    """Which convolutions (of either kind) to keep in float32, fastest first: the first and the
+    last; then also the one that feeds the last."""
     import onnx
 
     model = onnx.load(str(model_path), load_external_data=False)
     convs = [n.name for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    return list(dict.fromkeys(convs[:1] + convs[-2:]))
+    choices = [list(dict.fromkeys(convs[:1] + convs[-1:])), list(dict.fromkeys(convs[:1] + convs[-2:]))]
+    return choices[:1] if choices[0] == choices[1] else choices
+
+
+def quantize_best(src: str | Path, new_path: Callable[[], Path], reader: Callable[[], Any],
+                  measure: Callable[[Path], float]) -> tuple[Path, float, list[str]]:
+    """Quantize ``src`` with the fastest of :func:`fp32_choices` into ``new_path()``; below
+    ``CLOSE_DB`` (as ``measure(path)`` says) also with the next, keeping it when it is
+    ``WORTH_DB`` better. Returns (file, PSNR, nodes kept in float32); the other file is removed.
+    ``reader()`` makes a fresh ``CalibrationDataReader`` for each try."""
+    from gantrans.fileio import discard
+
+    best: tuple[Path, float, list[str]] | None = None
+    for exclude in fp32_choices(src):
+        dst = new_path()
+        try:
+            quantize_model(src, dst, reader(), exclude)
+            value = measure(dst)
+        except BaseException:
+            discard(dst)
+            if best is not None:
+                discard(best[0])
+            raise
+        if best is None or value >= best[1] + WORTH_DB:
+            if best is not None:
+                discard(best[0])
+            best = (dst, value, exclude)
+        else:
+            discard(dst)
+        if best[1] >= CLOSE_DB:
+            break
+    assert best is not None
+    return best
 
 
 def quantize_model(src: str | Path, dst: str | Path, reader: Any, exclude: Sequence[str] = ()) -> None:

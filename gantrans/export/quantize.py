@@ -1,7 +1,7 @@
 """Static int8 quantization (QDQ, per-channel weights) with onnxruntime.quantization.
 
 What is quantized is :mod:`gantrans.export.int8`'s choice (the convolutions but the first and
-the last two, which stay in fp32). Quality is measured, not assumed: the int8 model's outputs on
+the last, and the one before the last where that measures better, which stay in fp32). Quality is measured, not assumed: the int8 model's outputs on
 held-out inputs are compared with the fp32 model's as a PSNR over the [-1, 1] value range.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from gantrans.fileio import discard, temp_path_for
 from gantrans.recipe import ExportHead
 
-from .int8 import QUANTIZATION, edge_convs, quantize_model
+from .int8 import QUANTIZATION, quantize_best
 from .onnx_graph import input_names
 from .parity import session
 
@@ -58,13 +58,6 @@ def psnr(fp32_path: Path, int8_path: Path, head: ExportHead, held_out: Sequence[
     return float("inf") if mse == 0 else 10.0 * math.log10(4.0 / mse)
 
 
-def _quantize_once(src: Path, dst: Path, head: ExportHead, calib: Sequence[np.ndarray], exclude: list[str]) -> None:
-    from onnxruntime.quantization import CalibrationDataReader
-
-    reader = type("Reader", (_Reader, CalibrationDataReader), {})(head, calib)
-    quantize_model(src, dst, reader, exclude)
-
-
 def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np.ndarray],
              held_out: Sequence[np.ndarray], *, min_psnr: float = MIN_PSNR,
              progress: Callable[[str], None] = print) -> tuple[Path, float, list[str]]:
@@ -82,17 +75,14 @@ def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np
             src = pre
         except Exception:  # noqa: BLE001 - pre-processing is an optimisation; quantize the raw graph instead
             src = fp32_path
-        exclude = edge_convs(src)
-        out = temp_path_for(target)
-        try:
-            _quantize_once(src, out, head, calib, exclude)
-            value = psnr(fp32_path, out, head, held_out)
-        except BaseException:
-            discard(out)
-            raise
+        from onnxruntime.quantization import CalibrationDataReader
+
+        reader = type("Reader", (_Reader, CalibrationDataReader), {})
+        out, value, exclude = quantize_best(src, lambda: temp_path_for(target), lambda: reader(head, calib),
+                                            lambda path: psnr(fp32_path, path, head, held_out))
     finally:
         with contextlib.suppress(Exception):
             discard(pre)
-    label = f"first and last two convs kept in fp32: {', '.join(exclude)}" if exclude else "all convolutions"
+    label = f"convs kept in fp32: {', '.join(exclude)}" if exclude else "all convolutions"
     progress(f"  {head.name}: int8 ({label}): PSNR {value:.2f} dB vs fp32")
     return out, value, exclude
