@@ -212,3 +212,15 @@ def test_generate_class_names_from_the_model_are_data_not_paths(tmp_path, monkey
     assert main(["generate", str(gen), "-n", "2", "--seed", "1", "-o", "w/v/out"]) == 0
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
     assert len(files) == 2 and all(f.startswith("w/v/out/seed1_") for f in files), files
+
+
+def test_bench_infer_times_backends_in_turns():
+    """fp32, int8 and PyTorch take turns, one run each per round, so drift moves them all."""
+    from gantrans.cli.bench_infer import time_interleaved
+
+    calls: list[str] = []
+    fns = [lambda name=name: calls.append(name) or name for name in ("fp32", "int8", "torch")]
+    results = time_interleaved(fns, runs=3, warmup=1)
+    assert calls == ["fp32", "int8", "torch"] * 4
+    assert [out for _, out in results] == ["fp32", "int8", "torch"]
+    assert all(seconds >= 0 for seconds, _ in results)

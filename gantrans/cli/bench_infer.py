@@ -18,7 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ from gantrans.events import add_progress_argument
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("infer", help="time an exported model (ONNX Runtime fp32/int8, PyTorch eager)",
                        description="Median latency, images/s and GFLOP/s of an ONNX model with ONNX "
-                                   "Runtime fp32, int8 and PyTorch eager (from --checkpoint).")
+                                   "Runtime fp32, int8 and PyTorch eager (from --checkpoint), timed in "
+                                   "turns (one run of each per round) so all see the same machine.")
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--size", type=int, default=256, help="image side for translate models (default 256)")
     p.add_argument("--batch", type=int, default=1)
@@ -169,17 +170,21 @@ def _count(m) -> int | None:
 
 # -- timing ----------------------------------------------------------------------------------------
 
-def time_fn(fn: Callable[[], Any], runs: int, warmup: int) -> tuple[float, Any]:
-    """Median seconds of ``runs`` calls after ``warmup``; also the last result."""
-    out = None
+def time_interleaved(fns: Sequence[Callable[[], Any]], runs: int, warmup: int) -> list[tuple[float, Any]]:
+    """Median seconds of each of ``fns`` over ``runs`` rounds that call them in turn, after
+    ``warmup`` such rounds; also each one's last result. Taking turns, every backend sees the
+    same machine: a clock or a neighbour that changes during the benchmark moves all of them."""
+    outs: list[Any] = [None] * len(fns)
     for _ in range(max(0, warmup)):
-        out = fn()
-    times = []
+        for i, fn in enumerate(fns):
+            outs[i] = fn()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(max(1, runs)):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[i] = fn()
+            times[i].append(time.perf_counter() - t0)
+    return [(statistics.median(t), out) for t, out in zip(times, outs)]
 
 
 def psnr(ref: np.ndarray, got: np.ndarray, value_range: tuple[float, float]) -> float:
@@ -301,8 +306,8 @@ def _bench(args: argparse.Namespace) -> int:
 
         return {"cpu_changes": changes(m.path) if m.requested_providers[:1] == [CPU] else []}
 
-    sec, ref = time_fn(ort_run(model), args.runs, args.warmup)
-    add("onnxruntime-fp32", sec, {"provider": model.providers[0], **cpu_changes(model)})
+    timed: list[Callable[[], Any]] = [ort_run(model)]
+    qmodel = q_path = torch_part = None
     with tempfile.TemporaryDirectory(prefix="gantrans-bench-") as tmp:
         if args.int8:
             if args.int8 == "auto":
@@ -311,14 +316,22 @@ def _bench(args: argparse.Namespace) -> int:
             else:
                 q_path = Path(args.int8)
             qmodel = load_model(q_path, providers=args.providers, threads=args.threads)
-            qsec, qout = time_fn(ort_run(qmodel), args.runs, args.warmup)
-            add("onnxruntime-int8", qsec, {"provider": qmodel.providers[0], "speedup_vs_fp32": sec / qsec,
-                                           "psnr_vs_fp32_db": psnr(ref, qout, model.contract.value_range),
-                                           "path": str(q_path) if args.int8 != "auto" else "auto",
-                                           **cpu_changes(qmodel)})
-    if args.checkpoint:
-        head, run, nthreads = torch_eager(args, model, feeds)
-        tsec, tout = time_fn(run, args.runs, args.warmup)
+            timed.append(ort_run(qmodel))
+        if args.checkpoint:
+            torch_part = torch_eager(args, model, feeds)
+            timed.append(torch_part[1])
+        results = iter(time_interleaved(timed, args.runs, args.warmup))
+    sec, ref = next(results)
+    add("onnxruntime-fp32", sec, {"provider": model.providers[0], **cpu_changes(model)})
+    if qmodel is not None:
+        qsec, qout = next(results)
+        add("onnxruntime-int8", qsec, {"provider": qmodel.providers[0], "speedup_vs_fp32": sec / qsec,
+                                       "psnr_vs_fp32_db": psnr(ref, qout, model.contract.value_range),
+                                       "path": str(q_path) if args.int8 != "auto" else "auto",
+                                       **cpu_changes(qmodel)})
+    if torch_part is not None:
+        head, _, nthreads = torch_part
+        tsec, tout = next(results)
         add("pytorch-eager-fp32", tsec, {"head": head, "torch_threads": nthreads,
                                          "ort_speedup_vs_torch": tsec / sec,
                                          "max_abs_diff_vs_onnx": float(np.max(np.abs(tout - ref)))})
