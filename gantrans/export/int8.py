@@ -27,7 +27,7 @@ thread; issue 18):
   a third of the speed (2.25x -> 1.57x). So the fastest choice is tried first, and only below
   ``CLOSE_DB`` the next one, kept when it is ``WORTH_DB`` better (:func:`quantize_best`);
 - on a CPU, :mod:`gantrans.inference.cpu_tuning` changes the loaded model further without
-  changing its numbers: 2.55-2.60x there, with AMX (docs/benchmarks.md).
+  changing its numbers: 2.45-2.66x (median 2.52x) there, with AMX (docs/benchmarks.md).
 """
 
 from __future__ import annotations
