@@ -144,8 +144,10 @@ def test_quantize_best_tries_the_slower_choice_only_when_it_pays(tmp_path, monke
 
     monkeypatch.setattr(int8, "quantize_model", fake_quantize)
     paths = iter(tmp_path / f"q{i}" for i in range(5))
+    said: list[str] = []
     path, value, exclude = int8.quantize_best("m.onnx", lambda: next(paths), lambda: None,
-                                              lambda p: scores[int(p.read_text()) - 1])
+                                              lambda p: scores[int(p.read_text()) - 1], said.append)
     assert (exclude, len(made)) == (kept, tries)
+    assert said == ([] if tries == 1 else [f"int8 at {scores[0]:.1f} dB, under 40: trying again with up in fp32 too"])
     assert value == scores[made.index(kept)]
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the other try is removed

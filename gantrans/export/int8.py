@@ -56,15 +56,20 @@ def fp32_choices(model_path: str | Path) -> list[list[str]]:
 
 
 def quantize_best(src: str | Path, new_path: Callable[[], Path], reader: Callable[[], Any],
-                  measure: Callable[[Path], float]) -> tuple[Path, float, list[str]]:
+                  measure: Callable[[Path], float],
+                  progress: Callable[[str], None] | None = None) -> tuple[Path, float, list[str]]:
     """Quantize ``src`` with the fastest of :func:`fp32_choices` into ``new_path()``; below
     ``CLOSE_DB`` (as ``measure(path)`` says) also with the next, keeping it when it is
     ``WORTH_DB`` better. Returns (file, PSNR, nodes kept in float32); the other file is removed.
-    ``reader()`` makes a fresh ``CalibrationDataReader`` for each try."""
+    ``reader()`` makes a fresh ``CalibrationDataReader`` for each try; ``progress`` hears of a
+    second try (it takes as long as the first)."""
     from gantrans.fileio import discard
 
     best: tuple[Path, float, list[str]] | None = None
     for exclude in fp32_choices(src):
+        if best is not None and progress is not None:
+            extra = ", ".join(n for n in exclude if n not in best[2])
+            progress(f"int8 at {best[1]:.1f} dB, under {CLOSE_DB:g}: trying again with {extra} in fp32 too")
         dst = new_path()
         try:
             quantize_model(src, dst, reader(), exclude)

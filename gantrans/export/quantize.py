@@ -79,7 +79,8 @@ def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np
 
         reader = type("Reader", (_Reader, CalibrationDataReader), {})
         out, value, exclude = quantize_best(src, lambda: temp_path_for(target), lambda: reader(head, calib),
-                                            lambda path: psnr(fp32_path, path, head, held_out))
+                                            lambda path: psnr(fp32_path, path, head, held_out),
+                                            lambda text: progress(f"  {head.name}: {text}"))
     finally:
         with contextlib.suppress(Exception):
             discard(pre)
