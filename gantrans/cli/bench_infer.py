@@ -298,14 +298,6 @@ def _bench(args: argparse.Namespace) -> int:
     def ort_run(m):
         return lambda: m.session.run([m.output_name], feeds)[0]
 
-    def cpu_changes(m) -> dict[str, Any]:
-        """The load-time changes a CPU session made (gantrans.inference.cpu_tuning): a benchmark
-        says what it timed."""
-        from gantrans.inference.cpu_tuning import changes
-        from gantrans.inference.session import CPU
-
-        return {"cpu_changes": changes(m.path) if m.requested_providers[:1] == [CPU] else []}
-
     timed: list[Callable[[], Any]] = [ort_run(model)]
     qmodel = q_path = torch_part = None
     with tempfile.TemporaryDirectory(prefix="gantrans-bench-") as tmp:
@@ -322,13 +314,14 @@ def _bench(args: argparse.Namespace) -> int:
             timed.append(torch_part[1])
         results = iter(time_interleaved(timed, args.runs, args.warmup))
     sec, ref = next(results)
-    add("onnxruntime-fp32", sec, {"provider": model.providers[0], **cpu_changes(model)})
+    # A benchmark says what it timed: the load-time changes each CPU session made.
+    add("onnxruntime-fp32", sec, {"provider": model.providers[0], "cpu_changes": model.cpu_changes})
     if qmodel is not None:
         qsec, qout = next(results)
         add("onnxruntime-int8", qsec, {"provider": qmodel.providers[0], "speedup_vs_fp32": sec / qsec,
                                        "psnr_vs_fp32_db": psnr(ref, qout, model.contract.value_range),
                                        "path": str(q_path) if args.int8 != "auto" else "auto",
-                                       **cpu_changes(qmodel)})
+                                       "cpu_changes": qmodel.cpu_changes})
     if torch_part is not None:
         head, _, nthreads = torch_part
         tsec, tout = next(results)

@@ -13,7 +13,8 @@ torch nor the exporter.
 from __future__ import annotations
 
 import onnx
-from onnx import helper
+
+from gantrans.onnx_edit import attributes, consumers
 
 __all__ = ["move_quantization_across_copies"]
 
@@ -28,30 +29,23 @@ def _per_tensor(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> boo
     return len(node.input) >= 2 and all(_scalar(n, inits) for n in node.input[1:] if n)
 
 
-def _pad_mode(node: onnx.NodeProto) -> object:
-    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == "mode"), b"constant")
-
-
 def move_quantization_across_copies(model: onnx.ModelProto) -> int:
     """Rewrite ``model`` in place as the module says; returns how many pairs were swapped."""
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     outputs = {o.name for o in graph.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    readers = consumers(graph)
     position = {id(n): i for i, n in enumerate(graph.node)}
     order = list(graph.node)
     swapped = 0
     stale: set[str] = set()
     for first in list(graph.node):
         out = first.output[0] if first.output else ""
-        users = consumers.get(out, [])
+        users = readers.get(out, [])
         if len(users) != 1 or out in outputs:
             continue
         second = users[0]
-        if first.op_type == "Pad" and second.op_type == "QuantizeLinear" and _pad_mode(first) in _PAD_MODES \
+        if first.op_type == "Pad" and second.op_type == "QuantizeLinear" and attributes(first).get("mode", b"constant") in _PAD_MODES \
                 and _per_tensor(second, inits):
             copy = first
         elif first.op_type == "DequantizeLinear" and second.op_type == "DepthToSpace" \
@@ -71,8 +65,8 @@ def move_quantization_across_copies(model: onnx.ModelProto) -> int:
         i, j = position[id(first)], position[id(second)]
         order[i], order[j] = second, first
         position[id(first)], position[id(second)] = j, i
-        consumers[mid] = [first]
-        consumers[x] = [second if n is first else n for n in consumers.get(x, [])]
+        readers[mid] = [first]
+        readers[x] = [second if n is first else n for n in readers.get(x, [])]
         swapped += 1
     if swapped:
         del graph.node[:]

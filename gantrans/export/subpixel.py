@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from gantrans.onnx_edit import attributes, constant_weights, drop_replaced_initializers
+
 __all__ = ["subpixel_kernel", "rewrite_conv_transposes"]
 
 
@@ -52,11 +54,9 @@ def subpixel_kernel(weight: np.ndarray, stride: int, pad: int) -> tuple[np.ndarr
 def _rewritable(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> tuple[int, int] | None:
     """(stride, pad) when ``node`` is a 2-D, ungrouped, undilated transposed convolution with a
     constant square kernel, equal strides and pads, and an output ``stride`` times its input."""
-    if node.op_type != "ConvTranspose" or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+    if node.op_type != "ConvTranspose" or node.domain not in ("", "ai.onnx") or not constant_weights(node, inits):
         return None
-    if node.input[1] not in inits or (len(node.input) > 2 and node.input[2] and node.input[2] not in inits):
-        return None
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attrs = attributes(node)
     if "output_shape" in attrs or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         return None
     weight = inits[node.input[1]]
@@ -110,8 +110,5 @@ def rewrite_conv_transposes(model: onnx.ModelProto) -> list[str]:
     if done:
         del graph.node[:]
         graph.node.extend(nodes)
-        used = {name for n in graph.node for name in n.input} | {v.name for v in graph.input}
-        kept = [t for t in graph.initializer if t.name in used or t.name not in replaced]
-        del graph.initializer[:]
-        graph.initializer.extend(kept)
+        drop_replaced_initializers(graph, replaced)
     return done

@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["changes", "has_amx_int8", "tune_for_cpu", "tuned_model_bytes"]
+__all__ = ["has_amx_int8", "tune_for_cpu", "tuned_model_bytes"]
 
 #: ONNX Runtime's blocked fp32 layout: channels are processed 16 at a time.
 CHANNEL_BLOCK = 16
@@ -51,30 +51,23 @@ def has_amx_int8() -> bool:
     return False
 
 
-def tuned_model_bytes(path: str | os.PathLike) -> bytes | None:
+def tuned_model_bytes(path: str | os.PathLike, done: list[str] | None = None) -> bytes | None:
     """The model at ``path`` with the CPU changes, serialized; None when none applies or the
-    ``onnx`` package is missing (the caller then opens the file itself)."""
+    ``onnx`` package is missing (the caller then opens the file itself). What was changed is
+    appended to ``done`` (benchmarks say what they timed)."""
     try:
         import onnx
     except ImportError:
         return None
     try:
         model = onnx.load(str(Path(path)))
-        if not tune_for_cpu(model, amx_int8=has_amx_int8()):
-            return None
-        return model.SerializeToString()
+        applied = tune_for_cpu(model, amx_int8=has_amx_int8())
+        data = model.SerializeToString() if applied else None
     except Exception:  # noqa: BLE001 - a file ONNX Runtime will judge, or over protobuf's 2 GB: as it is
         return None
-
-
-def changes(path: str | os.PathLike) -> list[str]:
-    """What a CPU session of ``path`` changes at load (for benchmarks to say what they timed)."""
-    try:
-        import onnx
-
-        return tune_for_cpu(onnx.load(str(Path(path))), amx_int8=has_amx_int8())
-    except Exception:  # noqa: BLE001 - ImportError included: then nothing is changed
-        return []
+    if done is not None:
+        done.extend(applied)
+    return data
 
 
 def tune_for_cpu(model: Any, *, amx_int8: bool) -> list[str]:
@@ -103,37 +96,34 @@ def _even_sizes(contract: Any) -> bool:
     return int(contract.size_multiple or 1) % 2 == 0
 
 
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _output_conv_space_to_depth(model: Any) -> list[str]:
     """Rewrite the convolutions that make a graph output (through unary elementwise ops) with
     fewer than 16 output channels, stride 1, no padding of their own and an odd kernel."""
     import numpy as np
     from onnx import helper, numpy_helper
 
+    from gantrans.onnx_edit import attributes, constant_weights, consumers, drop_replaced_initializers
+
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers[name] = consumers.get(name, 0) + 1
+    readers = consumers(graph)
+
+    def sole_reader(node: Any) -> bool:
+        return len(readers.get(node.output[0], [])) <= 1
+
     targets = []
     for out in graph.output:
         node = producer.get(out.name)
-        while node is not None and node.op_type in _PASS_THROUGH and consumers.get(node.output[0], 0) <= 1:
+        while node is not None and node.op_type in _PASS_THROUGH and sole_reader(node):
             node = producer.get(node.input[0])
-        if node is not None and node.op_type == "Conv" and consumers.get(node.output[0], 0) <= 1:
+        if node is not None and node.op_type == "Conv" and sole_reader(node):
             targets.append(node)
     done = []
     replaced: set[str] = set()
     for node in targets:
-        a = _attrs(node)
-        if node.input[1] not in inits or (len(node.input) > 2 and node.input[2] and node.input[2] not in inits):
+        a = attributes(node)
+        if not constant_weights(node, inits):
             continue
         w = numpy_helper.to_array(inits[node.input[1]])
         if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[2] % 2 == 0 or w.shape[0] >= CHANNEL_BLOCK:
@@ -175,11 +165,7 @@ def _output_conv_space_to_depth(model: Any) -> list[str]:
             graph.node.insert(at + i, made)
         done.append(node.name)
         replaced.update(node.input[1:])
-    if replaced:  # the replaced weights, unless something else still reads them
-        used = {name for n in graph.node for name in n.input} | {v.name for v in graph.input}
-        kept = [t for t in graph.initializer if t.name in used or t.name not in replaced]
-        del graph.initializer[:]
-        graph.initializer.extend(kept)
+    drop_replaced_initializers(graph, replaced)
     return done
 
 
@@ -188,19 +174,18 @@ def _weights_off_zero(model: Any) -> int:
     import numpy as np
     from onnx import numpy_helper
 
+    from gantrans.onnx_edit import consumers
+
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
+    readers = consumers(graph)
     feeds_conv = {name for node in graph.node if node.op_type in ("Conv", "ConvTranspose") for name in node.input}
-    uses: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
     count = 0
     for node in graph.node:
         if node.op_type != "DequantizeLinear" or len(node.input) < 3 or node.output[0] not in feeds_conv:
             continue
         q_name, zp_name = node.input[0], node.input[2]
-        if q_name not in inits or zp_name not in inits or uses.get(q_name) != 1 or uses.get(zp_name) != 1:
+        if q_name not in inits or zp_name not in inits or len(readers[q_name]) != 1 or len(readers[zp_name]) != 1:
             continue
         q, zp = numpy_helper.to_array(inits[q_name]), numpy_helper.to_array(inits[zp_name])
         if q.dtype != np.int8 or zp.dtype != np.int8 or zp.any() or q.min() < -127:

@@ -76,6 +76,8 @@ class Model:
     outputs: list[TensorInfo]
     requested_providers: list[str]
     notes: list[str] = field(default_factory=list)
+    #: What opening the session changed for the CPU (:mod:`gantrans.inference.cpu_tuning`).
+    cpu_changes: list[str] = field(default_factory=list)
 
     @property
     def providers(self) -> list[str]:
@@ -191,7 +193,8 @@ def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = Non
     wanted = resolve_providers(providers)
     config = config or SessionConfig(threads=threads)
     notes: list[str] = []
-    session = SESSIONS.get(p, wanted, config, notes)
+    changes: list[str] = []
+    session = SESSIONS.get(p, wanted, config, notes, changes)
     inputs, outputs = _tensor_infos(session.get_inputs()), _tensor_infos(session.get_outputs())
     if not inputs or not outputs:
         raise ModelError(f"{p}: the model has no inputs or no outputs")
@@ -215,7 +218,7 @@ def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = Non
     # Order inputs as the contract names them, so ``inputs[0]`` is the image or z.
     order = {n: k for k, n in enumerate(contract.input_names)}
     inputs.sort(key=lambda t: order.get(t.name, len(order)))
-    return Model(p, session, contract, has_metadata, inputs, outputs, wanted, notes)
+    return Model(p, session, contract, has_metadata, inputs, outputs, wanted, notes, changes)
 
 
 def int8_path(path: str | os.PathLike) -> Path:

@@ -109,10 +109,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def open_session(path: str | os.PathLike, providers: list[str], config: SessionConfig,
-                 notes: list[str] | None = None) -> ort.InferenceSession:
+                 notes: list[str] | None = None, changes: list[str] | None = None) -> ort.InferenceSession:
     """Create a session; when the preferred provider fails to start, retry on the CPU.
 
-    Fallback messages are appended to ``notes`` (the CLI prints them, the GUI shows them).
+    Fallback messages are appended to ``notes`` (the CLI prints them, the GUI shows them), and
+    what the CPU changes of :mod:`gantrans.inference.cpu_tuning` changed to ``changes``.
     """
     path = str(path)
     notes = notes if notes is not None else []
@@ -120,7 +121,7 @@ def open_session(path: str | os.PathLike, providers: list[str], config: SessionC
     if providers[:1] == [CPU] and config.optimization == "all":
         from gantrans.inference.cpu_tuning import tuned_model_bytes
 
-        source = tuned_model_bytes(path) or path
+        source = tuned_model_bytes(path, changes) or path
     try:
         session = _create_session(source, config.session_options(), providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises many unrelated types
@@ -144,10 +145,12 @@ class SessionCache:
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple, tuple[ort.InferenceSession, list[str]]] = OrderedDict()
+        self._items: OrderedDict[tuple, tuple[ort.InferenceSession, list[str], list[str]]] = OrderedDict()
 
     def get(self, path: str | os.PathLike, providers: list[str], config: SessionConfig,
-            notes: list[str] | None = None) -> ort.InferenceSession:
+            notes: list[str] | None = None, changes: list[str] | None = None) -> ort.InferenceSession:
+        """The cached session (opened now if need be); its notes and CPU changes, as
+        :func:`open_session` reports them, are appended to ``notes`` and ``changes``."""
         p = Path(path)
         try:
             st = p.stat()
@@ -157,22 +160,23 @@ class SessionCache:
             raise ModelError(f"{p}: not a file")
         key = (str(p.resolve()), st.st_mtime_ns, st.st_size, tuple(providers), config)
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
+            item = self._items.get(key)
+            if item is not None:
                 self._items.move_to_end(key)
-                if notes is not None:
-                    notes.extend(hit[1])
-                return hit[0]
-        own: list[str] = []
-        session = open_session(p, providers, config, own)
+        if item is None:
+            own_notes: list[str] = []
+            own_changes: list[str] = []
+            item = (open_session(p, providers, config, own_notes, own_changes), own_notes, own_changes)
+            with self._lock:
+                self._items[key] = item
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
         if notes is not None:
-            notes.extend(own)
-        with self._lock:
-            self._items[key] = (session, own)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return session
+            notes.extend(item[1])
+        if changes is not None:
+            changes.extend(item[2])
+        return item[0]
 
     def clear(self) -> None:
         with self._lock:
