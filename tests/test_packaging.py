@@ -53,3 +53,55 @@ def test_every_package_folder_is_listed_in_pyproject():
             rel = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((package, *rel)))
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+#: Modules our code imports that a declared distribution installs under another distribution's
+#: name: PySide6-Essentials brings its binding runtime ``shiboken6`` as its own distribution.
+INSTALLED_WITH = {"shiboken6": "pyside6-essentials"}
+
+
+def _third_party_imports() -> dict[str, Path]:
+    """Top-level names of every absolute import in the shipped packages (not stdlib, not ours)."""
+    import ast
+
+    ours = {"gantrans", "gantrans_plugins", "gantrans_gui"}
+    found: dict[str, Path] = {}
+    for folder in ("gantrans", "plugins", "gui"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in ours:
+                        found.setdefault(top, path.relative_to(ROOT))
+    return found
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    """A module that is only installed by chance on the developer's machine breaks the README's
+    install on a fresh one: pyqtgraph, imported by the GUI's Runs view, was missing from the
+    ``gui`` extra until a new machine failed to collect the GUI tests."""
+    from importlib.metadata import packages_distributions
+
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values()
+                                                for r in extra)]
+    declared = {canonicalize_name(Requirement(r).name) for r in requirements}
+    installed_as = packages_distributions()
+    missing = []
+    for module, where in sorted(_third_party_imports().items()):
+        candidates = {canonicalize_name(d) for d in installed_as.get(module, [module])}
+        if module in INSTALLED_WITH:
+            candidates.add(INSTALLED_WITH[module])
+        if not candidates & declared:
+            missing.append(f"{module} (imported by {where}; installed as {', '.join(sorted(candidates))})")
+    assert not missing, "declare in pyproject.toml: " + "; ".join(missing)
