@@ -71,8 +71,9 @@ def epoch_checkpoint_name(epoch: int) -> str:
 def epoch_of_checkpoint(path: str | Path) -> int | None:
     """The epoch a kept checkpoint's file name says (``epoch_0004.pt`` -> 4); None for any other
     file (``latest.pt``)."""
-    digits = Path(path).stem.removeprefix(EPOCH_PREFIX)
-    return int(digits) if Path(path).stem.startswith(EPOCH_PREFIX) and digits.isdigit() else None
+    stem = Path(path).stem
+    digits = stem.removeprefix(EPOCH_PREFIX)
+    return int(digits) if digits != stem and digits.isdigit() else None
 
 
 def sample_grid_name(epoch: int) -> str:

@@ -87,11 +87,9 @@ class ExportDialog(QDialog):
         self.checkpoint = QComboBox(accessibleName="Checkpoint")
         self.checkpoint.addItem("latest", "latest")
         for c in run.checkpoints():
-            path = Path(getattr(c, "path", c))
-            named = epoch_of_checkpoint(path)
-            if named is not None:
-                epoch = getattr(c, "epoch", None)
-                self.checkpoint.addItem(path.stem, str(epoch if epoch is not None else named))
+            epoch = epoch_of_checkpoint(c.path)  # what --checkpoint resolves: the file's name
+            if epoch is not None:
+                self.checkpoint.addItem(c.path.stem, str(epoch))
         self.fp32 = QCheckBox("fp32 (always written)")
         self.fp32.setChecked(True)
         self.fp32.setEnabled(False)

@@ -75,4 +75,3 @@ def move_quantization_across_copies(model: onnx.ModelProto) -> int:
         del graph.value_info[:]
         graph.value_info.extend(kept)
     return swapped
-
