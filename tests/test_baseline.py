@@ -172,3 +172,28 @@ def test_samples_independent_finds_what_mixes_images_or_counts_calls():
     assert samples_independent(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Dropout(0.0)))
     assert not samples_independent(nn.utils.spectral_norm(nn.Conv2d(3, 3, 1)))
     assert not samples_independent(nn.utils.parametrizations.spectral_norm(nn.Conv2d(3, 3, 1)))
+
+
+def test_paired_runs_alternate_every_step_unless_told_a_block_length():
+    from gantrans.training.bench import timing_schedule
+
+    assert timing_schedule(paired=False) == (10, 1)
+    assert timing_schedule(paired=False, steps=4, rounds=2) == (4, 2)
+    assert timing_schedule(paired=True) == (1, 15)  # one step a side at a time
+    assert timing_schedule(paired=True, rounds=6) == (1, 6)
+    assert timing_schedule(paired=True, steps=5) == (5, 3)  # the caller chose blocks
+    assert timing_schedule(paired=True, steps=5, rounds=2) == (5, 2)
+
+
+def test_bench_train_versus_by_default_alternates_single_steps(capsys):
+    import json
+
+    from gantrans.cli.main import main
+
+    args = ["bench", "train", "cyclegan", "--crop", "32", "--device", "cpu", "--warmup", "0",
+            "-o", "generator=resnet_6blocks", "-o", "ngf=4", "-o", "ndf=4", "-o", "n_layers_D=1",
+            "--precision", "fp32", "--versus", "fp32", "--json"]
+    assert main(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert (r["steps"], r["rounds"]) == (1, 15)
+    assert len(r["round_medians_s"]) == 15 and len(r["versus"]["round_medians_s"]) == 15

@@ -20,7 +20,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu, cuda[:N], mps")
-    p.add_argument("--steps", type=int, default=10, metavar="N", help="timed steps (default 10)")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="timed steps in a block (default 10; with --baseline or --versus, 1: the two loops "
+                        "alternate every step)")
     p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed warm-up steps (default 3)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
@@ -37,7 +39,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "automatic choice gains")
     p.add_argument("--rounds", type=int, default=None, metavar="N",
                    help="blocks of --steps timed steps, alternating with the baseline's or --versus's "
-                        "(default 3 with either, else 1)")
+                        "(default with either: 15 blocks of one step, or 3 blocks where --steps is given; "
+                        "else 1)")
     p.add_argument("--profile", action="store_true",
                    help="after timing, profile 2 more steps and print the top operators of each phase")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", type=option_arg,
@@ -54,17 +57,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from gantrans.errors import ConfigError
-    from gantrans.training.bench import bench_train
+    from gantrans.training.bench import bench_train, timing_schedule
 
-    if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1 or (args.rounds or 1) < 1:
+    if (args.steps or 1) < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1 or (args.rounds or 1) < 1:
         raise ConfigError("--steps, --batch, --crop and --rounds must be >= 1 and --warmup >= 0")
     if args.threads:
         torch.set_num_threads(args.threads)
     options = dict(args.option)  # parsed and checked by option_arg
     reporter = events.active()
     paired = args.baseline or args.versus is not None
-    rounds = args.rounds or (3 if paired else 1)
-    total = (args.warmup + rounds * args.steps) * (2 if paired else 1)
+    steps, rounds = timing_schedule(paired, args.steps, args.rounds)
+    total = (args.warmup + rounds * steps) * (2 if paired else 1)
     reporter.start("bench train", total=total, unit="step")
     rate = events.Rate()
 
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         reporter.progress(done, total, rate=r, eta_s=eta)
 
     r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
-                    steps=args.steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step,
+                    steps=steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step,
                     baseline=args.baseline, rounds=rounds, profile=args.profile, versus=args.versus,
                     channels_last=None if args.memory_format == "auto" else args.memory_format == "channels_last")
     reporter.result(files=[], figures=r)

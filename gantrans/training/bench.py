@@ -64,14 +64,34 @@ def count_step_flops(engine: Engine, data: Any, step: int) -> int | None:
     return int(counter.get_total_flops())
 
 
+#: Timed steps a side when two loops alternate and the caller named neither ``steps`` nor
+#: ``rounds``: one step at a time, so a machine whose speed drifts from minute to minute slows
+#: both sides alike (blocks of 5 steps on a drifting 2-core VM read 1.13x-1.32x for one code;
+#: single steps 1.17x-1.23x; docs/benchmarks.md).
+PAIRED_STEPS, PAIRED_ROUNDS = 1, 15
+#: Timed steps of a lone run, and rounds of blocks when the caller chose the block length.
+ALONE_STEPS, BLOCK_ROUNDS = 10, 3
+
+
+def timing_schedule(paired: bool, steps: int | None = None, rounds: int | None = None) -> tuple[int, int]:
+    """``(steps, rounds)``: ``rounds`` blocks of ``steps`` timed steps, what the caller left out
+    filled in. Alone: 10 steps in one block. Alternating with a second loop: one step at a time,
+    15 a side; a caller who sets ``steps`` alternates blocks of that length, 3 of them."""
+    if not paired:
+        return steps or ALONE_STEPS, rounds or 1
+    if steps is None:
+        return PAIRED_STEPS, rounds or PAIRED_ROUNDS
+    return steps, rounds or BLOCK_ROUNDS
+
+
 def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str = "auto", device: str = "auto",
-                steps: int = 10, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
+                steps: int | None = None, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
                 seed: int = 0, progress: Callable[[int, int], None] | None = None, baseline: bool = False,
                 rounds: int | None = None, profile: bool = False, profile_steps: int = 2,
                 channels_last: bool | None = None, versus: str | None = None) -> dict[str, Any]:
     """Time training steps after ``warmup`` untimed ones; returns the figures as a dict.
 
-    ``rounds`` blocks of ``steps`` timed steps (default 3 with ``baseline``, else 1). With
+    ``rounds`` blocks of ``steps`` timed steps (defaults: :func:`timing_schedule`). With
     ``baseline`` the reference implementation's own loop (:mod:`gantrans.training.baseline`,
     fp32, same networks and seed) runs a block after each of ours — ours, reference, ours,
     reference, ... — so both see the same machine, and the figures include both medians and their
@@ -113,7 +133,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
     data = move_batch(synthetic_batch(spec, batch, seed), dev, engine.channels_last)
     paired = baseline or versus_prec is not None
-    rounds = max(1, rounds or (3 if paired else 1))
+    steps, rounds = timing_schedule(paired, steps, rounds)
     total = (warmup + rounds * steps) * (2 if paired else 1)
     done = 0
 
