@@ -197,3 +197,11 @@ def test_bench_train_versus_by_default_alternates_single_steps(capsys):
     r = json.loads(capsys.readouterr().out)
     assert (r["steps"], r["rounds"]) == (1, 15)
     assert len(r["round_medians_s"]) == 15 and len(r["versus"]["round_medians_s"]) == 15
+
+
+@pytest.mark.parametrize("arg", [["--steps", "0"], ["--rounds", "0"], ["--batch", "0"], ["--warmup", "-1"]])
+def test_bench_train_refuses_counts_below_one_instead_of_using_the_default(arg, capsys):
+    from gantrans.cli.main import main
+
+    assert main(["bench", "train", "cyclegan", "--crop", "32", "--device", "cpu", *arg]) == 1
+    assert "must be >= 1" in capsys.readouterr().err

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from gantrans.errors import ConfigError
     from gantrans.training.bench import bench_train, timing_schedule
 
-    if (args.steps or 1) < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 1 or (args.rounds or 1) < 1:
+    counts = [n for n in (args.steps, args.rounds, args.batch, args.crop) if n is not None]  # None: the default
+    if min(counts) < 1 or args.warmup < 0:
         raise ConfigError("--steps, --batch, --crop and --rounds must be >= 1 and --warmup >= 0")
     if args.threads:
         torch.set_num_threads(args.threads)
