@@ -108,3 +108,18 @@ def test_the_class_check_passes_real_images_and_fails_untrained_or_label_blind_o
     assert good.count == 48 and good.accuracy >= demo_cmd.CLASS_CHECK_TARGET
     assert nearest_centroid_check(data / "train", blind).accuracy < 0.4
     assert nearest_centroid_check(data / "train", noise).accuracy < 0.4
+
+
+def test_demo_without_the_train_extra_says_what_to_install_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    """A translate-only install ('gantrans[gui]') has no torch: the demo used to write its data
+    set and start a child 'gantrans train' before saying so."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "torch" else find_spec(name, *a, **k))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--quick"]) == 1
+    assert "'gantrans demo' needs torch, which is not installed: pip install 'gantrans[train]'" in \
+        capsys.readouterr().err
+    assert not out.exists()

@@ -221,6 +221,9 @@ def _generate_and_classify(demo: Demo, name: str, model: Path, data: Path) -> di
 
 
 def run(args: argparse.Namespace) -> int:
+    from gantrans.cli.main import require_extra
+
+    require_extra("train")  # before the data set is written: every part trains and exports
     out = Path(args.out)
     names = tuple(dict.fromkeys(args.recipe)) if args.recipe else (ALL_PARTS if args.all else DEFAULT_PARTS)
     _prepare(out, args.overwrite)

@@ -42,13 +42,25 @@ CORE_COMMAND_MODULES = (
 # Optional dependencies and the extra that brings each (a plain install translates with
 # onnxruntime alone; training and export need the `train` extra).
 EXTRAS_BY_MODULE = {"torch": "train", "torchvision": "train", "onnx": "train", "onnxscript": "train",
-                    "PySide6": "gui", "superqt": "gui", "qtawesome": "gui", "tensorboard": "logs"}
+                    "PySide6": "gui", "superqt": "gui", "qtawesome": "gui", "pyqtgraph": "gui",
+                    "tensorboard": "logs"}
 
 
 def missing_extra(exc: ImportError) -> str | None:
     """The extra to install for a missing optional dependency, None for anything else."""
     name = (getattr(exc, "name", None) or "").split(".")[0]
     return EXTRAS_BY_MODULE.get(name)
+
+
+def require_extra(extra: str) -> None:
+    """Raise the ImportError :func:`main` turns into "needs X: pip install 'gantrans[extra]'" when
+    a module of ``extra`` is missing — for commands that would otherwise write files or start
+    child processes before their first import of it fails."""
+    import importlib.util
+
+    for module, owner in EXTRAS_BY_MODULE.items():
+        if owner == extra and importlib.util.find_spec(module) is None:
+            raise ImportError(f"No module named '{module}'", name=module)
 
 
 class _Parser(argparse.ArgumentParser):
