@@ -541,6 +541,9 @@ class TrainingView(QWidget):
             self.state_label.setText(f"{self.job.name}: stopped; a checkpoint was saved — Resume continues it")
         else:
             self.state = "failed"
+            if self.progress.maximum() == 0:  # still the busy indicator: the run never started
+                self.progress.setRange(0, 1)
+                self.progress.reset()
             why = self.job.error or f"exit code {code}"
             self.state_label.setText(f"<span style='color:#c62828'>{self.job.name}: failed: {why}</span>")
             view_support.show_error(self.window_, f"training {self.job.name} failed: {why}",

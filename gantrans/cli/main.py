@@ -220,8 +220,9 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
         if debug:
             traceback.print_exc()
         command = next((a for a in argv if not a.startswith("-")), "")
-        print(f"gantrans: error: 'gantrans {command}' needs {exc.name}, which is not installed: "
-              f"pip install 'gantrans[{extra}]'", file=sys.stderr)
+        message = f"'gantrans {command}' needs {exc.name}, which is not installed: pip install 'gantrans[{extra}]'"
+        print(f"gantrans: error: {message}", file=sys.stderr)
+        reporter.error(message)  # a parent reading --progress json learns why, not just the exit code
         return 1
     except KeyboardInterrupt:
         print("gantrans: interrupted", file=sys.stderr)
