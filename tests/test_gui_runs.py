@@ -71,6 +71,9 @@ def test_runs_view_shows_a_run_and_its_curves_grow(qtbot, tmp_path):
     view.add_folder(tmp_path / "runs")
     assert view_support.get_list("runs/folders") == [str((tmp_path / "runs").resolve())]  # remembered
     assert view.run_list.topLevelItemCount() == 1
+    # nothing was chosen yet: the view shows the newest run rather than empty panels
+    assert view.run is not None and view.run.name == "demo" and view.title.text() == "demo"
+    assert view.run_list.currentItem() is view.run_list.topLevelItem(0)
     view.run_list.setCurrentItem(view.run_list.topLevelItem(0))
     assert view.run is not None and view.run.name == "demo"
     plots = view.curves.group_plots
