@@ -170,17 +170,29 @@ def _count(m) -> int | None:
 
 # -- timing ----------------------------------------------------------------------------------------
 
-def time_interleaved(fns: Sequence[Callable[[], Any]], runs: int, warmup: int) -> list[tuple[float, Any]]:
+class Stopped(Exception):
+    """The benchmark was asked to stop (SIGINT/SIGTERM) and did, between two runs."""
+
+
+def time_interleaved(fns: Sequence[Callable[[], Any]], runs: int, warmup: int,
+                     stop: Callable[[], bool] | None = None) -> list[tuple[float, Any]]:
     """Median seconds of each of ``fns`` over ``runs`` rounds that call them in turn, after
     ``warmup`` such rounds; also each one's last result. Taking turns, every backend sees the
-    same machine: a clock or a neighbour that changes during the benchmark moves all of them."""
+    same machine: a clock or a neighbour that changes during the benchmark moves all of them.
+    ``stop()`` is asked before every call; when it says so, :class:`Stopped` is raised."""
+    def check() -> None:
+        if stop is not None and stop():
+            raise Stopped
+
     outs: list[Any] = [None] * len(fns)
     for _ in range(max(0, warmup)):
         for i, fn in enumerate(fns):
+            check()
             outs[i] = fn()
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(max(1, runs)):
         for i, fn in enumerate(fns):
+            check()
             t0 = time.perf_counter()
             outs[i] = fn()
             times[i].append(time.perf_counter() - t0)
@@ -273,15 +285,33 @@ def torch_eager(args, model, feeds: dict[str, np.ndarray]):
 
 
 def _bench(args: argparse.Namespace) -> int:
+    """Ctrl+C / SIGINT / SIGTERM stop the benchmark between two runs (exit 130 / 143), never in
+    the middle of an ONNX Runtime call: an interrupt raised asynchronously in session set-up or
+    teardown could end the process by the signal itself or by a crash instead of the exit code
+    a driving program waits for."""
+    from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import ConfigError
-    from gantrans.inference import load_model
 
     if args.runs < 1 or args.batch < 1:
         raise ConfigError("--runs and --batch must be at least 1")
+    with CancelOnSignal() as stopper:
+        try:
+            return _measure(args, lambda: stopper.requested)
+        except Stopped:
+            pass
+    console.say("cancelled: nothing measured")
+    return stopper.exit_code
+
+
+def _measure(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from gantrans.inference import load_model
+
     reporter = events.active()
     backends = 1 + bool(args.int8) + bool(args.checkpoint)
     reporter.start("bench infer", total=backends, unit="backend")
     model = load_model(args.model, providers=args.providers, threads=args.threads)
+    if stop():
+        raise Stopped
     for note in model.notes:
         print(f"gantrans: note: {note}", file=sys.stderr)
     feeds = make_feeds(model, args.size, args.batch)
@@ -312,7 +342,7 @@ def _bench(args: argparse.Namespace) -> int:
         if args.checkpoint:
             torch_part = torch_eager(args, model, feeds)
             timed.append(torch_part[1])
-        results = iter(time_interleaved(timed, args.runs, args.warmup))
+        results = iter(time_interleaved(timed, args.runs, args.warmup, stop))
     sec, ref = next(results)
     # A benchmark says what it timed: the load-time changes each CPU session made.
     add("onnxruntime-fp32", sec, {"provider": model.providers[0], "cpu_changes": model.cpu_changes})
