@@ -391,8 +391,7 @@ class RunsView(QWidget):
         current = self.run.path.resolve() if self.run is not None else None
         self.run_list.blockSignals(True)
         self.run_list.clear()
-        select = None
-        first = running = None
+        select = running = None
         for run in self.runs():
             st = run_status(run)
             cfg = _safe_config(run)
@@ -406,12 +405,11 @@ class RunsView(QWidget):
             self.run_list.addTopLevelItem(item)
             if current is not None and run.path.resolve() == current:
                 select = item
-            first = first or item
             if running is None and st.get("state") == "running":
                 running = item
         # Nothing shown yet (the view just opened): show a running run, else the newest, instead
         # of empty panels the user must first click away.
-        chosen = None if current is not None else (running or first)
+        chosen = None if current is not None else (running or self.run_list.topLevelItem(0))
         if select is not None:
             self.run_list.setCurrentItem(select)
         elif chosen is not None:

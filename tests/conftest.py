@@ -33,6 +33,16 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture
+def torch_hidden_from_children(tmp_path, monkeypatch):
+    """Commands this test starts see no torch, as in a translate-only install: a stub package
+    first on their PYTHONPATH raises the ImportError a missing torch raises."""
+    stub = tmp_path / "without_torch" / "torch"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(stub.parent), os.environ.get("PYTHONPATH")])))
+
+
+@pytest.fixture
 def fresh_plugins():
     """A plugin manager rebuilt for the test and forgotten afterwards."""
     from gantrans.plugins import get_plugin_manager, reset_plugin_manager

@@ -136,15 +136,12 @@ def test_stop_resume_and_close_leaving_the_training_running(qtbot, gui, tmp_path
     assert run.status().state == "interrupted" and run.status().last_checkpoint["step"] > stopped_at
 
 
-def test_a_run_that_cannot_start_says_why_and_stops_the_busy_bar(qtbot, gui, tmp_path, monkeypatch):
+def test_a_run_that_cannot_start_says_why_and_stops_the_busy_bar(qtbot, gui, tmp_path, request):
     """A translate-only install (no torch): the child exits at once. The form must show the
     child's one-line reason and what to install, and no longer look busy."""
     window, training, runs = gui
-    fill_tiny_pix2pix(training, tmp_path / "runs", "no-torch", max_steps=1)
-    stub = tmp_path / "no_torch" / "torch"
-    stub.mkdir(parents=True)
-    (stub / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
-    monkeypatch.setenv("PYTHONPATH", str(stub.parent))
+    fill_tiny_pix2pix(training, tmp_path / "runs", "no-torch", max_steps=1)  # inspects its data with torch
+    request.getfixturevalue("torch_hidden_from_children")
     training.start_button.click()
     qtbot.waitUntil(lambda: training.state == "failed", timeout=60000)
     assert "needs torch, which is not installed: pip install 'gantrans[train]'" in training.state_label.text()
