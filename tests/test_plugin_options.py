@@ -125,10 +125,23 @@ def liar(fresh_plugins):
 train = fx.train
 
 
-def _tiny_train(tmp_path: Path, *extra: str) -> list[str]:
+def _tiny_train(tmp_path: Path, *extra: str, precision: str = "fp32") -> list[str]:
     return ["tinygan", "--data", "mem:2", "--runs-dir", str(tmp_path), "--name", "r", "--batch-size", "2",
-            "--max-steps", "1", "--workers", "0", "--device", "cpu", "--precision", "fp32", "--samples", "0",
+            "--max-steps", "1", "--workers", "0", "--device", "cpu", "--precision", precision, "--samples", "0",
             "--no-tensorboard", *extra]
+
+
+@pytest.fixture(params=["fp32", "auto"])
+def precision(request, monkeypatch) -> str:
+    """fp32, and ``auto`` on a CPU with native bf16: the case where a probe step picks the precision
+    (on any CPU: the device's answer is stubbed), which must not be what meets a bad size first."""
+    if request.param == "auto":
+        from gantrans.training import devices
+
+        real = devices.pick_precision
+        monkeypatch.setattr(devices, "pick_precision",
+                            lambda spec, device: "bf16" if spec == "auto" else real(spec, device))
+    return request.param
 
 
 # -- (7) size rules that do not hold fail with one line naming the network, plugin, rule and size ----
@@ -140,17 +153,17 @@ def _fails(argv: list[str]) -> str:
     return str(err.value)
 
 
-def test_dishonest_size_rule_fails_training_with_one_line(liar, tmp_path):
-    err = _fails(_tiny_train(tmp_path, "--crop-size", "36", "-o", "generator=liar_g"))
+def test_dishonest_size_rule_fails_training_with_one_line(liar, tmp_path, precision):
+    err = _fails(_tiny_train(tmp_path, "--crop-size", "36", "-o", "generator=liar_g", precision=precision))
     assert "network 'liar_g' (plugin 'liar', key G) is registered for sizes a multiple of 4, at least 8 px, " \
            "but at 36x36 px it fails (RuntimeError: Sizes of tensors must match" in err
-    err = _fails(_tiny_train(tmp_path / "b", "--crop-size", "33", "-o", "generator=shrinks"))
+    err = _fails(_tiny_train(tmp_path / "b", "--crop-size", "33", "-o", "generator=shrinks", precision=precision))
     assert "network 'shrinks' (plugin 'liar', key G) is registered for sizes a multiple of 1, at least 1 px, but " \
            "at 33x33 px it returns 31x31" in err
 
 
-def test_failure_in_the_first_step_names_every_network_and_rule(liar, tmp_path):
-    err = _fails(_tiny_train(tmp_path, "--crop-size", "33", "-o", "discriminator=odd_d"))
+def test_failure_in_the_first_step_names_every_network_and_rule(liar, tmp_path, precision):
+    err = _fails(_tiny_train(tmp_path, "--crop-size", "33", "-o", "discriminator=odd_d", precision=precision))
     assert "recipe 'tinygan' failed in its first training step at 33 px (RuntimeError: shape" in err
     assert "network 'odd_d' (plugin 'liar', key D): sizes a multiple of 1, at least 1 px" in err
 

@@ -56,7 +56,16 @@ def step_flops_per_param(make_recipe: Callable[[], Recipe], batch: int, seed: in
         try:
             flops, params = _meta_step(make_recipe(), batch, seed)
         except Exception:  # noqa: BLE001 - a recipe that needs real numbers: count a real step
-            flops, params = _real_step(make_recipe(), batch, seed, device)
+            recipe = make_recipe()
+            try:
+                flops, params = _real_step(recipe, batch, seed, device)
+            except (RuntimeError, ValueError, IndexError) as exc:  # the run's first step would fail alike
+                from gantrans.errors import GantransError
+                from gantrans.training.engine import first_step_error
+
+                if isinstance(exc, GantransError):
+                    raise
+                raise first_step_error(recipe, exc) from exc
     finally:
         restore_rng(rng)
     return flops / max(1, params)

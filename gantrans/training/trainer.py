@@ -223,10 +223,13 @@ class Trainer:
             return recipe
 
         self.recipe = make_recipe()
+        nets = {key: net.to(self.device) for key, net in build_networks(self.recipe, c.seed).items()}
+        # before anything runs a training step (auto precision's probe does): a generator that
+        # cannot take the data's size is named with its rule, not left to a shape error
+        check_generator_sizes(self.recipe, nets, self.device)
         per_rank = -(-len(self.train_ds) // self.dist.world_size)
         self.precision, self.precision_note = auto_precision.pick_precision(
             c.precision, self.device, make_recipe, min(c.batch_size, per_rank), c.seed)
-        nets = build_networks(self.recipe, c.seed)
         if self.ckpt:
             for key, state in self.ckpt["networks"].items():
                 if key not in nets:
@@ -234,7 +237,6 @@ class Trainer:
                 nets[key].load_state_dict(state)
         self.engine = Engine(self.recipe, nets, self.device, self.precision, dist_ctx=self.dist,
                              compile=c.compile, skip_nonfinite=c.skip_nonfinite)
-        check_generator_sizes(self.recipe, self.engine.nets, self.device)
         self.batch_note = ""
         if c.batch_size > per_rank:  # a batch larger than the data set: one batch of everything
             self.batch_note = (f"batch {per_rank} (the data set has {len(self.train_ds)} images; "
