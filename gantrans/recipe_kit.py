@@ -237,7 +237,8 @@ class GANRecipe(Recipe):
         minimum = int(spec.get("min_size", 1) or 1)
         if size < minimum or size % multiple:
             kind = spec.get("kind", "generator")
-            fit = networks_that_fit(size, kind, spec.get("input", "image"))
+            # by registered rules; this network's own, narrowed once built, may say yes where it just said no
+            fit = [n for n in networks_that_fit(size, kind, spec.get("input", "image")) if n != spec["name"]]
             flag = "--generator" if kind == "generator" else ("--discriminator" if kind == "discriminator" else kind)
             others = (f"; {kind}s that fit {size} px: {', '.join(fit)} ({flag} NAME)" if fit
                       else f"; no registered {kind} fits {size} px")

@@ -195,3 +195,83 @@ def test_factory_dropping_a_recipe_option_warns_once(fresh):
            "norm='instance' that recipe 'cyclegan' set" in drops[0]
     with pytest.raises(PluginError):
         pm.register(Plugin(), "drops")  # one name, one plugin
+
+
+MISSPELT = (
+    "from gantrans import hookimpl\n"
+    "@hookimpl\n"
+    "def register_network(register):\n"  # one letter short of register_networks: pluggy never calls it
+    "    register('never_net', lambda: None, kind='generator')\n"
+    "@hookimpl(optionalhook=True)\n"
+    "def register_widgets(register):\n"  # meant for a later gantrans, and said so
+    "    pass\n"
+    "@hookimpl\n"
+    "def register_losses(register):\n"
+    "    register('typo_loss', lambda: None)\n"
+)
+
+
+def test_a_hook_no_specification_knows_fails_its_plugin_with_the_name_it_meant(tmp_path, monkeypatch, fresh):
+    make_fake_distribution(tmp_path, "typo-dist", "0.3", {"typo": "typo_mod"}, {"typo_mod": MISSPELT})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pm = PluginManager()
+    [failure] = pm.failures_of("typo")
+    assert failure.error == ("hook 'register_network' is not a gantrans hook, so it is never called "
+                             "(did you mean 'register_networks'?)")
+    [entry] = [p for p in pm.describe()["plugins"] if p["name"] == "typo"]
+    assert entry["status"] == "failed"
+    assert [x["name"] for x in entry["registered"]["losses"]] == ["typo_loss"]  # its real hooks still work
+    monkeypatch.setenv("GANTRANS_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match=r"plugin 'typo' \(typo-dist\) failed at import: hook 'register_network'"):
+        PluginManager()
+
+
+def test_which_plugin_keeps_a_clashing_name_does_not_depend_on_the_path_order(tmp_path, monkeypatch, fresh):
+    """Built-ins first, then by distribution name: the same answer on every machine."""
+    net = "from gantrans import hookimpl\n@hookimpl\ndef register_networks(register):\n" \
+          "    register('contested', lambda: None, kind='generator')\n"
+    make_fake_distribution(tmp_path / "z", "zeta-dist", "1.0", {"zeta": "zeta_mod"}, {"zeta_mod": net})
+    make_fake_distribution(tmp_path / "a", "alpha-dist", "1.0", {"alpha": "alpha_mod"}, {"alpha_mod": net})
+    for first, second in (("z", "a"), ("a", "z")):
+        reset_plugin_manager()
+        with monkeypatch.context() as m:
+            m.syspath_prepend(str(tmp_path / second))
+            m.syspath_prepend(str(tmp_path / first))
+            pm = PluginManager()
+            assert pm.registries.networks.get("contested").origin.plugin == "alpha"
+            assert [f.plugin for f in pm.failures] == ["zeta"]
+
+
+def test_strict_mode_names_the_plugin_once(monkeypatch):
+    from gantrans import hookimpl
+    from gantrans.options import Option
+    from gantrans.plugins.registry import Origin
+
+    class Declares:
+        @hookimpl
+        def register_networks(self, register):
+            register("declares_net", lambda in_channels=3: None, kind="generator",
+                     options=(Option("width", int, 8, "a width the factory does not take"),))
+
+    monkeypatch.setenv("GANTRANS_STRICT_PLUGINS", "1")
+    pm = PluginManager(load_entry_points=False)
+    pm.register(Declares(), "declares", Origin("declares", "declares-dist", "0.1"))
+    with pytest.raises(PluginError) as err:
+        pm.registries  # noqa: B018 - building the registries runs the hooks
+    message = str(err.value)
+    assert message.startswith("plugin 'declares' (declares-dist) failed at register_networks: network 'declares_net' "
+                              "declares option width"), message
+    assert message.count("'declares'") == 1 and "PluginError" not in message
+
+
+def test_uninstalling_one_plugin_says_which_others_its_distribution_took(tmp_path, monkeypatch, fresh, capsys):
+    make_fake_distribution(tmp_path, "pair-dist", "1.0", {"pair_one": "pair_one", "pair_two": "pair_two"},
+                           {"pair_one": SHARED, "pair_two": SHARED.replace("shared_net", "second_net")})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from gantrans.plugins import install
+
+    calls = []
+    monkeypatch.setattr(install, "_run_pip", lambda args, echo: (calls.append(list(args)), (0, []))[1])
+    assert main(["plugins", "uninstall", "pair_one"]) == 0
+    assert calls == [["uninstall", "-y", "pair-dist"]]
+    assert "uninstalled pair-dist (plugins pair_one, pair_two)" in capsys.readouterr().out

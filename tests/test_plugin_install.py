@@ -148,6 +148,32 @@ def test_plugin_that_fails_to_import_after_install_exits_1_and_can_be_removed(ve
     assert "onesided" not in _plugins(venv)
 
 
+@pytest.mark.slow
+def test_an_install_that_would_break_a_working_plugin_is_refused_and_rolled_back(venv, tmp_path):
+    """gantrans-aardvark sorts before gantrans-onesided, so its 'rasgan' would take onesided's name."""
+    _gantrans(venv, "plugins", "install", str(_copy_example(tmp_path)), *OFFLINE)
+    src = tmp_path / "aardvark"
+    (src / "gantrans_aardvark").mkdir(parents=True)
+    (src / "gantrans_aardvark" / "__init__.py").write_text(
+        "from gantrans import hookimpl\n@hookimpl\ndef register_losses(register):\n"
+        "    register('rasgan', lambda: None, description='a second rasgan')\n")
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "gantrans-aardvark"\nversion = "0.1"\ndependencies = ["gantrans"]\n'
+        '[project.entry-points.gantrans]\naardvark = "gantrans_aardvark"\n'
+        '[tool.setuptools]\npackages = ["gantrans_aardvark"]\n')
+    try:
+        proc = _gantrans(venv, "plugins", "install", str(src), *OFFLINE, check=False)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "would break plugin 'onesided' (gantrans-onesided 1.0.0), which worked before" in last, last
+        assert "loss 'rasgan' is registered twice" in last and "as it was before (removed gantrans-aardvark)" in last
+        plugins = _plugins(venv)
+        assert "aardvark" not in plugins and plugins["onesided"]["status"] == "ok"
+    finally:
+        _gantrans(venv, "plugins", "uninstall", "onesided")
+
+
 def _fake_wheel(folder: Path, name: str, version: str) -> Path:
     """A minimal valid wheel of an empty distribution (what a too-old dependency looks like to pip)."""
     folder.mkdir(parents=True, exist_ok=True)

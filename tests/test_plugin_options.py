@@ -93,6 +93,13 @@ def takes_anything(**kwargs):
     return nn.Conv2d(kwargs.get("in_channels", 3), kwargs.get("out_channels", 3), 3, padding=1)
 
 
+def narrows(in_channels=3, out_channels=3, ngf=8, norm="instance", dropout=False, init_type="normal",
+            init_gain=0.02):
+    net = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+    net.size_rule = (8, 8)  # what this build really needs: narrower than the registered rule
+    return net
+
+
 class Liar:
     @hookimpl
     def register_networks(self, register):
@@ -105,6 +112,7 @@ class Liar:
                           Option("init_gain", float, 0.02, "gain")))
         register("takes_anything", takes_anything, kind="generator",
                  options=(Option("init_type", str, "normal", "init"),))
+        register("narrows", narrows, kind="generator", size_multiple=2, min_size=4)
 
     @hookimpl
     def register_losses(self, register):
@@ -160,6 +168,15 @@ def test_dishonest_size_rule_fails_training_with_one_line(liar, tmp_path, precis
     err = _fails(_tiny_train(tmp_path / "b", "--crop-size", "33", "-o", "generator=shrinks", precision=precision))
     assert "network 'shrinks' (plugin 'liar', key G) is registered for sizes a multiple of 1, at least 1 px, but " \
            "at 33x33 px it returns 31x31" in err
+
+
+def test_a_network_that_narrowed_its_rule_is_not_offered_as_one_that_fits(liar):
+    with pytest.raises(ConfigError) as err:
+        liar.registries.models["cyclegan"]({**TINY, "generator": "narrows"},
+                                           DataSpec("unpaired", {"A": 3, "B": 3}, 30)).build_networks()
+    message = str(err.value)
+    assert "network 'narrows' needs images of at least 8 px whose size is a multiple of 8" in message
+    assert "generators that fit 30 px: " in message and "narrows" not in message.split("generators that fit")[1]
 
 
 def test_failure_in_the_first_step_names_every_network_and_rule(liar, tmp_path, precision):

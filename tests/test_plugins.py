@@ -170,3 +170,13 @@ def test_the_plugin_guide_shows_the_example_family_line_by_line():
         python_lines += len(lines) if path.suffix == ".py" else 0
     toml_lines = len((example / "pyproject.toml").read_text().splitlines())
     assert f"It is {python_lines} lines of Python and {toml_lines} of" in guide
+
+
+def test_the_plugin_guide_lists_every_base_option():
+    """The guide spells out BASE_OPTIONS for authors; the tuple is the owner, the list must follow it."""
+    from gantrans.recipe_kit import BASE_OPTIONS
+
+    guide = " ".join((ROOT / "docs" / "plugins.md").read_text(encoding="utf-8").split())
+    listed = re.search(r"`BASE_OPTIONS` \(([^)]*)\)", guide)
+    assert listed, "docs/plugins.md no longer lists BASE_OPTIONS in parentheses"
+    assert [n.strip() for n in listed.group(1).split(",")] == [o.name for o in BASE_OPTIONS]

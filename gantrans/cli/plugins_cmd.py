@@ -157,6 +157,8 @@ def _uninstall(args: argparse.Namespace) -> int:
     reporter.start("plugins uninstall", total=len(args.names), unit="package")
     removed = uninstall(args.names, echo=console.say)
     reporter.progress(len(args.names), len(args.names))
-    console.say(f"uninstalled {', '.join(removed)}")
-    reporter.result(files=[], figures={"removed": removed})
+    for dist, plugins in removed.items():
+        held = f" (plugin{'s' if len(plugins) > 1 else ''} {', '.join(plugins)})" if plugins else ""
+        console.say(f"uninstalled {dist}{held}")
+    reporter.result(files=[], figures={"removed": list(removed), "plugins": sorted(sum(removed.values(), []))})
     return 0

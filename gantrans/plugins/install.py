@@ -5,7 +5,9 @@ torchvision, onnxruntime, pluggy, numpy, Pillow, ..., the extras' packages inclu
 installed versions, so a plugin can add packages but never replace ours; when pip refuses, the
 error names the requirement that conflicted. When pip fails, distributions it added on the way
 are removed again and the user is told what, if anything, could not be put back. A plugin that
-installs but fails to import is an error naming the import error and how to remove it.
+installs but fails to import is an error naming the import error and how to remove it. An
+install that would make a plugin that worked fail (it registers one of that plugin's names, and
+sorts first) is refused and rolled back the same way: what works keeps working.
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ def describe_plugins_fresh() -> dict:
     return json.loads(proc.stdout)
 
 
+def _describe(plugin: dict) -> str:
+    return f"plugin '{plugin['name']}' ({plugin['distribution']} {plugin['version']})"
+
+
 def _keys(info: dict) -> set[tuple[str, str | None]]:
     return {(p["name"], p["distribution"]) for p in info["plugins"]}
 
@@ -140,7 +146,8 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
     if not specs:
         raise PluginError("nothing to install: name a plugin distribution, path or wheel")
     before_dists = installed_distributions()
-    before_plugins = _keys(describe_plugins_fresh())
+    before = describe_plugins_fresh()
+    before_plugins = _keys(before)
     pins = pinned_distributions()
     with tempfile.TemporaryDirectory(prefix="gantrans-pip-") as tmp:
         constraints = os.path.join(tmp, "constraints.txt")
@@ -158,6 +165,15 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
                           + (f": {why}" if why else "") + f"; {restored}")
     after = describe_plugins_fresh()
     new = [p for p in after["plugins"] if (p["name"], p["distribution"]) not in before_plugins]
+    # the same plugin at the same version, fine before and failed now (a name it registered is taken)
+    was_ok = {(p["name"], p["distribution"], p["version"]) for p in before["plugins"] if p["status"] == "ok"}
+    harmed = [p for p in after["plugins"]
+              if p["status"] == "failed" and (p["name"], p["distribution"], p["version"]) in was_ok]
+    if harmed:  # a plugin that worked must keep working: take the new one back out
+        p = harmed[0]
+        restored = _roll_back(before_dists, echo if verbose else (lambda line: None))
+        raise PluginError(f"installing {' '.join(specs)} would break {_describe(p)}, which worked before "
+                          f"({p['error']}); not installed, {restored}")
     broken = [p for p in new if p["status"] == "failed" and not any(p["registered"].values())]
     if broken:
         p = broken[0]
@@ -184,9 +200,10 @@ def _roll_back(before: dict[str, str], echo: Printer) -> str:
     return "the environment is as it was before" + (f" (removed {', '.join(added)})" if added else "")
 
 
-def uninstall(names: Sequence[str], echo: Printer = print) -> list[str]:
+def uninstall(names: Sequence[str], echo: Printer = print) -> dict[str, list[str]]:
     """Uninstall plugins by plugin name (as ``plugins list`` shows, failed plugins included) or
-    distribution name; returns the distributions removed."""
+    distribution name; returns each distribution removed with the plugins it held (a distribution
+    may hold several, and pip removes them together)."""
     from gantrans.plugins import get_plugin_manager
 
     manager = get_plugin_manager()
@@ -210,4 +227,5 @@ def uninstall(names: Sequence[str], echo: Printer = print) -> list[str]:
         for line in lines:
             echo(line)
         raise PluginError(f"pip failed (exit {code}) uninstalling {' '.join(dists)}")
-    return dists
+    return {dist: sorted(name for name, d in dist_of.items() if d and _normalise(d) == _normalise(dist))
+            for dist in dists}

@@ -101,6 +101,10 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+class _StrictFailure(PluginError):
+    """A plugin failure under ``GANTRANS_STRICT_PLUGINS=1``: passes through hook isolation as is."""
+
+
 class PluginManager:
     """A pluggy manager plus provenance, failures and the registries built from the hooks."""
 
@@ -120,9 +124,12 @@ class PluginManager:
     def _fail(self, failure: PluginFailure) -> None:
         self.failures.append(failure)
         if strict_plugins():
-            raise PluginError(
+            error = failure.error.removeprefix("PluginError: ")
+            # most messages already start by naming the plugin: say it once
+            error = error.removeprefix(Origin(failure.plugin, failure.distribution, failure.version).describe() + ": ")
+            raise _StrictFailure(
                 f"plugin '{failure.plugin}' ({failure.distribution or 'unknown distribution'}) "
-                f"failed at {failure.stage}: {failure.error}"
+                f"failed at {failure.stage}: {error}"
             )
 
     def _load_entry_points(self) -> None:
@@ -173,6 +180,28 @@ class PluginManager:
                                          target=ep.value))
                 continue
             by_object[id(plugin)] = ep.name
+            for problem in self.unknown_hooks(ep.name):
+                self._fail(PluginFailure(ep.name, dist_name, dist_version, "import", problem, target=ep.value))
+
+    def unknown_hooks(self, name: str) -> list[str]:
+        """What is wrong with a plugin's hook implementations that match no hook specification.
+
+        pluggy registers them silently and never calls them, so a misspelt hook
+        (``register_network``) would leave a plugin listed as fine that registers nothing.
+        ``@hookimpl(optionalhook=True)`` marks one meant for a later gantrans.
+        """
+        import difflib
+
+        plugin = self.pm.get_plugin(name)
+        known = [n for n, caller in vars(self.pm.hook).items() if caller.has_spec()]
+        problems = []
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.has_spec() or all(i.optionalhook for i in caller.get_hookimpls() if i.plugin is plugin):
+                continue
+            close = difflib.get_close_matches(caller.name, known, n=1)
+            problems.append(f"hook '{caller.name}' is not a gantrans hook, so it is never called"
+                            + (f" (did you mean '{close[0]}'?)" if close else " (docs/plugins.md lists the hooks)"))
+        return problems
 
     def register(self, plugin: object, name: str, origin: Origin | None = None) -> None:
         """Register a plugin object; used for entry points and by tests or embedding apps."""
@@ -209,6 +238,8 @@ class PluginManager:
             kwargs = {arg: make(origin) for arg, make in kwargs_for.items() if arg in impl.argnames}
             try:
                 impl.function(**kwargs)
+            except _StrictFailure:  # already the one line strict mode gives
+                raise
             except Exception as exc:  # noqa: BLE001
                 self._fail(PluginFailure(origin.plugin, origin.distribution, origin.version, hook_name,
                                          _one_line(exc), traceback.format_exc()))
@@ -313,14 +344,17 @@ class PluginManager:
 
 
 def _sorted_entry_points() -> list[Any]:
-    """Entry points with gantrans's own first, so built-in plugin names are never taken."""
+    """Entry points with gantrans's own first, so built-in plugin names are never taken, then
+    by distribution and plugin name: where two plugins register one name, which keeps it is the
+    same on every machine (``importlib.metadata`` lists distributions in file-system order)."""
     eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
 
-    def builtin(ep: Any) -> bool:
+    def key(ep: Any) -> tuple[bool, str, str]:
         dist = getattr(ep, "dist", None)
-        return dist is not None and (dist.metadata["Name"] or "").lower() == "gantrans"
+        name = ((dist.metadata["Name"] if dist is not None else None) or "").lower()
+        return name != "gantrans", name, ep.name
 
-    return sorted(eps, key=lambda ep: not builtin(ep))
+    return sorted(eps, key=key)
 
 
 NETWORK_KINDS = {"generator": ("image", "latent", "latent+label"), "discriminator": ("image", "image+label")}
