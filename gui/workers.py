@@ -33,7 +33,10 @@ def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else ""
     from gantrans.errors import GantransError
+    from gantrans.inference.translate import TilingNeeded
 
+    if isinstance(exc, TilingNeeded):  # the app's words for the command line's --tile
+        return f"{exc.problem}; choose a tile size under Tiling to tile it ({exc.caveat})"
     if isinstance(exc, GantransError):
         return line or type(exc).__name__
     if isinstance(exc, MemoryError):

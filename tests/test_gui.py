@@ -486,6 +486,25 @@ def test_errors_show_one_line_with_details_and_the_app_goes_on(make_window, qtbo
     assert view.outcome.request.model == model
 
 
+def test_an_image_over_the_memory_bound_asks_for_the_tiling_menu_not_a_flag(make_window, qtbot, home, monkeypatch):
+    """A model that discourages tiling is tiled only when the user says so; the app says where."""
+    from gantrans.inference import memory
+
+    translate_model(home / "exports" / "whole_AtoB.onnx", tiling="discouraged")
+    monkeypatch.setattr(memory, "default_memory_limit", lambda: 64 * 64 * 2048)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("translate")
+    view.open_image(str(write_image(home / "big.png", 120, 100)))
+    qtbot.waitUntil(lambda: view.info.text().startswith("Failed"), timeout=WAIT)
+    assert "over the limit" in view.info.text() and "choose a tile size under Tiling" in view.info.text()
+    assert "--tile" not in view.info.text()
+    view.tiling.setCurrentIndex(view.tiling.findData("256"))
+    view.run()
+    qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
+    assert view.after is not None and (view.after.width(), view.after.height()) == (100, 120)
+
+
 def test_accessible_names_and_shortcuts(make_window, qtbot, home):
     from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
 

@@ -8,7 +8,8 @@ Defaults for a model without gantrans metadata: task ``translate``; channels fro
 static channel dimension, else 3; value range ``-1,1`` (the CycleGAN/pix2pix convention; pass
 ``0,1`` for others); size multiple 1 (pass ``size_multiple`` for strided networks), or the fixed
 size when the input's height and width are static; tiling ``discouraged`` (normalisation layers
-are unknown), so it is only used when forced or needed to fit the memory bound.
+are unknown), so it is used only when asked for (an image over the memory bound is refused with
+:class:`~gantrans.inference.translate.TilingNeeded`, which says how to ask).
 """
 
 from __future__ import annotations

@@ -28,6 +28,21 @@ from gantrans.inference.progress import CancelToken, Progress, ProgressCallback,
 from gantrans.inference.tiling import count_tiles, run_tiled
 
 DEFAULT_TILE = 512
+
+
+class TilingNeeded(ConfigError):
+    """An image over the memory bound, on a model that discourages tiling: tiles are the user's call.
+
+    Such a model normalises each image as a whole, so tiles can differ where they meet; the
+    command line asks for ``--tile``, the desktop app for a tile size in its Tiling menu
+    (``problem`` and ``caveat`` let each say it in its own words).
+    """
+
+    caveat = "this model discourages tiling: results may show differences between tiles"
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(f"{problem}; pass --tile {DEFAULT_TILE} to tile it ({self.caveat})")
 DEFAULT_TILE_LIMIT = 1024  # longest side above which a tiling-friendly model is tiled
 
 
@@ -157,11 +172,11 @@ class Translator:
         if auto_ok:
             side = int((self._memory_limit / memory.bytes_per_pixel(c)) ** 0.5)
             return max(m, (min(side, DEFAULT_TILE) // m) * m)
-        hint = ("this model does not support tiling" if c.tiling == "unsupported" or c.fixed_size
-                else "pass --tile 512 to tile it (this model discourages tiling: results may show "
-                     "differences between tiles)")
-        raise ConfigError(f"a {what} image needs about {memory.format_bytes(need)}, over the limit of "
-                          f"{memory.format_bytes(self._memory_limit)}; {hint}")
+        problem = (f"a {what} image needs about {memory.format_bytes(need)}, over the limit of "
+                   f"{memory.format_bytes(self._memory_limit)}")
+        if c.tiling == "unsupported" or c.fixed_size:
+            raise ConfigError(f"{problem}; this model does not support tiling")
+        raise TilingNeeded(problem)
 
     def _overlap(self, tile: int) -> int:
         if self.options.tile_overlap is not None:
