@@ -46,6 +46,28 @@ def inside(folder: str | os.PathLike, name: str) -> Path:
     return target
 
 
+def not_a_folder(folder: str | os.PathLike) -> Path | None:
+    """The file that stands where ``folder`` or one of its parents must be a folder, if any.
+
+    Outputs go into folders created on demand; a file in the way would otherwise fail every
+    write with an OS error, one per output, after the work is done.
+    """
+    for p in (Path(folder), *Path(folder).parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+def check_output_folder(folder: str | os.PathLike, flag: str) -> None:
+    """Refuse, in one line and before any work, an output folder that a file stands in the way of."""
+    from gantrans.errors import ConfigError
+
+    blocker = not_a_folder(folder)
+    if blocker is not None:
+        where = "" if blocker == Path(folder) else f" (it is in the way of {folder})"
+        raise ConfigError(f"{blocker}: is a file, not a folder{where}; choose another {flag}")
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` says the disk or the user's quota is full."""
     return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from gantrans import hookimpl
-from gantrans.errors import ExportError
+from gantrans.errors import ConfigError, ExportError
 from gantrans.metadata import ModelContract
 from gantrans.recipe import DataSpec, ExportHead, Recipe, get_recipe
 from gantrans.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save
@@ -317,3 +317,13 @@ def test_unreadable_latest_checkpoint_names_the_epochs_to_export_instead(tmp_pat
     assert not (tmp_path / "e").exists() or not any((tmp_path / "e").iterdir())
     assert main(["export", str(run), "--checkpoint", "2", "--out", str(tmp_path / "e")]) == 0
     assert (tmp_path / "e" / "cut_A2B.onnx").is_file()
+
+
+def test_export_into_a_file_is_refused_before_anything_is_written(cyclegan_run: Path, tmp_path: Path) -> None:
+    from gantrans.export import export_run
+
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"taken: is a file, not a folder; choose another --out folder"):
+        export_run(cyclegan_run, out_dir=taken, progress=lambda m: None)
+    assert taken.read_text() == "not a folder" and not list(tmp_path.glob(".taken*"))

@@ -224,3 +224,16 @@ def test_bench_infer_times_backends_in_turns():
     assert calls == ["fp32", "int8", "torch"] * 4
     assert [out for _, out in results] == ["fp32", "int8", "torch"]
     assert all(seconds >= 0 for seconds, _ in results)
+
+
+def test_a_file_where_the_output_folder_goes_is_refused_before_any_work(tree, capsys):
+    root, model = tree
+    (root / "taken").write_text("a file the user keeps")
+    for out in ("taken", "taken/sub"):
+        assert main(["translate", str(model), "photos", "-o", out, "--no-progress"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("gantrans: error: taken: is a file, not a folder"), err
+    gen = generator_model(root / "g.onnx")
+    assert main(["generate", str(gen), "-n", "2", "-o", "taken/more"]) == 1
+    assert "taken: is a file, not a folder (it is in the way of taken/more); choose another -o" in capsys.readouterr().err
+    assert (root / "taken").read_text() == "a file the user keeps"

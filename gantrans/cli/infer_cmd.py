@@ -112,6 +112,7 @@ def _notes(model) -> None:
 def _translate(args: argparse.Namespace) -> int:
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled
+    from gantrans.fileio import check_output_folder
     from gantrans.inference import (
         CancelToken,
         Overrides,
@@ -134,6 +135,7 @@ def _translate(args: argparse.Namespace) -> int:
                                memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
     translator = Translator(model, options=options)
     outdir = Path(args.outdir) if args.outdir else default_outdir(args.inputs)
+    check_output_folder(outdir, "-o OUTDIR")
     items = collect_inputs(args.inputs, recursive=args.recursive, skip=outdir)
     if not items:
         print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
@@ -192,7 +194,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
-    from gantrans.fileio import safe_name
+    from gantrans.fileio import check_output_folder, safe_name
     from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
@@ -232,6 +234,7 @@ def _generate(args: argparse.Namespace) -> int:
             out = out / f"{stem}_grid.png"
         if out.suffix.lower() != ".png":
             raise ConfigError(f"{out}: a grid is written as PNG; name it .png")
+        check_output_folder(out.parent, "-o")
         nrow = args.nrow or (args.steps if args.interpolate else
                              (len(gen.class_names) if gen.conditional and label is None and gen.class_names
                               else None))
@@ -242,6 +245,7 @@ def _generate(args: argparse.Namespace) -> int:
     outdir = Path(args.out) if args.out else Path("generated")
     if outdir.suffix.lower() in (".png", ".jpg", ".webp") and not outdir.is_dir():
         raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
+    check_output_folder(outdir, "-o")
     written = []
     with stopper:
         for k, img in enumerate(images):

@@ -24,7 +24,15 @@ from gantrans.checkpoint import (
     resolve_checkpoint,
 )
 from gantrans.errors import CheckpointError, ConfigError, ExportError, GantransError
-from gantrans.fileio import discard, inside, publish, reporting_disk_full, safe_name, temp_path_for
+from gantrans.fileio import (
+    check_output_folder,
+    discard,
+    inside,
+    publish,
+    reporting_disk_full,
+    safe_name,
+    temp_path_for,
+)
 from gantrans.recipe import ExportHead, Recipe
 
 from .calibration import calibration_sets, data_root, run_dataset_sets
@@ -77,6 +85,7 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     present = set(ckpt.get("networks", {}))
     selected = _select_heads(recipe, present, heads, ckpt_path)
     out_dir = Path(out_dir)
+    check_output_folder(out_dir, "--out folder")
     plans = []
     for head, key in selected:
         fp32, q8 = _targets(out_dir, run_name, head, int8)
