@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
+from gantrans.fileio import not_a_folder
 from gantrans_gui import workers
 from gantrans_gui.inference_jobs import tile_option
 from gantrans_gui.main_window import MainWindow, make_button
@@ -230,6 +231,7 @@ class BatchView(QWidget):
     def run(self) -> None:
         if self._running:
             return
+        self._clear_results()  # nothing of an earlier run stays on screen, whatever happens next
         entry = self.picker.current_entry()
         input_dir, output_dir = self.input_edit.text().strip(), self.output_edit.text().strip()
         if entry is None:
@@ -241,6 +243,10 @@ class BatchView(QWidget):
             return
         if not output_dir:
             self.window_.show_error("Choose an output folder (it is created if needed)")
+            return
+        not_folder = not_a_folder(output_dir)
+        if not_folder is not None:
+            self.window_.show_error(f"{not_folder}: is a file, not a folder; choose a folder for the results")
             return
         inp, out = Path(input_dir).resolve(), Path(output_dir).resolve()
         if inp == out:
@@ -257,6 +263,18 @@ class BatchView(QWidget):
         workers.run_in_thread(plan_batch, input_dir, output_dir, self.recursive.isChecked(),
                               self.format_combo.currentData(),
                               on_result=lambda plan: self._planned(entry.path, plan), on_error=self._failed)
+
+    def _clear_results(self) -> None:
+        """Back to the blank state of a view that has run nothing: counters, table, summary, buttons."""
+        self.report, self.cancelled = None, False
+        self._total, self._done, self._skipped = 0, 0, 0
+        self.progress.reset()  # no value: the bar shows no "n / m"
+        for label in (self.count_label, self.rate_label, self.eta_label):
+            label.setText("—")
+        self.current_label.setText("")
+        self.summary.setText("")
+        self.errors.setRowCount(0)
+        self.open_output_button.setEnabled(False)
 
     def _planned(self, model: Path, plan: BatchPlan) -> None:
         if not plan.jobs:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from gantrans.inference import Generator, latents, make_grid, slerp
-from gantrans_gui import view_support
+from gantrans_gui import view_support, workers
 from gantrans_gui.image_widgets import ScaledImageLabel
 
 INTERP_STEPS = 33
@@ -52,6 +52,8 @@ class SamplesView(QWidget):
         self.frames: np.ndarray | None = None      # interpolation frames
         self._worker = None
         self._extra_models: list[Path] = []
+        self._loading: Path | None = None  # the model being loaded in a worker, if any
+        self._load_token = 0               # the latest load wins: older results are dropped
         self.setObjectName("samples_view")
 
         self.model_box = QComboBox(accessibleName="Generation model")
@@ -117,8 +119,8 @@ class SamplesView(QWidget):
         self.slider.valueChanged.connect(self._show_frame)
         self.grid_label.clicked.connect(self._grid_clicked)
         view_support.on_library_changed(window, self, self.refresh_models)
-        self.refresh_models()
-        self._set_enabled(False)
+        self._update_enabled()
+        self.refresh_models()  # may start loading the first generation model of the library
 
     # -- models ------------------------------------------------------------------------------
     def refresh_models(self) -> None:
@@ -136,18 +138,34 @@ class SamplesView(QWidget):
         self.model_box.blockSignals(False)
         if current is not None and self.model_box.findData(current) >= 0:
             self.model_box.setCurrentIndex(self.model_box.findData(current))
-        elif paths and self.generator is None:
+        elif paths and self.generator is None and self._loading is None:
             self.model_box.setCurrentIndex(0)
             self._model_chosen()
 
     def open_model(self, path: str | Path) -> bool:
-        """Load a generation model and show its first grid; False (with an error shown) if unusable."""
+        """Start loading a generation model in a worker; its first grid follows once it is loaded.
+
+        Returns True once loading has started: an unusable file is reported (error dialog and
+        status line) when the worker fails. A later call wins over a load still in progress.
+        """
         path = Path(path)
-        try:
-            gen = Generator(path)
-        except Exception as exc:  # noqa: BLE001 - any unusable file is reported, never raised
-            view_support.show_error(self.window_, str(exc).splitlines()[0] if str(exc) else repr(exc))
-            return False
+        self._load_token += 1
+        token = self._load_token
+        self._loading = path
+        self._update_enabled()
+        self.status.setText(f"Loading model {path.name}…")
+        workers.run_in_thread(load_generator, path,
+                              on_result=lambda gen: self._model_loaded(token, path, gen),
+                              on_error=lambda exc: self._model_failed(token, path, exc))
+        return True
+
+    def is_loading(self) -> bool:
+        return self._loading is not None
+
+    def _model_loaded(self, token: int, path: Path, gen: Generator) -> None:
+        if token != self._load_token:  # a later open_model superseded this one
+            return
+        self._loading = None
         if path not in self._extra_models:
             self._extra_models.append(path)
         self.generator = gen
@@ -158,9 +176,18 @@ class SamplesView(QWidget):
             self.model_box.setCurrentIndex(idx)
             self.model_box.blockSignals(False)
         self._fill_classes()
-        self._set_enabled(True)
+        self._update_enabled()
         self.generate()
-        return True
+
+    def _model_failed(self, token: int, path: Path, exc: BaseException) -> None:
+        if token != self._load_token:
+            return
+        self._loading = None
+        msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        self._update_enabled()
+        current = self.generator.model.path.name if self.generator is not None else None
+        self.status.setText(f"Could not open {path.name}" + (f"; still showing {current}" if current else ""))
+        view_support.show_error(self.window_, msg)
 
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open generation model", "", "ONNX models (*.onnx)")
@@ -169,7 +196,9 @@ class SamplesView(QWidget):
 
     def _model_chosen(self) -> None:
         data = self.model_box.currentData()
-        if data and (self.generator is None or Path(data) != self.generator.model.path):
+        if not data or (self._loading is not None and Path(data) == self._loading):
+            return
+        if self.generator is None or Path(data) != self.generator.model.path or self._loading is not None:
             self.open_model(data)
 
     def _fill_classes(self) -> None:
@@ -185,7 +214,9 @@ class SamplesView(QWidget):
         for k, name in enumerate(names):
             self.class_box.addItem(name, k)
 
-    def _set_enabled(self, on: bool) -> None:
+    def _update_enabled(self) -> None:
+        """The sampling controls work while a model is loaded and none is being loaded."""
+        on = self.generator is not None and self._loading is None
         for w in (self.generate_button, self.new_button, self.save_button, self.interp_button, self.seed,
                   self.count):
             w.setEnabled(on)
@@ -226,7 +257,8 @@ class SamplesView(QWidget):
         gen = self.generator
         if gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names:
             text += " — classes in turn: " + ", ".join(gen.class_names)
-        self.status.setText(text)
+        if self._loading is None:  # else "Loading model…" stays until the new model's grid
+            self.status.setText(text)
 
     def interpolate(self) -> None:
         """Frames along the great circle between two samples of the grid."""
@@ -297,6 +329,20 @@ class SamplesView(QWidget):
                 self.save_grid(path)
             except (OSError, ValueError) as exc:
                 view_support.show_error(self.window_, f"{path}: could not save the grid ({exc})")
+
+
+def load_generator(path: Path) -> Generator:
+    """Open a generation model (in a worker: creating the ONNX Runtime session takes a while).
+
+    A translation model is refused with a line that points to the GUI's Translate view.
+    """
+    from gantrans.errors import ModelError
+    from gantrans.inference import load_model
+
+    model = load_model(path)
+    if model.contract.task == "translate":
+        raise ModelError(f"{path}: a translation model does not generate images; open it in the Translate view")
+    return Generator(model)
 
 
 _TASKS: dict[tuple[Path, float], bool] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -69,7 +71,7 @@ def test_new_samples_changes_the_seed(qtbot, view, tmp_path):
 
 def test_class_picker_interpolation_and_save(qtbot, view, tmp_path):
     model = generator_model(tmp_path / "cgan.onnx", class_names=["cat", "dog", "owl"])
-    assert view.open_model(model)
+    view.open_model(model)
     qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
     assert [view.class_box.itemText(k) for k in range(view.class_box.count())][1:] == ["cat", "dog", "owl"]
     view.class_box.setCurrentIndex(2)  # "dog"
@@ -92,8 +94,73 @@ def test_class_picker_interpolation_and_save(qtbot, view, tmp_path):
     assert np.array_equal(np.asarray(Image.open(out)), grid)
 
 
+def _controls(view):
+    return {"Generate": view.generate_button, "New samples": view.new_button, "Save grid": view.save_button,
+            "Seed": view.seed, "Samples": view.count, "Interpolate": view.interp_button}
+
+
+def test_controls_are_enabled_when_the_library_model_opens_on_its_own(qtbot, tmp_path):
+    window = StubWindow()
+    qtbot.addWidget(window)
+    window.library.add_model(generator_model(tmp_path / "cgan.onnx", class_names=["a", "b"]))
+    view = SamplesView(window)  # opens the library's generation model by itself
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
+    assert [name for name, w in _controls(view).items() if not w.isEnabled()] == []
+    assert view.class_box.isEnabled()
+
+
+def test_controls_are_disabled_without_a_model(qtbot, view):
+    assert [name for name, w in _controls(view).items() if w.isEnabled()] == []
+
+
+def _slow_generator(monkeypatch, seconds: float, only: str = ""):
+    """Opening a model (the ONNX Runtime session) takes ``seconds`` (for paths containing ``only``)."""
+    from gantrans_gui import samples_view
+
+    class Slow(Generator):
+        def __init__(self, model, **kw):
+            if only in str(getattr(model, "path", model)):
+                time.sleep(seconds)
+            super().__init__(model, **kw)
+
+    monkeypatch.setattr(samples_view, "Generator", Slow)
+
+
+def test_opening_a_model_does_not_block_the_event_loop(qtbot, view, tmp_path, monkeypatch):
+    model = generator_model(tmp_path / "gen.onnx")
+    _slow_generator(monkeypatch, 0.6)
+    t0 = time.perf_counter()
+    view.open_model(model)
+    assert time.perf_counter() - t0 < 0.3  # the session is made in a worker
+    assert view.is_loading() and "Loading model" in view.status.text()
+    assert not view.generate_button.isEnabled()
+    qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
+    assert not view.is_loading() and view.generate_button.isEnabled()
+
+
+def test_the_latest_open_wins_over_a_slower_earlier_one(qtbot, view, tmp_path, monkeypatch):
+    slow = generator_model(tmp_path / "slow.onnx", seed=1)
+    fast = generator_model(tmp_path / "fast.onnx", seed=2)
+    _slow_generator(monkeypatch, 0.5, only="slow")
+    view.open_model(slow)
+    view.open_model(fast)
+    qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
+    qtbot.wait(800)  # the slow load has finished by now, and was dropped
+    assert view.generator.model.path.name == "fast.onnx"
+    assert view.model_box.currentText() == "fast.onnx"
+    assert np.array_equal(view.images, Generator(fast).generate(16, seed=view.seed.value()))
+    assert view.generate_button.isEnabled() and not view.window_.errors
+
+
 def test_a_translation_model_is_refused_with_one_message(qtbot, view, tmp_path):
     from onnx_models import translate_model
 
-    assert not view.open_model(translate_model(tmp_path / "t.onnx"))
-    assert len(view.window_.errors) == 1 and "does not generate" in view.window_.errors[0][0]
+    view.open_model(translate_model(tmp_path / "t.onnx"))
+    qtbot.waitUntil(lambda: bool(view.window_.errors), timeout=10000)
+    qtbot.wait(50)
+    assert len(view.window_.errors) == 1
+    message = view.window_.errors[0][0]
+    assert "does not generate" in message and "Translate view" in message
+    assert "gantrans translate" not in message
+    assert view.generator is None and not view.is_loading() and not view.generate_button.isEnabled()
