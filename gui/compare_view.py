@@ -28,11 +28,17 @@ from superqt import QElidingLabel
 from gantrans_gui import workers
 from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
-from gantrans_gui.imaging import load_for_display, to_display, translate_for_display
+from gantrans_gui.imaging import load_for_display, loaded_from_qimage, to_display, translate_for_display
 from gantrans_gui.inference_jobs import TranslateOutcome, TranslateRequest, tile_option
 from gantrans_gui.main_window import MainWindow, make_button
 from gantrans_gui.model_library import ModelEntry, unique_labels
-from gantrans_gui.translate_view import IMAGE_FILTER, tiling_combo
+from gantrans_gui.translate_view import (
+    IMAGE_FILTER,
+    NO_CLIPBOARD_IMAGE,
+    PLACEHOLDER,
+    paste_into,
+    tiling_combo,
+)
 
 MIN_MODELS, MAX_MODELS = 2, 4
 
@@ -143,6 +149,7 @@ class CompareView(QWidget):
         self.grid.setSpacing(4)
         self.input_canvas = ImageCanvas(self.state)
         self.input_canvas.caption = "Input"
+        self.input_canvas.placeholder = PLACEHOLDER
         self.input_canvas.setAccessibleName("Input image")
         self.canvases: list[ImageCanvas] = []
         for k in range(MAX_MODELS):
@@ -262,6 +269,17 @@ class CompareView(QWidget):
 
         workers.run_in_thread(load_for_display, path, on_result=loaded)
 
+    def open_qimage(self, image: QImage, name: str = "pasted image") -> None:
+        """Pixels without a file (clipboard, dragged image data)."""
+        if image is None or image.isNull():
+            self.window_.show_error(NO_CLIPBOARD_IMAGE)
+            return
+        loaded, key = loaded_from_qimage(image)
+        self.set_source(loaded, loaded, key, name)
+
+    def paste(self) -> None:
+        paste_into(self, self.window_)
+
     def take_translate_image(self) -> None:
         tv = self.window_.view("translate")
         if tv.source is None:
@@ -354,8 +372,10 @@ class CompareView(QWidget):
         self.window_.set_busy(False)
         done = [r for r in self.results.values() if not isinstance(r, BaseException)]
         failed = len(self.results) - len(done)
-        times = ", ".join(f"{self._name(r[0])} {r[0].seconds * 1000:.0f} ms" for r in done)
-        self.info.setText(f"{self.source_name}: {times}" + (f" — {failed} failed" if failed else ""))
+        parts = [f"{self._name(r[0])} {r[0].seconds * 1000:.0f} ms" for r in done]
+        if failed:
+            parts.append(f"{failed} failed" if done else f"all {failed} failed")
+        self.info.setText(f"{self.source_name}: {', '.join(parts)}")
 
     def _failed(self, rid: int, exc: BaseException) -> None:
         from gantrans.errors import Cancelled

@@ -57,6 +57,20 @@ def from_qimage(image: QImage) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(arr[:, :, :3]), (None if bool((alpha == 255).all()) else np.ascontiguousarray(alpha))
 
 
+def loaded_from_qimage(image: QImage):
+    """Pixels without a file (clipboard, dragged image data) as a ``LoadedImage`` and its cache key
+    (a digest of the pixels: the same pasted image is the same source)."""
+    import hashlib
+
+    from gantrans.images import LoadedImage
+
+    pixels, alpha = from_qimage(image)
+    digest = hashlib.sha1(pixels.tobytes() + (alpha.tobytes() if alpha is not None else b"")).hexdigest()[:16]
+    loaded = LoadedImage(pixels=pixels, alpha=alpha, path=None, source_mode="RGBA" if alpha is not None else "RGB",
+                         bit_depth=8)
+    return loaded, f"pasted:{digest}"
+
+
 def qimage_rgb(image: QImage) -> np.ndarray:
     """HxWx3 uint8 of a QImage (what a test compares against engine output)."""
     return from_qimage(image)[0]

@@ -267,11 +267,17 @@ class MainWindow(QMainWindow):
             else:
                 self.show_error(f"{p}: not an image, an .onnx model or a folder; nothing to do with it")
         if images:
-            view = self.show_view("translate")
+            view = self._image_view()
             view.open_image(str(images[0]))
             if len(images) > 1:
                 self.statusBar().showMessage(f"{len(images)} images dropped: opened {images[0].name} "
                                              f"(the Batch view translates whole folders)", 8000)
+
+    def _image_view(self) -> QWidget:
+        """Where an image dropped, pasted or opened goes: the view on screen if it shows one image
+        (Translate, Compare), else Translate."""
+        view = self.current_view()
+        return view if hasattr(view, "open_image") and hasattr(view, "open_qimage") else self.show_view("translate")
 
     def explain_checkpoint(self, path: Path) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "A PyTorch checkpoint", checkpoint_advice(path),
@@ -310,7 +316,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
         elif event.mimeData().hasImage():
             event.acceptProposedAction()
-            self.show_view("translate").open_qimage(event.mimeData().imageData(), "dropped image")
+            self._image_view().open_qimage(event.mimeData().imageData(), "dropped image")
 
     # -- errors and status ---------------------------------------------------------------------
     def show_error(self, message: str, details: str = "") -> None:

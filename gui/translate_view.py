@@ -33,7 +33,7 @@ from superqt import QElidingLabel
 from gantrans_gui import workers
 from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
-from gantrans_gui.imaging import from_qimage, load_for_display, to_display, translate_for_display
+from gantrans_gui.imaging import load_for_display, loaded_from_qimage, to_display, translate_for_display
 from gantrans_gui.inference_jobs import TranslateOutcome, TranslateRequest, tile_option
 from gantrans_gui.main_window import MainWindow, make_button
 from gantrans_gui.model_picker import ModelPicker
@@ -94,6 +94,28 @@ def provider_combo(window: MainWindow) -> QComboBox:
 
     workers.run_in_thread(available, on_result=fill)
     return combo
+
+
+NO_CLIPBOARD_IMAGE = "The clipboard holds no image (copy an image or an image file first)"
+
+
+def paste_into(view, window: MainWindow) -> None:
+    """Ctrl+V in a view that shows one image (Translate, Compare): files go through the window
+    (which hands images to the view on screen), pixels to ``view.open_qimage``."""
+    md = QGuiApplication.clipboard().mimeData()
+    if md is not None and md.hasUrls():
+        files = [u.toLocalFile() for u in md.urls() if u.isLocalFile()]
+        if files:
+            window.open_paths(files)
+            return
+    if md is not None and md.hasImage():
+        view.open_qimage(QImage(md.imageData()), "pasted image")
+        return
+    text = QGuiApplication.clipboard().text().strip().strip('"')
+    if text and os.path.isfile(text):
+        window.open_paths([text])
+        return
+    window.show_error(NO_CLIPBOARD_IMAGE)
 
 
 def tiling_combo(default: str) -> QComboBox:
@@ -312,33 +334,13 @@ class TranslateView(QWidget):
     def open_qimage(self, image: QImage, name: str = "pasted image") -> None:
         """Pixels without a file (clipboard, dragged image data)."""
         if image is None or image.isNull():
-            self.window_.show_error("The clipboard holds no image (copy an image or an image file first)")
+            self.window_.show_error(NO_CLIPBOARD_IMAGE)
             return
-        from gantrans.images import LoadedImage
-
-        pixels, alpha = from_qimage(image)
-        import hashlib
-
-        digest = hashlib.sha1(pixels.tobytes() + (alpha.tobytes() if alpha is not None else b"")).hexdigest()[:16]
-        loaded = LoadedImage(pixels=pixels, alpha=alpha, path=None, source_mode="RGBA" if alpha is not None
-                             else "RGB", bit_depth=8)
-        self._set_source(loaded, loaded, f"pasted:{digest}", name)
+        loaded, key = loaded_from_qimage(image)
+        self._set_source(loaded, loaded, key, name)
 
     def paste(self) -> None:
-        md = QGuiApplication.clipboard().mimeData()
-        if md is not None and md.hasUrls():
-            files = [u.toLocalFile() for u in md.urls() if u.isLocalFile()]
-            if files:
-                self.window_.open_paths(files)
-                return
-        if md is not None and md.hasImage():
-            self.open_qimage(QImage(md.imageData()), "pasted image")
-            return
-        text = QGuiApplication.clipboard().text().strip().strip('"')
-        if text and os.path.isfile(text):
-            self.window_.open_paths([text])
-            return
-        self.window_.show_error("The clipboard holds no image (copy an image or an image file first)")
+        paste_into(self, self.window_)
 
     def _set_source(self, source, loaded, key: str, name: str, display: QImage | None = None) -> None:
         self.source, self.image_key, self.source_name = source, key, name

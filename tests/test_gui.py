@@ -302,6 +302,28 @@ def test_compare_two_models(make_window, qtbot, home):
     assert len(view.slots) == 4
 
 
+def test_compare_takes_a_dropped_or_pasted_image_and_says_so_before(make_window, qtbot, home):
+    """On the Compare view a dropped or pasted image is compared, not sent off to Translate."""
+    m1 = translate_model(home / "exports" / "one_AtoB.onnx", kernel=3, seed=1)
+    m2 = translate_model(home / "exports" / "two_AtoB.onnx", kernel=1, seed=2)
+    w = make_window()
+    wait_library(qtbot, w, 2)
+    view = w.show_view("compare")
+    view.set_models([m1, m2])
+    assert "Drop an image here" in view.input_canvas.placeholder  # the blank input cell says what to do
+    image = write_image(home / "dropped.png", 32, 48)
+    drop(w, [image])
+    qtbot.waitUntil(lambda: len(view.results) == 2 and not view.is_busy(), timeout=WAIT)
+    assert w.current_key() == "compare" and view.source_name == "dropped.png"
+    assert "translate" not in w.built_views() or w.view("translate").source is None
+    pixels = rgb(24, 32, seed=3)
+    QGuiApplication.clipboard().setImage(QImage(pixels.data, 32, 24, 96, QImage.Format.Format_RGB888).copy())
+    view.paste()
+    qtbot.waitUntil(lambda: view.source_name == "pasted image" and len(view.results) == 2 and not view.is_busy(),
+                    timeout=WAIT)
+    assert view.info.text().startswith("pasted image: ") and " ms" in view.info.text()
+
+
 # -- batch ---------------------------------------------------------------------------------------
 def _tree(root: Path, n: int = 6) -> list[Path]:
     files = []
