@@ -57,6 +57,8 @@ class TrainingView(QWidget):
         self.catalog = plugin_catalog(window)
         self.jobs = training_jobs(window)
         self.job: TrainingJob | None = None
+        self._stopping = False  # Stop pressed: the progress line no longer replaces "Stopping…"
+        self._made_up_name: str | None = None  # the name start() took from the clock, if it did
         self.data_info: dict[str, Any] | None = None
         self.data_summary: dict[str, Any] | None = None
         self._data_query: CliQuery | None = None
@@ -442,6 +444,7 @@ class TrainingView(QWidget):
         if not name:
             name = f"{self.recipe_box.currentText() or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
             self.name_edit.setText(name)
+            self._made_up_name = name
         return name
 
     def train_args(self) -> list[str]:
@@ -469,7 +472,11 @@ class TrainingView(QWidget):
         if run_dir.exists():
             view_support.show_error(self.window_, f"{run_dir}: a run of that name exists; choose another name "
                                                   f"or resume it from the Runs view")
-            self.name_edit.clear()
+            if run_dir.name == self._made_up_name:
+                self.name_edit.clear()  # ours, from the clock: the next start makes a new one
+            else:
+                self.name_edit.selectAll()  # the user's: kept, ready to be changed
+                self.name_edit.setFocus()
             return
         self._remember_runs_folder(run_dir.parent)
         self._begin(self.jobs.start(self.train_args(), run_dir))
@@ -483,11 +490,13 @@ class TrainingView(QWidget):
     def stop(self) -> None:
         if self.job is not None and self.job.runner.running():
             self.job.runner.cancel()
+            self._stopping = True
             self.state_label.setText("Stopping: saving a checkpoint…")
             self.stop_button.setEnabled(False)
 
     def _begin(self, job: TrainingJob, resumed: bool = False) -> None:
         self.job = job
+        self._stopping = False
         self.state = "starting"
         self.log.clear()
         self.losses_label.clear()
@@ -521,7 +530,8 @@ class TrainingView(QWidget):
         if data.get("rate"):
             text += f" · {data['rate']:.2f} steps/s"
         text += f" · ETA {format_eta(data.get('eta_s'))}"
-        self.state_label.setText(text)
+        if not self._stopping:  # "Stopping: saving a checkpoint…" stays until it has stopped
+            self.state_label.setText(text)
         losses = data.get("losses") or {}
         if losses:
             self.losses_label.setText("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

@@ -238,6 +238,7 @@ class TranslateView(QWidget):
             c.placeholder = PLACEHOLDER
 
         self.info = QElidingLabel("")
+        self._info_before_open = ""
         self.info.setAccessibleName("Result information")
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Translation progress")
@@ -312,6 +313,7 @@ class TranslateView(QWidget):
         """Load ``path`` in a worker, then show and translate it."""
         path = os.path.abspath(path)
         self.settings.set_last_dir("image", str(Path(path).parent))
+        self._info_before_open = self.info.text()  # put back if the file cannot be opened
         self.info.setText(f"Opening {Path(path).name}…")
 
         def loaded(result) -> None:
@@ -328,7 +330,7 @@ class TranslateView(QWidget):
                               on_error=lambda exc: self._failed_open(exc))
 
     def _failed_open(self, exc: BaseException) -> None:
-        self.info.setText("")
+        self.info.setText(self._info_before_open)  # the image on screen is still the one it describes
         self.window_.show_error(workers.one_line(exc), workers.details(exc))
 
     def open_qimage(self, image: QImage, name: str = "pasted image") -> None:

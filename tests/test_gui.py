@@ -506,6 +506,12 @@ def test_errors_show_one_line_with_details_and_the_app_goes_on(make_window, qtbo
     view.open_image(str(good))
     qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
     assert view.outcome.request.model == model
+    # a file that fails to open leaves the image on screen described as before
+    shown = view.info.text()
+    assert shown.startswith("good.png")
+    view.open_image(str(bad))
+    qtbot.waitUntil(lambda: not view.info.text().startswith("Opening"), timeout=WAIT)
+    assert view.info.text() == shown and view.source_name == "good.png"
 
 
 def test_an_image_over_the_memory_bound_asks_for_the_tiling_menu_not_a_flag(make_window, qtbot, home, monkeypatch):

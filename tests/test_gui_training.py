@@ -108,6 +108,8 @@ def test_stop_resume_and_close_leaving_the_training_running(qtbot, gui, tmp_path
     training.job.runner.progress.connect(lambda d: seen.append(d["done"]))
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=180000)
     training.stop_button.click()  # Ctrl+C semantics
+    training._on_progress({"done": seen[-1] + 1, "total": 100000})  # a line still in flight
+    assert training.state_label.text() == "Stopping: saving a checkpoint…"
     qtbot.waitUntil(lambda: training.state in ("stopped", "failed", "finished"), timeout=120000)
     assert training.state == "stopped"
     run = RunDir(tmp_path / "runs" / "long")
@@ -147,3 +149,13 @@ def test_a_run_that_cannot_start_says_why_and_stops_the_busy_bar(qtbot, gui, tmp
     assert "needs torch, which is not installed: pip install 'gantrans[train]'" in training.state_label.text()
     assert training.progress.maximum() == 1 and training.progress.value() < 1  # not busy, not done
     assert training.start_button.isEnabled() and not training.stop_button.isEnabled()
+
+
+def test_a_name_that_is_taken_is_kept_for_the_user_to_change(qtbot, gui, tmp_path):
+    window, training, runs = gui
+    fill_tiny_pix2pix(training, tmp_path / "runs", "mine", epochs=1)
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    training.start_button.click()
+    assert training.job is None and "a run of that name exists" in window.errors[-1][0]
+    assert training.name_edit.text() == "mine"  # the user's text, not emptied
+    assert training.name_edit.selectedText() == "mine"
