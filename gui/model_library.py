@@ -131,7 +131,7 @@ class ModelEntry:
             rows.append(("Metadata", "none — probed when loaded (value range -1..1, any size)"))
             return rows
         rows.append(("Task", c.task))
-        if c.direction or c.source_domain:
+        if c.task == "translate" and (c.direction or c.source_domain):  # a generator's head name is no direction
             rows.append(("Direction", f"{c.direction or '?'}: {c.source_domain or '?'} → {c.target_domain or '?'}"))
         if c.task == "translate":
             rows.append(("Channels", f"{c.in_channels} in, {c.out_channels} out"))

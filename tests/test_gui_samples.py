@@ -164,3 +164,19 @@ def test_a_translation_model_is_refused_with_one_message(qtbot, view, tmp_path):
     assert "does not generate" in message and "Translate view" in message
     assert "gantrans translate" not in message
     assert view.generator is None and not view.is_loading() and not view.generate_button.isEnabled()
+
+
+def test_a_generation_models_card_has_no_direction_row(tmp_path):
+    """Its export head is named (G) like a translator's direction; a card saying 'G: ? → ?' misleads."""
+    from dataclasses import replace
+
+    from gantrans.metadata import ModelContract
+    from gantrans_gui.model_library import ModelEntry
+
+    contract = ModelContract(task="generate", in_channels=0, out_channels=3, latent_size=8, fixed_size=8,
+                             direction="G")
+    card = dict(ModelEntry(tmp_path / "g.onnx", contract=contract).card())
+    assert card["Task"] == "generate" and "Direction" not in card
+    translator = replace(contract, task="translate", in_channels=3, direction="AtoB", source_domain="horse",
+                         target_domain="zebra")
+    assert dict(ModelEntry(tmp_path / "t.onnx", contract=translator).card())["Direction"] == "AtoB: horse → zebra"
