@@ -130,10 +130,11 @@ class SamplesView(QWidget):
         for p, task in known:
             if p not in paths and (task.startswith("generate") if task else _is_generation_model(p)):
                 paths.append(p)
+        labels = view_support.model_labels(self.window_, paths)  # two exports of one run stay apart
         self.model_box.blockSignals(True)
         self.model_box.clear()
         for p in paths:
-            self.model_box.addItem(p.name, str(p))
+            self.model_box.addItem(labels.get(p, p.name), str(p))
             self.model_box.setItemData(self.model_box.count() - 1, str(p), Qt.ItemDataRole.ToolTipRole)
         self.model_box.blockSignals(False)
         if current is not None and self.model_box.findData(current) >= 0:

@@ -81,6 +81,22 @@ def library_models(window: Any) -> list[tuple[Path, str | None]]:
     return []
 
 
+def model_labels(window: Any, paths: list[Path]) -> dict[Path, str]:
+    """Names for ``paths`` that tell them apart, as the Models view shows them where the library
+    knows the file (run, head, epoch), else the file name with its folder where names repeat."""
+    from gantrans_gui.model_library import ModelEntry, unique_labels
+
+    got = getattr(library(window), "entries", None)
+    entries = [e for e in ((got() if callable(got) else got) or []) if isinstance(e, ModelEntry)]
+    known = {e.path: e for e in entries}
+    labels = {p: p.name for p in paths}
+    labels.update(unique_labels(known[p] for p in paths if p in known))
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {p: f"{label} — {p.parent.name}/" if counts[label] > 1 else label for p, label in labels.items()}
+
+
 def library_changed(window: Any):
     """The library's ``changed`` signal, or None."""
     lib = library(window)

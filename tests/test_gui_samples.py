@@ -180,3 +180,15 @@ def test_a_generation_models_card_has_no_direction_row(tmp_path):
     translator = replace(contract, task="translate", in_channels=3, direction="AtoB", source_domain="horse",
                          target_domain="zebra")
     assert dict(ModelEntry(tmp_path / "t.onnx", contract=translator).card())["Direction"] == "AtoB: horse → zebra"
+
+
+def test_two_exports_of_one_run_are_told_apart_in_the_model_list(qtbot, tmp_path):
+    window = StubWindow()
+    qtbot.addWidget(window)
+    for folder in ("exports", "exports2"):
+        window.library.add_model(generator_model(tmp_path / folder / "cg2_G.onnx"))
+    view = SamplesView(window)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.model_box.count() == 2, timeout=10000)
+    names = [view.model_box.itemText(k) for k in range(2)]
+    assert len(set(names)) == 2 and all("cg2_G" in n or "cg2" in n for n in names), names
