@@ -9,14 +9,15 @@ their row labels, checkpoints, exports and resolved config. Everything is read t
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QImage, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -38,15 +39,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gantrans.runs import RunDir, list_runs
+from gantrans.runs import CONFIG_FILE, RunDir, is_run_dir, list_runs
 from gantrans_gui import view_support
 from gantrans_gui.image_widgets import ScaledImageLabel
 from gantrans_gui.run_watch import RunWatch, run_status, smooth
-from gantrans_gui.training_jobs import training_jobs
+from gantrans_gui.theme import state_colour
+from gantrans_gui.training_jobs import last_job_log, report_job_failure, training_jobs
 
 FOLDERS_KEY = "runs/folders"
-STATE_COLOURS = {"running": "#2e7d32", "starting": "#2e7d32", "finished": "#1565c0", "interrupted": "#ef6c00",
-                 "failed": "#c62828", "stopped-nonfinite": "#c62828"}
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 
@@ -78,7 +78,6 @@ class CurvesPanel(QWidget):
     def __init__(self):
         super().__init__()
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
         self.smoothing = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=99, value=60,
                                  accessibleName="Curve smoothing")
         self.smoothing_label = QLabel()
@@ -97,7 +96,40 @@ class CurvesPanel(QWidget):
         self.raw_items: dict[str, pg.PlotDataItem] = {}
         self.group_plots: dict[str, pg.PlotItem] = {}
         self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self._apply_palette()
         self._smoothing_changed(self.smoothing.value())
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # the theme changed: re-tint the plots
+            self._apply_palette()
+
+    def _colours(self) -> tuple[QColor, QColor]:
+        pal = self.palette()
+        return pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+
+    def _apply_palette(self) -> None:
+        bg, _fg = self._colours()
+        self.plots.setBackground(bg)
+        for group, plot in self.group_plots.items():
+            self._style_plot(plot, group)
+
+    def _style_plot(self, plot: pg.PlotItem, group: str) -> None:
+        bg, fg = self._colours()
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(fg)  # the grid is drawn with the axis pen, faded
+            axis.setTextPen(fg)
+        plot.setTitle(group, color=fg.name())
+        plot.setLabel("bottom", "step", color=fg.name())
+        legend = plot.legend
+        if legend is not None:
+            back = QColor(bg)
+            back.setAlpha(190)
+            legend.setBrush(pg.mkBrush(back))
+            legend.setLabelTextColor(fg)  # for entries to come; the drawn ones are redrawn:
+            for _sample, label in legend.items:
+                label.setText(label.text, color=fg)
 
     def set_watch(self, watch: RunWatch | None) -> None:
         self.watch = watch
@@ -122,44 +154,53 @@ class CurvesPanel(QWidget):
         for group, keys in w.groups().items():
             plot = self.group_plots.get(group)
             if plot is None:
-                plot = self.plots.addPlot(row=len(self.group_plots) // 2, col=len(self.group_plots) % 2,
-                                          title=group)
+                plot = self.plots.addPlot(row=len(self.group_plots) // 2, col=len(self.group_plots) % 2)
                 plot.showGrid(x=True, y=True, alpha=0.25)
-                plot.addLegend(offset=(-5, 5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 190),
-                               colCount=2 if len(keys) > 3 else 1)
-                plot.setLabel("bottom", "step")
+                plot.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(keys) > 3 else 1)
+                self._style_plot(plot, group)
                 if group == "learning rate":  # a constant rate would otherwise fill the plot with noise
                     plot.enableAutoRange(axis="y", enable=False)
                 self.group_plots[group] = plot
+            added = False
             for k, key in enumerate(keys):
                 s = w.series[key]
                 colour = PALETTE[k % len(PALETTE)]
                 if key not in self.items:
+                    added = True
                     faint = QColor(colour)
                     faint.setAlpha(60)
                     self.raw_items[key] = plot.plot(pen=pg.mkPen(faint, width=1))
-                    self.items[key] = plot.plot(name=key, pen=pg.mkPen(colour, width=2))
+                    self.items[key] = plot.plot(name=key, pen=pg.mkPen(colour, width=2), symbolSize=7,
+                                                symbolPen=pg.mkPen(colour), symbolBrush=pg.mkBrush(colour))
                 self.raw_items[key].setData(s.steps, s.values)
                 self.raw_items[key].setVisible(weight > 0)
+                # a line needs two points: a lone one (a run shorter than its log interval) is a dot
+                self.items[key].setSymbol("o" if len(s.steps) == 1 else None)
                 self.items[key].setData(s.steps, smooth(s.values, weight))
+            if added:  # new legend entries take the palette's text colour
+                self._style_plot(plot, group)
             if group == "learning rate":
                 top = max((max(w.series[k].values, default=0.0) for k in keys), default=0.0)
                 plot.setYRange(0, top * 1.1 if top > 0 else 1.0, padding=0)
+            else:  # a constant curve (smoothing's rounding aside) must not zoom into 1e-15 wiggles
+                top = max((abs(v) for k in keys for v in w.series[k].values if math.isfinite(v)), default=0.0)
+                plot.getViewBox().setLimits(minYRange=max(top * 1e-3, 1e-12))
 
 
 class SamplesPanel(QWidget):
-    """Epoch sample grids with an epoch slider and their row labels."""
+    """Sample grids (per epoch, or every N steps) with a slider and their row labels."""
 
     def __init__(self):
         super().__init__()
         self.image = ScaledImageLabel("No sample grids yet.")
-        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=0, accessibleName="Sample epoch")
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=0, accessibleName="Sample grid")
+        self.slider_label = QLabel("Grid")
         self.caption = QLabel()
         self.rows = QLabel()
         self.rows.setWordWrap(True)
         self.follow = True
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Epoch"))
+        bar.addWidget(self.slider_label)
         bar.addWidget(self.slider, 1)
         bar.addWidget(self.caption)
         lay = QVBoxLayout(self)
@@ -174,6 +215,8 @@ class SamplesPanel(QWidget):
         self.run, self.files, self.follow = run, [], True
         self.image.set_image(None)
         self.image.setText("No sample grids yet.")
+        self.rows.setText("")
+        self.slider.setMaximum(0)
         self.refresh()
 
     def refresh(self) -> None:
@@ -192,9 +235,13 @@ class SamplesPanel(QWidget):
     def _show(self, k: int) -> None:
         if not self.files:
             self.caption.setText("")
+            self.slider_label.setText("Grid")
             return
         self.follow = k >= len(self.files) - 1
         path = self.files[max(0, min(k, len(self.files) - 1))]
+        # grids are written at epoch ends (epoch_NNNN) or every N steps (step_NNNNNNN)
+        kind = path.stem.split("_", 1)[0]
+        self.slider_label.setText({"epoch": "Epoch", "step": "Step"}.get(kind, "Grid"))
         labels = self.run.sample_labels(path) if self.run is not None else []
         # the trainer draws each row's label in the grid's left margin; the caption repeats them
         self.image.set_image(QImage(str(path)))
@@ -242,6 +289,7 @@ class RunsView(QWidget):
         self.run: RunDir | None = None
         self.watch: RunWatch | None = None
         self._status: dict[str, Any] = {}
+        self.gone = False  # the shown run's folder was deleted or moved away
 
         # left: folders and runs
         self.folder_list = QListWidget()
@@ -315,6 +363,11 @@ class RunsView(QWidget):
         rl.addWidget(self.progress)
         rl.addWidget(self.detail_label)
         rl.addWidget(self.tabs, 1)
+        self.gone_label = QLabel()  # in place of the tabs when the run's folder was deleted
+        self.gone_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.gone_label.setWordWrap(True)
+        self.gone_label.hide()
+        rl.addWidget(self.gone_label, 1)
 
         split = QSplitter()
         split.addWidget(left)
@@ -343,6 +396,12 @@ class RunsView(QWidget):
         self._show_folders()
         self.refresh_list()
         self._set_buttons()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "poll_timer"):
+            self.refresh_list()  # the state colours follow the theme
+            self._show_gone() if self.gone else self.poll()
 
     # -- folders -----------------------------------------------------------------------------
     def add_folder(self, path: str | Path) -> None:
@@ -399,9 +458,9 @@ class RunsView(QWidget):
                                     str(st.get("state", "")), progress_text(st)])
             item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
             item.setToolTip(0, str(run.path))
-            colour = STATE_COLOURS.get(str(st.get("state")))
-            if colour:
-                item.setForeground(2, QColor(colour))
+            for column in (1, 2, 3):  # a narrow list cuts them ("step 10/10 · epoc…")
+                item.setToolTip(column, item.text(column))
+            item.setForeground(2, QColor(state_colour(st.get("state"), self.palette())))
             self.run_list.addTopLevelItem(item)
             if current is not None and run.path.resolve() == current:
                 select = item
@@ -442,20 +501,54 @@ class RunsView(QWidget):
     # -- one run -----------------------------------------------------------------------------
     def show_run(self, run: RunDir) -> None:
         self.run = run
+        self._set_gone(False)
         self.watch = RunWatch(run)
         self.title.setText(run.name)
         self.curves.set_watch(self.watch)
         self.samples.set_run(run)
         self.config_text.setPlainText(json.dumps(_safe_config(run), indent=2, default=str))
         self.log_text.clear()
+        self.log_text.setPlaceholderText(_output_hint(run))
         self._log_seen = 0
         self._last_key = None
         self.poll()
+
+    def _show_gone(self) -> None:
+        """The shown run's folder was deleted or moved: say so instead of showing a stale run."""
+        run = self.run
+        self._set_gone(True)
+        self._status = {}
+        why = ("the run folder no longer exists" if not run.path.exists()
+               else f"the folder no longer holds a run (its {CONFIG_FILE} is gone)")
+        self.watch = None
+        self.curves.set_watch(None)
+        self.samples.set_run(None)
+        self.state_label.setText(f"<b style='color:{state_colour(None, self.palette())}'>gone</b>")
+        self.detail_label.setText(f"{run.name}: {why}.")
+        self.gone_label.setText(f"{run.path} was deleted or moved away: its curves, grids and checkpoints "
+                                "can no longer be shown or resumed. Choose another run.")
+        _fill(self.checkpoint_table, [])
+        _fill(self.export_table, [])
+        self.config_text.clear()
+        self._set_buttons()
+
+    def _set_gone(self, gone: bool) -> None:
+        self.gone = gone
+        self.tabs.setVisible(not gone)
+        self.progress.setVisible(not gone)
+        self.gone_label.setVisible(gone)
 
     def poll(self) -> None:
         """Tail the selected run: status, new metric rows, new grids, checkpoints, exports."""
         run = self.run
         if run is None:
+            return
+        if not is_run_dir(run.path):
+            if not self.gone:
+                self._show_gone()
+            return
+        if self.gone:  # the folder is back (moved back, restored): show it afresh
+            self.show_run(run)
             return
         st = self._status = run_status(run)
         if self.watch is not None and self.watch.poll():
@@ -468,7 +561,7 @@ class RunsView(QWidget):
         if slow:
             self.samples.refresh()
         state = str(st.get("state", "unknown"))
-        colour = STATE_COLOURS.get(state, "#555")
+        colour = state_colour(state, self.palette())
         self.state_label.setText(f"<b style='color:{colour}'>{state}</b>")
         step, total = st.get("step") or 0, st.get("total_steps") or 0
         self.progress.setMaximum(max(1, int(total)))
@@ -534,13 +627,17 @@ class RunsView(QWidget):
             view_support.add_to_library(self.window_, exports[row].path)
 
     def _set_buttons(self) -> None:
+        if self.run is None or self.gone:
+            for b in (self.stop_button, self.resume_button, self.export_button):
+                b.setEnabled(False)
+            return
         st = self._status
         state = st.get("state")
-        ours = self.run is not None and self.jobs.get(self.run.path) is not None and \
-            self.jobs.get(self.run.path).runner.running()
+        job = self.jobs.get(self.run.path)
+        ours = job is not None and job.runner.running()
         self.stop_button.setEnabled(ours or (state in ("running", "starting") and _local_pid(st) is not None))
-        self.resume_button.setEnabled(self.run is not None and not ours and state in ("interrupted", "failed"))
-        self.export_button.setEnabled(self.run is not None and bool(self.run.checkpoints()))
+        self.resume_button.setEnabled(not ours and state in ("interrupted", "failed"))
+        self.export_button.setEnabled(bool(self.run.checkpoints()))
 
     # -- actions -----------------------------------------------------------------------------
     def stop_run(self) -> None:
@@ -558,12 +655,14 @@ class RunsView(QWidget):
         self.stop_button.setEnabled(False)
 
     def resume_run(self) -> None:
-        if self.run is None:
+        if self.run is None or self.gone:
             return
         try:
-            self.jobs.resume(self.run.path)
+            job = self.jobs.resume(self.run.path)
         except RuntimeError as exc:
             view_support.show_error(self.window_, str(exc))
+        else:  # a resume that fails (the child's one-line error) is said in the one error dialog
+            job.runner.finished.connect(lambda code, job=job: report_job_failure(self.window_, job, code, "resuming"))
         self.poll()
 
     def _import_dialog(self) -> None:
@@ -578,12 +677,21 @@ class RunsView(QWidget):
     def open_export(self) -> None:
         from gantrans_gui.export_dialog import ExportDialog
 
-        if self.run is None:
+        if self.run is None or self.gone:
             return
         dlg = ExportDialog(self.window_, self.run, parent=self)
         dlg.exported.connect(lambda _files: self._fill_exports())
         dlg.open()
         self._export_dialog = dlg
+
+
+def _output_hint(run: RunDir) -> str:
+    """The Output tab's placeholder: where this run's output is, when this window did not start it."""
+    text = ("Output appears here for trainings started or resumed from this window. A run keeps no "
+            "text log in its folder: its state and any error are in status.json (shown above), its losses in "
+            "metrics.jsonl (the Curves tab).")
+    log = last_job_log(run.name)
+    return text + (f"\n\nThe console output of its last start from this app: {log}" if log else "")
 
 
 def _safe_config(run: RunDir) -> dict[str, Any]:

@@ -7,6 +7,8 @@ and "system" puts the palette the application started with back.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
@@ -56,3 +58,20 @@ def apply_theme(theme: str) -> None:
     from gantrans_gui.icons import refresh_icons
 
     refresh_icons()  # icons take the new text colour
+
+
+#: State colours for a light and a dark background (each readable on its own, ~4.5:1 or more).
+STATE_COLOURS = {"running": "#2e7d32", "starting": "#2e7d32", "finished": "#1565c0", "interrupted": "#b45309",
+                 "failed": "#c62828", "stopped-nonfinite": "#c62828", None: "#616161"}
+DARK_STATE_COLOURS = {"running": "#81c784", "starting": "#81c784", "finished": "#64b5f6", "interrupted": "#ffb74d",
+                      "failed": "#ef7070", "stopped-nonfinite": "#ef7070", None: "#a0a0a0"}
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Base).lightness() < 128
+
+
+def state_colour(state: Any, palette: QPalette) -> str:
+    """The colour a run state is written in, readable on ``palette``'s background."""
+    colours = DARK_STATE_COLOURS if is_dark(palette) else STATE_COLOURS
+    return colours.get(state) or colours[None]

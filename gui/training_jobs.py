@@ -7,6 +7,7 @@ leave them running when the main window is closed.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,36 @@ from gantrans_gui.job_runner import JobRunner
 def jobs_log_dir() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     return Path(base or Path.home() / ".gantrans") / "jobs"
+
+
+def _log_prefix(run_name: str) -> Path:
+    """Where a start of ``run_name`` writes its console output (``.log``) and events."""
+    return jobs_log_dir() / f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def last_job_log(run_name: str) -> Path | None:
+    """The console output of the last start of ``run_name`` from this app, if it is still kept."""
+    own = re.compile(re.escape(run_name) + r"-\d{8}-\d{6}\.log")
+    try:
+        logs = [p for p in jobs_log_dir().glob("*.log") if own.fullmatch(p.name)]
+        return max(logs, key=lambda p: p.stat().st_mtime, default=None)
+    except OSError:
+        return None
+
+
+def report_job_failure(window: Any, job: TrainingJob, code: int, doing: str) -> bool:
+    """Show a training child that failed in the window's one error dialog; True if it failed.
+
+    The message is the command's one-line error, the details its last lines of output. Exit 0
+    and 130 (stopped: a checkpoint was saved) are not failures.
+    """
+    from gantrans_gui import view_support
+
+    if code in (0, 130):
+        return False
+    view_support.show_error(window, f"{doing} {job.name} failed: {job.error or f'exit code {code}'}",
+                            "\n".join(job.output[-40:]))
+    return True
 
 
 def _prune_logs(folder: Path, keep: int = 40) -> None:
@@ -87,9 +118,8 @@ class TrainingJobs(QObject):
         job = TrainingJob(run_dir, self)
         job.runner.finished.connect(lambda _c: self.changed.emit())
         self.jobs[run_dir] = job
-        stamp = time.strftime("%Y%m%d-%H%M%S")
         _prune_logs(jobs_log_dir())
-        job.runner.start(args, detached_log=jobs_log_dir() / f"{run_dir.name}-{stamp}")
+        job.runner.start(args, detached_log=_log_prefix(run_dir.name))
         self.changed.emit()
         return job
 

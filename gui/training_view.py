@@ -41,7 +41,8 @@ from gantrans_gui.data_inspect import describe, image_summary
 from gantrans_gui.options_form import OptionsForm, option_args
 from gantrans_gui.plugin_catalog import OptionSpec, plugin_catalog
 from gantrans_gui.runs_view import FOLDERS_KEY, format_eta
-from gantrans_gui.training_jobs import TrainingJob, training_jobs
+from gantrans_gui.theme import state_colour
+from gantrans_gui.training_jobs import TrainingJob, report_job_failure, training_jobs
 
 #: Recipe options whose value names a registered network: their network's options join the form.
 NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
@@ -555,9 +556,9 @@ class TrainingView(QWidget):
                 self.progress.setRange(0, 1)
                 self.progress.reset()
             why = self.job.error or f"exit code {code}"
-            self.state_label.setText(f"<span style='color:#c62828'>{self.job.name}: failed: {why}</span>")
-            view_support.show_error(self.window_, f"training {self.job.name} failed: {why}",
-                                    "\n".join(self.job.output[-40:]))
+            colour = state_colour("failed", self.palette())
+            self.state_label.setText(f"<span style='color:{colour}'>{self.job.name}: failed: {why}</span>")
+            report_job_failure(self.window_, self.job, code, "training")
         self._set_buttons()
         QTimer.singleShot(0, self._set_buttons)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from gui_stubs import StubWindow, isolate_settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gantrans.runs import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR  # noqa: E402
-from gantrans_gui import view_support  # noqa: E402
+from gantrans_gui import job_runner, view_support  # noqa: E402
 from gantrans_gui.run_watch import RunWatch, curve_group, smooth  # noqa: E402
 from gantrans_gui.runs_view import RunsView  # noqa: E402
 
@@ -91,7 +94,7 @@ def test_runs_view_shows_a_run_and_its_curves_grow(qtbot, tmp_path):
 
     # sample grids: the slider follows the newest epoch; the row labels are listed
     assert view.samples.slider.maximum() == 1 and view.samples.slider.value() == 1
-    assert "epoch_0002" in view.samples.caption.text()
+    assert "epoch_0002" in view.samples.caption.text() and view.samples.slider_label.text() == "Epoch"
     view.samples.slider.setValue(0)
     assert "epoch_0001" in view.samples.caption.text()
     assert view.samples.image.image_size().width() == 4 * 34 + 2
@@ -102,3 +105,112 @@ def test_runs_view_shows_a_run_and_its_curves_grow(qtbot, tmp_path):
     again = RunsView(StubWindow())
     qtbot.addWidget(again)
     assert again.run_list.topLevelItemCount() == 1
+
+
+def _view(qtbot, root):
+    window = StubWindow()
+    qtbot.addWidget(window)
+    view = RunsView(window)
+    view.resize(1280, 800)
+    view.show()
+    view.add_folder(root)
+    return window, view
+
+
+def test_a_run_deleted_while_shown_says_so_and_offers_no_actions(qtbot, tmp_path):
+    run = make_run(tmp_path / "runs")  # no status.json, no checkpoint: reads as interrupted
+    _window, view = _view(qtbot, tmp_path / "runs")
+    assert view.run.name == "demo" and view.resume_button.isEnabled()
+    shutil.rmtree(run)
+    # the poll timer notices; the panel says so instead of showing a resumable run
+    qtbot.waitUntil(lambda: "demo: the run folder no longer exists" in view.detail_label.text(), timeout=4000)
+    assert "interrupted" not in view.state_label.text() and "no status.json" not in view.detail_label.text()
+    for button in (view.resume_button, view.stop_button, view.export_button):
+        assert not button.isEnabled(), button.text()
+    assert not view.tabs.isVisible()  # no stale curves or grids
+    view.refresh_list()  # the list timer: the run leaves the list, the panel keeps saying why
+    assert view.run_list.topLevelItemCount() == 0
+    assert "no longer exists" in view.detail_label.text() and not view.resume_button.isEnabled()
+
+
+FAILING_RESUME = textwrap.dedent("""
+    import json, sys
+    message = sys.argv[3] + ": no such run directory or checkpoint file"
+    print(json.dumps({"v": 1, "event": "start", "command": "train"}), flush=True)
+    print("gantrans: error: " + message, file=sys.stderr, flush=True)
+    print(json.dumps({"v": 1, "event": "error", "message": message}), flush=True)
+    print(json.dumps({"v": 1, "event": "done", "exit_code": 1}), flush=True)
+    sys.exit(1)
+""")
+
+
+def test_a_resume_that_fails_shows_the_commands_error(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAILING_RESUME, *args])
+    monkeypatch.setattr("gantrans_gui.training_jobs.jobs_log_dir", lambda: tmp_path / "jobs")
+    run = make_run(tmp_path / "runs")
+    window, view = _view(qtbot, tmp_path / "runs")
+    assert view.resume_button.isEnabled()
+    view.resume_button.click()
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=10000)
+    message, details = window.errors[0]
+    assert message == f"resuming demo failed: {run.resolve()}: no such run directory or checkpoint file"
+    assert "gantrans: error:" in details  # the command's own output, folded away
+    assert len(window.errors) == 1
+
+
+def test_a_single_metric_row_is_drawn_as_points(qtbot, tmp_path):
+    """A run shorter than its log interval has one row: a line of one point draws nothing."""
+    run = make_run(tmp_path / "runs")
+    (run / METRICS_FILE).write_text(_row(10, D_A_real=0.5, G_A=1.0))
+    for grid in (run / SAMPLES_DIR).glob("*"):
+        grid.rename(grid.with_name(grid.name.replace("epoch_0001", "step_0000010").replace("epoch_0002",
+                                                                                          "step_0000020")))
+    _window, view = _view(qtbot, tmp_path / "runs")
+    for key in ("D_A_real", "G_A", "images_per_s", "lr/G"):
+        item = view.curves.items[key]
+        assert item.scatter.isVisible() and len(item.scatter.points()) == 1, key
+    # the slider steps through step grids and says so
+    assert view.samples.slider_label.text() == "Step" and "step_0000020" in view.samples.caption.text()
+    with (run / METRICS_FILE).open("a") as fh:
+        fh.write(_row(20, D_A_real=0.4, G_A=0.5))
+    qtbot.waitUntil(lambda: len(view.curves.items["G_A"].xData) == 2, timeout=5000)
+    assert not view.curves.items["G_A"].scatter.isVisible()  # two points: a line again
+
+
+def test_the_output_tab_says_where_output_is(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr("gantrans_gui.training_jobs.jobs_log_dir", lambda: tmp_path / "jobs")
+    make_run(tmp_path / "runs")
+    _window, view = _view(qtbot, tmp_path / "runs")
+    hint = view.log_text.placeholderText()
+    assert "started or resumed from this window" in hint and "status.json" in hint
+    assert view.log_text.toPlainText() == ""
+    # started from this app in an earlier session: its detached log is named
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "demo-20250101-120000.log").write_text("prose\n")
+    (tmp_path / "jobs" / "demo-2-20250102-120000.log").write_text("another run's\n")
+    view.show_run(view.run)
+    assert str(tmp_path / "jobs" / "demo-20250101-120000.log") in view.log_text.placeholderText()
+
+
+def test_plots_and_state_colours_follow_the_theme(qtbot, tmp_path):
+    from gantrans_gui.theme import apply_theme
+
+    make_run(tmp_path / "runs")
+    _window, view = _view(qtbot, tmp_path / "runs")
+    plots = view.curves.plots
+
+    def dark() -> bool:
+        return plots.backgroundBrush().color().lightness() < 128
+
+    try:
+        apply_theme("light")
+        qtbot.waitUntil(lambda: not dark(), timeout=2000)
+        light_state = view.run_list.topLevelItem(0).foreground(2).color()
+        apply_theme("dark")  # at runtime, as the Settings view does
+        qtbot.waitUntil(dark, timeout=2000)
+        axis = view.curves.group_plots["G"].getAxis("left")
+        assert axis.textPen().color().lightness() > 128  # light text on the dark plot
+        dark_state = view.run_list.topLevelItem(0).foreground(2).color()
+        assert dark_state.lightness() > light_state.lightness()  # "interrupted" readable on dark
+    finally:
+        apply_theme("system")
