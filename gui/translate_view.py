@@ -244,9 +244,13 @@ class TranslateView(QWidget):
         self.progress.setAccessibleName("Translation progress")
         self.progress.setMaximumWidth(200)
         self.progress.setVisible(False)
+        self.cancel_button = make_button("Cancel", "mdi6.close", "Stop this translation (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setVisible(False)
         bottom = QHBoxLayout()
         bottom.addWidget(self.info, 1)
         bottom.addWidget(self.progress)
+        bottom.addWidget(self.cancel_button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -396,17 +400,22 @@ class TranslateView(QWidget):
         self._refresh_canvases()
         self.info.setText(f"Translating {self.source_name} with {self.picker.current_entry().display_name}…")
         self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
+        self._show_busy(True)
         self.window_.set_busy(True)
         workers.run_in_thread(translate_for_display, request, token, self.relay,
                               on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e))
+
+    def _show_busy(self, on: bool) -> None:
+        """The progress bar and its Cancel button, while a translation runs (a tiled one takes a while)."""
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
 
     def _cancel_running(self) -> None:
         if self._cancel is not None:
             self._cancel.cancel()
             self._cancel = None
         self._running = False
-        self.progress.setVisible(False)
+        self._show_busy(False)
         self.window_.set_busy(False)
 
     def cancel(self) -> None:
@@ -433,7 +442,7 @@ class TranslateView(QWidget):
             return
         self._running = False
         self._cancel = None
-        self.progress.setVisible(False)
+        self._show_busy(False)
         self.window_.set_busy(False)
         self._show(outcome, image, cached=False)
 
@@ -444,7 +453,7 @@ class TranslateView(QWidget):
             return
         self._running = False
         self._cancel = None
-        self.progress.setVisible(False)
+        self._show_busy(False)
         self.window_.set_busy(False)
         if isinstance(exc, Cancelled):
             return

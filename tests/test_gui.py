@@ -527,7 +527,14 @@ def test_an_image_over_the_memory_bound_asks_for_the_tiling_menu_not_a_flag(make
     qtbot.waitUntil(lambda: view.info.text().startswith("Failed"), timeout=WAIT)
     assert "over the limit" in view.info.text() and "choose a tile size under Tiling" in view.info.text()
     assert "--tile" not in view.info.text()
-    view.tiling.setCurrentIndex(view.tiling.findData("256"))
+    slow_model_runs(monkeypatch, 0.3)
+    view.tiling.setCurrentIndex(view.tiling.findData("256"))  # 64 px tiles under this bound: 4 of them
+    view.run()
+    qtbot.waitUntil(view.cancel_button.isVisible, timeout=WAIT)  # a long translation can be stopped by a click
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    assert view.info.text() == "Cancelled" and not view.cancel_button.isVisible() and not view.is_busy()
+    monkeypatch.undo()
+    monkeypatch.setattr(memory, "default_memory_limit", lambda: 64 * 64 * 2048)
     view.run()
     qtbot.waitUntil(lambda: view.outcome is not None, timeout=WAIT)
     assert view.after is not None and (view.after.width(), view.after.height()) == (100, 120)
