@@ -217,7 +217,11 @@ class PluginsView(QWidget):
 
     def install(self, spec: str | None = None) -> None:
         spec = (spec if isinstance(spec, str) else self.spec_edit.text()).strip()
-        if not spec or self.runner.running():
+        if self.runner.running():
+            return
+        if not spec:
+            self.notice.setText("Type what to install first: a name on PyPI, a source folder or a wheel file")
+            self.spec_edit.setFocus()
             return
         args = ["plugins", "install", spec, "--verbose", *self.pip_args()]  # --verbose: pip's output streams
         if self.editable.isChecked():
@@ -243,7 +247,7 @@ class PluginsView(QWidget):
         self._buttons()
 
     def _error(self, text: str) -> None:
-        self.output.appendPlainText(f"error: {text}")
+        # the notice says it; the output pane already has the command's own 'gantrans: error:' line
         self.notice.setText(f"<span style='color:#c62828'><b>{self.action.capitalize()} failed:</b> "
                             f"{html.escape(text, quote=False)}</span>")
 

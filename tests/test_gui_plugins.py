@@ -115,6 +115,7 @@ def test_a_plugin_whose_import_raises_is_shown_failed_and_the_window_survives(qt
         code = _run_action(qtbot, plugins, plugins.install)
         assert code != 0  # the install says the plugin does not load
         assert "failed" in plugins.notice.text().lower()
+        assert plugins.output.toPlainText().count("broken on purpose") == 1  # said once, not once per channel
         [row] = [p for p in plugins.plugins() if p.name == "broken"]
         assert row.status == "failed" and "broken on purpose" in (row.error or "")
         # everything else still works: built-in recipes in the form, the view answers
@@ -125,3 +126,10 @@ def test_a_plugin_whose_import_raises_is_shown_failed_and_the_window_survives(qt
         code = _run_action(qtbot, plugins, plugins.uninstall, "broken")
     assert code == 0, plugins.output.toPlainText()[-3000:]
     assert "broken" not in {p.name for p in plugins.plugins()}
+
+
+def test_install_with_nothing_typed_says_what_to_type(qtbot, gui):
+    window, plugins, training = gui
+    plugins.spec_edit.setText("  ")
+    plugins.install()
+    assert not plugins.runner.running() and "Type what to install" in plugins.notice.text()
