@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+TOP_FOLDER = "top folder"  # images directly in the chosen folder, beside its sub-folders
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
@@ -31,7 +32,7 @@ def image_summary(root: str | Path, limit: int = 20000) -> dict[str, Any]:
         if n > limit:
             break
         rel = p.relative_to(root)
-        counts[rel.parts[0] if len(rel.parts) > 1 else "."] += 1
+        counts[rel.parts[0] if len(rel.parts) > 1 else TOP_FOLDER] += 1
         try:
             with Image.open(p) as im:
                 sizes[im.size] += 1
@@ -60,7 +61,7 @@ def describe(info: dict[str, Any] | None, summary: dict[str, Any] | None) -> str
         if info.get("also_matches"):
             parts.append("Also matches: " + ", ".join(info["also_matches"]))
         for w in (info.get("warnings") or [])[:5]:
-            parts.append(f"<span style='color:#c62828'>skipped: {esc(str(w))}</span>")
+            parts.append(f"<span style='color:#c62828'>skipped: {esc(str(w).removeprefix('skipping '))}</span>")
     if summary:
         folders = esc(", ".join(f"{k} {v}" for k, v in sorted(summary["folders"].items())))
         parts.append(f"Images: {summary['images']}" + (f" ({folders})" if folders else ""))

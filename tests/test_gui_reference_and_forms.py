@@ -192,6 +192,10 @@ def test_data_panel_counts_sizes_and_bad_files(tmp_path):
     assert s["sizes"] == [((48, 32), 5)] and [f for f, _ in s["bad"]] == ["trainB/<b>broken.png"]
     text = describe({"format": "unpaired", "kind": "unpaired", "items": 3, "domains": ["A", "B"]}, s)
     assert "48×32 (5)" in text and "1 bad file(s)" in text and "&lt;b&gt;broken.png" in text
+    Image.new("RGB", (48, 32)).save(tmp_path / "loose.png")  # beside the sub-folders: named, not '.'
+    text = describe({"format": "images", "kind": "unpaired", "items": 7, "warnings": ["skipping notes.png: not an image"]},
+                    image_summary(tmp_path))
+    assert "Images: 7 (top folder 1, trainA 3, trainB 3)" in text and "skipped: notes.png: not an image" in text
 
 
 def test_choosing_a_data_folder_shows_its_format_before_anything_starts(qtbot, tmp_path):
