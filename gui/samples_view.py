@@ -157,7 +157,7 @@ class SamplesView(QWidget):
         self.status.setText(f"Loading model {path.name}…")
         workers.run_in_thread(load_generator, path,
                               on_result=lambda gen: self._model_loaded(token, path, gen),
-                              on_error=lambda exc: self._model_failed(token, path, exc))
+                              on_error=lambda exc: self._model_failed(token, path, exc), owner=self)
         return True
 
     def is_loading(self) -> bool:

@@ -57,14 +57,24 @@ def report_error(exc: BaseException) -> None:
 
 def run_in_thread(fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
                   on_error: Callable[[BaseException], None] | None = None,
-                  on_finished: Callable[[], None] | None = None, **kwargs: Any) -> FunctionWorker:
+                  on_finished: Callable[[], None] | None = None, owner: Any = None,
+                  **kwargs: Any) -> FunctionWorker:
     """Start ``fn(*args, **kwargs)`` in the global thread pool and return its worker.
 
     The callbacks run in the GUI thread. ``on_error`` receives the exception; without it the
-    error dialog shows it. ``on_finished`` runs after either.
+    error dialog shows it. ``on_finished`` runs after either. With ``owner`` (a widget), the
+    callbacks are dropped once it has been deleted: a slow load must not touch a closed view.
     """
     from superqt.utils import create_worker
 
+    if owner is not None:
+        import shiboken6
+
+        def alive(callback):
+            return None if callback is None else (lambda *a: callback(*a) if shiboken6.isValid(owner) else None)
+
+        on_result, on_finished = alive(on_result), alive(on_finished)
+        on_error = alive(on_error if on_error is not None else report_error)
     worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
     if on_result is not None:
         worker.returned.connect(on_result)

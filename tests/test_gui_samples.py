@@ -192,3 +192,20 @@ def test_two_exports_of_one_run_are_told_apart_in_the_model_list(qtbot, tmp_path
     qtbot.waitUntil(lambda: view.model_box.count() == 2, timeout=10000)
     names = [view.model_box.itemText(k) for k in range(2)]
     assert len(set(names)) == 2 and all("cg2_G" in n or "cg2" in n for n in names), names
+
+
+def test_a_view_closed_while_its_model_loads_is_left_alone(qtbot, tmp_path, monkeypatch):
+    """The load's result arrives after the view is gone: dropped, not an error in the event loop."""
+    import shiboken6
+
+    from gantrans_gui import workers
+
+    window = StubWindow()
+    qtbot.addWidget(window)
+    view = SamplesView(window)
+    _slow_generator(monkeypatch, 0.4)
+    view.open_model(generator_model(tmp_path / "gen.onnx"))
+    shiboken6.delete(view)
+    qtbot.waitUntil(lambda: workers.running_count() == 0, timeout=10000)
+    qtbot.wait(50)  # the queued result is delivered now; pytest-qt fails the test if a slot raised
+    assert not window.errors
