@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QStatusBar,
     QWidget,
 )
 
@@ -43,6 +44,25 @@ STARTUP_DELAY_MS = 30  # lets the first frame reach the screen before the first 
 def default_model_folders() -> list[Path]:
     """``exports/`` in the current folder: where ``gantrans export`` writes by default."""
     return [Path.cwd() / "exports"]
+
+
+class ElidingStatusBar(QStatusBar):
+    """A status bar whose messages end in '…' before the model, provider and time labels
+    instead of running under them (the whole text is the tooltip; errors keep it in their dialog)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._permanent: list[QWidget] = []
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:  # noqa: N802 - Qt API
+        self._permanent.append(widget)
+        super().addPermanentWidget(widget, stretch)
+
+    def showMessage(self, message: str, timeout: int = 0) -> None:  # noqa: N802 - Qt API
+        room = self.width() - sum(w.width() + 8 for w in self._permanent if w.isVisible()) - 24
+        shown = QFontMetrics(self.font()).elidedText(message, Qt.TextElideMode.ElideRight, max(room, 80))
+        self.setToolTip(message if shown != message else "")
+        super().showMessage(shown, timeout)
 
 
 class MainWindow(QMainWindow):
@@ -333,7 +353,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
 
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
+        bar = ElidingStatusBar()
+        self.setStatusBar(bar)
         self.status_model = QLabel("No model")
         self.status_model.setAccessibleName("Current model")
         self.status_provider = QLabel("Provider: —")

@@ -24,6 +24,8 @@ class ModelPicker(QWidget):
     """Emits ``entry_changed(ModelEntry | None)`` when the chosen model file changes."""
 
     entry_changed = Signal(object)
+    #: the chosen file left the library (deleted, moved): its path, once its successor is chosen
+    entry_lost = Signal(object)
 
     def __init__(self, library: ModelLibrary, parent: QWidget | None = None, label: bool = True) -> None:
         super().__init__(parent)
@@ -61,6 +63,7 @@ class ModelPicker(QWidget):
             heads.sort(key=lambda e: e.direction)
         self._groups = groups
         keep = self.library.entry(self._current) if self._current is not None else None
+        lost = self._current if self._current is not None and keep is None else None
         self._quiet = True
         self.model_combo.clear()
         stems = [heads[0].group_stem for heads in groups.values()]
@@ -80,6 +83,8 @@ class ModelPicker(QWidget):
         self._fill_directions(keep.direction if keep is not None else "")
         self._quiet = False
         self._sync()
+        if lost is not None:
+            self.entry_lost.emit(lost)
 
     def _fill_directions(self, prefer: str) -> None:
         heads = self._groups.get(self.model_combo.currentData(), [])

@@ -157,6 +157,7 @@ class TranslateView(QWidget):
         self.paste_button.clicked.connect(self.paste)
         self.picker = ModelPicker(self.library)
         self.picker.entry_changed.connect(lambda _e: self._request())
+        self.picker.entry_lost.connect(self._model_lost)
         # a re-exported model (same file, new contents) is translated again
         self.library.changed.connect(lambda: self._request() if self.outcome is not None or self._running else None)
         self.tiling = tiling_combo(self.settings.tiling)
@@ -404,6 +405,13 @@ class TranslateView(QWidget):
         self.window_.set_busy(True)
         workers.run_in_thread(translate_for_display, request, token, self.relay,
                               on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e))
+
+    def _model_lost(self, path: Path) -> None:
+        """The model in use was deleted or moved: say so, since another one takes its place."""
+        now = self.picker.current_entry()
+        self.window_.statusBar().showMessage(
+            f"{Path(path).name} is no longer in the library (deleted or moved)"
+            + (f"; now using {now.display_name}" if now is not None else ""), 10000)
 
     def _show_busy(self, on: bool) -> None:
         """The progress bar and its Cancel button, while a translation runs (a tiled one takes a while)."""

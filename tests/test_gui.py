@@ -709,3 +709,36 @@ def test_first_export_into_a_missing_exports_folder_appears(make_window, qtbot, 
     qtbot.waitUntil(lambda: str(home) in w._watcher.directories(), timeout=WAIT)
     model = translate_model(home / "exports" / "first_AtoB.onnx")
     qtbot.waitUntil(lambda: w.library.entry(model) is not None, timeout=WAIT)
+
+
+def test_a_long_status_message_ends_before_the_permanent_labels(make_window, qtbot, home):
+    w = make_window()
+    w.resize(1200, 700)
+    w.set_status(model="a model with a long name A2B", provider="CPUExecutionProvider", seconds=0.012)
+    qtbot.wait(50)
+    long = "a 4000x3000 image needs about 22.9 GiB, over the limit of 11.8 GiB; " * 4
+    w.statusBar().showMessage(long)
+    shown = w.statusBar().currentMessage()
+    assert shown.endswith("…") and len(shown) < len(long) and w.statusBar().toolTip() == long
+    from PySide6.QtGui import QFontMetrics
+
+    left_of_labels = min(x.mapTo(w.statusBar(), x.rect().topLeft()).x() for x in (w.status_model, w.status_time))
+    assert QFontMetrics(w.statusBar().font()).horizontalAdvance(shown) < left_of_labels
+    w.statusBar().showMessage("short")
+    assert w.statusBar().currentMessage() == "short" and w.statusBar().toolTip() == ""
+
+
+def test_deleting_the_model_in_use_says_which_one_takes_its_place(make_window, qtbot, home):
+    keep = translate_model(home / "exports" / "keep_AtoB.onnx", seed=1)
+    gone = translate_model(home / "exports" / "gone_AtoB.onnx", seed=2)
+    w = make_window()
+    wait_library(qtbot, w, 2)
+    view = w.show_view("translate")
+    assert view.picker.select_path(gone)
+    gone.unlink()
+    w.library.rescan()
+    qtbot.waitUntil(lambda: view.picker.current_entry() is not None and view.picker.current_entry().path == keep,
+                    timeout=WAIT)
+    qtbot.waitUntil(lambda: "gone_AtoB.onnx is no longer in the library" in w.statusBar().currentMessage(),
+                    timeout=WAIT)
+    assert "now using keep" in w.statusBar().currentMessage()
