@@ -41,11 +41,12 @@ class ModelPicker(QWidget):
         self.direction_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.labels = [QLabel("Model:"), QLabel("Direction:")] if label else []
         if label:
-            layout.addWidget(QLabel("Model:"))
+            layout.addWidget(self.labels[0])
         layout.addWidget(self.model_combo, 1)
         if label:
-            layout.addWidget(QLabel("Direction:"))
+            layout.addWidget(self.labels[1])
         layout.addWidget(self.direction_combo)
         self._groups: dict[str, list[ModelEntry]] = {}
         self._current: Path | None = None

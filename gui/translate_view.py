@@ -42,6 +42,7 @@ from gantrans_gui.settings import PROVIDER_AUTO, TILING_CHOICES
 CACHE_SIZE = 24
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
 SAVE_FILTERS = {"PNG image (*.png)": ".png", "JPEG image (*.jpg *.jpeg)": ".jpg", "WebP image (*.webp)": ".webp"}
+COMPACT_MARGIN = 8  # px above the full labels' minimum width where the tool rows turn to icons only
 PLACEHOLDER = "Drop an image here, open one (Ctrl+O) or paste one (Ctrl+V)"
 MODES = ("split", "side", "toggle")
 
@@ -200,6 +201,7 @@ class TranslateView(QWidget):
         self.show_original.toggled.connect(self._toggle_changed)
         second.addWidget(self.show_original)
         second.addStretch(1)
+        self._zoom_buttons: list[QToolButton] = []
         self.zoom_label = QLabel("Fit")
         self.zoom_label.setAccessibleName("Zoom level")
         self.zoom_label.setMinimumWidth(48)
@@ -210,6 +212,8 @@ class TranslateView(QWidget):
             b = tool_button(text, icon_name, tip)
             if kind in ("in", "out"):
                 b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            else:
+                self._zoom_buttons.append(b)
             b.clicked.connect(lambda _=False, k=kind: self.zoom(k))
             second.addWidget(b)
         second.addWidget(self.zoom_label)
@@ -405,6 +409,30 @@ class TranslateView(QWidget):
         self.window_.set_busy(True)
         workers.run_in_thread(translate_for_display, request, token, self.relay,
                               on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e))
+
+    # -- a narrow window ----------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if not getattr(self, "_compact", False):  # the width the full labels need (model names vary)
+            self._full_width = self.minimumSizeHint().width()
+        # at (or near) that width the window could not be made narrower: drop the words
+        self.set_compact(self.width() <= self._full_width + COMPACT_MARGIN)
+
+    def set_compact(self, compact: bool) -> None:
+        """Icons without their words (the tooltips and accessible names keep them), so the window
+        can be made narrow; the full labels come back when there is room."""
+        if compact == getattr(self, "_compact", False):
+            return
+        self._compact = compact
+        for b in (self.open_button, self.paste_button, self.translate_button, self.save_button):
+            if compact:
+                b.setProperty("full_text", b.text())
+            b.setText("" if compact else b.property("full_text") or b.text())
+        style = Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        for b in [*self.mode_buttons.buttons(), self.show_original, *self._zoom_buttons]:
+            b.setToolButtonStyle(style)
+        for label in self.picker.labels:  # a model name and "A2B: horse → zebra" say what they are
+            label.setVisible(not compact)
 
     def _model_lost(self, path: Path) -> None:
         """The model in use was deleted or moved: say so, since another one takes its place."""

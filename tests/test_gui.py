@@ -742,3 +742,22 @@ def test_deleting_the_model_in_use_says_which_one_takes_its_place(make_window, q
     qtbot.waitUntil(lambda: "gone_AtoB.onnx is no longer in the library" in w.statusBar().currentMessage(),
                     timeout=WAIT)
     assert "now using keep" in w.statusBar().currentMessage()
+
+
+def test_the_window_can_be_made_narrow_and_the_labels_come_back(make_window, qtbot, home):
+    translate_model(home / "exports" / "a_rather_long_model_name_AtoB.onnx")
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("translate")
+    w.resize(1400, 700)
+    qtbot.waitUntil(lambda: view.open_button.text() == "Open…", timeout=WAIT)
+    full = view.minimumSizeHint().width()
+    for _ in range(3):  # each step lets the layout settle at its new minimum
+        w.resize(900, 700)
+        qtbot.wait(50)
+    assert w.width() < full and w.width() <= 1000  # it was 1155+ px before the compact rows
+    assert view.open_button.text() == "" and view.open_button.accessibleName() == "Open image"
+    assert view.open_button.isVisible() and view.save_button.geometry().right() <= view.width()
+    w.resize(1400, 700)
+    qtbot.waitUntil(lambda: view.open_button.text() == "Open…", timeout=WAIT)
+    assert view.picker.labels[0].isVisible()
