@@ -335,7 +335,8 @@ class RunsView(QWidget):
         self.curves = CurvesPanel()
         self.samples = SamplesPanel()
         self.checkpoint_table = _table(["Checkpoint", "Step", "Epoch", "Saved", "Losses"])
-        self.export_table = _table(["Model", "Head", "Direction", "Kind", "Parity", "int8 PSNR", "Made"])
+        self.export_table = _table(["Model", "Folder", "From step", "Head", "Direction", "Kind", "Parity",
+                                    "int8 PSNR", "Made"])
         self.export_table.setToolTip("Double-click a model to add it to the library")
         self.config_text = QPlainTextEdit(readOnly=True)
         self.config_text.setFont(QFont("monospace"))
@@ -614,12 +615,17 @@ class RunsView(QWidget):
 
     def _fill_exports(self) -> None:
         rows = []
-        for e in self.exports():
+        exports = self.exports()
+        for e in exports:
             name = Path(e.path).name + ("  (missing)" if getattr(e, "missing", False) else "")
-            rows.append([name, getattr(e, "head", ""), getattr(e, "direction", ""),
-                         "int8" if getattr(e, "int8", False) else "fp32", _figure(getattr(e, "parity", None)),
-                         _figure(getattr(e, "psnr", None)), _when(getattr(e, "time", None))])
+            # two exports of one run share a file name when written to two folders: where, and from when
+            rows.append([name, Path(e.path).parent.name, getattr(e, "step", None), getattr(e, "head", ""),
+                         getattr(e, "direction", ""), "int8" if getattr(e, "int8", False) else "fp32",
+                         _figure(getattr(e, "parity", None)), _figure(getattr(e, "psnr", None)),
+                         _when(getattr(e, "time", None))])
         _fill(self.export_table, rows)
+        for r, e in enumerate(exports):
+            self.export_table.item(r, 0).setToolTip(str(e.path))
 
     def _export_to_library(self, row: int, _col: int) -> None:
         exports = self.exports()

@@ -214,3 +214,20 @@ def test_plots_and_state_colours_follow_the_theme(qtbot, tmp_path):
         assert dark_state.lightness() > light_state.lightness()  # "interrupted" readable on dark
     finally:
         apply_theme("system")
+
+
+def test_two_exports_with_one_file_name_are_told_apart(qtbot, tmp_path):
+    from gantrans.runs import record_export
+
+    run = make_run(tmp_path / "runs")
+    for folder, step in (("exports", 50), ("exports2", 20)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "demo_G.onnx").write_bytes(b"x")
+        record_export(run, tmp_path / folder / "demo_G.onnx", head="G", step=step)
+    _window, view = _view(qtbot, tmp_path / "runs")
+    table = view.export_table
+    qtbot.waitUntil(lambda: table.rowCount() == 2, timeout=5000)
+    rows = {tuple(table.item(r, c).text() for c in range(3)) for r in range(2)}
+    assert rows == {("demo_G.onnx", "exports", "50"), ("demo_G.onnx", "exports2", "20")}
+    assert {table.item(r, 0).toolTip() for r in range(2)} == {str(tmp_path / f / "demo_G.onnx")
+                                                               for f in ("exports", "exports2")}
