@@ -200,6 +200,7 @@ class CompareView(QWidget):
             slot.fill(entries, None)
         if not any(s.path() for s in self.slots):
             self._prefill()
+        self._update_slot_buttons()
 
     def add_slot(self, path: str | Path | None = None, run: bool = True) -> ModelSlot | None:
         if len(self.slots) >= MAX_MODELS:
@@ -239,12 +240,16 @@ class CompareView(QWidget):
         self.slots_changed()
 
     def _update_slot_buttons(self) -> None:
-        self.add_button.setEnabled(len(self.slots) < MAX_MODELS)
+        spare = len(self.entries()) > len({s.path() for s in self.slots})  # else the new slot repeats one
+        self.add_button.setEnabled(len(self.slots) < MAX_MODELS and spare)
+        self.add_button.setToolTip("Compare up to four models" if spare or len(self.slots) >= MAX_MODELS
+                                   else "Every model in the library is already compared")
         for k, slot in enumerate(self.slots):
             slot.remove.setEnabled(len(self.slots) > MIN_MODELS)
             slot.combo.setAccessibleName(f"Model {k + 1}")
 
     def slots_changed(self) -> None:
+        self._update_slot_buttons()
         self.results.clear()
         self._show_results()
         if self.source is not None:

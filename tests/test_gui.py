@@ -298,7 +298,13 @@ def test_compare_two_models(make_window, qtbot, home):
     # one zoom for the whole grid
     view.canvases[0].zoom("100")
     assert view.canvases[1].scale() == 1.0 and view.input_canvas.scale() == 1.0
-    assert view.add_slot() is not None and view.add_slot() is not None and view.add_slot() is None  # at most 4
+    # both models are compared already: a third slot would repeat one
+    assert not view.add_button.isEnabled() and "already compared" in view.add_button.toolTip()
+    m3 = translate_model(home / "exports" / "three_AtoB.onnx", kernel=1, seed=3)
+    w.add_model(m3)
+    qtbot.waitUntil(view.add_button.isEnabled, timeout=WAIT)
+    assert view.add_slot().path() == m3  # the new slot takes the model not compared yet
+    assert view.add_slot() is not None and view.add_slot() is None  # at most 4
     assert len(view.slots) == 4
 
 
