@@ -428,6 +428,7 @@ class CompareView(QWidget):
                 canvas.caption = ""
                 canvas.placeholder = (f"{name}\n\nFailed: {workers.one_line(r)}" if isinstance(r, BaseException)
                                       else f"{name}\n\n{'Running…' if self._running else 'Open an image to compare'}")
+                canvas.placeholder_is_error = isinstance(r, BaseException)
             canvas.setToolTip(str(entry.path) if entry else "")
             canvas.update()
 

@@ -23,6 +23,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from gantrans_gui.theme import state_colour
+
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 1 / 32, 64.0
 SPLIT_GRAB_PX = 10
@@ -63,6 +65,7 @@ class ImageCanvas(QWidget):
         self.show_before = False  # in single mode: which image
         self.split = 0.5  # fraction of the width where "after" begins
         self.placeholder = ""
+        self.placeholder_is_error = False  # a failure's text, drawn in the error colour, not faint grey
         self.labels = ("Before", "After")
         self.caption = ""  # drawn in single mode (Compare: model name and latency)
         self._drag: str | None = None
@@ -217,7 +220,8 @@ class ImageCanvas(QWidget):
         img = self._reference()
         if img is None:
             if self.placeholder:
-                p.setPen(pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+                p.setPen(QColor(state_colour("failed", pal)) if self.placeholder_is_error
+                         else pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
                 p.drawText(self.rect().adjusted(20, 20, -20, -20),
                            Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return

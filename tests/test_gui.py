@@ -767,3 +767,21 @@ def test_the_window_can_be_made_narrow_and_the_labels_come_back(make_window, qtb
     w.resize(1400, 700)
     qtbot.waitUntil(lambda: view.open_button.text() == "Open…", timeout=WAIT)
     assert view.picker.labels[0].isVisible()
+
+
+def test_compare_shows_each_models_failure_in_its_cell_as_an_error(make_window, qtbot, home, monkeypatch):
+    from gantrans.inference import memory
+
+    m1 = translate_model(home / "exports" / "one_AtoB.onnx", tiling="discouraged", seed=1)
+    m2 = translate_model(home / "exports" / "two_AtoB.onnx", tiling="discouraged", seed=2)
+    monkeypatch.setattr(memory, "default_memory_limit", lambda: 64 * 64 * 2048)
+    w = make_window()
+    wait_library(qtbot, w, 2)
+    view = w.show_view("compare")
+    view.set_models([m1, m2])
+    view.open_image(str(write_image(home / "big.png", 120, 100)))
+    qtbot.waitUntil(lambda: len(view.results) == 2 and not view.is_busy(), timeout=WAIT)
+    for canvas in view.canvases[:2]:
+        assert canvas.placeholder_is_error and "Failed: " in canvas.placeholder
+        assert "choose a tile size under Tiling" in canvas.placeholder
+    assert view.info.text() == "big.png: all 2 failed"
