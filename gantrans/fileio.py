@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from gantrans.errors import DiskFullError
+from gantrans.errors import ConfigError, DiskFullError
 
 DISK_FULL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 
@@ -60,8 +60,6 @@ def not_a_folder(folder: str | os.PathLike) -> Path | None:
 
 def check_output_folder(folder: str | os.PathLike, flag: str) -> None:
     """Refuse, in one line and before any work, an output folder that a file stands in the way of."""
-    from gantrans.errors import ConfigError
-
     blocker = not_a_folder(folder)
     if blocker is not None:
         where = "" if blocker == Path(folder) else f" (it is in the way of {folder})"

@@ -184,11 +184,10 @@ class SamplesView(QWidget):
         if token != self._load_token:
             return
         self._loading = None
-        msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
         self._update_enabled()
         current = self.generator.model.path.name if self.generator is not None else None
         self.status.setText(f"Could not open {path.name}" + (f"; still showing {current}" if current else ""))
-        view_support.show_error(self.window_, msg)
+        view_support.show_error(self.window_, workers.one_line(exc), workers.details(exc))
 
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open generation model", "", "ONNX models (*.onnx)")

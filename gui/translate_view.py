@@ -202,6 +202,8 @@ class TranslateView(QWidget):
         second.addWidget(self.show_original)
         second.addStretch(1)
         self._zoom_buttons: list[QToolButton] = []
+        self._compact = False  # tool rows as icons only (a narrow window)
+        self._full_width = 0  # the width the full labels need, measured while they show
         self.zoom_label = QLabel("Fit")
         self.zoom_label.setAccessibleName("Zoom level")
         self.zoom_label.setMinimumWidth(48)
@@ -413,7 +415,7 @@ class TranslateView(QWidget):
     # -- a narrow window ----------------------------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
-        if not getattr(self, "_compact", False):  # the width the full labels need (model names vary)
+        if not self._compact:  # model names vary, so measured again while the labels show
             self._full_width = self.minimumSizeHint().width()
         # at (or near) that width the window could not be made narrower: drop the words
         self.set_compact(self.width() <= self._full_width + COMPACT_MARGIN)
@@ -421,7 +423,7 @@ class TranslateView(QWidget):
     def set_compact(self, compact: bool) -> None:
         """Icons without their words (the tooltips and accessible names keep them), so the window
         can be made narrow; the full labels come back when there is room."""
-        if compact == getattr(self, "_compact", False):
+        if compact == self._compact:
             return
         self._compact = compact
         for b in (self.open_button, self.paste_button, self.translate_button, self.save_button):

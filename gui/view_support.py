@@ -7,6 +7,7 @@ the window's API is spelt once on this side.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +92,7 @@ def model_labels(window: Any, paths: list[Path]) -> dict[Path, str]:
     known = {e.path: e for e in entries}
     labels = {p: p.name for p in paths}
     labels.update(unique_labels(known[p] for p in paths if p in known))
-    counts: dict[str, int] = {}
-    for label in labels.values():
-        counts[label] = counts.get(label, 0) + 1
+    counts = Counter(labels.values())
     return {p: f"{label} — {p.parent.name}/" if counts[label] > 1 else label for p, label in labels.items()}
 
 

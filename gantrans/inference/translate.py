@@ -28,6 +28,7 @@ from gantrans.inference.progress import CancelToken, Progress, ProgressCallback,
 from gantrans.inference.tiling import count_tiles, run_tiled
 
 DEFAULT_TILE = 512
+DEFAULT_TILE_LIMIT = 1024  # longest side above which a tiling-friendly model is tiled
 
 
 class TilingNeeded(ConfigError):
@@ -43,7 +44,6 @@ class TilingNeeded(ConfigError):
     def __init__(self, problem: str):
         self.problem = problem
         super().__init__(f"{problem}; pass --tile {DEFAULT_TILE} to tile it ({self.caveat})")
-DEFAULT_TILE_LIMIT = 1024  # longest side above which a tiling-friendly model is tiled
 
 
 @dataclass

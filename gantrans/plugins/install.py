@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from gantrans.errors import PluginError
+from gantrans.plugins.registry import Origin
 
 Printer = Callable[[str], None]
 
@@ -127,10 +128,6 @@ def describe_plugins_fresh() -> dict:
     return json.loads(proc.stdout)
 
 
-def _describe(plugin: dict) -> str:
-    return f"plugin '{plugin['name']}' ({plugin['distribution']} {plugin['version']})"
-
-
 def _keys(info: dict) -> set[tuple[str, str | None]]:
     return {(p["name"], p["distribution"]) for p in info["plugins"]}
 
@@ -172,7 +169,8 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
     if harmed:  # a plugin that worked must keep working: take the new one back out
         p = harmed[0]
         restored = _roll_back(before_dists, echo if verbose else (lambda line: None))
-        raise PluginError(f"installing {' '.join(specs)} would break {_describe(p)}, which worked before "
+        who = Origin(p["name"], p["distribution"], p["version"]).describe()
+        raise PluginError(f"installing {' '.join(specs)} would break {who}, which worked before "
                           f"({p['error']}); not installed, {restored}")
     broken = [p for p in new if p["status"] == "failed" and not any(p["registered"].values())]
     if broken:
