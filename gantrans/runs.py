@@ -77,7 +77,7 @@ def epoch_of_checkpoint(path: str | Path) -> int | None:
 
 
 def sample_grid_name(epoch: int) -> str:
-    return f"epoch_{epoch:04d}.png"
+    return f"{EPOCH_PREFIX}{epoch:04d}.png"
 
 
 def checkpoints_dir(run_dir: str | Path) -> Path:
@@ -138,9 +138,12 @@ def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
     return p
 
 
+STEP_GRID_PREFIX = "step_"
+
+
 def step_sample_grid(run_dir: str | Path, step: int) -> Path:
     """A grid drawn between epoch ends (``sample_every_steps``)."""
-    return Path(run_dir) / SAMPLES_DIR / f"step_{step:07d}.png"
+    return Path(run_dir) / SAMPLES_DIR / f"{STEP_GRID_PREFIX}{step:07d}.png"
 
 
 def sample_grid(run_dir: str | Path, epoch: int) -> Path:
@@ -183,6 +186,7 @@ class RunStatus:
     total_steps: int | None = None
     epoch: int = 0
     total_epochs: int | None = None
+    epoch_step: int = 0  # steps done in the epoch under way (0 at an epoch's end)
     images_per_s: float | None = None
     eta_s: float | None = None
     last_checkpoint: dict[str, Any] | None = None
@@ -205,6 +209,15 @@ class RunStatus:
     def live(self) -> bool:
         return self.state in LIVE_STATES
 
+    def epoch_text(self) -> str:
+        """The epoch to show a person, ``"3/5"`` or ``"3"``: the epoch under way, counted from 1
+        as the progress bar does, or the last one finished when the run stands at an epoch's end.
+
+        ``epoch`` counts completed epochs, so a run stopped by ``--max-steps`` in its first
+        epoch would otherwise read "epoch 0/1" after all its steps were done.
+        """
+        return epoch_text(self.epoch, self.total_epochs, under_way=self.live or self.epoch_step > 0)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunStatus:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
@@ -213,6 +226,15 @@ class RunStatus:
             status.state = "failed"
             status.reason = status.reason or f"unknown state {data.get('state')!r} in {STATUS_FILE}"
         return status
+
+
+def epoch_text(completed: int, total: int | None = None, *, under_way: bool = True) -> str:
+    """How an epoch count reads to a person (``"3/5"``): the epoch ``under_way`` counted from 1,
+    as the progress bar shows it, else the last completed one. The files count completed epochs."""
+    shown = completed + 1 if under_way else completed
+    if total:
+        return f"{min(shown, total)}/{total}"
+    return str(shown)
 
 
 def process_start_time(pid: int) -> float | None:
@@ -546,6 +568,7 @@ class RunDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._sidecars: dict[str, tuple[int, dict[str, Any]]] = {}
         if not (self.path / CONFIG_FILE).is_file():
             raise CheckpointError(f"{self.path}: not a gantrans run directory (no {CONFIG_FILE})")
 
@@ -616,15 +639,47 @@ class RunDir:
         return rows, since + end
 
     def samples(self) -> list[Path]:
-        return sorted((self.path / SAMPLES_DIR).glob("*.png"))
+        """Sample grids in the order training drew them.
+
+        Epoch-end grids (``epoch_NNNN``) and between-epoch ones (``step_NNNNNNN``) interleave in
+        time but not by name, so they are ordered by the step their sidecar records (a step grid's
+        name says it too). A grid from before sidecars recorded steps keeps name order for all.
+        """
+        files = sorted((self.path / SAMPLES_DIR).glob("*.png"))
+        steps = [self._sample_step(p) for p in files]
+        if any(s is None for s in steps):
+            return files
+        return [p for _, p in sorted(zip(steps, files), key=lambda pair: pair[0])]
+
+    def _sample_step(self, sample: Path) -> int | None:
+        if sample.stem.startswith(STEP_GRID_PREFIX):
+            step = _int_or_none(sample.stem.removeprefix(STEP_GRID_PREFIX))
+            if step is not None:
+                return step
+        return _int_or_none(self._sample_sidecar(sample).get("step"))
+
+    def _sample_sidecar(self, sample: str | Path) -> dict[str, Any]:
+        """The ``.json`` written next to a grid's ``.png`` ({} if none); read once per file version."""
+        side = (self.path / SAMPLES_DIR / Path(sample).name).with_suffix(".json")
+        try:
+            stamp = side.stat().st_mtime_ns
+        except OSError:
+            return {}
+        cached = self._sidecars.get(side.name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            data = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        data = data if isinstance(data, dict) else {}
+        self._sidecars[side.name] = (stamp, data)
+        return data
 
     def sample_labels(self, sample: str | Path) -> list[str]:
         """Row labels of a sample grid, from the ``.json`` written next to its ``.png`` ([] if none)."""
-        side = (self.path / SAMPLES_DIR / Path(sample).name).with_suffix(".json")
-        try:
-            return [str(x) for x in json.loads(side.read_text(encoding="utf-8")).get("rows", [])]
-        except (OSError, json.JSONDecodeError, AttributeError):
-            return []
+        rows = self._sample_sidecar(sample).get("rows", [])
+        return [str(x) for x in rows] if isinstance(rows, list) else []
 
     def checkpoints(self) -> list[CheckpointInfo]:
         """Every checkpoint with its summary: kept epochs in order, then ``latest.pt``."""

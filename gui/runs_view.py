@@ -39,7 +39,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gantrans.runs import CONFIG_FILE, RunDir, is_run_dir, list_runs
+from gantrans.runs import (
+    CONFIG_FILE,
+    EPOCH_PREFIX,
+    STEP_GRID_PREFIX,
+    RunDir,
+    RunStatus,
+    is_run_dir,
+    list_runs,
+)
 from gantrans_gui import view_support
 from gantrans_gui.image_widgets import ScaledImageLabel
 from gantrans_gui.run_watch import RunWatch, run_status, smooth
@@ -68,7 +76,7 @@ def progress_text(st: dict[str, Any]) -> str:
         return ""
     text = f"step {step}" + (f"/{total}" if total else "")
     if st.get("epoch") is not None:
-        text += f" · epoch {st['epoch']}" + (f"/{st['total_epochs']}" if st.get("total_epochs") else "")
+        text += f" · epoch {RunStatus.from_dict(st).epoch_text()}"
     return text
 
 
@@ -240,8 +248,8 @@ class SamplesPanel(QWidget):
         self.follow = k >= len(self.files) - 1
         path = self.files[max(0, min(k, len(self.files) - 1))]
         # grids are written at epoch ends (epoch_NNNN) or every N steps (step_NNNNNNN)
-        kind = path.stem.split("_", 1)[0]
-        self.slider_label.setText({"epoch": "Epoch", "step": "Step"}.get(kind, "Grid"))
+        kind = "Epoch" if path.stem.startswith(EPOCH_PREFIX) else "Step" if path.stem.startswith(STEP_GRID_PREFIX) else "Grid"
+        self.slider_label.setText(kind)
         labels = self.run.sample_labels(path) if self.run is not None else []
         # the trainer draws each row's label in the grid's left margin; the caption repeats them
         self.image.set_image(QImage(str(path)))

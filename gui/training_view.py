@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from gantrans.options import Preset
+from gantrans.runs import epoch_text
 from gantrans_gui import view_support
 from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
 from gantrans_gui.data_inspect import describe, image_summary
@@ -527,7 +528,7 @@ class TrainingView(QWidget):
             self.progress.setValue(min(done, int(total)))
         text = f"{self.job.name}: step {done}" + (f"/{total}" if total else "")
         if data.get("epoch") is not None:
-            text += f", epoch {data['epoch']}"
+            text += f", epoch {epoch_text(int(data['epoch']))}"  # events count completed epochs
         if data.get("rate"):
             text += f" · {data['rate']:.2f} steps/s"
         text += f" · ETA {format_eta(data.get('eta_s'))}"

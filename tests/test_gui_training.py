@@ -78,6 +78,7 @@ def test_train_from_the_form_then_export_into_the_library(qtbot, gui, tmp_path):
     assert runs.select_run(tmp_path / "runs" / "tiny")
     runs.poll()
     assert runs._status["state"] == "finished"
+    assert runs.progress.format().endswith("· epoch 1/1")  # the files count completed epochs
     assert "G" in runs.curves.group_plots and "D" in runs.curves.group_plots
     n = len(runs.curves.items[next(k for k in runs.curves.items if k.startswith("G"))].xData)
     assert n == RunDir(tmp_path / "runs" / "tiny").status().step  # one row per step (log every 1)
@@ -107,6 +108,8 @@ def test_stop_resume_and_close_leaving_the_training_running(qtbot, gui, tmp_path
     seen = []
     training.job.runner.progress.connect(lambda d: seen.append(d["done"]))
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=180000)
+    training._on_progress({"done": 5, "total": 100000, "epoch": 2})  # two epochs done: the third under way
+    assert "step 5/100000, epoch 3 ·" in training.state_label.text()
     training.stop_button.click()  # Ctrl+C semantics
     training._on_progress({"done": seen[-1] + 1, "total": 100000})  # a line still in flight
     assert training.state_label.text() == "Stopping: saving a checkpoint…"

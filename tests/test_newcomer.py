@@ -211,6 +211,8 @@ def test_start_says_where_to_look_and_openmp_only_when_verbose(tiny, tmp_path, c
     assert f"continue with: gantrans train --resume {run}" in err
     assert "OpenMP" not in err
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_0001.png", "step_0000002.png"]
+    # in the order they were drawn: the step-2 grid before the epoch end at step 4
+    assert [p.name for p in RunDir(run).samples()] == ["step_0000002.png", "epoch_0001.png"]
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

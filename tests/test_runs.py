@@ -233,3 +233,48 @@ def test_concurrent_export_records_are_all_kept(tmp_path):
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     assert len(RunDir(run).exports()) == 30
     assert not list(run.glob(".*.lock"))
+
+
+def _grid(run, name, sidecar):
+    (run / "samples").mkdir(exist_ok=True)
+    (run / "samples" / name).write_bytes(b"png")
+    if sidecar is not None:
+        (run / "samples" / name).with_suffix(".json").write_text(json.dumps(sidecar))
+
+
+def test_sample_grids_are_listed_in_the_order_training_drew_them(tmp_path):
+    run = make_run(tmp_path)
+    _grid(run, "epoch_0001.png", {"rows": ["A", "fake B"], "step": 10})
+    _grid(run, "epoch_0002.png", {"rows": ["A", "fake B"], "step": 20})
+    _grid(run, "step_0000005.png", {"rows": ["A"], "step": 5})
+    _grid(run, "step_0000015.png", None)  # a step grid's name says its step
+    view = RunDir(run)
+    assert [p.name for p in view.samples()] == ["step_0000005.png", "epoch_0001.png", "step_0000015.png",
+                                                "epoch_0002.png"]
+    assert view.sample_labels("epoch_0002.png") == ["A", "fake B"]
+    assert view.sample_labels("step_0000015.png") == []
+    # a sidecar rewritten is read again, not served from the cache
+    _grid(run, "epoch_0002.png", {"rows": ["B"], "step": 20})
+    os.utime(run / "samples" / "epoch_0002.json", ns=(1, 1))
+    assert view.sample_labels("epoch_0002.png") == ["B"]
+
+
+def test_sample_grids_without_recorded_steps_keep_name_order(tmp_path):
+    run = make_run(tmp_path)
+    _grid(run, "epoch_0001.png", {"rows": ["A"]})  # written before sidecars recorded steps
+    _grid(run, "step_0000002.png", {"rows": ["A"]})
+    _grid(run, "epoch_0002.png", "not a dict")
+    assert [p.name for p in RunDir(run).samples()] == ["epoch_0001.png", "epoch_0002.png", "step_0000002.png"]
+    assert RunDir(run).sample_labels("epoch_0002.png") == []
+
+
+@pytest.mark.parametrize(("fields", "text"), [
+    ({"state": "finished", "epoch": 0, "epoch_step": 50, "total_epochs": 1}, "1/1"),  # --max-steps mid-epoch
+    ({"state": "finished", "epoch": 5, "epoch_step": 0, "total_epochs": 5}, "5/5"),
+    ({"state": "interrupted", "epoch": 2, "epoch_step": 0, "total_epochs": 5}, "2/5"),  # at an epoch's end
+    ({"state": "interrupted", "epoch": 2, "epoch_step": 3, "total_epochs": 5}, "3/5"),
+    ({"state": "running", "epoch": 2, "epoch_step": 0, "total_epochs": 5}, "3/5"),  # the next one under way
+    ({"state": "starting", "epoch": 0, "total_epochs": None}, "1"),
+])
+def test_the_epoch_shown_is_the_one_under_way_or_the_last_finished(fields, text):
+    assert R.RunStatus.from_dict(fields).epoch_text() == text

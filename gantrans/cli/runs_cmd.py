@@ -59,8 +59,7 @@ def _list(args: argparse.Namespace) -> int:
     rows = [("NAME", "STATE", "STEP", "EPOCH", "RECIPE", "ETA", "UPDATED")]
     for r in runs:
         st = r.status()
-        epoch = f"{st.epoch}/{st.total_epochs}" if st.total_epochs is not None else str(st.epoch)
-        rows.append((r.name, st.state, _progress(st), epoch, st.recipe or "?", _eta(st.eta_s) if st.live else "",
+        rows.append((r.name, st.state, _progress(st), st.epoch_text(), st.recipe or "?", _eta(st.eta_s) if st.live else "",
                      (st.updated or "").replace("+00:00", "Z")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -92,8 +91,7 @@ def _show(args: argparse.Namespace) -> int:
     print(f"state:      {st.state}" + (f" (status file said {st.recorded_state})" if st.recorded_state else "")
           + (f" - {st.reason}" if st.reason else ""))
     print(f"recipe:     {st.recipe or '?'} on {st.data or '?'}  [{st.device or '?'}, {st.precision or '?'}]")
-    epoch = f"{st.epoch}/{st.total_epochs}" if st.total_epochs is not None else str(st.epoch)
-    line = f"progress:   step {_progress(st)}, epoch {epoch}"
+    line = f"progress:   step {_progress(st)}, epoch {st.epoch_text()}"
     if st.images_per_s:
         line += f", {st.images_per_s:.1f} images/s"
     if st.live and st.eta_s is not None:

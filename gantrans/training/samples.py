@@ -73,11 +73,18 @@ def grid_image(rows: list[tuple[str, torch.Tensor]]) -> Any:
     return canvas
 
 
-def save_grid(rows: list[tuple[str, torch.Tensor]], path: Path) -> Path:
-    """Write ``path`` (PNG) and a sidecar ``.json`` listing the row labels, both atomically."""
+def save_grid(rows: list[tuple[str, torch.Tensor]], path: Path, step: int | None = None) -> Path:
+    """Write ``path`` (PNG) and a sidecar ``.json`` listing the row labels, both atomically.
+
+    The sidecar also records the training ``step``: epoch-end and between-epoch grids have
+    differently shaped names, and only the step puts them in the order they were drawn.
+    """
     image = grid_image(rows)
     with atomic_write(path) as fh:
         image.save(fh, format="PNG")
     with atomic_write(path.with_suffix(".json"), "w", encoding="utf-8") as fh:
-        json.dump({"rows": [label for label, _ in rows], "columns": int(rows[0][1].shape[0])}, fh)
+        side = {"rows": [label for label, _ in rows], "columns": int(rows[0][1].shape[0])}
+        if step is not None:
+            side["step"] = int(step)
+        json.dump(side, fh)
     return path

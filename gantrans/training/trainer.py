@@ -423,7 +423,7 @@ class Trainer:
             return
         rows = render_rows(self.recipe, self._fixed, list(self.engine.nets.values()), seed=self.config.seed)
         file = R.step_sample_grid(self.run_dir, self.step) if step_grid else R.sample_grid(self.run_dir, self.epoch)
-        path = save_grid(rows, file)
+        path = save_grid(rows, file, step=self.step)
         self._grid_step = self.step
         self.log.image("samples", path, self.step)
 
@@ -466,6 +466,7 @@ class Trainer:
         if self.ckpt:
             self.status.resumed(self.step)
         self.status.update(force=True, state="starting", step=self.step, total_steps=total, epoch=self.epoch,
+                           epoch_step=self.epoch_step,
                            total_epochs=min(c.total_epochs, -(-total // max(1, steps_per_epoch))),
                            recipe=c.recipe, data=str(c.data), device=str(self.device), precision=self.precision)
         self._rate = events.Rate()
@@ -488,7 +489,7 @@ class Trainer:
                 signal.signal(sig, old)
             self.log.close()
         D.barrier(self.dist)
-        self.status.finish("finished", step=self.step, epoch=self.epoch, eta_s=0.0)
+        self.status.finish("finished", step=self.step, epoch=self.epoch, epoch_step=self.epoch_step, eta_s=0.0)
         return TrainResult(self.run_dir, self.step, self.epoch, self.engine.skipped)
 
     def _finish_status(self, state: str, reason: str) -> None:
@@ -496,7 +497,7 @@ class Trainer:
         if status is not None:
             try:
                 status.finish(state, reason=reason.strip().splitlines()[0] if reason.strip() else state,
-                              step=self.step, epoch=self.epoch, eta_s=None)
+                              step=self.step, epoch=self.epoch, epoch_step=self.epoch_step, eta_s=None)
             except OSError:  # the error being raised matters more (a full disk, say)
                 pass
 
@@ -505,7 +506,8 @@ class Trainer:
         self._terms = terms
         rate, eta = self._rate.update(self.step, total)
         ips = round(rate * per_step_images, 4) if rate is not None else None
-        self.status.update(state="running", step=self.step, epoch=self.epoch, images_per_s=ips,
+        self.status.update(state="running", step=self.step, epoch=self.epoch, epoch_step=self.epoch_step,
+                           images_per_s=ips,
                            eta_s=None if eta is None else round(eta, 1))
         if self.dist.is_main:
             events.active().progress(self.step, total, rate=rate, eta_s=eta, epoch=self.epoch, losses=terms,
