@@ -339,10 +339,13 @@ class BatchView(QWidget):
         self.errors.setRowCount(len(failed))
         for row, (src, message) in enumerate(failed):
             prefix = f"{src}: "
-            reason = message[len(prefix):] if message.startswith(prefix) else message
+            cause = report.causes.get(src)
+            if cause is not None:  # the app's wording (a tile size under Tiling, not --tile)
+                message = workers.one_line(cause)
+            reason = message.removeprefix(prefix)
             self.errors.setItem(row, 0, QTableWidgetItem(str(src)))
             item = QTableWidgetItem(reason)
-            item.setToolTip(message)
+            item.setToolTip(prefix + reason)
             self.errors.setItem(row, 1, item)
         not_started = self._total - written - len(failed)
         parts = [f"{written} written to {self.output_edit.text()}"]

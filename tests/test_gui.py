@@ -546,6 +546,29 @@ def test_an_image_over_the_memory_bound_asks_for_the_tiling_menu_not_a_flag(make
     assert view.after is not None and (view.after.width(), view.after.height()) == (100, 120)
 
 
+def test_batch_words_an_over_bound_image_for_the_app_not_the_command_line(make_window, qtbot, home, monkeypatch):
+    from gantrans.inference import memory
+
+    translate_model(home / "exports" / "whole_AtoB.onnx", tiling="discouraged")
+    monkeypatch.setattr(memory, "default_memory_limit", lambda: 64 * 64 * 2048)
+    src = home / "in"
+    src.mkdir()
+    write_image(src / "small.png", 32, 32)
+    big = write_image(src / "big.png", 120, 100)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("batch")
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(home / "out"))
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert view.errors.rowCount() == 1 and view.errors.item(0, 0).text() == str(big)
+    reason = view.errors.item(0, 1).text()
+    assert "over the limit" in reason and "choose a tile size under Tiling" in reason and "--tile" not in reason
+    assert view.errors.item(0, 1).toolTip() == f"{big}: {reason}"
+    assert (home / "out" / "small.png").is_file()
+
+
 def test_accessible_names_and_shortcuts(make_window, qtbot, home):
     from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
 

@@ -77,6 +77,9 @@ class BatchReport:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     total: int = 0
+    # the error behind a failed file, where one was raised: the line in ``failed`` is worded for
+    # the command line, and a front end words some errors its own way (``TilingNeeded``)
+    causes: dict[Path, BaseException] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -91,6 +94,7 @@ class _Item:
     plan: processing.SizePlan | None = None
     tile: int | None = None
     error: str | None = None
+    cause: BaseException | None = None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -263,8 +267,10 @@ class _FolderRun:
             self.progress(Progress(self.done, self.report.total, None if current is None else str(current),
                                    phase, tiles_done, tiles_total))
 
-    def _fail(self, job: FileJob, message: str) -> None:
+    def _fail(self, job: FileJob, message: str, cause: BaseException | None = None) -> None:
         self.report.failed.append((job.src, message))
+        if cause is not None:
+            self.report.causes[job.src] = cause
         self.done += 1
         self._emit(job.src, "save")
 
@@ -281,6 +287,7 @@ class _FolderRun:
         except GantransError as exc:
             msg = str(exc)
             item.error = msg if str(job.src) in msg or str(job.dst) in msg else f"{job.src}: {msg}"
+            item.cause = exc
         except MemoryError:
             item.error = f"{job.src}: not enough memory to translate this image"
         except Exception as exc:  # noqa: BLE001 - one file's failure never stops the rest
@@ -333,7 +340,7 @@ class _FolderRun:
             raise
         except GantransError as exc:
             for item in batch:
-                self._fail(item.job, f"{item.job.src}: {exc}")
+                self._fail(item.job, f"{item.job.src}: {exc}", exc)
             return
         for item, yi in zip(batch, y):
             result = tr._package(tr._finish(yi, item.plan), item.image)
@@ -371,7 +378,7 @@ class _FolderRun:
                     carry = None
                     fill()
                     if item.error is not None:
-                        self._fail(item.job, item.error)
+                        self._fail(item.job, item.error, item.cause)
                         continue
                     if batch and (item.tile is not None or batch[0].tile is not None
                                   or item.x.shape != batch[0].x.shape):
