@@ -133,3 +133,12 @@ def test_install_with_nothing_typed_says_what_to_type(qtbot, gui):
     plugins.spec_edit.setText("  ")
     plugins.install()
     assert not plugins.runner.running() and "Type what to install" in plugins.notice.text()
+
+
+def test_a_plugin_that_only_adds_a_command_shows_it_as_registered(gui):
+    window, plugins, training = gui
+    items = [plugins.tree.topLevelItem(k) for k in range(plugins.tree.topLevelItemCount())]
+    gui_row = next(i for i in items if i.text(0) == "gui")
+    assert gui_row.text(3) == "ok" and gui_row.text(4) == "commands: gui"
+    plugins.tree.setCurrentItem(gui_row)
+    assert "<b>commands</b>: gui" in plugins.details.text()

@@ -180,3 +180,31 @@ def test_the_plugin_guide_lists_every_base_option():
     listed = re.search(r"`BASE_OPTIONS` \(([^)]*)\)", guide)
     assert listed, "docs/plugins.md no longer lists BASE_OPTIONS in parentheses"
     assert [n.strip() for n in listed.group(1).split(",")] == [o.name for o in BASE_OPTIONS]
+
+
+def test_commands_a_plugin_adds_are_listed_under_it():
+    import argparse
+
+    class Hello:
+        @hookimpl
+        def register_commands(self, subparsers, context):
+            parser = subparsers.add_parser("hello", help="say hello")
+            parser.set_defaults(func=lambda args: 0)
+            assert subparsers.choices["hello"] is parser  # other attributes pass through
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register(Hello(), "greeter", Origin("greeter", "greeter-dist", "1.0"))
+    pm.register(_plugin_registering("quiet"), "quiet", Origin("quiet", "quiet-dist", "1.0"))
+    parser = argparse.ArgumentParser()
+    pm.add_commands(parser.add_subparsers(dest="command"))
+    assert parser.parse_args(["hello"]).command == "hello"
+    plugins = {p["name"]: p for p in pm.describe()["plugins"]}
+    assert plugins["greeter"]["registered"]["commands"] == [{"name": "hello", "description": "say hello"}]
+    assert plugins["quiet"]["registered"]["commands"] == []
+
+
+def test_the_gui_command_is_listed_under_the_gui_plugin(capsys):
+    from gantrans.cli.main import main
+
+    assert main(["plugins", "show", "gui"]) == 0
+    assert "command 'gantrans gui': open the desktop application" in capsys.readouterr().out

@@ -94,7 +94,7 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     except GantransError as exc:  # strict mode: report, keep the core commands usable
         print(f"gantrans: {exc}", file=sys.stderr)
         return
-    manager.call_each("register_commands", subparsers=lambda origin: sub, context=lambda origin: {})
+    manager.add_commands(sub)
 
 
 def _command_name(args: argparse.Namespace | None, argv: Sequence[str]) -> str | None:

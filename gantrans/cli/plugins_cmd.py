@@ -126,6 +126,8 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  data format '{f['name']}' ({f['kind']}): {f['description']}")
     for d in p["registered"].get("datasets", []):
         print(f"  built-in data set '{d['name']}' ({', '.join(d['forms'])}): {d['description']}")
+    for c in p["registered"].get("commands", []):
+        print(f"  command 'gantrans {c['name']}': {c['description']}")
     return 0
 
 

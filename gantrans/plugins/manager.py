@@ -11,6 +11,7 @@ Environment:
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import os
 import threading
@@ -96,6 +97,21 @@ def strict_plugins() -> bool:
     return os.environ.get("GANTRANS_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+class _CommandRecorder:
+    """The CLI's subparsers as one plugin sees them: ``add_parser`` also notes the command."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction, added: list[dict[str, str]]):
+        self._subparsers, self._added = subparsers, added
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = self._subparsers.add_parser(name, **kwargs)
+        self._added.append({"name": name, "description": str(kwargs.get("help") or kwargs.get("description") or "")})
+        return parser
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._subparsers, attr)
+
+
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -114,6 +130,7 @@ class PluginManager:
         self.origins: dict[str, Origin] = {}
         self.failures: list[PluginFailure] = []
         self.disabled: list[str] = []
+        self.commands: dict[str, list[dict[str, str]]] = {}  # plugin -> the subcommands it added
         self._registries: Registries | None = None
         self._reported = False
         self._lock = threading.RLock()
@@ -244,6 +261,19 @@ class PluginManager:
                 self._fail(PluginFailure(origin.plugin, origin.distribution, origin.version, hook_name,
                                          _one_line(exc), traceback.format_exc()))
 
+    def add_commands(self, subparsers: argparse._SubParsersAction) -> None:
+        """Call ``register_commands``, noting which plugin added which subcommand.
+
+        Commands live in the CLI's parser, not in a registry, so this is where their provenance
+        is kept: ``describe()`` lists them with what else a plugin registered.
+        """
+        self.commands = {}
+
+        def for_plugin(origin: Origin) -> _CommandRecorder:
+            return _CommandRecorder(subparsers, self.commands.setdefault(origin.plugin, []))
+
+        self.call_each("register_commands", subparsers=for_plugin, context=lambda origin: {})
+
     @property
     def registries(self) -> Registries:
         with self._lock:
@@ -322,6 +352,7 @@ class PluginManager:
                 registered[key] = [describe_entry(key, e) for e in registry if e.origin.plugin == name]
         else:
             registered = {key: [] for key in regs.by_key()}
+        registered["commands"] = list(self.commands.get(name, [])) if loaded else []
         return {
             "name": name,
             "plugin": name,
