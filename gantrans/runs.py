@@ -175,8 +175,8 @@ class RunStatus:
 
     Times are ISO 8601 strings (UTC). ``last_checkpoint`` is ``{"file", "step", "time"}`` or
     None. ``resumes`` lists ``{"step", "time"}`` for each resume: metrics rows after that
-    step were logged again. A run with no status file (made before status files existed, or
-    by ``gantrans import``) reads as ``finished`` when it has a checkpoint, else ``interrupted``.
+    step were logged again. A run with no status file (made before status files existed)
+    reads as ``finished`` when it has a checkpoint, else ``interrupted``.
     """
 
     state: str = "starting"

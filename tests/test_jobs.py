@@ -147,6 +147,7 @@ def test_cancel_saves_a_checkpoint_and_reports_done_130(tmp_path, env):
     result = next(d for d in data if d["event"] == "result")
     assert result["figures"]["interrupted"] is True and result["files"][1].endswith("latest.pt")
     status = RunDir(run).status()
+    assert (result["figures"]["epochs"], result["figures"]["skipped_batches"]) == (status.epoch, 0)
     latest = RunDir(run).checkpoints()[-1]
     assert status.state == "interrupted" and "--resume" in status.reason
     assert latest.name == "latest.pt" and latest.step == status.step == status.last_checkpoint["step"] >= 3

@@ -173,7 +173,7 @@ def _run_part(demo: Demo, part: Part, args: argparse.Namespace) -> dict:
     from gantrans.demo_report import losses_image
 
     result: dict = {"recipe": part.recipe, "note": part.note, "run": str(run_dir), "models": [str(h) for h in heads],
-                    "samples": [str(p) for p in sorted((run_dir / "samples").glob("*.png"))]}
+                    "samples": [str(p) for p in R.RunDir(run_dir).samples()]}
     result["losses"] = str(losses_image(run_dir, out / "report" / f"losses_{name}.png"))
     if part.task == "translate":
         result.update(_translate_and_score(demo, part, name, data, exports))

@@ -264,8 +264,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 TILING_NOTES = {
     "discouraged": "the network normalises each image as a whole (instance norm), so tiles normalised one "
-                   "by one may show seams; images are translated whole unless they exceed the memory limit "
-                   "(--max-memory) or you ask for --tile N",
+                   "by one may show seams; images are translated whole, one over the memory limit "
+                   "(--max-memory) is refused until you ask for --tile N",
     "unsupported": "the model makes whole images (or has a fixed size); it is never tiled",
     "ok": "images larger than the model's tile limit are translated in overlapping tiles",
 }

@@ -69,8 +69,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--lr-policy", choices=("linear", "step", "cosine"))
-    o.add_argument("--n-epochs", type=int, metavar="N", help="epochs at the initial learning rate (default 100)")
-    o.add_argument("--n-epochs-decay", type=int, metavar="N", help="epochs of linear decay to zero (default 100)")
+    o.add_argument("--n-epochs", type=int, metavar="N", help="epochs at the initial learning rate (default: the first half of the run, "
+                                                                    "100 of the default 200)")
+    o.add_argument("--n-epochs-decay", type=int, metavar="N", help="epochs of linear decay to zero (default: the rest of the run)")
     o.add_argument("--lr-decay-iters", type=int, metavar="N", help="step policy: epochs between /10 (default 50)")
     o.add_argument("--skip-nonfinite", action="store_true", help="skip batches with NaN/Inf losses instead of stopping")
     r = p.add_argument_group("outputs")
@@ -241,7 +242,10 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
                 from gantrans.runs import latest_checkpoint
 
                 events.active().result(files=[str(exc.run_dir), str(latest_checkpoint(exc.run_dir))],
-                                       figures={"steps": exc.step, "interrupted": True}, run=str(exc.run_dir))
+                                       figures={"steps": exc.step, "epochs": trainer.epoch,
+                                                "skipped_batches": getattr(getattr(trainer, "engine", None), "skipped", 0),
+                                                "interrupted": True},
+                                       run=str(exc.run_dir))
             return exc.exit_code  # 130 for Ctrl+C, 143 for SIGTERM
         if trainer.dist.is_main:
             console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"

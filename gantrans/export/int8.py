@@ -23,7 +23,7 @@ thread; issue 18):
 - the convolution that feeds the output layer stays in float32 too when that measures better:
   there the int8 error reaches the pixels almost unfiltered. On that CycleGAN generator int8
   reached only 34.3 dB, and keeping it in float32 brought 40.9 dB for about 4 % of the time
-  (2.20x); on the demo's pix2pix U-Net int8 was already at 58 dB and keeping it would have cost
+  (2.20x); on the demo's pix2pix U-Net int8 was already above 50 dB and keeping it would have cost
   a third of the speed (2.25x -> 1.57x). So the fastest choice is tried first, and only below
   ``CLOSE_DB`` the next one, kept when it is ``WORTH_DB`` better (:func:`quantize_best`);
 - on a CPU, :mod:`gantrans.inference.cpu_tuning` changes the loaded model further without
