@@ -82,17 +82,35 @@ def reporting_disk_full(target: str | os.PathLike, note: str = "") -> Iterator[N
         raise
 
 
+#: How the command line says an existing file may be replaced; the GUI words it for its own control.
+OVERWRITE_HINT = "pass --overwrite to replace it"
+
+#: errno values that mean "this folder is not ours to write", whoever asks (a read-only mount too).
+NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
 def temp_path_for(target: str | os.PathLike) -> Path:
-    """A fresh, empty temporary file next to ``target`` (same file system: os.replace is atomic)."""
+    """A fresh, empty temporary file next to ``target`` (same file system: os.replace is atomic).
+
+    A folder that cannot be written is a :class:`ConfigError` naming the folder, not the hidden
+    temporary file the OS refused.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(100):
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+                return tmp
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        if exc.errno in NOT_WRITABLE:
+            folder = next((p for p in (target.parent, *target.parent.parents) if p.exists()), target.parent)
+            raise ConfigError(f"{folder}: cannot write here ({(exc.strerror or 'permission denied').lower()}); "
+                              f"choose another folder") from None
+        raise
     raise FileExistsError(f"{target.parent}: cannot create a temporary file")
 
 

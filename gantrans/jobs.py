@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,21 @@ def command_argv(args: Sequence[str]) -> list[str]:
     else:
         args = args + extra
     return [sys.executable, "-m", "gantrans", *args]
+
+
+#: The command line's error line on stderr (``gantrans: error: ...``; ``gantrans train: error: ...``
+#: for a usage error; ``gantrans: internal error: ...``). In ``--progress json`` mode an ``error``
+#: event carries the same words.
+CLI_ERROR_LINE = re.compile(r"^gantrans(?: [\w-]+)*: (?:internal )?error: ")
+
+
+def cli_error(line: str) -> str | None:
+    """The message of a command's stderr error line (with ``internal error: `` kept), else None."""
+    match = CLI_ERROR_LINE.match(line.strip())
+    if match is None:
+        return None
+    rest = line.strip()[match.end():].strip()
+    return f"internal error: {rest}" if "internal error: " in match.group(0) else rest
 
 
 @dataclass(frozen=True)

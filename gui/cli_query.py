@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
+from gantrans.jobs import cli_error
 from gantrans_gui.job_runner import gantrans_argv
 
 
@@ -73,6 +74,7 @@ def last_error_line(stderr: str) -> str:
     """The CLI's one-line error (``gantrans: error: ...``), else the last line it printed."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for ln in reversed(lines):
-        if ln.startswith("gantrans: error:"):
-            return ln[len("gantrans: error:"):].strip()
+        message = cli_error(ln)
+        if message is not None:
+            return message
     return lines[-1] if lines else ""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from gantrans.fileio import OVERWRITE_HINT
 from gantrans.runs import RunDir, epoch_of_checkpoint
 from gantrans_gui import view_support
 from gantrans_gui.job_runner import JobRunner
@@ -100,6 +101,7 @@ class ExportDialog(QDialog):
         self.int8.toggled.connect(self.force.setEnabled)
         default_out = view_support.settings().value(OUT_KEY, str(Path("exports").resolve()))
         self.out_dir = QLineEdit(str(default_out))
+        self._out = str(default_out)
         browse = QPushButton("…")
         browse.clicked.connect(self._browse)
         out_row = QHBoxLayout()
@@ -147,8 +149,7 @@ class ExportDialog(QDialog):
             self.out_dir.setText(path)
 
     def start(self) -> None:
-        out = self.out_dir.text().strip() or "exports"
-        view_support.settings().setValue(OUT_KEY, out)
+        out = self._out = self.out_dir.text().strip() or "exports"
         self.files, self.figures, self.exit_code = [], {}, None
         self.log.clear()
         self.figures_label.clear()
@@ -169,6 +170,7 @@ class ExportDialog(QDialog):
             self.progress.setValue(int(data.get("done") or 0))
 
     def _error(self, text: str) -> None:
+        text = text.replace(OVERWRITE_HINT, f"tick '{self.overwrite.text()}' to replace it")
         self.log.appendPlainText(f"error: {text}")
         self.figures_label.setText(f"<b style='color:#c62828'>Export failed:</b> {text}")
 
@@ -178,6 +180,8 @@ class ExportDialog(QDialog):
 
     def _finished(self, code: int) -> None:
         self.exit_code = code
+        if code == 0:  # a folder that failed is not offered again next time
+            view_support.settings().setValue(OUT_KEY, self._out)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if code == 0 else 0)
         self.start_button.setEnabled(True)

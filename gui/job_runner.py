@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from gantrans.jobs import cli_error
 from gantrans.jobs import command_argv as _command_argv
 from gantrans.jobs import parse_event as _parse_event
 
@@ -46,6 +47,8 @@ def parse_event(line: str) -> tuple[str, dict[str, Any]] | None:
     return ev.event, dict(ev.data)
 
 
+
+
 class JobRunner(QObject):
     """One child ``gantrans`` process; signals per event type, then ``finished(exit_code)``.
 
@@ -68,6 +71,8 @@ class JobRunner(QObject):
         self._buf = {QProcess.ProcessChannel.StandardOutput: b"", QProcess.ProcessChannel.StandardError: b""}
         self._done_code: int | None = None
         self._error_seen = False
+        self._events = True
+        self._error_lines: list[str] = []
         self._detached_pid: int | None = None
         self.args: list[str] = []
         self.cancelled = False
@@ -84,6 +89,7 @@ class JobRunner(QObject):
         if self.running():
             raise RuntimeError("a job is already running in this runner")
         self.args, self.cancelled, self._done_code, self._error_seen = list(args), False, None, False
+        self._events, self._error_lines = progress, []
         self._buf = {k: b"" for k in self._buf}
         argv = gantrans_argv(args, progress=progress)
         proc = self._proc = QProcess(self)
@@ -213,6 +219,10 @@ class JobRunner(QObject):
             text = raw.decode("utf-8", "replace").rstrip("\r")
             if channel == QProcess.ProcessChannel.StandardOutput:
                 self._line(text)
+            elif self._events and cli_error(text) is not None:
+                # the error event says it: one line, once, through ``error`` (kept for a child
+                # that died before it could send the event)
+                self._error_lines.append(cli_error(text))
             elif text.strip():
                 self.output.emit(text)
 
@@ -248,6 +258,9 @@ class JobRunner(QObject):
             code = self._done_code
         elif status == QProcess.ExitStatus.CrashExit:
             code = 130 if self.cancelled else (code or 1)
+        if not self._error_seen and self._error_lines:
+            self._error_seen = True
+            self.error.emit(self._error_lines[-1])
         if code not in (0, 130) and not self._error_seen:
             self.error.emit(f"'gantrans {' '.join(self.args[:2])}' stopped with exit code {code}")
         self.finished.emit(int(code))

@@ -42,6 +42,22 @@ from gantrans_gui.training_jobs import training_jobs
 PIP_ARGS_KEY = "plugins/pip_args"
 
 
+
+def plugin_modules(distribution: str | None) -> set[str]:
+    """The top-level modules a distribution's gantrans plugins live in (its entry points say),
+    read before it is uninstalled; an editable install's files would not say."""
+    from importlib import metadata
+
+    from gantrans.plugins.manager import ENTRY_POINT_GROUP
+
+    if not distribution:
+        return set()
+    try:
+        points = metadata.distribution(distribution).entry_points
+    except metadata.PackageNotFoundError:
+        return set()
+    return {ep.module.split(".")[0] for ep in points if ep.group == ENTRY_POINT_GROUP}
+
 class PluginsView(QWidget):
     def __init__(self, window: Any):
         super().__init__()
@@ -52,6 +68,7 @@ class PluginsView(QWidget):
         self.action = ""           # "install" or "uninstall" while a command runs
         self.last_exit: int | None = None
         self._before: set[str] = set()
+        self._removed_modules: set[str] = set()  # top-level modules of what an uninstall removes
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Plugin", "Distribution", "Version", "Status", "Registered"])
@@ -230,6 +247,8 @@ class PluginsView(QWidget):
 
     def uninstall(self, name: str) -> None:
         if not self.runner.running():
+            plugin = next((p for p in self.plugins() if p.name == name), None)
+            self._removed_modules = plugin_modules(plugin.distribution if plugin else None)
             self._run("uninstall", ["plugins", "uninstall", name], f"Uninstalling {name}…")
 
     def uninstall_selected(self) -> None:
@@ -247,7 +266,7 @@ class PluginsView(QWidget):
         self._buttons()
 
     def _error(self, text: str) -> None:
-        # the notice says it; the output pane already has the command's own 'gantrans: error:' line
+        self.output.appendPlainText(f"error: {text}")  # the command's own stderr line is not repeated
         self.notice.setText(f"<span style='color:#c62828'><b>{self.action.capitalize()} failed:</b> "
                             f"{html.escape(text, quote=False)}</span>")
 
@@ -289,7 +308,9 @@ class PluginsView(QWidget):
         return text
 
     def _needs_restart(self) -> bool:
-        """True when a plugin package is imported in this (GUI) process — normally none is."""
-        names = {p.name for p in self.plugins()} | self._before
-        return any(n in sys.modules or f"gantrans_{n}" in sys.modules for n in names if n) and \
-            self.action == "uninstall"
+        """True when the removed distribution's plugin code is imported in this (GUI) process.
+
+        Plugins load in the ``gantrans`` children, so normally it is not; the GUI's own package
+        belongs to gantrans, which is never uninstalled from here.
+        """
+        return self.action == "uninstall" and any(m in sys.modules for m in self._removed_modules)

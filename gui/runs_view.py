@@ -395,6 +395,7 @@ class RunsView(QWidget):
         self.export_button.clicked.connect(self.open_export)
         self.export_table.cellDoubleClicked.connect(self._export_to_library)
         self.jobs.changed.connect(self.refresh_list)
+        self.jobs.changed.connect(self._set_buttons)  # Stop for a training just started here, at once
 
         self.poll_timer = QTimer(self, interval=1000)
         self.poll_timer.timeout.connect(self.poll)
@@ -518,7 +519,7 @@ class RunsView(QWidget):
         self.config_text.setPlainText(json.dumps(_safe_config(run), indent=2, default=str))
         self.log_text.clear()
         self.log_text.setPlaceholderText(_output_hint(run))
-        self._log_seen = 0
+        self._log_seen: tuple[int, int] | None = None
         self._last_key = None
         self.poll()
 
@@ -600,9 +601,9 @@ class RunsView(QWidget):
             self._fill_checkpoints()
             self._fill_exports()
         job = self.jobs.get(run.path)
-        if job is not None and len(job.output) != getattr(self, "_log_seen", 0):
+        if job is not None and (id(job), job.lines) != getattr(self, "_log_seen", None):
             self.log_text.setPlainText("\n".join(job.output))
-            self._log_seen = len(job.output)
+            self._log_seen = (id(job), job.lines)
         self._set_buttons()
 
     def _fill_checkpoints(self) -> None:

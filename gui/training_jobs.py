@@ -68,7 +68,13 @@ def _prune_logs(folder: Path, keep: int = 40) -> None:
 
 
 class TrainingJob(QObject):
-    """One training child: its run folder, latest progress and losses."""
+    """One training child: its run folder, latest progress and losses, and what it said.
+
+    ``output`` holds the lines a person would have seen on the terminal — messages, warnings,
+    the error and any other output — for every view that shows this job, wherever it started.
+    """
+
+    stopping = Signal()  # asked to stop (Ctrl+C): it saves a checkpoint, then finishes with 130
 
     def __init__(self, run_dir: Path, parent: QObject | None = None):
         super().__init__(parent)
@@ -77,8 +83,11 @@ class TrainingJob(QObject):
         self.last_progress: dict[str, Any] = {}
         self.exit_code: int | None = None
         self.error: str = ""
-        self.output: list[str] = []
+        self.output: list[str] = []  # the last 200 lines
+        self.lines = 0  # every line said so far: a view can tell new lines from the capped list
         self.runner.progress.connect(self._progress)
+        self.runner.message.connect(self._output)
+        self.runner.warning.connect(lambda text: self._output(f"warning: {text}"))
         self.runner.error.connect(self._error)
         self.runner.output.connect(self._output)
         self.runner.finished.connect(self._finished)
@@ -92,9 +101,19 @@ class TrainingJob(QObject):
 
     def _error(self, text: str) -> None:
         self.error = text
+        self._output(f"error: {text}")
 
     def _output(self, text: str) -> None:
         self.output = (self.output + [text])[-200:]
+        self.lines += 1
+
+    def stop(self) -> bool:
+        """Ask the training to stop (it saves a checkpoint first); False when it is not running."""
+        if not self.runner.running():
+            return False
+        self.runner.cancel()
+        self.stopping.emit()
+        return True
 
     def _finished(self, code: int) -> None:
         self.exit_code = code
@@ -134,10 +153,7 @@ class TrainingJobs(QObject):
 
     def stop(self, run_dir: str | Path) -> bool:
         job = self.get(run_dir)
-        if job is None or not job.runner.running():
-            return False
-        job.runner.cancel()
-        return True
+        return job is not None and job.stop()
 
     def stop_all(self, wait_ms: int = 60000) -> None:
         """Ctrl+C every training and wait for their checkpoints (window closing)."""

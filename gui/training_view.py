@@ -58,6 +58,7 @@ class TrainingView(QWidget):
         self.setObjectName("training_view")
         self.catalog = plugin_catalog(window)
         self.jobs = training_jobs(window)
+        self.jobs.changed.connect(self._follow_jobs)
         self.job: TrainingJob | None = None
         self._stopping = False  # Stop pressed: the progress line no longer replaces "Stopping…"
         self._made_up_name: str | None = None  # the name start() took from the clock, if it did
@@ -487,16 +488,37 @@ class TrainingView(QWidget):
         run_dir = self.job.run_dir if self.job is not None else None
         if run_dir is None:
             return
-        self._begin(self.jobs.resume(run_dir), resumed=True)
+        try:
+            job = self.jobs.resume(run_dir)
+        except RuntimeError as exc:  # resumed meanwhile from the Runs view
+            view_support.show_error(self.window_, str(exc))
+            return
+        self._begin(job, resumed=True)
 
     def stop(self) -> None:
-        if self.job is not None and self.job.runner.running():
-            self.job.runner.cancel()
-            self._stopping = True
-            self.state_label.setText("Stopping: saving a checkpoint…")
-            self.stop_button.setEnabled(False)
+        if self.job is not None:
+            self.job.stop()  # the job says it is stopping: _on_stopping, wherever Stop was pressed
+
+    def _on_stopping(self) -> None:
+        self._stopping = True
+        self.state_label.setText("Stopping: saving a checkpoint…")
+        self.stop_button.setEnabled(False)
+
+    def _follow_jobs(self) -> None:
+        """The form shows its run's newest job: a resume started from the Runs view included."""
+        if self.job is None:
+            return
+        newest = self.jobs.get(self.job.run_dir)
+        if newest is not None and newest is not self.job:
+            self._begin(newest, resumed=True)
+            for line in newest.output:  # what it said before the form took it up
+                self.log.appendPlainText(line)
+        else:
+            self._set_buttons()
 
     def _begin(self, job: TrainingJob, resumed: bool = False) -> None:
+        if job is self.job:  # taken up already (the registry's change came first)
+            return
         self.job = job
         self._stopping = False
         self.state = "starting"
@@ -504,6 +526,7 @@ class TrainingView(QWidget):
         self.losses_label.clear()
         self.progress.setRange(0, 0)
         self.state_label.setText(("Resuming " if resumed else "Starting ") + f"{job.name}…")
+        job.stopping.connect(self._on_stopping)
         r = job.runner
         r.started.connect(self._on_start)
         r.progress.connect(self._on_progress)
@@ -567,7 +590,8 @@ class TrainingView(QWidget):
         running = self.job is not None and self.job.runner.running()
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.resume_button.setEnabled(self.job is not None and not running and self.job.exit_code not in (0, None))
+        self.resume_button.setEnabled(self.job is not None and not running and self.job.exit_code not in (0, None)
+                                      and not any(j.run_dir == self.job.run_dir for j in self.jobs.running()))
         self.show_run_button.setEnabled(self.job is not None)
 
     def _remember_runs_folder(self, folder: Path) -> None:

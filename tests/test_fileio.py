@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+from pathlib import Path
 
 import pytest
 
+from gantrans.errors import ConfigError
 from gantrans.fileio import atomic_write
 
 
@@ -39,3 +43,31 @@ def test_no_clobber_refuses_an_existing_target(tmp_path):
     with atomic_write(target, "w") as fh:
         fh.write("replaced")
     assert target.read_text() == "replaced"
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS])
+def test_a_folder_that_cannot_be_written_is_named_not_its_temporary_file(tmp_path, monkeypatch, code):
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith(".tmp"):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(ConfigError) as info:
+        with atomic_write(tmp_path / "out" / "model.onnx") as fh:
+            fh.write(b"x")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'out'}: cannot write here (") and message.endswith("choose another folder")
+    assert ".tmp" not in message and not list((tmp_path / "out").iterdir())
+
+
+def test_a_missing_folder_under_one_that_cannot_be_written_names_the_one_that_exists(tmp_path, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path))}: cannot write here \(permission denied\)"):
+        with atomic_write(tmp_path / "a" / "b" / "f.txt", "w") as fh:
+            fh.write("x")

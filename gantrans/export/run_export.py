@@ -25,6 +25,7 @@ from gantrans.checkpoint import (
 )
 from gantrans.errors import CheckpointError, ConfigError, ExportError, GantransError
 from gantrans.fileio import (
+    OVERWRITE_HINT,
     check_output_folder,
     discard,
     inside,
@@ -91,7 +92,7 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
         fp32, q8 = _targets(out_dir, run_name, head, int8)
         for target in (fp32, q8):
             if target is not None and target.exists() and not overwrite:
-                raise ExportError(f"{target}: already exists; pass --overwrite to replace it")
+                raise ExportError(f"{target}: already exists; {OVERWRITE_HINT}")
         plans.append((head, key, fp32, q8))
     root = Path(calibration) if calibration is not None else data_root(run_dir)
     if calibration is not None and not root.is_dir():

@@ -20,6 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from gantrans.errors import Cancelled, ConfigError, GantransError, ModelError
+from gantrans.fileio import OVERWRITE_HINT
 from gantrans.images import LoadedImage, load_image, save_image
 from gantrans.inference import memory, processing
 from gantrans.inference.files import FileJob
@@ -281,7 +282,7 @@ class _FolderRun:
             if job.dst.resolve() in self.inputs:
                 raise ConfigError(f"{job.dst}: refusing to overwrite an input file")
             if not self.overwrite and os.path.lexists(job.dst):
-                raise ConfigError(f"{job.dst}: already exists (pass --overwrite to replace it)")
+                raise ConfigError(f"{job.dst}: already exists ({OVERWRITE_HINT})")
             item.image = self.tr.load(job.src)
             item.x, item.plan, item.tile = self.tr._prepare(item.image.pixels)
         except GantransError as exc:

@@ -1,0 +1,171 @@
+"""One training seen from two views: the New training form and the Runs view follow the same job.
+
+A stand-in ``gantrans train`` (a short script speaking the JSON protocol) keeps these fast: it
+trains until asked to stop (SIGINT: exit 130, "checkpoint saved") and a resume finishes at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from gui_stubs import StubWindow, isolate_settings  # noqa: E402
+from PySide6.QtWidgets import QTabWidget  # noqa: E402
+
+from gantrans.runs import CONFIG_FILE  # noqa: E402
+from gantrans_gui import job_runner  # noqa: E402
+from gantrans_gui.runs_view import RunsView  # noqa: E402
+from gantrans_gui.training_jobs import training_jobs  # noqa: E402
+from gantrans_gui.training_view import TrainingView  # noqa: E402
+
+FAKE_TRAIN = textwrap.dedent("""
+    import json, signal, sys, time
+    def ev(**data):
+        print(json.dumps({"v": 1, **data}), flush=True)
+    resumed = "--resume" in sys.argv
+    ev(event="start", command="train", total=100, unit="step")
+    ev(event="message", text="gantrans: training 'fake' " + ("resumed" if resumed else "started"))
+    print("a line on stderr", file=sys.stderr, flush=True)
+    if resumed:
+        ev(event="progress", done=100, total=100, epoch=1)
+        ev(event="message", text="gantrans: done: 100 steps")
+        ev(event="done", exit_code=0)
+        sys.exit(0)
+    def stop(*_):
+        ev(event="message", text="gantrans: interrupted at step 7; checkpoint saved")
+        ev(event="done", exit_code=130)
+        sys.exit(130)
+    signal.signal(signal.SIGINT, stop)
+    ev(event="progress", done=7, total=100, epoch=0)
+    while True:
+        time.sleep(0.05)
+""")
+
+
+@pytest.fixture
+def views(qtbot, tmp_path, monkeypatch):
+    isolate_settings(monkeypatch, tmp_path)
+    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAKE_TRAIN, *args])
+    monkeypatch.setattr("gantrans_gui.training_jobs.jobs_log_dir", lambda: tmp_path / "jobs")
+    window = StubWindow()
+    tabs = QTabWidget()
+    window.setCentralWidget(tabs)
+    training, runs = TrainingView(window), RunsView(window)
+    window._gantrans_close_guard.ask = lambda names: "stop"  # closing at teardown never asks
+    tabs.addTab(training, "New training")
+    tabs.addTab(runs, "Runs")
+    qtbot.addWidget(window)
+    window.show()
+    run = tmp_path / "runs" / "fake"
+    run.mkdir(parents=True)
+    (run / CONFIG_FILE).write_text(json.dumps({"recipe": "cyclegan", "data": "shapes"}))
+    runs.add_folder(run.parent)
+    return window, training, runs, run
+
+
+def test_the_form_follows_a_resume_started_from_the_runs_view(qtbot, views):
+    window, training, runs, run = views
+    jobs = training_jobs(window)
+    training._begin(jobs.start(["train", "fake"], run))
+    qtbot.waitUntil(lambda: training.state == "running", timeout=20000)
+    assert "step 7/100, epoch 1 ·" in training.state_label.text()
+
+    # Stop from the Runs view: the form says it is stopping, as if its own Stop was pressed
+    assert runs.select_run(run)
+    runs.stop_button.click()
+    assert training.state_label.text() == "Stopping: saving a checkpoint…"
+    assert not training.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: training.state == "stopped", timeout=20000)
+    assert training.resume_button.isEnabled()
+
+    # Resume from the Runs view: the form takes up the new job and ends with it
+    runs.resume_button.click()
+    qtbot.waitUntil(lambda: training.state == "finished", timeout=20000)
+    assert training.state_label.text() == "fake: finished"
+    assert not training.resume_button.isEnabled() and training.start_button.isEnabled()
+    assert "gantrans: done: 100 steps" in training.log.toPlainText()
+    assert window.errors == []
+
+
+def test_resume_in_the_form_while_the_run_trains_elsewhere_is_refused_in_words(qtbot, views):
+    window, training, runs, run = views
+    jobs = training_jobs(window)
+    training._begin(jobs.start(["train", "fake"], run))
+    qtbot.waitUntil(lambda: training.state == "running", timeout=20000)
+    training.stop()
+    qtbot.waitUntil(lambda: training.state == "stopped", timeout=20000)
+    stopped = training.job
+    jobs.jobs.pop(run.resolve())  # as if the form had missed the change: it still holds the old job
+    jobs.start(["train", "fake", "--max-steps", "100000"], run)  # trains (not a resume) until stopped
+    assert training.job is not stopped  # the registry's change was followed anyway
+    training.job = stopped
+    training._set_buttons()
+    assert not training.resume_button.isEnabled()  # its run trains in another job
+    training.resume()  # e.g. a click that raced the button update
+    assert window.errors and "already training" in window.errors[-1][0]
+    jobs.stop_all()
+
+
+def test_the_runs_view_output_tab_shows_what_the_job_said(qtbot, views):
+    window, training, runs, run = views
+    jobs = training_jobs(window)
+    job = jobs.start(["train", "fake"], run)
+    assert runs.select_run(run)
+    qtbot.waitUntil(lambda: "training 'fake' started" in runs.log_text.toPlainText(), timeout=20000)
+    job.stop()
+    qtbot.waitUntil(lambda: job.exit_code == 130, timeout=20000)
+    runs.poll()
+    text = runs.log_text.toPlainText()
+    assert "a line on stderr" in text and "interrupted at step 7; checkpoint saved" in text
+
+
+FAKE_EXPORT_EXISTS = textwrap.dedent("""
+    import json, sys
+    out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "exports"
+    message = out + "/fake_A2B.onnx: already exists; pass --overwrite to replace it"
+    print(json.dumps({"v": 1, "event": "start", "command": "export", "total": 1, "unit": "file"}), flush=True)
+    print("gantrans: error: " + message, file=sys.stderr, flush=True)
+    print(json.dumps({"v": 1, "event": "error", "message": message}), flush=True)
+    print(json.dumps({"v": 1, "event": "done", "exit_code": 1}), flush=True)
+    sys.exit(1)
+""")
+
+
+def test_a_failed_export_says_its_error_once_in_the_dialogs_words_and_forgets_the_folder(qtbot, views, tmp_path,
+                                                                                         monkeypatch):
+    from gantrans.runs import RunDir
+    from gantrans_gui.export_dialog import OUT_KEY, ExportDialog
+    from gantrans_gui.view_support import settings
+
+    window, training, runs, run = views
+    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAKE_EXPORT_EXISTS, *args])
+    settings().setValue(OUT_KEY, str(tmp_path / "good"))
+    dialog = ExportDialog(window, RunDir(run))
+    qtbot.addWidget(dialog)
+    assert dialog.out_dir.text() == str(tmp_path / "good")
+    dialog.out_dir.setText(str(tmp_path / "taken"))
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.exit_code is not None, timeout=20000)
+    log = dialog.log.toPlainText()
+    assert log.count("already exists") == 1, log
+    assert "tick 'Replace existing exports' to replace it" in log and "--overwrite" not in log
+    assert settings().value(OUT_KEY) == str(tmp_path / "good")  # the folder that failed is not remembered
+
+
+def test_uninstalling_asks_for_a_restart_only_when_the_plugin_is_loaded_here():
+    from types import SimpleNamespace
+
+    from gantrans_gui.plugins_view import PluginsView, plugin_modules
+
+    assert plugin_modules("gantrans") == {"gantrans_plugins", "gantrans_gui"}  # from its entry points
+    assert plugin_modules("no-such-distribution") == set() and plugin_modules(None) == set()
+    # the GUI's own package is loaded, but a removed plugin's module is not: no restart
+    assert not PluginsView._needs_restart(SimpleNamespace(action="uninstall", _removed_modules={"gantrans_onesided"}))
+    assert PluginsView._needs_restart(SimpleNamespace(action="uninstall", _removed_modules={"json"}))
+    assert not PluginsView._needs_restart(SimpleNamespace(action="install", _removed_modules={"json"}))
