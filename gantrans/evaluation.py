@@ -126,15 +126,16 @@ def find_test_pairs(root: str | Path, split: str = "test", reverse: bool = False
 
 
 def load_pair(pair: TestPair, reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(input, target) as float RGB arrays in [0, 1]."""
-    from PIL import Image
+    """(input, target) as float RGB arrays in [0, 1], decoded as ``translate`` decodes them
+    (``gantrans.images.load_image``: 16-bit samples scaled, EXIF orientation applied)."""
+    from gantrans.errors import ImageError
+    from gantrans.images import load_image
 
     def read(path: Path) -> np.ndarray:
         try:
-            with Image.open(path) as im:
-                return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read the image ({exc})") from None
+            return load_image(path, 3).pixels.astype(np.float32) / 255.0
+        except ImageError as exc:
+            raise DataError(str(exc)) from None
 
     if pair.target is not None:
         a, b = read(pair.source), read(pair.target)

@@ -39,6 +39,24 @@ def test_make_refuses_non_empty_folder_unless_overwrite(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["smileys"]  # no temporary folders left
 
 
+def test_overwrite_never_replaces_a_folder_it_did_not_write(tmp_path, capsys, monkeypatch):
+    own = tmp_path / "thesis"
+    own.mkdir()
+    (own / "chapter1.txt").write_text("precious")
+    assert main(["data", "make", "smileys", str(own), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert f"{own}: not a data set 'gantrans data make' wrote (no gantrans-data.json)" in err
+    assert (own / "chapter1.txt").read_text() == "precious" and sorted(p.name for p in own.iterdir()) == ["chapter1.txt"]
+    # the current folder, even a data set of ours: refused, and no temporary folder left behind
+    made = tmp_path / "made"
+    assert main(["data", "make", "smileys", str(made)]) == 0
+    monkeypatch.chdir(made)
+    assert main(["data", "make", "smileys", ".", "--overwrite"]) == 1
+    assert "is the current folder or holds it" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made", "thesis"]
+    assert not [p for p in made.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_make_form_and_errors(tmp_path, capsys):
     assert main(["data", "make", "shapes", str(tmp_path / "s"), "--form", "aligned"]) == 0
     assert len(list((tmp_path / "s" / "train").glob("*.png"))) == 160

@@ -116,3 +116,38 @@ def test_eval_cli_scores_an_onnx_model_beside_identity_and_writes_a_sheet(tmp_pa
     assert report["beats_identity"]["L1"] is False
     assert main(["eval", str(model), "--data", str(tmp_path / "nowhere")]) == 1
     assert "nowhere: not a folder" in capsys.readouterr().err
+
+
+def test_eval_never_replaces_a_file_unasked_and_reads_images_as_translate_does(tmp_path, capsys):
+    model = translate_model(tmp_path / "id.onnx", identity=True)
+    root = tmp_path / "e16"
+    (root / "A" / "test").mkdir(parents=True)
+    (root / "B" / "test").mkdir(parents=True)
+    gray = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
+    for k in range(2):  # the input is a 16-bit copy of its 8-bit target: identity scores L1 ~ 0
+        Image.fromarray(gray.astype(np.uint16) * 257).save(root / "A" / "test" / f"{k}.png")
+        Image.fromarray(gray).convert("RGB").save(root / "B" / "test" / f"{k}.png")
+    notes = tmp_path / "notes.png"
+    notes.write_text("my notes")
+    assert main(["eval", str(model), "--data", str(root), "--sheet", str(notes)]) == 1
+    assert f"{notes}: already exists; pass --overwrite to replace it" in capsys.readouterr().err
+    assert notes.read_text() == "my notes"
+    assert main(["eval", str(model), "--data", str(root), "--sheet", str(tmp_path / "sheet.txt")]) == 1
+    assert "a contact sheet is written as PNG" in capsys.readouterr().err
+    assert main(["eval", str(model), "--data", str(root), "--sheet", str(notes), "--overwrite", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["identity"]["L1"] < 1e-6 and Image.open(notes).format == "PNG"
+
+
+def test_eval_of_a_run_leaves_its_export_list_alone(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from gantrans.runs import RunDir
+
+    data = get_builtin("photos-fade").make(tmp_path / "fade", "paired")
+    assert main(["train", "pix2pix", "--data", str(data), "--name", "px", "--runs-dir", str(tmp_path / "runs"),
+                  "--crop-size", "32", "--max-steps", "1", "--workers", "0", "--no-tensorboard",
+                  "--generator", "unet_32", "-o", "ngf=8", "-o", "ndf=8"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "runs" / "px"), "--data", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 40
+    assert RunDir(tmp_path / "runs" / "px").exports() == []

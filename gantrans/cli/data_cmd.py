@@ -70,6 +70,7 @@ def _make(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gantrans.data.builtin import choose_form, get_builtin
+    from gantrans.data.formats import METADATA_FILE
     from gantrans.errors import DataError, DiskFullError
     from gantrans.fileio import is_disk_full, temp_dir_for
 
@@ -80,8 +81,16 @@ def _make(args: argparse.Namespace) -> int:
     dest = Path(args.dir).expanduser()
     if dest.exists() and not dest.is_dir():
         raise DataError(f"{dest}: exists and is not a folder")
-    if dest.is_dir() and any(dest.iterdir()) and not args.overwrite:
-        raise DataError(f"{dest}: folder is not empty; choose another or pass --overwrite")
+    if dest.is_dir() and any(dest.iterdir()):
+        if not args.overwrite:
+            raise DataError(f"{dest}: folder is not empty; choose another or pass --overwrite")
+        # --overwrite replaces a data set this command wrote, never a folder of the user's own
+        if not (dest / METADATA_FILE).is_file():
+            raise DataError(f"{dest}: not a data set 'gantrans data make' wrote (no {METADATA_FILE}); "
+                            f"--overwrite replaces only those: choose an empty or new folder")
+        if Path.cwd().resolve().is_relative_to(dest.resolve()):
+            raise DataError(f"{dest}: is the current folder or holds it, so it cannot be replaced; "
+                            f"run from another folder")
     # Write beside DIR and rename into place, so an interrupted write leaves DIR as it was.
     tmp = temp_dir_for(dest)
     try:

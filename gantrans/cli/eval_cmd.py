@@ -29,6 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head", default=None, metavar="A2B",
                    help="for a run: the export head to score (default: A2B, or B2A with --reverse)")
     p.add_argument("--sheet", default=None, metavar="FILE.png", help="also write a labelled contact sheet")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --sheet file")
     p.add_argument("--sheet-rows", type=int, default=8, metavar="N", help="images on the sheet (default 8)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     add_progress_argument(p)
@@ -41,10 +42,18 @@ def run(args: argparse.Namespace) -> int:
 
     from gantrans.errors import ConfigError
     from gantrans.evaluation import contact_sheet, evaluate, find_test_pairs
+    from gantrans.fileio import OVERWRITE_HINT
 
-    pairs = find_test_pairs(args.data, args.split, args.reverse)
     if args.sheet_rows < 1:
         raise ConfigError(f"--sheet-rows must be at least 1, got {args.sheet_rows}")
+    if args.sheet:  # before any work: nothing of the user's is replaced unless asked
+        sheet = Path(args.sheet).expanduser()
+        if sheet.suffix.lower() != ".png":
+            raise ConfigError(f"{sheet}: a contact sheet is written as PNG; name it .png")
+        if sheet.is_dir() or (sheet.exists() and not args.overwrite):
+            raise ConfigError(f"{sheet}: already exists; {OVERWRITE_HINT}" if not sheet.is_dir()
+                              else f"{sheet}: is a folder; name the sheet's file, e.g. {sheet / 'sheet.png'}")
+    pairs = find_test_pairs(args.data, args.split, args.reverse)
     reporter = events.active()
     reporter.start("eval", total=len(pairs), unit="image")
     source = Path(args.model).expanduser()
@@ -88,7 +97,7 @@ def _export(source, args: argparse.Namespace, tmp: str):
         raise ConfigError(f"{source}: scoring a run needs the 'train' extra to export it ({exc.name} is missing); "
                           f"or export it first with 'gantrans export {source}' and pass the .onnx file") from None
     head = args.head or ("B2A" if args.reverse else "A2B")
-    written = export_run(source, out_dir=Path(tmp), heads=head, progress=lambda _m: None)
+    written = export_run(source, out_dir=Path(tmp), heads=head, progress=lambda _m: None, record=False)
     onnx = [p for p in written if str(p).endswith(".onnx") and not str(p).endswith(".int8.onnx")]
     if not onnx:
         raise ConfigError(f"{source}: exporting head {head} wrote no model")

@@ -70,8 +70,13 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
                opset: int | None = None, heads: Sequence[str] | str | None = None, int8: bool = False,
                calibration: str | Path | None = None, overwrite: bool = False, force: bool = False,
                progress: Callable[[str], None] = print, exporter: str = "dynamo",
-               parity_tolerance: float = PARITY_TOLERANCE, min_psnr: float = MIN_PSNR) -> list[Path]:
-    """Export a run's (or checkpoint file's) generator heads to ONNX; returns the files written."""
+               parity_tolerance: float = PARITY_TOLERANCE, min_psnr: float = MIN_PSNR,
+               record: bool = True) -> list[Path]:
+    """Export a run's (or checkpoint file's) generator heads to ONNX; returns the files written.
+
+    ``record=False`` leaves the run's ``exports.json`` alone: an export made only to be scored
+    and thrown away (``gantrans eval RUN``) is not one the run should list.
+    """
     source = Path(source)
     try:
         ckpt = load_checkpoint(source, checkpoint)
@@ -104,6 +109,7 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
             found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
             calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
     written: list[Path] = []
+    listed_in = run_dir if record else None
     reporter = events.active()
     total = sum(1 if q8 is None else 2 for *_, q8 in plans)
     reporter.start("export", total=total, unit="file")
@@ -112,12 +118,12 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
             progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
             written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance,
                                         progress))
-            _record(run_dir, written[-1], head, ckpt_path, ckpt)
+            _record(listed_in, written[-1], head, ckpt_path, ckpt)
             reporter.progress(len(written), total, force=True)
             if q8 is not None:
                 written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force,
                                             min_psnr, progress))
-                _record(run_dir, written[-1], head, ckpt_path, ckpt)
+                _record(listed_in, written[-1], head, ckpt_path, ckpt)
                 reporter.progress(len(written), total, force=True)
     except GantransError as exc:
         if total > 1:  # say exactly what the user now has
