@@ -141,6 +141,16 @@ def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
 STEP_GRID_PREFIX = "step_"
 
 
+def usable_data(run_dir: str | Path, data: Any) -> Any:
+    """A run's recorded ``data`` as usable from the current folder: a relative folder found only
+    from where training started comes back absolute; a built-in name, or a folder found from
+    here, comes back as it was."""
+    if not isinstance(data, str) or not data:
+        return data
+    found = data_path(run_dir, data)
+    return str(found.resolve()) if found.exists() and not Path(os.path.expanduser(data)).exists() else data
+
+
 def step_sample_grid(run_dir: str | Path, step: int) -> Path:
     """A grid drawn between epoch ends (``sample_every_steps``)."""
     return Path(run_dir) / SAMPLES_DIR / f"{STEP_GRID_PREFIX}{step:07d}.png"

@@ -231,3 +231,27 @@ def test_a_run_name_from_a_config_file_cannot_leave_the_runs_folder(tiny, tmp_pa
         train([a for a in fx.base_args(runs, "x", "--max-steps", "1") if a not in ("--name", "x")]
               + ["--config", str(tmp_path / "c.json")])
     assert not (tmp_path / "escaped").exists() and not runs.exists()
+
+
+def test_a_run_with_a_relative_data_folder_resumes_and_exports_from_anywhere(tmp_path, monkeypatch, capsys):
+    """The data folder was given relative to where training started; resume and int8 calibration
+    find it from another folder (the README: a resumed run needs no other flag)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    assert main(["data", "make", "shapes", "u", "--form", "unpaired"]) == 0
+    for side in ("testA", "testB"):  # one test image a side: calibration must use the train split
+        for extra in sorted((project / "u" / side).iterdir())[1:]:
+            extra.unlink()
+    common = ["--crop-size", "32", "--workers", "0", "--no-tensorboard", "--samples", "0", "-o", "ngf=4", "-o", "ndf=4"]
+    assert main(["train", "cyclegan", "--data", "u", "--name", "rel", "--max-steps", "1", *common]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    run = project / "runs" / "rel"
+    assert main(["train", "--resume", str(run), "--max-steps", "2"]) == 0, capsys.readouterr().err
+    assert RunDir(run).status().step == 2
+    assert main(["export", str(run), "--int8", "--out", str(tmp_path / "ex"), "--heads", "A2B"]) == 0, \
+        capsys.readouterr().err
+    assert (tmp_path / "ex" / "rel_A2B.int8.onnx").is_file()

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gantrans.errors import ExportError, GantransError, ImageError
 from gantrans.recipe import ExportHead
-from gantrans.runs import data_path, read_config
+from gantrans.runs import data_path, read_config, usable_data
 
 from .onnx_graph import round_up
 
@@ -132,7 +132,7 @@ def run_dataset_sets(head: ExportHead, run_dir: Path | None, data: Mapping[str, 
     config = read_config(run_dir) if head.task == "translate" else None
     if config is None:
         return None
-    source = config.get("data")
+    source = usable_data(run_dir, config.get("data"))
     if not source or not isinstance(source, str):
         return None
     from gantrans.data import open_dataset

@@ -116,6 +116,7 @@ def resume_config(path: str | Path,
         raise ConfigError(f"--resume {run_dir}: {', '.join(refused)} cannot change when resuming "
                           f"(start a new run instead)")
     config.update(overrides, source="command line")
+    config.data = R.usable_data(run_dir, config.data)  # the same folder, found from here
     return config, ckpt, run_dir
 
 
