@@ -185,6 +185,12 @@ def test_rate_decays_within_a_short_run_and_resume_extends_it(tiny, tmp_path, ca
     err = capsys.readouterr().err
     assert f"nothing to do: 16 steps done, the run asks for 16; to train longer: gantrans train --resume " \
            f"{tmp_path / 'lr'} --epochs N (N > 4)" in err
+    # a shorter length is refused, and the run's status is left as it was
+    before = (tmp_path / "lr" / "status.json").read_bytes()
+    with pytest.raises(ConfigError, match="the run has done 16 steps and --max-steps asks for 5; a run cannot be "
+                                          "shortened"):
+        train(["--resume", str(tmp_path / "lr"), "--max-steps", "5"])
+    assert (tmp_path / "lr" / "status.json").read_bytes() == before
     assert train(["--resume", str(tmp_path / "lr"), "--epochs", "8"]) == 0
     rows = RunDir(tmp_path / "lr").metrics()[0]
     assert rows[-1]["step"] == 32
@@ -257,3 +263,19 @@ def test_demo_report_and_checkpoint_hints_import_no_torch():
     env = {**os.environ}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_made_up_run_name_that_is_taken_gets_a_number(tmp_path):
+    from gantrans.training.trainer import _claim_run_dir
+
+    (tmp_path / "cyclegan-20261202-210046").mkdir()
+    assert _claim_run_dir(tmp_path, "cyclegan-20261202-210046") == "cyclegan-20261202-210046-2"
+    assert _claim_run_dir(tmp_path, "cyclegan-20261202-210046") == "cyclegan-20261202-210046-3"
+    assert _claim_run_dir(tmp_path / "new", "x") == "x" and (tmp_path / "new" / "x").is_dir()
+
+
+def test_printed_commands_quote_a_run_folder_with_spaces(tiny, tmp_path, capsys):
+    runs = tmp_path / "my runs"
+    assert train(fx.base_args(runs, "run 1", "--max-steps", "1")) == 0
+    err = capsys.readouterr().err
+    assert f"continue with: gantrans train --resume '{runs / 'run 1'}'" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
@@ -95,7 +96,7 @@ def _export(source, args: argparse.Namespace, tmp: str):
         from gantrans.export import export_run
     except ImportError as exc:
         raise ConfigError(f"{source}: scoring a run needs the 'train' extra to export it ({exc.name} is missing); "
-                          f"or export it first with 'gantrans export {source}' and pass the .onnx file") from None
+                          f"or export it first with 'gantrans export {shlex.quote(str(source))}' and pass the .onnx file") from None
     head = args.head or ("B2A" if args.reverse else "A2B")
     written = export_run(source, out_dir=Path(tmp), heads=head, progress=lambda _m: None, record=False)
     onnx = [p for p in written if str(p).endswith(".onnx") and not str(p).endswith(".int8.onnx")]

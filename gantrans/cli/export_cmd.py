@@ -6,6 +6,7 @@ Parsers are built without torch; the work functions import it.
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
@@ -83,7 +84,7 @@ def _import(args: argparse.Namespace) -> int:
     run_dir = import_reference(args.path, as_=args.as_, name=args.name, runs_dir=args.runs_dir)
     events.active().progress(1, 1)
     console.say(f"imported {args.path} as run {run_dir}")
-    console.say(f"next: gantrans export {run_dir}")
+    console.say(f"next: gantrans export {shlex.quote(str(run_dir))}")
     from gantrans.runs import latest_checkpoint
 
     events.active().result(files=[str(run_dir), str(latest_checkpoint(run_dir))], figures={}, run=str(run_dir))

@@ -8,6 +8,7 @@ turns it into an ``.onnx`` file, instead of a protobuf parse error.
 
 from __future__ import annotations
 
+import shlex
 import zipfile
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def explain(path: Path) -> str | None:
         run = run_dir_of(path)
         if run is not None:
             return (f"{path}: a training run folder, not an .onnx model; export it first with "
-                    f"'gantrans export {run}' (writes exports/{run.name}_*.onnx)")
+                    f"'gantrans export {shlex.quote(str(run))}' (writes exports/{run.name}_*.onnx)")
         return None
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES or not path.is_file():
         return None
@@ -51,7 +52,7 @@ def explain(path: Path) -> str | None:
     if run is not None or _is_gantrans_checkpoint(path):
         target = run if run is not None else path
         return (f"{path}: a gantrans training checkpoint, not an .onnx model; export it first with "
-                f"'gantrans export {target}'")
+                f"'gantrans export {shlex.quote(str(target))}'")
     return (f"{path}: a PyTorch checkpoint, not an .onnx model; if it is a reference CycleGAN/pix2pix "
             f"generator, turn it into a run with 'gantrans import {path}', then 'gantrans export "
             f"runs/{path.stem}'")

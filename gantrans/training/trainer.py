@@ -10,8 +10,10 @@ with the same losses an uninterrupted run would have logged (bitwise on the same
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -73,7 +75,7 @@ class TrainingInterrupted(GantransError):
         self.step, self.run_dir, self.signum = step, run_dir, int(signum)
         self.exit_code = 128 + self.signum
         super().__init__(f"interrupted at step {step}; checkpoint saved, resume with "
-                         f"'gantrans train --resume {run_dir}'")
+                         f"'gantrans train --resume {shlex.quote(str(run_dir))}'")
 
 
 @dataclass
@@ -88,6 +90,21 @@ def default_opener() -> DatasetOpener:
     from gantrans.data import open_dataset
 
     return open_dataset
+
+
+def _claim_run_dir(runs_dir: Path, name: str) -> str:
+    """Create ``runs_dir/name`` (or ``name-2``, ``name-3`` ... when taken) and return the name used.
+
+    Creating is claiming: of two trainings started in the same second, each gets its own folder.
+    """
+    for k in itertools.count(1):
+        candidate = name if k == 1 else f"{name}-{k}"
+        try:
+            (runs_dir / candidate).mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def resume_config(path: str | Path,
@@ -277,6 +294,9 @@ class Trainer:
     def _create_run_dir(self) -> None:
         c = self.config
         name = c.name or f"{c.recipe}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        made_up = not c.name
+        if made_up and self.dist.is_main:  # two runs started in the same second get -2, -3 ...
+            name = _claim_run_dir(Path(c.runs_dir), name)
         if self.dist.enabled:  # one name for all ranks, rank 0's clock decides
             box = [name]
             torch.distributed.broadcast_object_list(box, src=0)
@@ -287,10 +307,10 @@ class Trainer:
         c.name = name
         self.run_dir = Path(c.runs_dir) / name
         problem = ""
-        if self.dist.is_main:
+        if self.dist.is_main and not made_up:
             if self.run_dir.exists():
                 problem = (f"{self.run_dir} already exists; choose another --name, or continue it "
-                           f"with --resume {self.run_dir}")
+                           f"with --resume {shlex.quote(str(self.run_dir))}")
             else:
                 self.run_dir.mkdir(parents=True)
         if self.dist.enabled:  # every rank fails together rather than waiting for rank 0
@@ -389,7 +409,7 @@ class Trainer:
             saved = getattr(self, "_saved_step", -1) >= 0
             kept = "the last checkpoint is intact" if saved else "no checkpoint was written yet"
             raise DiskFullError(exc.path, f"{kept}; free some space, then continue with "
-                                          f"'gantrans train --resume {self.run_dir}'") from None
+                                          f"'gantrans train --resume {shlex.quote(str(self.run_dir))}'") from None
         if epoch_file and self.config.keep_epochs > 0:
             kept = R.kept_epoch_checkpoints(self.run_dir)
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
@@ -463,6 +483,11 @@ class Trainer:
         total = c.total_epochs * steps_per_epoch
         if c.max_steps is not None:
             total = min(total, c.max_steps)
+        if self.ckpt and self.step > total:  # a length shorter than what is done: the run is left as it is
+            how = "--max-steps" if c.max_steps is not None and c.max_steps < c.total_epochs * steps_per_epoch \
+                else "--epochs"
+            raise ConfigError(f"--resume {self.run_dir}: the run has done {self.step} steps and {how} asks for "
+                              f"{total}; a run cannot be shortened: resume with a larger {how}, or export it as it is")
         self.status = R.StatusWriter(self.run_dir, enabled=self.dist.is_main)
         if self.ckpt:
             self.status.resumed(self.step)
@@ -534,7 +559,7 @@ class Trainer:
             lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
         if self.log.tensorboard_dir is not None:
             lines.append(f"  TensorBoard:  tensorboard --logdir {self.log.tensorboard_dir}")
-        lines.append(f"  Ctrl+C saves a checkpoint; continue with: gantrans train --resume {self.run_dir}")
+        lines.append(f"  Ctrl+C saves a checkpoint; continue with: gantrans train --resume {shlex.quote(str(self.run_dir))}")
         return lines
 
     def _loop(self, steps_per_epoch: int, total: int) -> None:
@@ -546,7 +571,7 @@ class Trainer:
             else:
                 how = f"--epochs N (N > {self.epoch})"
             self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}; "
-                      f"to train longer: gantrans train --resume {run} {how}")
+                      f"to train longer: gantrans train --resume {shlex.quote(str(run))} {how}")
             return
         per_step_images = c.batch_size * self.dist.world_size
         self.status.update(force=True, state="running")
