@@ -36,6 +36,9 @@ class Reporter:
 
     json = False
 
+    def expect(self, command: str, unit: str) -> None:
+        """What the stream's ``start`` names should a message or warning come before it."""
+
     def start(self, command: str | None = None, total: int | None = None, unit: str = "item",
               **extra: Any) -> None:
         pass
@@ -110,11 +113,15 @@ class JsonReporter(Reporter):
         if not self._started:
             self.start(self.command, None, self._unit)
 
+    def expect(self, command: str, unit: str) -> None:
+        if not self._started:
+            self.command, self._unit = command, unit
+
     def start(self, command: str | None = None, total: int | None = None, unit: str = "item",
               **extra: Any) -> None:
-        if self._started:  # begun implicitly by an earlier message: the totals come as progress
-            if total is not None:
-                self.progress(int(extra.get("initial") or 0), total, force=True)
+        if self._started:  # begun by an earlier message: the totals and extra fields come as progress
+            if total is not None or extra:
+                self.progress(int(extra.get("initial") or 0), total, force=True, **extra)
             return
         self._started = True
         self.command = command or self.command

@@ -115,3 +115,30 @@ def test_make_on_a_full_disk_names_the_folder_and_leaves_nothing(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert err == f"gantrans: error: no space left on device while writing {dest}; nothing was written, {dest} is as it was"
     assert list(tmp_path.iterdir()) == []  # no partial folder
+
+
+def test_unmatched_pairs_name_each_stray_file_and_the_folder_it_lacks_a_partner_in(tmp_path, capsys):
+    from PIL import Image
+
+    for side in ("A", "B"):
+        (tmp_path / "pm" / side / "train").mkdir(parents=True)
+        for name in ("0", "1", f"only{side}"):
+            Image.new("RGB", (8, 8)).save(tmp_path / "pm" / side / "train" / f"{name}.png")
+    assert main(["data", "info", str(tmp_path / "pm")]) == 1
+    err = capsys.readouterr().err
+    a, b = tmp_path / "pm" / "A" / "train", tmp_path / "pm" / "B" / "train"
+    assert f"{a / 'onlyA.png'} has no partner in {b}/" in err and f"{b / 'onlyB.png'} has no partner in {a}/" in err
+    assert "rename or remove the strays" in err
+
+
+def test_two_inputs_written_to_one_output_get_advice_that_can_work(tmp_path):
+    import pytest
+
+    from gantrans.errors import ConfigError
+    from gantrans.inference.files import plan_jobs
+
+    items = [(tmp_path / "x.png", tmp_path.joinpath("x.png").relative_to(tmp_path)),
+             (tmp_path / "x.tif", tmp_path.joinpath("x.tif").relative_to(tmp_path))]
+    with pytest.raises(ConfigError, match="rename one of them, or translate them in separate runs") as info:
+        plan_jobs(items, tmp_path / "out", suffix="_t", fmt="png")
+    assert "--suffix" not in str(info.value)

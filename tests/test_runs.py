@@ -278,3 +278,21 @@ def test_sample_grids_without_recorded_steps_keep_name_order(tmp_path):
 ])
 def test_the_epoch_shown_is_the_one_under_way_or_the_last_finished(fields, text):
     assert R.RunStatus.from_dict(fields).epoch_text() == text
+
+
+def test_a_warning_before_the_totals_keeps_the_commands_unit_and_fields():
+    """A data set warning before training starts: ``start`` names the command's unit, and the run
+    folder and first step arrive with the totals in the next ``progress`` (docs/progress-json.md)."""
+    import io
+
+    from gantrans.events import JsonReporter
+
+    out = io.StringIO()
+    reporter = JsonReporter(out)
+    reporter.expect("train", "step")
+    reporter.warning("skipping u/trainA/bad.png: not an image")
+    reporter.start("train", total=5, unit="step", run="runs/x", initial=0)
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["event"] for e in events] == ["start", "warning", "progress"]
+    assert (events[0]["command"], events[0]["unit"], events[0]["total"]) == ("train", "step", None)
+    assert (events[2]["total"], events[2]["run"], events[2]["initial"], events[2]["done"]) == (5, "runs/x", 0, 0)

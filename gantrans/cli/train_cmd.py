@@ -206,6 +206,7 @@ def _unknown_recipe(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
+    events.active().expect("train", "step")  # a data set warning may come before the totals
     problem = _unknown_recipe(args)
     if problem:
         print(f"gantrans train: error: {problem}", file=sys.stderr)

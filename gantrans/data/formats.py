@@ -247,11 +247,12 @@ def _stem_map(files: list[str], base: Path) -> dict[str, str]:
 def match_pairs(files_a: list[str], base_a: Path, files_b: list[str], base_b: Path) -> list[tuple[str, str]]:
     """Pair files by their path relative to their folder, without extension; refuse orphans."""
     map_a, map_b = _stem_map(files_a, base_a), _stem_map(files_b, base_b)
-    problems = [f"{base_a.name}/{k} has no partner in {base_b.name}/" for k in sorted(set(map_a) - set(map_b))]
-    problems += [f"{base_b.name}/{k} has no partner in {base_a.name}/" for k in sorted(set(map_b) - set(map_a))]
+    problems = [f"{map_a[k]} has no partner in {base_b}/" for k in sorted(set(map_a) - set(map_b))]
+    problems += [f"{map_b[k]} has no partner in {base_a}/" for k in sorted(set(map_b) - set(map_a))]
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise DataError(f"{base_a.parent}: unmatched pairs: {'; '.join(problems[:3])}{more}")
+        raise DataError(f"unmatched pairs: {'; '.join(problems[:3])}{more}; a pair is two files of the same "
+                        f"name, one in each folder: rename or remove the strays")
     return [(map_a[k], map_b[k]) for k in sorted(map_a)]
 
 

@@ -114,7 +114,7 @@ def plan_jobs(items: Sequence[tuple[Path, Path]], outdir: str | os.PathLike, suf
                               f"choose another -o folder or a --suffix")
         if key in taken:
             raise ConfigError(f"{taken[key]} and {src} would both be written to {dst}; "
-                              f"use --suffix or separate runs")
+                              f"rename one of them, or translate them in separate runs into different -o folders")
         taken[key] = src
         jobs.append(FileJob(src, dst))
     return jobs
