@@ -311,6 +311,16 @@ def test_diffaugment_translation_shifts_with_zero_fill_and_cutout_zeroes_a_quart
         assert abs(dy) <= 1 and abs(dx) <= 1  # 1/8 of 8 px
         kept = img[top:int(rows.max()) + 1, left:int(cols.max()) + 1]
         assert torch.equal(kept, x[0, 0, top + dy:top + dy + kept.shape[0], left + dx:left + dx + kept.shape[1]])
+    # the discriminator gets the layout it was given: a contiguous 3-channel image stays contiguous
+    # (channels last, its convolutions reordered weights and copied gradients at every call)
+    rgb = torch.randn(2, 3, 16, 16)
+    assert translation(rgb).is_contiguous()
+    nhwc = rgb.contiguous(memory_format=torch.channels_last)
+    assert translation(nhwc).is_contiguous(memory_format=torch.channels_last) and not translation(nhwc).is_contiguous()
+    torch.manual_seed(1)
+    a = translation(rgb)
+    torch.manual_seed(1)
+    assert torch.equal(a, translation(nhwc))  # the same numbers either way
     holes = cutout(torch.ones(400, 1, 16, 16))
     assert torch.all((holes == 0).sum(dim=(1, 2, 3)) <= 64)  # an 8 x 8 square, clipped at the border
     assert 0.12 < float((holes == 0).float().mean()) < 0.25
