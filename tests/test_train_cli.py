@@ -255,3 +255,18 @@ def test_a_run_with_a_relative_data_folder_resumes_and_exports_from_anywhere(tmp
     assert main(["export", str(run), "--int8", "--out", str(tmp_path / "ex"), "--heads", "A2B"]) == 0, \
         capsys.readouterr().err
     assert (tmp_path / "ex" / "rel_A2B.int8.onnx").is_file()
+
+
+def test_preprocess_none_with_images_of_two_sizes_is_one_line_before_any_run_folder(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "make", "shapes", "u", "--form", "unpaired"]) == 0
+    odd = sorted((tmp_path / "u" / "trainB").glob("*.png"))[3]
+    Image.open(odd).resize((40, 40)).save(odd)
+    capsys.readouterr()
+    assert main(["train", "cyclegan", "--data", "u", "--name", "n", "--crop-size", "32", "--workers", "0",
+                 "--no-tensorboard", "--preprocess", "none", "--max-steps", "1", "-o", "ngf=4", "-o", "ndf=4"]) == 1
+    err = capsys.readouterr().err
+    assert f"is 64x64 and {Path('u') / 'trainB' / odd.name} is 40x40" in err and "--preprocess resize_and_crop" in err
+    assert "internal error" not in err and not (tmp_path / "runs").exists()

@@ -250,3 +250,37 @@ class FolderDataset(GanDataset):
         path = self.files[index]
         (image,) = apply(self.transform, self._load(path))
         return {"image": image, "path": path}
+
+
+def image_files(dataset: Any) -> list[str]:
+    """Every image file a built-in data set reads (for checks over the whole set)."""
+    files: list[str] = []
+    files += list(getattr(dataset, "files_a", []) or []) + list(getattr(dataset, "files_b", []) or [])
+    files += list(getattr(dataset, "files", []) or [])
+    files += [p for pair in getattr(dataset, "pairs", []) or [] for p in pair]
+    files += [path for path, _label in getattr(dataset, "items", []) or []]
+    return files
+
+
+def check_one_size(dataset: Any, size_multiple: int, preprocess: str = "none") -> None:
+    """``--preprocess none`` keeps each image's size (down to the network's multiple), so a batch,
+    a step of two domains and the sample grid need one size throughout: say so before training
+    rather than fail inside it."""
+    from gantrans.images import probe_image
+
+    m = max(int(size_multiple), 1)
+    first: tuple[str, tuple[int, int]] | None = None
+    for path in image_files(dataset):
+        try:
+            info = probe_image(path)
+        except ImageError:
+            continue  # an unreadable file is skipped (and said) when it is loaded
+        size = (max(info.width // m * m, m), max(info.height // m * m, m))
+        if first is None:
+            first = (path, size)
+        elif size != first[1]:
+            raise DataError(f"--preprocess {preprocess} keeps each image's size, but {first[0]} is "
+                            f"{first[1][0]}x{first[1][1]} and {path} is {size[0]}x{size[1]} (after rounding to "
+                            f"multiples of {m}); use --preprocess resize_and_crop or crop, or make the images "
+                            f"one size")
+

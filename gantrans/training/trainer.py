@@ -204,6 +204,10 @@ class Trainer:
         report = SkipReport(enabled=self.dist.is_main)  # each unusable file named once
         common["on_skip"] = report
         train = opener(c.data, flip=c.flip, train=True, **common)
+        if c.preprocess == "none":
+            from gantrans.data.datasets import check_one_size
+
+            check_one_size(train, common["size_multiple"])
         fixed = None
         if c.samples > 0:  # the same files: scanned once
             view = getattr(train, "for_samples", None)
