@@ -169,17 +169,23 @@ class ModelEntry:
 def unique_labels(entries: Iterable[ModelEntry]) -> dict[Path, str]:
     """Short names that tell entries apart: ``shapes A2B``, then the epoch, then the folder."""
     entries = list(entries)
-    labels = {e.path: e.display_name for e in entries}
+    return distinct_labels({e.path: e.display_name for e in entries}, {e.path: e for e in entries})
+
+
+def distinct_labels(labels: dict[Any, str], entries: dict[Any, ModelEntry]) -> dict[Any, str]:
+    """``labels`` (by any key) made distinct the one way every view names models: a label that
+    repeats gets its model's epoch, then, if it still repeats, the model's folder."""
+    labels = dict(labels)
     for _ in range(2):
         counts: dict[str, int] = {}
         for label in labels.values():
             counts[label] = counts.get(label, 0) + 1
-        for e in entries:
-            if counts[labels[e.path]] > 1:
+        for key, e in entries.items():
+            if counts[labels[key]] > 1:
                 epoch = e.provenance.get("epoch")
-                tag = f"epoch {epoch}" if epoch is not None and "epoch" not in labels[e.path] else \
+                tag = f"epoch {epoch}" if epoch is not None and "epoch" not in labels[key] else \
                     f"{e.path.parent.name}/"
-                labels[e.path] = f"{labels[e.path]} — {tag}"
+                labels[key] = f"{labels[key]} — {tag}"
     return labels
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from gantrans_gui.model_library import ModelEntry, ModelLibrary
+from gantrans_gui.model_library import ModelEntry, ModelLibrary, distinct_labels
 
 
 def _key(entry: ModelEntry) -> str:
@@ -67,13 +67,11 @@ class ModelPicker(QWidget):
         lost = self._current if self._current is not None and keep is None else None
         self._quiet = True
         self.model_combo.clear()
-        stems = [heads[0].group_stem for heads in groups.values()]
-        for key, heads in sorted(groups.items(), key=lambda kv: (kv[1][0].group_stem, kv[0])):
+        labels = distinct_labels({k: h[0].group_stem + (" (int8)" if h[0].int8 else "") for k, h in groups.items()},
+                                 {k: h[0] for k, h in groups.items()})
+        for key, heads in sorted(groups.items(), key=lambda kv: (labels[kv[0]], kv[0])):
             e = heads[0]
-            text = e.group_stem + (" (int8)" if e.int8 else "")
-            if stems.count(e.group_stem) > 1:
-                text += f" — {e.path.parent.name}/"
-            self.model_combo.addItem(text, key)
+            self.model_combo.addItem(labels[key], key)
             self.model_combo.setItemData(self.model_combo.count() - 1, str(e.path.parent),
                                          Qt.ItemDataRole.ToolTipRole)
         if not groups:

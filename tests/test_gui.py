@@ -808,3 +808,20 @@ def test_compare_shows_each_models_failure_in_its_cell_as_an_error(make_window, 
         assert canvas.placeholder_is_error and "Failed: " in canvas.placeholder
         assert "choose a tile size under Tiling" in canvas.placeholder
     assert view.info.text() == "big.png: all 2 failed"
+
+
+def test_the_pickers_name_models_as_the_models_view_does(make_window, qtbot, home):
+    """Two exports of one run: every view tells them apart by epoch, then by folder."""
+    from gantrans_gui.model_library import unique_labels
+
+    for folder, epoch in (("a", 2), ("b", 4)):
+        for direction in ("AtoB", "BtoA"):
+            translate_model(home / "exports" / folder / f"run_{direction}.onnx", direction=direction,
+                            extra={"epoch": epoch})
+    w = make_window()
+    wait_library(qtbot, w, 4)
+    picker = w.show_view("translate").picker
+    names = sorted(picker.model_combo.itemText(k) for k in range(picker.model_combo.count()))
+    assert names == ["run — epoch 2", "run — epoch 4"]
+    library = sorted(unique_labels(w.library.entries).values())
+    assert sorted(n.split(" — ")[1] for n in library) == ["epoch 2", "epoch 2", "epoch 4", "epoch 4"]
