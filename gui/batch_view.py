@@ -104,7 +104,7 @@ class BatchView(QWidget):
 
         setup = QGroupBox("Batch")
         form = QFormLayout(setup)
-        self.picker = ModelPicker(window.library, label=False)
+        self.picker = ModelPicker(window.library, label=False, settings_key="batch/model")
         form.addRow("Model:", self.picker)
         self.input_edit = QLineEdit(self.settings.value("batch/input", ""))
         self.input_edit.setAccessibleName("Input folder")

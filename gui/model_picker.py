@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
+from gantrans_gui import view_support
 from gantrans_gui.model_library import ModelEntry, ModelLibrary, distinct_labels
 
 
@@ -27,9 +28,14 @@ class ModelPicker(QWidget):
     #: the chosen file left the library (deleted, moved): its path, once its successor is chosen
     entry_lost = Signal(object)
 
-    def __init__(self, library: ModelLibrary, parent: QWidget | None = None, label: bool = True) -> None:
+    def __init__(self, library: ModelLibrary, parent: QWidget | None = None, label: bool = True,
+                 settings_key: str | None = None) -> None:
         super().__init__(parent)
         self.library = library
+        # the model chosen last time (by hand), taken up when the library lists it again
+        self._settings_key = settings_key
+        saved = view_support.settings().value(settings_key, "") if settings_key else ""
+        self._wanted: Path | None = Path(str(saved)) if saved else None
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
         self.model_combo.setToolTip("The exported model (Models view lists every file with its card)")
@@ -52,7 +58,7 @@ class ModelPicker(QWidget):
         self._current: Path | None = None
         self._quiet = False
         self.model_combo.currentIndexChanged.connect(self._group_changed)
-        self.direction_combo.currentIndexChanged.connect(lambda _i: self._sync())
+        self.direction_combo.currentIndexChanged.connect(lambda _i: self._sync(chosen=True))
         library.changed.connect(self.refresh)
         self.refresh()
 
@@ -65,6 +71,9 @@ class ModelPicker(QWidget):
         self._groups = groups
         keep = self.library.entry(self._current) if self._current is not None else None
         lost = self._current if self._current is not None and keep is None else None
+        wanted = self.library.entry(self._wanted) if self._wanted is not None else None
+        if wanted is not None:
+            keep, lost, self._wanted = wanted, None, None
         self._quiet = True
         self.model_combo.clear()
         labels = distinct_labels({k: h[0].group_stem + (" (int8)" if h[0].int8 else "") for k, h in groups.items()},
@@ -101,13 +110,17 @@ class ModelPicker(QWidget):
             return
         current = self.current_entry()
         self._fill_directions(current.direction if current is not None else "")
-        self._sync()
+        self._sync(chosen=True)
 
-    def _sync(self) -> None:
+    def _sync(self, chosen: bool = False) -> None:
+        """Follow the combos; ``chosen``: the user (or a caller) picked it, so it is remembered."""
         if self._quiet:
             return
         data = self.direction_combo.currentData()
         path = Path(data) if data else None
+        if chosen and path is not None and self._settings_key:
+            self._wanted = None
+            view_support.settings().setValue(self._settings_key, str(path))
         if path != self._current:
             self._current = path
             self.entry_changed.emit(self.current_entry())
@@ -124,5 +137,5 @@ class ModelPicker(QWidget):
         self.model_combo.setCurrentIndex(self.model_combo.findData(_key(entry)))
         self._fill_directions(entry.direction)
         self._quiet = False
-        self._sync()
+        self._sync(chosen=True)
         return True

@@ -156,7 +156,7 @@ class TranslateView(QWidget):
         self.paste_button = make_button("Paste", "mdi6.content-paste", "Paste an image or a file path (Ctrl+V)",
                                         "Paste image")
         self.paste_button.clicked.connect(self.paste)
-        self.picker = ModelPicker(self.library)
+        self.picker = ModelPicker(self.library, settings_key="translate/model")
         self.picker.entry_changed.connect(lambda _e: self._request())
         self.picker.entry_lost.connect(self._model_lost)
         # a re-exported model (same file, new contents) is translated again

@@ -825,3 +825,21 @@ def test_the_pickers_name_models_as_the_models_view_does(make_window, qtbot, hom
     assert names == ["run — epoch 2", "run — epoch 4"]
     library = sorted(unique_labels(w.library.entries).values())
     assert sorted(n.split(" — ")[1] for n in library) == ["epoch 2", "epoch 2", "epoch 4", "epoch 4"]
+
+
+def test_the_chosen_model_and_direction_are_remembered_across_a_restart(make_window, qtbot, home):
+    for name in ("alpha", "beta"):
+        for direction in ("AtoB", "BtoA"):
+            translate_model(home / "exports" / f"{name}_{direction}.onnx", direction=direction)
+    chosen = home / "exports" / "beta_BtoA.onnx"
+    w = make_window()
+    wait_library(qtbot, w, 4)
+    view = w.show_view("translate")
+    assert view.picker.current_entry().path != chosen  # the first model, by default
+    assert view.select_model(chosen)
+    w.close()
+    again = make_window()
+    wait_library(qtbot, again, 4)
+    picker = again.show_view("translate").picker
+    assert picker.current_entry() is not None and picker.current_entry().path == chosen
+    assert picker.direction_combo.currentText().startswith("BtoA")
