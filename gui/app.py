@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     app.setApplicationName("gantrans")
     app.setOrganizationName("gantrans")
     app.setApplicationDisplayName("gantrans")
+    from gantrans.inference import cpu_tuning
     from gantrans_gui.main_window import MainWindow
 
+    cpu_tuning.IN_CHILD = True  # never import onnx in the window's process (see cpu_tuning)
     window = MainWindow()
     _install_excepthook(window)
     window.show()

@@ -355,13 +355,10 @@ def _is_generation_model(path: Path) -> bool:
     except OSError:
         return False
     if key not in _TASKS:
-        from gantrans.metadata import ModelContract
+        from gantrans.metadata import ModelContract, read_metadata_props
 
-        try:
-            import onnx
-
-            m = onnx.load(str(path), load_external_data=False)
-            c = ModelContract.from_metadata_props({p.key: p.value for p in m.metadata_props}, source=str(path))
+        try:  # the file's metadata only, without onnx (a large import that would stall the window)
+            c = ModelContract.from_metadata_props(read_metadata_props(path), source=str(path))
             _TASKS[key] = c is not None and c.task.startswith("generate")
         except Exception:  # noqa: BLE001 - an unreadable file is simply not offered
             _TASKS[key] = False

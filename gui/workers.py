@@ -125,7 +125,3 @@ def warm_up() -> None:
     import gantrans.inference  # noqa: F401
 
     Image.init()
-    try:  # opening a model on a CPU edits it with onnx first (cpu_tuning): a large import, done now
-        import onnx  # noqa: F401
-    except ImportError:  # a translate-only install without it opens models as they are
-        pass

@@ -143,3 +143,43 @@ def test_bench_infer_says_what_it_changed_at_load(tmp_path, capsys) -> None:
                  "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["results"]
     assert rows[0]["backend"] == "onnxruntime-fp32" and rows[0]["cpu_changes"] == ["space-to-depth last"]
+
+
+def test_a_process_that_must_not_stall_tunes_in_a_child_and_caches_it(tmp_path, monkeypatch) -> None:
+    """The desktop app sets IN_CHILD: the same bytes, computed by a child process (this one
+    already has onnx, so the switch is forced here), then read from the cache."""
+    import subprocess
+    import sys
+
+    path = _save(_translator(), tmp_path / "m.onnx")
+    here: list[str] = []
+    expected = cpu_tuning.tuned_model_bytes(path, here)
+    assert expected is not None and here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(cpu_tuning, "IN_CHILD", True)
+    monkeypatch.delitem(sys.modules, "onnx")
+    runs = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: runs.append(a) or real_run(*a, **k))
+    for _ in range(2):
+        said: list[str] = []
+        assert cpu_tuning.tuned_model_bytes(path, said) == expected and said == here
+    assert len(runs) == 1  # the second open came from the cache
+    assert sorted(p.suffix for p in cpu_tuning.cache_dir().iterdir()) == [".json", ".onnx"]
+    # a changed file is tuned again, not served stale
+    _save(_translator(out_channels=1), path)
+    assert cpu_tuning.tuned_model_bytes(path) != expected and len(runs) == 2
+
+
+def test_the_app_never_imports_onnx_to_open_a_model(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = _save(_translator(), tmp_path / "m.onnx")
+    code = ("import sys\nfrom gantrans.inference import cpu_tuning, session\ncpu_tuning.IN_CHILD = True\n"
+            f"s = session.open_session({path!r}, [session.CPU], session.SessionConfig())\n"
+            "print('onnx' in sys.modules)\n")
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
+    assert list((tmp_path / "cache").rglob("*.onnx"))  # and it was tuned all the same

@@ -21,16 +21,31 @@ change computes exactly the same numbers (tests compare the outputs), and each w
   within -127..127, so -128..126 still fits).
 
 Needs the ``onnx`` package (installed with training); without it models load as they are.
+
+A process that must never stall (the desktop app) sets :data:`IN_CHILD`: the rewrite then runs
+in a child process and is cached on disk. Importing ``onnx`` holds the interpreter lock for about
+0.8 s (``ml_dtypes``' module set-up), which froze the window even from a worker thread.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["has_amx_int8", "tune_for_cpu", "tuned_model_bytes"]
+__all__ = ["IN_CHILD", "has_amx_int8", "tune_for_cpu", "tuned_model_bytes"]
+
+#: Rewrite models in a child process (cached) instead of importing ``onnx`` here; see the module.
+IN_CHILD = False
+#: Bumped when a change to the rewrite makes cached results stale.
+TUNING_VERSION = 1
+#: Tuned models kept in the cache (newest first); they are as large as the models.
+CACHE_KEEP = 8
 
 #: ONNX Runtime's blocked fp32 layout: channels are processed 16 at a time.
 CHANNEL_BLOCK = 16
@@ -55,6 +70,10 @@ def tuned_model_bytes(path: str | os.PathLike, done: list[str] | None = None) ->
     """The model at ``path`` with the CPU changes, serialized; None when none applies or the
     ``onnx`` package is missing (the caller then opens the file itself). What was changed is
     appended to ``done`` (benchmarks say what they timed)."""
+    if IN_CHILD and "onnx" not in sys.modules:
+        import importlib.util
+
+        return _tuned_in_child(Path(path), done) if importlib.util.find_spec("onnx") is not None else None
     try:
         import onnx
     except ImportError:
@@ -194,3 +213,80 @@ def _weights_off_zero(model: Any) -> int:
         inits[zp_name].CopyFrom(numpy_helper.from_array(np.full(zp.shape, -1, np.int8), zp_name))
         count += 1
     return count
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gantrans" / "cpu-tuned"
+
+
+def _tuned_in_child(path: Path, done: list[str] | None) -> bytes | None:
+    """:func:`tuned_model_bytes` computed by ``python -m gantrans.inference.cpu_tuning`` and cached
+    by the file's identity (path, size, modification time), the CPU's AMX and the rewrite's version."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{has_amx_int8()}|{TUNING_VERSION}"
+                         .encode()).hexdigest()[:32]
+    folder = cache_dir()
+    model, note = folder / f"{key}.onnx", folder / f"{key}.json"
+    try:
+        applied = json.loads(note.read_text(encoding="utf-8"))
+        data = model.read_bytes() if applied else None
+    except (OSError, ValueError):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run([sys.executable, "-m", __name__, str(path), str(model)],
+                                  capture_output=True, text=True, timeout=600)
+            applied = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+        except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+            applied = None
+        if not isinstance(applied, list):
+            return None  # onnx missing or the file not readable: open it as it is
+        data = model.read_bytes() if applied and model.is_file() else None
+        if applied and data is None:
+            return None
+        try:
+            note.write_text(json.dumps(applied), encoding="utf-8")  # written last: marks the entry complete
+        except OSError:
+            pass
+        _prune(folder)
+    if done is not None and data is not None:
+        done.extend(str(x) for x in applied)
+    return data
+
+
+def _prune(folder: Path) -> None:
+    try:
+        notes = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in notes[CACHE_KEEP:]:
+        for f in (old, old.with_suffix(".onnx")):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m gantrans.inference.cpu_tuning MODEL OUT``: write the tuned model to OUT (when a
+    change applies) and print the list of changes as JSON; exit 1 without the ``onnx`` package."""
+    try:
+        import onnx
+    except ImportError:
+        return 1
+    from gantrans.fileio import atomic_write
+
+    model = onnx.load(argv[0])
+    applied = tune_for_cpu(model, amx_int8=has_amx_int8())
+    if applied:
+        with atomic_write(argv[1]) as fh:
+            fh.write(model.SerializeToString())
+    print(json.dumps(applied))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
