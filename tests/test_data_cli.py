@@ -142,3 +142,12 @@ def test_two_inputs_written_to_one_output_get_advice_that_can_work(tmp_path):
     with pytest.raises(ConfigError, match="rename one of them, or translate them in separate runs") as info:
         plan_jobs(items, tmp_path / "out", suffix="_t", fmt="png")
     assert "--suffix" not in str(info.value)
+
+
+def test_info_takes_a_built_in_name_as_its_help_says(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GANTRANS_DATA_DIR", str(tmp_path / "data"))
+    assert main(["data", "info", "smileys"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(str(tmp_path / "data")) and "format 'folder'" in out
+    assert main(["data", "info", str(tmp_path / "nope")]) == 1
+    assert "not a folder, nor a built-in data set (" in capsys.readouterr().err

@@ -128,7 +128,12 @@ def _info(args: argparse.Namespace) -> int:
 
     root = Path(args.data).expanduser()
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder")
+        from gantrans.data.builtin import materialise
+
+        builtins = get_registries().builtin_datasets
+        if args.data not in builtins.names():
+            raise DataError(f"{root}: not a folder, nor a built-in data set ({', '.join(builtins.names())})")
+        root = materialise(args.data, data_format=args.data_format)  # as 'train --data NAME' does
     fmts = ([get_registries().data_formats.get(args.data_format).obj] if args.data_format
             else find_formats(root))
     if not fmts:
