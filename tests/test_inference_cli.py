@@ -109,6 +109,18 @@ def test_generate_classes_grid_interpolate(tmp_path, monkeypatch, capsys):
     assert main(["generate", str(gen), "-n", "2", "--class", "fish"]) == 1
     assert "cat, dog" in capsys.readouterr().err
     assert main(["generate", str(gen), "-n", "6", "--seed", "1", "--grid", "-o", "grid.png"]) == 1  # exists
+    err = capsys.readouterr().err
+    assert "grid.png: already exists; pass --overwrite to replace it" in err
+    # refused before any image is made: the progress never started counting
+    ran = []
+    import gantrans.inference as inference
+
+    monkeypatch.setattr(inference.Generator, "generate", lambda *a, **k: ran.append(1) or [])
+    assert main(["generate", str(gen), "-n", "6", "--grid", "-o", "grid.png"]) == 1 and ran == []
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", str(gen), "-n", "0"]) == 2
+    assert "-n: must be at least 1, got 0" in capsys.readouterr().err
     van = generator_model(tmp_path / "v.onnx")
     assert main(["generate", str(van), "-n", "4", "--seed", "3", "--grid", "-o", "v.png"]) == 0
 

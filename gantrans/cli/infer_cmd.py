@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,7 +69,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="sample images from an exported generator",
                        description="Sample images from a vanilla or class-conditional ONNX generator.")
     p.add_argument("model", metavar="MODEL.onnx")
-    p.add_argument("-n", type=int, default=64, help="number of images (default 64)")
+    p.add_argument("-n", type=_at_least_one, default=64, help="number of images (default 64)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     p.add_argument("--class", dest="cls", default=None, metavar="NAME|ID",
                    help="class for a conditional model (default: every class in turn)")
@@ -76,7 +77,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--interpolate", nargs=2, type=int, default=None, metavar=("SEED_A", "SEED_B"),
                    help="walk the latent space from SEED_A to SEED_B")
-    p.add_argument("--steps", type=int, default=8, help="interpolation steps (default 8)")
+    p.add_argument("--steps", type=_at_least_one, default=8, help="interpolation steps (default 8)")
     p.add_argument("-o", "--out", default=None, metavar="OUT",
                    help="output folder (default ./generated/), or the .png file with --grid")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
@@ -189,12 +190,23 @@ def _translate(args: argparse.Namespace) -> int:
     return stopper.exit_code if stopper.requested else 0
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a count of 1 or more (a usage error, exit 2, otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
-    from gantrans.fileio import check_output_folder, safe_name
+    from gantrans.fileio import OVERWRITE_HINT, check_output_folder, safe_name
     from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
@@ -203,6 +215,22 @@ def _generate(args: argparse.Namespace) -> int:
     gen = Generator(model)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     label = gen.class_id(args.cls) if args.cls is not None else None
+    stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}" if args.interpolate else f"seed{seed}"
+    # Where the images go is checked before they are made: a refusal costs no generating.
+    if args.grid:
+        out = Path(args.out) if args.out else Path("generated") / f"{stem}_grid.png"
+        if out.is_dir() or (args.out and out.suffix == ""):
+            out = out / f"{stem}_grid.png"
+        if out.suffix.lower() != ".png":
+            raise ConfigError(f"{out}: a grid is written as PNG; name it .png")
+        check_output_folder(out.parent, "-o")
+        if os.path.lexists(out) and not args.overwrite:
+            raise ConfigError(f"{out}: already exists; {OVERWRITE_HINT}")
+    else:
+        outdir = Path(args.out) if args.out else Path("generated")
+        if outdir.suffix.lower() in (".png", ".jpg", ".webp") and not outdir.is_dir():
+            raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
+        check_output_folder(outdir, "-o")
     reporter = events.active()
     total = args.steps if args.interpolate else args.n
     reporter.start("generate", total=total, unit="image")
@@ -219,22 +247,14 @@ def _generate(args: argparse.Namespace) -> int:
         with stopper:
             if args.interpolate:
                 images = gen.interpolate(args.interpolate[0], args.interpolate[1], args.steps, label=label, **common)
-                stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}"
             else:
                 images = gen.generate(args.n, seed=seed, labels=label, **common)
-                stem = f"seed{seed}"
     except Cancelled:
         if not stopper.requested:
             raise
         console.say("cancelled: nothing written")
         return stopper.exit_code
     if args.grid:
-        out = Path(args.out) if args.out else Path("generated") / f"{stem}_grid.png"
-        if out.is_dir() or (args.out and out.suffix == ""):
-            out = out / f"{stem}_grid.png"
-        if out.suffix.lower() != ".png":
-            raise ConfigError(f"{out}: a grid is written as PNG; name it .png")
-        check_output_folder(out.parent, "-o")
         nrow = args.nrow or (args.steps if args.interpolate else
                              (len(gen.class_names) if gen.conditional and label is None and gen.class_names
                               else None))
@@ -242,10 +262,6 @@ def _generate(args: argparse.Namespace) -> int:
         console.say(str(out))
         reporter.result(files=[out], figures={"images": len(images), "seed": seed})
         return 0
-    outdir = Path(args.out) if args.out else Path("generated")
-    if outdir.suffix.lower() in (".png", ".jpg", ".webp") and not outdir.is_dir():
-        raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
-    check_output_folder(outdir, "-o")
     written = []
     with stopper:
         for k, img in enumerate(images):
