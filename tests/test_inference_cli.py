@@ -50,6 +50,23 @@ def test_translate_folder_tree_with_a_bad_file(tree, capsys):
         assert im.size == (17, 33)
 
 
+def test_translate_skip_existing_continues_an_unfinished_run(tree, capsys):
+    root, model = tree
+    assert main(["translate", str(model), "photos", "-o", "out", "--no-progress"]) == 0  # a.png, b.jpg
+    (root / "out" / "b.jpg").unlink()  # as if cancelled after a.png
+    before = (root / "out" / "a.png").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["translate", str(model), "photos", "-o", "out", "--no-progress"]) == 1  # a.png exists
+    assert "a.png: already exists" in capsys.readouterr().err
+    (root / "out" / "b.jpg").unlink()
+    assert main(["translate", str(model), "photos", "-o", "out", "--no-progress", "--skip-existing"]) == 0
+    out = capsys.readouterr().out
+    assert "skipping 1 input(s) whose output exists" in out and "1 written" in out and "1 skipped" in out
+    assert (root / "out" / "b.jpg").is_file() and (root / "out" / "a.png").stat().st_mtime_ns == before
+    assert main(["translate", str(model), "photos", "-o", "out", "--skip-existing", "--overwrite"]) == 1
+    assert "ask for opposite things" in capsys.readouterr().err
+
+
 def test_translate_without_recursion_default_outdir_and_glob(tree, capsys):
     root, model = tree
     assert main(["translate", str(model), "photos", "--no-progress", "--format", "png", "--suffix", "_x"]) == 0

@@ -45,6 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="images per model run (same size only)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave out inputs whose output file exists (continue a cancelled run)")
     p.add_argument("--tile", type=int, default=None, metavar="N",
                    help="force N-pixel tiles (0: never tile; default: automatic)")
     p.add_argument("--tile-overlap", type=int, default=None, metavar="N", help="tile overlap in pixels")
@@ -112,8 +114,10 @@ def _notes(model) -> None:
 
 def _translate(args: argparse.Namespace) -> int:
     from gantrans.cli.cancel import CancelOnSignal
-    from gantrans.errors import Cancelled
+    from gantrans.errors import Cancelled, ConfigError
     from gantrans.fileio import check_output_folder
+    if args.skip_existing and args.overwrite:
+        raise ConfigError("--skip-existing and --overwrite ask for opposite things; pass one of them")
     from gantrans.inference import (
         CancelToken,
         Overrides,
@@ -142,6 +146,12 @@ def _translate(args: argparse.Namespace) -> int:
         print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
         return 1
     jobs = plan_jobs(items, outdir, suffix=args.suffix, fmt=args.format)
+    skipped = 0
+    if args.skip_existing:
+        kept = [j for j in jobs if not os.path.lexists(j.dst)]
+        skipped, jobs = len(jobs) - len(kept), kept
+        if skipped:
+            console.say(f"skipping {skipped} input(s) whose output exists in {outdir}")
     reporter = events.active()
     reporter.start("translate", total=len(jobs), unit="image")
 
@@ -169,12 +179,14 @@ def _translate(args: argparse.Namespace) -> int:
         if not stopper.requested:
             raise
         written = [j.dst for j in jobs if j.dst.is_file() and j.dst.stat().st_mtime >= started - 1]
-        console.say(f"cancelled: {len(written)} of {len(jobs)} written to {outdir}")
+        console.say(f"cancelled: {len(written)} of {len(jobs)} written to {outdir}; the same command with "
+                    f"--skip-existing continues")
         reporter.result(files=written, figures={"written": len(written), "total": len(jobs), "cancelled": True})
         return stopper.exit_code
     finally:
         bar.close()
-    console.say(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed")
+    console.say(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed"
+                + (f", {skipped} skipped (output exists)" if skipped else ""))
     reporter.result(files=report.written, figures={"written": len(report.written), "failed": len(report.failed),
                                                    "total": len(jobs), "seconds": round(time.time() - started, 3)})
     if report.failed:
