@@ -253,11 +253,12 @@ class FolderDataset(GanDataset):
 
 
 def image_files(dataset: Any) -> list[str]:
-    """Every image file a built-in data set reads (for checks over the whole set)."""
+    """The image files whose sizes a built-in data set's items take (for checks over the whole
+    set): both domains of unpaired data, a pair's input (its target is resized to it)."""
     files: list[str] = []
     files += list(getattr(dataset, "files_a", []) or []) + list(getattr(dataset, "files_b", []) or [])
     files += list(getattr(dataset, "files", []) or [])
-    files += [p for pair in getattr(dataset, "pairs", []) or [] for p in pair]
+    files += [pair[0] for pair in getattr(dataset, "pairs", []) or []]
     files += [path for path, _label in getattr(dataset, "items", []) or []]
     return files
 
