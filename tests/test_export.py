@@ -327,3 +327,16 @@ def test_export_into_a_file_is_refused_before_anything_is_written(cyclegan_run: 
     with pytest.raises(ConfigError, match=r"taken: is a file, not a folder; choose another --out folder"):
         export_run(cyclegan_run, out_dir=taken, progress=lambda m: None)
     assert taken.read_text() == "not a folder" and not list(tmp_path.glob(".taken*"))
+
+
+def test_the_wrong_kind_of_source_is_named_for_what_it_is(tmp_path):
+    from gantrans.export import export_run
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"an exported model")
+    with pytest.raises(ExportError, match=r"m\.onnx: already an ONNX model; translate with it"):
+        export_run(model, out_dir=tmp_path / "out")
+    (tmp_path / "my data").mkdir()
+    with pytest.raises(ExportError, match=r"my data: not a run folder \(no config\.json\)"):
+        export_run(tmp_path / "my data", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

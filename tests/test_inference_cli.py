@@ -154,6 +154,11 @@ def test_info_json_and_text(tmp_path, capsys):
     assert main(["info", str(plain)]) == 0
     out = capsys.readouterr().out
     assert "none (probed" in out and "CPUExecutionProvider" in out
+    gen = generator_model(tmp_path / "g.onnx", class_names=["cat", "dog"], size=8)
+    assert main(["info", str(gen)]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and "direction:" not in out and "channels:   out 3" in out
+    assert "classes:    cat, dog" in out
 
 
 def test_bench_infer_smoke(tmp_path, capsys, monkeypatch):

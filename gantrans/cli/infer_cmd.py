@@ -359,9 +359,14 @@ def _info(args: argparse.Namespace) -> int:
     print(f"model:      {info['path']}")
     print(f"metadata:   {'gantrans' if info['has_gantrans_metadata'] else 'none (probed; defaults apply)'}")
     print(f"task:       {info['task']}")
-    if info["direction"] or info["source_domain"]:
-        print(f"direction:  {info['direction']} ({info['source_domain']} -> {info['target_domain']})")
-    print(f"channels:   in {info['in_channels']}, out {info['out_channels']}")
+    generates = str(info["task"] or "").startswith("generate")
+    if not generates and (info["direction"] or info["source_domain"]):
+        domains = f" ({info['source_domain']} -> {info['target_domain']})" if info["source_domain"] else ""
+        print(f"direction:  {info['direction']}{domains}")
+    if generates:  # its input is a latent vector (and a class), not an image
+        print(f"channels:   out {info['out_channels']}")
+    else:
+        print(f"channels:   in {info['in_channels']}, out {info['out_channels']}")
     print(f"range:      {info['value_range'][0]:g}..{info['value_range'][1]:g}")
     size = f"fixed {info['fixed_size']}px" if info["fixed_size"] else \
         f"multiple of {info['size_multiple']}, min {info['min_size']}"

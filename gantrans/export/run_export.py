@@ -8,6 +8,7 @@ and only then renamed into place. Existing exports are replaced only when asked.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,12 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     and thrown away (``gantrans eval RUN``) is not one the run should list.
     """
     source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".onnx":
+        raise ExportError(f"{source}: already an ONNX model; translate with it ('gantrans translate "
+                          f"{shlex.quote(str(source))} IMAGES'), or export a run folder or a .pt checkpoint")
+    if source.is_dir() and not R.is_run_dir(source) and not (source / R.CHECKPOINTS_DIR).is_dir():
+        raise ExportError(f"{source}: not a run folder (no {R.CONFIG_FILE}); pass a run (runs/NAME) "
+                          f"or a .pt checkpoint file")
     try:
         ckpt = load_checkpoint(source, checkpoint)
     except CheckpointError as exc:
