@@ -151,3 +151,15 @@ def test_info_takes_a_built_in_name_as_its_help_says(tmp_path, capsys, monkeypat
     assert out.startswith(str(tmp_path / "data")) and "format 'folder'" in out
     assert main(["data", "info", str(tmp_path / "nope")]) == 1
     assert "not a folder, nor a built-in data set (" in capsys.readouterr().err
+
+
+def test_a_single_class_folder_is_said_to_be_one(tmp_path, capsys):
+    from PIL import Image
+
+    (tmp_path / "onecls" / "train" / "circle").mkdir(parents=True)
+    for k in range(3):
+        Image.new("RGB", (8, 8)).save(tmp_path / "onecls" / "train" / "circle" / f"{k}.png")
+    assert main(["data", "info", str(tmp_path / "onecls")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'onecls' / 'train'} has one class folder (circle/): class-labelled data needs 2 or more" in err
+    assert "expected layout:" in err

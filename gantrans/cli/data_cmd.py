@@ -137,7 +137,9 @@ def _info(args: argparse.Namespace) -> int:
     fmts = ([get_registries().data_formats.get(args.data_format).obj] if args.data_format
             else find_formats(root))
     if not fmts:
-        raise DataError(f"{root}: no images in a layout gantrans recognises (see 'gantrans data list')")
+        from gantrans.data import wrong_layout
+
+        raise DataError(wrong_layout(root, [], None))
     fmt = fmts[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)

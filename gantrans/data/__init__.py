@@ -76,7 +76,22 @@ def wrong_layout(root: Path, found: list[Any], accepted: list[str] | None) -> st
         two = [p for p in folders if p not in ("train", "test", "val")]
         if len(two) == 2:
             hint = (f"\n  to use {two[0]}/ and {two[1]}/ as the two domains, rename them trainA/ and trainB/")
+    if not found:
+        hint += _one_class_hint(root)
     return f"{head}{hint}\nexpected layout:\n{layout_help(kinds)}"
+
+
+def _one_class_hint(root: Path) -> str:
+    """A folder of class folders with only one of them looks like nothing: say what it is."""
+    from gantrans.data.formats import iter_images, subfolders
+
+    for base in (root / "train", root):
+        classes = subfolders(base) if base.is_dir() else []
+        if len(classes) == 1 and next(iter_images(classes[0]), None) is not None \
+                and next(iter_images(base, recursive=False), None) is None:
+            return (f"\n  {base} has one class folder ({classes[0].name}/): class-labelled data needs 2 or "
+                    f"more; for unlabelled (vanilla) data put the images in {base}/ itself")
+    return ""
 
 
 def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str], data_format: str | None = None,
