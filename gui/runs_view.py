@@ -464,13 +464,11 @@ class RunsView(QWidget):
         for run in self.runs():
             st = run_status(run)
             cfg = _safe_config(run)
-            item = QTreeWidgetItem([run.name, str(st.get("recipe") or cfg.get("recipe", "")),
-                                    str(st.get("state", "")), progress_text(st)])
+            item = QTreeWidgetItem([run.name, str(st.get("recipe") or cfg.get("recipe", "")), "", ""])
             item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
             item.setToolTip(0, str(run.path))
-            for column in (1, 2, 3):  # a narrow list cuts them ("step 10/10 · epoc…")
-                item.setToolTip(column, item.text(column))
-            item.setForeground(2, QColor(state_colour(st.get("state"), self.palette())))
+            item.setToolTip(1, item.text(1))
+            self._fill_row(item, st)
             self.run_list.addTopLevelItem(item)
             if current is not None and run.path.resolve() == current:
                 select = item
@@ -486,6 +484,14 @@ class RunsView(QWidget):
         self.run_list.blockSignals(False)
         if chosen is not None:
             self._run_chosen(chosen)
+
+    def _fill_row(self, item: QTreeWidgetItem, st: dict[str, Any]) -> None:
+        """A run's state and progress in the list (the selected one's kept current by ``poll``)."""
+        item.setText(2, str(st.get("state", "")))
+        item.setText(3, progress_text(st))
+        for column in (2, 3):  # a narrow list cuts them ("step 10/10 · epoc…")
+            item.setToolTip(column, item.text(column))
+        item.setForeground(2, QColor(state_colour(st.get("state"), self.palette())))
 
     def select_run(self, path: str | Path) -> bool:
         target = Path(path).resolve()
@@ -561,6 +567,9 @@ class RunsView(QWidget):
             self.show_run(run)
             return
         st = self._status = run_status(run)
+        row = self.run_list.currentItem()
+        if row is not None and Path(row.data(0, Qt.ItemDataRole.UserRole)).resolve() == run.path.resolve():
+            self._fill_row(row, st)  # the list shows what the panel shows, not 3 s behind
         if self.watch is not None and self.watch.poll():
             self.curves.redraw()
         # folders and summaries are listed again only when the status says something moved

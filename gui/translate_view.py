@@ -157,7 +157,7 @@ class TranslateView(QWidget):
                                         "Paste image")
         self.paste_button.clicked.connect(self.paste)
         self.picker = ModelPicker(self.library, settings_key="translate/model")
-        self.picker.entry_changed.connect(lambda _e: self._request())
+        self.picker.entry_changed.connect(self._model_chosen)
         self.picker.entry_lost.connect(self._model_lost)
         # a re-exported model (same file, new contents) is translated again
         self.library.changed.connect(lambda: self._request() if self.outcome is not None or self._running else None)
@@ -497,6 +497,11 @@ class TranslateView(QWidget):
             return
         self.info.setText(f"Failed: {workers.one_line(exc)}")
         self.window_.show_error(workers.one_line(exc), workers.details(exc))
+
+    def _model_chosen(self, entry) -> None:
+        # the status bar names the chosen model at once, not only after its first translation
+        self.window_.set_status(model=entry.display_name if entry is not None else "No model")
+        self._request()
 
     def _show(self, outcome: TranslateOutcome, image: QImage, cached: bool) -> None:
         self.outcome, self.after = outcome, image

@@ -842,4 +842,5 @@ def test_the_chosen_model_and_direction_are_remembered_across_a_restart(make_win
     wait_library(qtbot, again, 4)
     picker = again.show_view("translate").picker
     assert picker.current_entry() is not None and picker.current_entry().path == chosen
+    assert again.status_model.text() == picker.current_entry().display_name  # before any translation
     assert picker.direction_combo.currentText().startswith("BtoA")

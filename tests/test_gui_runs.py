@@ -232,3 +232,17 @@ def test_two_exports_with_one_file_name_are_told_apart(qtbot, tmp_path):
     assert rows == {("demo_G.onnx", "exports", "50"), ("demo_G.onnx", "exports2", "20")}
     assert {table.item(r, 0).toolTip() for r in range(2)} == {str(tmp_path / f / "demo_G.onnx")
                                                                for f in ("exports", "exports2")}
+
+
+def test_the_list_row_of_the_shown_run_follows_each_poll(qtbot, tmp_path):
+    from gantrans import runs as R
+
+    run = make_run(tmp_path / "runs")
+    _window, view = _view(qtbot, tmp_path / "runs")
+    view.list_timer.stop()  # only the 1 s poll may update it now
+    writer = R.StatusWriter(run, interval=0)
+    writer.update(force=True, state="finished", step=30, total_steps=30, epoch=3, total_epochs=3)
+    view.poll()
+    row = view.run_list.currentItem()
+    assert (row.text(2), row.text(3)) == ("finished", "step 30/30 · epoch 3/3")
+    assert row.text(3) == view.progress.format()  # the list says what the panel says
