@@ -47,8 +47,6 @@ def parse_event(line: str) -> tuple[str, dict[str, Any]] | None:
     return ev.event, dict(ev.data)
 
 
-
-
 class JobRunner(QObject):
     """One child ``gantrans`` process; signals per event type, then ``finished(exit_code)``.
 

@@ -10,7 +10,6 @@ with the same losses an uninterrupted run would have logged (bitwise on the same
 from __future__ import annotations
 
 import datetime as _dt
-import itertools
 import json
 import os
 import shlex
@@ -97,14 +96,14 @@ def _claim_run_dir(runs_dir: Path, name: str) -> str:
 
     Creating is claiming: of two trainings started in the same second, each gets its own folder.
     """
-    for k in itertools.count(1):
-        candidate = name if k == 1 else f"{name}-{k}"
+    candidate, k = name, 1
+    while True:
         try:
             (runs_dir / candidate).mkdir(parents=True)
+            return candidate
         except FileExistsError:
-            continue
-        return candidate
-    raise AssertionError("unreachable")
+            k += 1
+            candidate = f"{name}-{k}"
 
 
 def resume_config(path: str | Path,
