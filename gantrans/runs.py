@@ -678,10 +678,7 @@ class RunDir:
         cached = self._sidecars.get(side.name)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        try:
-            data = json.loads(side.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            data = None
+        data = _read_json(side)
         data = data if isinstance(data, dict) else {}
         self._sidecars[side.name] = (stamp, data)
         return data

@@ -217,10 +217,10 @@ class JobRunner(QObject):
             text = raw.decode("utf-8", "replace").rstrip("\r")
             if channel == QProcess.ProcessChannel.StandardOutput:
                 self._line(text)
-            elif self._events and cli_error(text) is not None:
+            elif self._events and (message := cli_error(text)) is not None:
                 # the error event says it: one line, once, through ``error`` (kept for a child
                 # that died before it could send the event)
-                self._error_lines.append(cli_error(text))
+                self._error_lines.append(message)
             elif text.strip():
                 self.output.emit(text)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,9 +178,7 @@ def distinct_labels(labels: dict[Any, str], entries: dict[Any, ModelEntry]) -> d
     repeats gets its model's epoch, then, if it still repeats, the model's folder."""
     labels = dict(labels)
     for _ in range(2):
-        counts: dict[str, int] = {}
-        for label in labels.values():
-            counts[label] = counts.get(label, 0) + 1
+        counts = Counter(labels.values())
         for key, e in entries.items():
             if counts[labels[key]] > 1:
                 epoch = e.provenance.get("epoch")

@@ -51,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
         sheet = Path(args.sheet).expanduser()
         if sheet.suffix.lower() != ".png":
             raise ConfigError(f"{sheet}: a contact sheet is written as PNG; name it .png")
-        if sheet.is_dir() or (sheet.exists() and not args.overwrite):
-            raise ConfigError(f"{sheet}: already exists; {OVERWRITE_HINT}" if not sheet.is_dir()
-                              else f"{sheet}: is a folder; name the sheet's file, e.g. {sheet / 'sheet.png'}")
+        if sheet.is_dir():
+            raise ConfigError(f"{sheet}: is a folder; name the sheet's file, e.g. {sheet / 'sheet.png'}")
+        if sheet.exists() and not args.overwrite:
+            raise ConfigError(f"{sheet}: already exists; {OVERWRITE_HINT}")
     pairs = find_test_pairs(args.data, args.split, args.reverse)
     reporter = events.active()
     reporter.start("eval", total=len(pairs), unit="image")

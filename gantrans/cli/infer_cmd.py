@@ -116,8 +116,6 @@ def _translate(args: argparse.Namespace) -> int:
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
     from gantrans.fileio import check_output_folder
-    if args.skip_existing and args.overwrite:
-        raise ConfigError("--skip-existing and --overwrite ask for opposite things; pass one of them")
     from gantrans.inference import (
         CancelToken,
         Overrides,
@@ -131,6 +129,8 @@ def _translate(args: argparse.Namespace) -> int:
     )
     from gantrans.inference.memory import parse_bytes
 
+    if args.skip_existing and args.overwrite:
+        raise ConfigError("--skip-existing and --overwrite ask for opposite things; pass one of them")
     overrides = Overrides(value_range=parse_value_range(args.value_range) if args.value_range else None,
                           channels=args.channels, size_multiple=args.size_multiple)
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads, overrides=overrides)

@@ -69,9 +69,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--lr-policy", choices=("linear", "step", "cosine"))
-    o.add_argument("--n-epochs", type=int, metavar="N", help="epochs at the initial learning rate (default: the first half of the run, "
-                                                                    "100 of the default 200)")
-    o.add_argument("--n-epochs-decay", type=int, metavar="N", help="epochs of linear decay to zero (default: the rest of the run)")
+    o.add_argument("--n-epochs", type=int, metavar="N",
+                   help="epochs at the initial learning rate (default: the first half of the run, 100 of 200)")
+    o.add_argument("--n-epochs-decay", type=int, metavar="N",
+                   help="epochs of linear decay to zero (default: the rest of the run)")
     o.add_argument("--lr-decay-iters", type=int, metavar="N", help="step policy: epochs between /10 (default 50)")
     o.add_argument("--skip-nonfinite", action="store_true", help="skip batches with NaN/Inf losses instead of stopping")
     r = p.add_argument_group("outputs")

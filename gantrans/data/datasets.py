@@ -87,6 +87,10 @@ class GanDataset(Dataset):
     def __len__(self) -> int:
         raise NotImplementedError
 
+    def image_files(self) -> list[str]:
+        """The files whose sizes its items take (for checks over the whole set; [] checks nothing)."""
+        return []
+
     def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -163,6 +167,9 @@ class UnpairedDataset(GanDataset):
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))
 
+    def image_files(self) -> list[str]:
+        return [*self.files_a, *self.files_b]
+
     def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         a_path = self.files_a[index % len(self.files_a)]
         b_index = index % len(self.files_b) if self.serial else int(rng.integers(len(self.files_b)))
@@ -184,6 +191,9 @@ class PairedDataset(GanDataset):
 
     def __len__(self) -> int:
         return len(self.pairs)
+
+    def image_files(self) -> list[str]:
+        return [a for a, _b in self.pairs]  # a target is resized to its input
 
     def _pair(self, index: int) -> tuple[Any, Any]:
         a_path, b_path = self.pairs[index]
@@ -227,6 +237,9 @@ class LabelledDataset(GanDataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def image_files(self) -> list[str]:
+        return [path for path, _label in self.items]
+
     def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         path, label = self.items[index]
         (image,) = apply(self.transform, self._load(path))
@@ -246,21 +259,13 @@ class FolderDataset(GanDataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def image_files(self) -> list[str]:
+        return list(self.files)
+
     def _item(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         path = self.files[index]
         (image,) = apply(self.transform, self._load(path))
         return {"image": image, "path": path}
-
-
-def image_files(dataset: Any) -> list[str]:
-    """The image files whose sizes a built-in data set's items take (for checks over the whole
-    set): both domains of unpaired data, a pair's input (its target is resized to it)."""
-    files: list[str] = []
-    files += list(getattr(dataset, "files_a", []) or []) + list(getattr(dataset, "files_b", []) or [])
-    files += list(getattr(dataset, "files", []) or [])
-    files += [pair[0] for pair in getattr(dataset, "pairs", []) or []]
-    files += [path for path, _label in getattr(dataset, "items", []) or []]
-    return files
 
 
 def check_one_size(dataset: Any, size_multiple: int, preprocess: str = "none") -> None:
@@ -271,7 +276,8 @@ def check_one_size(dataset: Any, size_multiple: int, preprocess: str = "none") -
 
     m = max(int(size_multiple), 1)
     first: tuple[str, tuple[int, int]] | None = None
-    for path in image_files(dataset):
+    files = dataset.image_files() if callable(getattr(dataset, "image_files", None)) else []  # a plugin's own set
+    for path in files:
         try:
             info = probe_image(path)
         except ImageError:
@@ -284,4 +290,3 @@ def check_one_size(dataset: Any, size_multiple: int, preprocess: str = "none") -
                             f"{first[1][0]}x{first[1][1]} and {path} is {size[0]}x{size[1]} (after rounding to "
                             f"multiples of {m}); use --preprocess resize_and_crop or crop, or make the images "
                             f"one size")
-

@@ -75,18 +75,25 @@ def tuned_model_bytes(path: str | os.PathLike, done: list[str] | None = None) ->
 
         return _tuned_in_child(Path(path), done) if importlib.util.find_spec("onnx") is not None else None
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError:
         return None
     try:
-        model = onnx.load(str(Path(path)))
-        applied = tune_for_cpu(model, amx_int8=has_amx_int8())
-        data = model.SerializeToString() if applied else None
+        data, applied = _tune_file(path)
     except Exception:  # noqa: BLE001 - a file ONNX Runtime will judge, or over protobuf's 2 GB: as it is
         return None
     if done is not None:
         done.extend(applied)
     return data
+
+
+def _tune_file(path: str | os.PathLike) -> tuple[bytes | None, list[str]]:
+    """The tuned model serialized (None when no change applies) and what was changed."""
+    import onnx
+
+    model = onnx.load(str(Path(path)))
+    applied = tune_for_cpu(model, amx_int8=has_amx_int8())
+    return (model.SerializeToString() if applied else None), applied
 
 
 def tune_for_cpu(model: Any, *, amx_int8: bool) -> list[str]:
@@ -273,17 +280,15 @@ def _prune(folder: Path) -> None:
 def _main(argv: list[str]) -> int:
     """``python -m gantrans.inference.cpu_tuning MODEL OUT``: write the tuned model to OUT (when a
     change applies) and print the list of changes as JSON; exit 1 without the ``onnx`` package."""
-    try:
-        import onnx
-    except ImportError:
-        return 1
     from gantrans.fileio import atomic_write
 
-    model = onnx.load(argv[0])
-    applied = tune_for_cpu(model, amx_int8=has_amx_int8())
-    if applied:
+    try:
+        data, applied = _tune_file(argv[0])
+    except ImportError:
+        return 1
+    if data is not None:
         with atomic_write(argv[1]) as fh:
-            fh.write(model.SerializeToString())
+            fh.write(data)
     print(json.dumps(applied))
     return 0
 
