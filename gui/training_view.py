@@ -10,6 +10,7 @@ the run from it.
 from __future__ import annotations
 
 import html
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ from gantrans_gui.training_jobs import TrainingJob, report_job_failure, training
 NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
 #: Network options the built-in recipes set themselves (refused as ROLE.OPTION).
 PASSED_BY_RECIPE = frozenset({"in_channels", "out_channels", "latent_size", "num_classes", "image_size", "n_layers"})
+#: The form's run fields as the last Start left them (a JSON object), and the data last trained on.
+FORM_KEY = "training/form"
+RECENT_DATA_KEY = "training/recent_data"
+MAX_RECENT_DATA = 10
 
 
 class TrainingView(QWidget):
@@ -142,6 +147,7 @@ class TrainingView(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.show_run_button.clicked.connect(self._show_in_runs)
         self.catalog.changed.connect(self._catalog_changed)
+        self._remembered_recipe = self._restore_form()
         self._catalog_changed()
         self._set_buttons()
 
@@ -230,12 +236,15 @@ class TrainingView(QWidget):
         self.recipe_box.blockSignals(False)
         if not cat.recipes:
             self.recipe_about.setText(self.catalog.error or "Reading the installed recipes…")
+        if not current and self._remembered_recipe:  # the first list read: the last Start's recipe
+            current = self._remembered_recipe
+            self._remembered_recipe = "" if cat.recipes else current
         k = self.recipe_box.findText(current)
         self.recipe_box.setCurrentIndex(k if k >= 0 else 0)
         self._recipe_chosen()
         names = [self.data_edit.itemText(i) for i in range(self.data_edit.count())]
         typed = self.data_edit.currentText()
-        for ds in cat.datasets:
+        for ds in [*view_support.get_list(RECENT_DATA_KEY), *cat.datasets]:
             if ds not in names:
                 self.data_edit.addItem(ds)
         self.data_edit.setCurrentText(typed)  # built-in names are offered, never picked for the user
@@ -482,6 +491,7 @@ class TrainingView(QWidget):
                 self.name_edit.setFocus()
             return
         self._remember_runs_folder(run_dir.parent)
+        self._remember_form()
         self._begin(self.jobs.start(self.train_args(), run_dir))
 
     def resume(self) -> None:
@@ -593,6 +603,50 @@ class TrainingView(QWidget):
         self.resume_button.setEnabled(self.job is not None and not running and self.job.exit_code not in (0, None)
                                       and not any(j.run_dir == self.job.run_dir for j in self.jobs.running()))
         self.show_run_button.setEnabled(self.job is not None)
+
+    def _form_fields(self) -> dict[str, Any]:
+        """The run fields a Start remembers, by the name they are saved under."""
+        return {"device": self.device_box, "precision": self.precision_box, "epochs": self.epochs,
+                "max_steps": self.max_steps, "batch_size": self.batch_size, "crop_size": self.crop_size,
+                "max_items": self.max_items, "workers": self.workers, "log_every": self.log_every}
+
+    def _remember_form(self) -> None:
+        """What this Start used fills the next form: a user's second run rarely starts from scratch.
+
+        The recipe's options are not kept: the preset box and Defaults say what they are, and a
+        value carried over silently from another run would be a surprise.
+        """
+        saved: dict[str, Any] = {"recipe": self.recipe_box.currentText()}
+        for key, w in self._form_fields().items():
+            saved[key] = w.currentText() if isinstance(w, QComboBox) else w.value()
+        view_support.settings().setValue(FORM_KEY, json.dumps(saved))
+        data = self.data_edit.currentText().strip()
+        if data not in self.catalog.catalog.datasets:
+            data = str(Path(data).expanduser().resolve())
+            recent = [d for d in view_support.get_list(RECENT_DATA_KEY) if d != data]
+            view_support.set_list(RECENT_DATA_KEY, [data, *recent][:MAX_RECENT_DATA])
+            if self.data_edit.findText(data) < 0:
+                self.data_edit.insertItem(0, data)
+
+    def _restore_form(self) -> str:
+        """Set the run fields the last Start used; return its recipe (chosen once the list is read).
+
+        A value that no longer fits its field (a choice that is gone, a number out of range) is
+        left at the field's default.
+        """
+        try:
+            saved = json.loads(str(view_support.settings().value(FORM_KEY, "{}")))
+        except ValueError:
+            saved = {}
+        if not isinstance(saved, dict):
+            return ""
+        for key, w in self._form_fields().items():
+            value = saved.get(key)
+            if isinstance(w, QComboBox) and isinstance(value, str) and w.findText(value) >= 0:
+                w.setCurrentText(value)
+            elif isinstance(w, QSpinBox) and type(value) is int and w.minimum() <= value <= w.maximum():
+                w.setValue(value)
+        return str(saved.get("recipe") or "")
 
     def _remember_runs_folder(self, folder: Path) -> None:
         folders = view_support.get_list(FOLDERS_KEY)

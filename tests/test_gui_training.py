@@ -70,6 +70,21 @@ def test_train_from_the_form_then_export_into_the_library(qtbot, gui, tmp_path):
     fill_tiny_pix2pix(training, tmp_path / "runs", "tiny", epochs=1)
     training.start_button.click()
     assert training.job is not None and not training.start_button.isEnabled()
+
+    # the next form starts from what this Start used: recipe and run fields (not the name)
+    data_dir = tmp_path / "my data"
+    data_dir.mkdir()
+    training.data_edit.setCurrentText(str(data_dir))  # as if this had been trained on: listed first
+    training._remember_form()
+    again = TrainingView(window)
+    qtbot.addWidget(again)
+    assert again.recipe_box.currentText() == "pix2pix"
+    assert (again.device_box.currentText(), again.precision_box.currentText()) == ("cpu", "fp32")
+    assert [again.crop_size.value(), again.max_items.value(), again.batch_size.value(), again.workers.value(),
+            again.log_every.value(), again.epochs.value()] == [32, 4, 2, 0, 1, 1]
+    assert again.data_edit.itemText(0) == str(data_dir) and again.data_edit.currentText() == ""
+    assert again.name_edit.text() == "" and "ngf" not in again.option_values()
+
     qtbot.waitUntil(lambda: training.state in ("finished", "failed"), timeout=240000)
     assert training.state == "finished", "\n".join(training.job.output[-30:])
     assert training.progress.value() == training.progress.maximum()
