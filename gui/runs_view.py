@@ -80,6 +80,14 @@ def progress_text(st: dict[str, Any]) -> str:
     return text
 
 
+def progress_short(st: dict[str, Any]) -> str:
+    """The run list's narrow column: a percentage where the length is known, else the step."""
+    step, total = st.get("step"), st.get("total_steps")
+    if step is None:
+        return ""
+    return f"{min(100, int(100 * step / total))} %" if total else f"step {step}"
+
+
 class CurvesPanel(QWidget):
     """One plot per loss group; curves are updated in place as rows arrive."""
 
@@ -488,9 +496,9 @@ class RunsView(QWidget):
     def _fill_row(self, item: QTreeWidgetItem, st: dict[str, Any]) -> None:
         """A run's state and progress in the list (the selected one's kept current by ``poll``)."""
         item.setText(2, str(st.get("state", "")))
-        item.setText(3, progress_text(st))
-        for column in (2, 3):  # a narrow list cuts them ("step 10/10 · epoc…")
-            item.setToolTip(column, item.text(column))
+        item.setText(3, progress_short(st))
+        item.setToolTip(2, item.text(2))
+        item.setToolTip(3, progress_text(st))  # the whole "step 10/10 · epoch 1/1"
         item.setForeground(2, QColor(state_colour(st.get("state"), self.palette())))
 
     def select_run(self, path: str | Path) -> bool:

@@ -241,8 +241,13 @@ def test_the_list_row_of_the_shown_run_follows_each_poll(qtbot, tmp_path):
     _window, view = _view(qtbot, tmp_path / "runs")
     view.list_timer.stop()  # only the 1 s poll may update it now
     writer = R.StatusWriter(run, interval=0)
-    writer.update(force=True, state="finished", step=30, total_steps=30, epoch=3, total_epochs=3)
+    writer.update(force=True, state="running", step=12, total_steps=30, epoch=1, total_epochs=3)
     view.poll()
     row = view.run_list.currentItem()
-    assert (row.text(2), row.text(3)) == ("finished", "step 30/30 · epoch 3/3")
-    assert row.text(3) == view.progress.format()  # the list says what the panel says
+    # the narrow list says how far in a few characters; its tooltip and the panel say it all
+    assert (row.text(2), row.text(3)) == ("running", "40 %")
+    assert row.toolTip(3) == view.progress.format() == "step 12/30 · epoch 2/3"
+    writer.update(force=True, state="finished", step=30, total_steps=30, epoch=3, total_epochs=3)
+    view.poll()
+    assert (row.text(2), row.text(3)) == ("finished", "100 %")
+    assert row.toolTip(3) == view.progress.format() == "step 30/30 · epoch 3/3"
