@@ -489,7 +489,9 @@ def build_network(name: str, kind: str, *, _recipe: str | None = None, _explicit
                           f"{kind}s: {', '.join(network_names(kind))}")
     accepted = _accepted_options(entry.obj, options)
     _check_drops("network", entry, options, accepted, _recipe, _explicit)
-    return entry.obj(**accepted)
+    from torch import nn
+
+    return _call_factory("network", entry, accepted, nn.Module, "a torch.nn.Module")
 
 
 def _own_size_rule(net: Any, name: str, entry: Any, rule: Mapping[str, Any]) -> dict[str, int]:
@@ -526,7 +528,34 @@ def build_loss(name: str, *, _recipe: str | None = None, _explicit: Any = (), **
     entry = _registries().losses.get(name)
     accepted = _accepted_options(entry.obj, options)
     _check_drops("loss", entry, options, accepted, _recipe, _explicit)
-    return entry.obj(**accepted)
+    from gantrans.gan.losses import AdversarialLoss
+
+    return _call_factory("loss", entry, accepted, AdversarialLoss, "a gantrans.gan.AdversarialLoss")
+
+
+def _call_factory(what: str, entry: Any, accepted: Mapping[str, Any], returns: type, returns_what: str) -> Any:
+    """Call a registered factory; its failure, or what it returns when that is not ``returns``,
+    is one line naming it, its plugin and the options it was given.
+
+    Why: a factory is plugin code, and an option value it refuses (``n_blocks=0``) or a bug in it
+    would otherwise reach the user as an "internal error" naming neither.
+    """
+    from gantrans.errors import GantransError
+
+    who = f"{what} '{entry.name}' ({entry.origin.describe()})"
+    given = ", ".join(f"{k}={v!r}" for k, v in sorted(accepted.items())) or "no options"
+    try:
+        made = entry.obj(**accepted)
+    except GantransError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a plugin's factory raises, named below
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(f"{who} could not be built with {given} ({type(exc).__name__}: {first}); check the "
+                          f"options you set for it, or report it to the plugin's author") from exc
+    if not isinstance(made, returns):
+        raise ConfigError(f"{who}: its factory returned {type(made).__name__}, not {returns_what}; "
+                          f"report it to the plugin's author")
+    return made
 
 
 def _sub_option_target(value: Any) -> tuple[str, Any]:

@@ -227,8 +227,13 @@ class GANRecipe(Recipe):
             return net
         from gantrans.gan.residual import ResidualOutput
 
-        return ResidualOutput(net, zero_init=bool(self.config.get("residual_zero_init")),
-                              colour_map=bool(self.config.get("residual_colour_map")))
+        try:
+            return ResidualOutput(net, zero_init=bool(self.config.get("residual_zero_init")),
+                                  colour_map=bool(self.config.get("residual_colour_map")), channels=out_channels)
+        except ValueError as exc:
+            raise self.error(f"generator '{self.config.get('generator')}' ({key}): {exc}; its author can set "
+                             f"'output_layer' on the network to its output convolution, or train with "
+                             f"-o residual_zero_init=false") from None
 
     def check_size(self, key: str, size: int) -> None:
         """Raise when the data's image size breaks the network's size rule."""

@@ -350,3 +350,79 @@ def test_checkpoint_pins_network_defaults(heads_plugin, tmp_path):  # noqa: F811
             recipe_from_checkpoint(ckpt)
     finally:
         heads_plugin.unregister("knob")
+
+
+# -- a plugin factory's own failures are one line naming it and its plugin ----------------------
+class OutputFirst(nn.Module):
+    """A valid generator whose output convolution is registered before its body."""
+
+    def __init__(self, in_channels=3, out_channels=3, width=8):
+        super().__init__()
+        self.head = nn.Conv2d(width, out_channels, 1)
+        self.body = nn.Conv2d(in_channels, width, 3, padding=1)
+
+    def forward(self, x):
+        return torch.tanh(self.head(torch.relu(self.body(x))))
+
+
+def explodes(in_channels=3, out_channels=3, blocks=1):
+    if blocks < 1:
+        raise ValueError("blocks must be positive")
+    return nn.Conv2d(in_channels, out_channels, 1)
+
+
+def returns_nothing(in_channels=3, out_channels=3):
+    return None
+
+
+class Careless:
+    @hookimpl
+    def register_networks(self, register):
+        register("explodes", explodes, kind="generator")
+        register("returns_nothing", returns_nothing, kind="generator")
+        register("output_first", OutputFirst, kind="generator")
+
+
+@pytest.fixture
+def careless(fresh_plugins):
+    fresh_plugins.register(Careless(), "careless")
+    yield fresh_plugins
+
+
+def test_a_factory_that_raises_or_returns_no_module_is_named_with_its_plugin(careless):
+    from gantrans.recipe import build_network
+
+    with pytest.raises(ConfigError) as err:
+        build_network("explodes", "generator", blocks=0)
+    assert str(err.value) == ("network 'explodes' (plugin 'careless') could not be built with blocks=0 (ValueError: "
+                              "blocks must be positive); check the options you set for it, or report it to the "
+                              "plugin's author")
+    with pytest.raises(ConfigError, match=r"^network 'returns_nothing' \(plugin 'careless'\): its factory returned "
+                                          r"NoneType, not a torch.nn.Module"):
+        build_network("returns_nothing", "generator")
+
+
+@pytest.mark.filterwarnings("ignore::gantrans.recipe.NetworkOptionWarning")  # ngf, norm: not its options
+def test_the_residual_output_finds_the_output_layer_or_refuses(careless):
+    """Zeroing "the last convolution registered" would zero the body of a network that registers
+    its output layer first: refused, with the fix; ``output_layer`` says which it is."""
+    from gantrans.gan import ResidualOutput
+    from gantrans.recipe import get_recipe
+
+    with pytest.raises(ConfigError) as err:
+        get_recipe("cyclegan")({"generator": "output_first", "ndf": 4}, UNPAIRED).build_networks()
+    assert ("generator 'output_first' (G_A): residual_zero_init: the network's output layer (its 'output_layer' "
+            "attribute, else the last convolution it registers) has 8 output channels, not the image's 3") in str(err.value)
+    assert "-o residual_zero_init=false" in str(err.value)
+
+    net = OutputFirst()
+    net.output_layer = net.head
+    G = ResidualOutput(net, zero_init=True, colour_map=True, channels=3)
+    assert not net.head.weight.any() and net.body.weight.any()
+    x = torch.rand(1, 3, 8, 8) * 2 - 1
+    assert torch.equal(G(x), x)  # starts as the identity
+    assert G.colour.delta.in_channels == 3
+
+    with pytest.raises(ValueError, match="must keep the size and channels: it returns 6x6 with 3 channels for a "
+                                         "8x8 input with 3"):
+        ResidualOutput(Shrinks())(x)

@@ -21,32 +21,56 @@ class ResidualOutput(nn.Module):
     ``colour_map`` replaces the added ``x`` by a learnt global affine map of its colours
     (:class:`ColourMap`), which starts as the identity: ``clamp(M(x) + 2 * net(x), -1, 1)``.
 
-    ``zero_init`` sets the weights and bias of ``net``'s last convolution (in registration order:
-    the output layer of every built-in generator) to zero, so that a new generator returns its
-    input exactly and the output layer still receives gradients from the first step. Measured on
-    unpaired photo grades (CycleGAN, docs/small-data.md): it keeps the content where a random
-    start draws artefacts the cycle and identity terms then preserve.
+    ``zero_init`` sets the weights and bias of ``net``'s output convolution (:func:`output_layer`)
+    to zero, so that a new generator returns its input exactly and the output layer still
+    receives gradients from the first step. Measured on unpaired photo grades (CycleGAN,
+    docs/small-data.md): it keeps the content where a random start draws artefacts the cycle and
+    identity terms then preserve.
+
+    ``channels`` is the image's channel count (the colour map's size); when given, the output
+    layer found for ``zero_init`` must produce that many, so a wrong guess is refused instead of
+    zeroing a layer in the middle of the network.
     """
 
-    def __init__(self, net: nn.Module, zero_init: bool = False, colour_map: bool = False):
+    def __init__(self, net: nn.Module, zero_init: bool = False, colour_map: bool = False,
+                 channels: int | None = None):
         super().__init__()
         self.net = net
-        last = _last_conv(net)
-        if (zero_init or colour_map) and last is None:
-            raise ValueError("zero_init, colour_map: the network has no output convolution")
-        self.colour = ColourMap(last.out_channels) if colour_map else None
         if zero_init:
+            last = output_layer(net)
+            if last is None:
+                raise ValueError("residual_zero_init: the network has no convolution to start at zero")
+            if channels is not None and last.out_channels != channels:
+                raise ValueError(f"residual_zero_init: the network's output layer (its 'output_layer' attribute, "
+                                 f"else the last convolution it registers) has {last.out_channels} output "
+                                 f"channels, not the image's {channels}")
             nn.init.zeros_(last.weight)
             if last.bias is not None:
                 nn.init.zeros_(last.bias)
+        if colour_map and channels is None:
+            last = output_layer(net)
+            if last is None:
+                raise ValueError("residual_colour_map: give the image's channels")
+            channels = last.out_channels
+        self.colour = ColourMap(channels) if colour_map else None
 
     def forward(self, x: Tensor) -> Tensor:
+        change = self.net(x)
+        if change.shape != x.shape:  # a broadcast or shape error further on would name neither
+            raise ValueError(f"a residual generator must keep the size and channels: it returns "
+                             f"{change.shape[-1]}x{change.shape[-2]} with {change.shape[1]} channels for a "
+                             f"{x.shape[-1]}x{x.shape[-2]} input with {x.shape[1]}")
         base = x if self.colour is None else self.colour(x)
-        return (base + 2.0 * self.net(x)).clamp(-1.0, 1.0)
+        return (base + 2.0 * change).clamp(-1.0, 1.0)
 
 
-def _last_conv(net: nn.Module) -> nn.Conv2d | nn.ConvTranspose2d | None:
-    """The last convolution in registration order: the output layer of every built-in generator."""
+def output_layer(net: nn.Module) -> nn.Conv2d | nn.ConvTranspose2d | None:
+    """The convolution that makes ``net``'s output: its ``output_layer`` attribute when it has
+    one, else the last convolution in registration order (the output layer of every built-in
+    generator; a plugin network that registers its layers in another order sets the attribute)."""
+    own = getattr(net, "output_layer", None)
+    if isinstance(own, (nn.Conv2d, nn.ConvTranspose2d)):
+        return own
     convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     return convs[-1] if convs else None
 
