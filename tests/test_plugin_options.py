@@ -375,12 +375,20 @@ def returns_nothing(in_channels=3, out_channels=3):
     return None
 
 
+def small_d(in_channels=3, ndf=8, n_layers=2, width=1, k=1):
+    return nn.Conv2d(in_channels, 1, 3, padding=1)
+
+
 class Careless:
     @hookimpl
     def register_networks(self, register):
         register("explodes", explodes, kind="generator")
         register("returns_nothing", returns_nothing, kind="generator")
         register("output_first", OutputFirst, kind="generator")
+        # declared defaults the factory does not run with, or that their own declaration refuses
+        register("small_d", small_d, kind="discriminator",
+                 options=(Option("ndf", int, 8), Option("n_layers", int, 3), Option("width", int, "wide"),
+                          Option("k", int, 5, choices=(1, 2))))
 
 
 @pytest.fixture
@@ -426,3 +434,17 @@ def test_the_residual_output_finds_the_output_layer_or_refuses(careless):
     with pytest.raises(ValueError, match="must keep the size and channels: it returns 6x6 with 3 channels for a "
                                          "8x8 input with 3"):
         ResidualOutput(Shrinks())(x)
+
+
+def test_declared_defaults_are_the_ones_the_factory_runs_with(careless):
+    """An unset option is not passed: the factory's default is what a run gets, so a declaration
+    that says otherwise (or that its own type or choices refuse) is the plugin's failure, and the
+    help advertises the truth."""
+    advertised = {o.name: o.default for o in careless.registries.networks.get("small_d").meta["options"]}
+    assert advertised == {"ndf": 8, "n_layers": 2, "width": 1, "k": 1}
+    errors = [f.error for f in careless.failures if f.plugin == "careless"]
+    assert len(errors) == 3, errors
+    assert ("network 'small_d': option 'n_layers' is declared with default 3, but its factory's default is 2, "
+            "which is what a run gets; declare 2") in errors[0]
+    assert "the declared default of option 'width' is not one of its values (must be an integer, got 'wide')" in errors[1]
+    assert "the declared default of option 'k' is not one of its values (must be one of 1, 2, got 5)" in errors[2]

@@ -17,15 +17,15 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from gantrans import hookspecs
-from gantrans.errors import PluginError
-from gantrans.options import Option, options_from_signature
+from gantrans.errors import ConfigError, PluginError
+from gantrans.options import Option, coerce_option, options_from_signature
 from gantrans.plugins.registry import Entry, Origin, Registry
 
 ENTRY_POINT_GROUP = "gantrans"
@@ -406,14 +406,46 @@ def _checked_declarations(what: str, name: str, factory: Callable[..., Any], opt
         return declared
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return declared
-    names = {p.name for p in params}
-    missing = [o.name for o in declared if o.name not in names]
+    by_name = {p.name: p for p in params}
+    missing = [o.name for o in declared if o.name not in by_name]
     if missing:
         fail(f"{origin.describe()}: {what} '{name}' declares option{'s' if len(missing) > 1 else ''} "
              f"{', '.join(missing)} that its factory does not take; not advertised (add "
              f"{'them' if len(missing) > 1 else 'it'} to the factory's parameters or drop "
              f"{'them' if len(missing) > 1 else 'it'} from options=)")
-    return tuple(o for o in declared if o.name in names)
+    return tuple(_true_default(o, by_name[o.name], f"{origin.describe()}: {what} '{name}'", fail)
+                 for o in declared if o.name in by_name)
+
+
+def _true_default(option: Option, param: inspect.Parameter, who: str, fail: Callable[[str], None]) -> Option:
+    """``option`` as advertised, with the default its factory really runs with.
+
+    An option left unset is not passed, so the factory's own default is what a run gets; a
+    declared default that differs (or that its own type or choices refuse) would make ``--help``
+    and the GUI's form say one thing and the run do another. Each such declaration is a recorded
+    failure, and the factory's default is advertised instead.
+    """
+    declared = option.default
+    if declared is not None:
+        try:
+            coerce_option(option, declared, who)
+        except ConfigError as exc:
+            why = str(exc).removeprefix(f"{who}: ").removeprefix(f"option '{option.name}' ")
+            fail(f"{who}: the declared default of option '{option.name}' is not one of its values ({why})")
+            declared = None
+    if param.default is inspect.Parameter.empty:
+        return option if declared is option.default else replace(option, default=None)
+    real = param.default
+    if declared is not None and not _same_value(declared, real):
+        fail(f"{who}: option '{option.name}' is declared with default {declared!r}, but its factory's default is "
+             f"{real!r}, which is what a run gets; declare {real!r} (gantrans.options.override(..., "
+             f"{option.name}={real!r}))")
+    return option if _same_value(option.default, real) else replace(option, default=real)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                              and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
 
 
 def _network_callback(add: Callable[..., None], origin: Origin, fail: Callable[[str], None]) -> Callable[..., None]:
