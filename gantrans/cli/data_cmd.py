@@ -37,7 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         description="Detect the layout of a data set folder (or a built-in name) and "
                                     "scan one split, reporting usable and unreadable images.")
     p.add_argument("data", metavar="DATA", help="data set folder")
-    p.add_argument("--format", dest="data_format", default=None, help="force a data format")
+    p.add_argument("--format", "--data-format", dest="data_format", default=None,
+                   help="force a data format (as train's --data-format)")
     p.add_argument("--split", default="train")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_info)
@@ -121,7 +122,7 @@ def _info(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from gantrans.data import find_formats
+    from gantrans.data import build_dataset, find_formats
     from gantrans.data.formats import DataWarning
     from gantrans.errors import DataError
     from gantrans.plugins import get_registries
@@ -143,7 +144,7 @@ def _info(args: argparse.Namespace) -> int:
     fmt = fmts[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        ds = fmt.build(root, args.split, None, channels=3, size=0)
+        ds = build_dataset(fmt, root, args.split, None, channels=3, size=0)
     skipped = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     info = {"root": str(root), "format": fmt.name, "kind": fmt.kind, "split": args.split,
             "also_matches": [f.name for f in fmts[1:]], "items": len(ds), "domains": list(ds.spec.domains),

@@ -17,7 +17,7 @@ from gantrans.errors import ConfigError, DataError
 if TYPE_CHECKING:  # pragma: no cover
     from gantrans.data.datasets import GanDataset
 
-__all__ = ["open_dataset", "detect_format", "find_formats"]
+__all__ = ["open_dataset", "detect_format", "find_formats", "build_dataset"]
 
 
 def _formats() -> list[Any]:
@@ -130,10 +130,38 @@ def open_dataset(data: str | os.PathLike[str], *, accepted_kinds: Sequence[str],
                           flip=flip, train=train, size_multiple=size_multiple)
     transform = build_transform(**transform_args)
     opts: dict[str, Any] = {"on_skip": on_skip} if on_skip is not None else {}
-    dataset = fmt.build(root, split, transform, channels=channels, size=crop_size, seed=seed, serial=serial,
-                        max_items=max_items, min_items=min_items, **opts)
+    dataset = build_dataset(fmt, root, split, transform, channels=channels, size=crop_size, seed=seed,
+                            serial=serial, max_items=max_items, min_items=min_items, **opts)
     if on_skip is not None:
         dataset.on_skip = on_skip
     if getattr(dataset, "transform_args", False) is None:
         dataset.transform_args = transform_args
+    return dataset
+
+
+def build_dataset(fmt: Any, root: Path, split: str, transform: Any, **opts: Any) -> GanDataset:
+    """``fmt.build(root, split, transform, **opts)``, checked: a format is plugin code.
+
+    What it raises (other than gantrans's own errors) and what it returns when that is no
+    :class:`gantrans.data.datasets.GanDataset` become one line naming the format and its plugin,
+    instead of an "internal error" in the trainer naming neither.
+    """
+    from gantrans.data.datasets import GanDataset
+    from gantrans.errors import GantransError
+    from gantrans.plugins import get_registries
+
+    registry = get_registries().data_formats
+    entry = registry.get(fmt.name) if fmt.name in registry.names() else None
+    who = f"data format '{fmt.name}'" + (f" ({entry.origin.describe()})" if entry is not None else "")
+    try:
+        dataset = fmt.build(root, split, transform, **opts)
+    except GantransError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a plugin's format raises, named below
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(f"{root}: {who} could not open split '{split}' ({type(exc).__name__}: {first}); "
+                        f"report it to the plugin's author") from exc
+    if not isinstance(dataset, GanDataset):
+        raise DataError(f"{root}: {who} returned {type(dataset).__name__}, not a gantrans.data.datasets.GanDataset "
+                        f"(docs/plugins.md, 'Writing a data format'); report it to the plugin's author")
     return dataset

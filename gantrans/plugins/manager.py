@@ -488,11 +488,31 @@ def _object_callback(add: Callable[..., None], origin: Origin, fail: Callable[[s
     return register
 
 
+def _data_format_callback(add: Callable[..., None], origin: Origin, fail: Callable[[str], None]) -> Callable[..., None]:
+    def register(data_format: Any) -> None:
+        from gantrans.recipe import DATA_KINDS
+
+        name = getattr(data_format, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{origin.describe()}: a data format needs a 'name' (a non-empty string), got {name!r}")
+        kind = getattr(data_format, "kind", None)
+        if kind not in DATA_KINDS:
+            raise PluginError(f"{origin.describe()}: data format '{name}': kind must be one of "
+                              f"{', '.join(DATA_KINDS)}, got {kind!r}")
+        missing = [m for m in ("detect", "build") if not callable(getattr(data_format, m, None))]
+        if missing:
+            raise PluginError(f"{origin.describe()}: data format '{name}' has no {' or '.join(missing)} method "
+                              f"(gantrans.data.formats.DataFormat)")
+        add(name, data_format)
+
+    return register
+
+
 _REGISTER_CALLBACKS = {
     "register_networks": _network_callback,
     "register_models": _object_callback,
     "register_losses": _loss_callback,
-    "register_data_formats": _object_callback,
+    "register_data_formats": _data_format_callback,
     "register_builtin_datasets": _object_callback,
 }
 

@@ -1,0 +1,111 @@
+"""A data format written from docs/plugins.md alone works, and a broken one is named in one line.
+
+The guide's example format is taken from the guide itself and registered as a plugin, so the
+page cannot drift from what works.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gantrans import hookimpl
+from gantrans.cli.main import main
+from gantrans.data import open_dataset
+from gantrans.errors import DataError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def guide_example() -> types.ModuleType:
+    """The code block of the guide's 'Writing a data format', run as a plugin module."""
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = guide.split("#### Writing a data format", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    module = types.ModuleType("prefix_plugin")
+    exec(compile(code, "docs/plugins.md", "exec"), module.__dict__)  # noqa: S102 - our own documentation
+    return module
+
+
+def write_prefix_folder(root: Path, n_a: int = 3, n_b: int = 2) -> Path:
+    rng = np.random.default_rng(0)
+    (root / "train").mkdir(parents=True)
+    for prefix, n in (("a_", n_a), ("b_", n_b)):
+        for k in range(n):
+            Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(root / "train" / f"{prefix}{k}.png")
+    return root
+
+
+class ReturnsAList:
+    name, kind, description = "listy", "unpaired", "returns a list"
+
+    def detect(self, root: Path) -> bool:
+        return False
+
+    def build(self, root, split, transform, **opts):
+        return [{"A": 0}]
+
+
+class BadKind:
+    name, kind, description = "pairs", "pairs", "a kind that does not exist"
+
+    def detect(self, root: Path) -> bool:
+        return False
+
+    def build(self, root, split, transform, **opts):
+        raise AssertionError("never built")
+
+
+class Broken:
+    @hookimpl
+    def register_data_formats(self, register):
+        register(ReturnsAList())
+        register(BadKind())
+
+
+@pytest.fixture
+def prefix(fresh_plugins):
+    fresh_plugins.register(guide_example(), "prefix")
+    fresh_plugins.register(Broken(), "broken")
+    return fresh_plugins
+
+
+def test_the_guides_data_format_opens_its_folder_and_trains(prefix, tmp_path):
+    data = write_prefix_folder(tmp_path / "pdata")
+    ds = open_dataset(data, accepted_kinds=["unpaired"], load_size=36, crop_size=32)
+    assert ds.format_name == "prefix" and len(ds) == 3
+    item = ds[1]
+    assert item["A"].shape == item["B"].shape == (3, 32, 32) and float(item["A"].min()) >= -1
+    assert Path(item["A_path"]).name == "a_1.png" and Path(item["B_path"]).name.startswith("b_")
+    assert len(open_dataset(data, accepted_kinds=["unpaired"], crop_size=32, max_items=2)) == 2  # --max-items
+    with pytest.raises(DataError, match="3 a_\\* and 2 b_\\* images; need at least 4 of each"):
+        open_dataset(data, accepted_kinds=["unpaired"], crop_size=32, min_items=4)
+
+    runs = tmp_path / "runs"
+    assert main(["train", "cyclegan", "--data", str(data), "--runs-dir", str(runs), "--name", "p", "--crop-size", "32",
+                 "--max-steps", "2", "--workers", "0", "--device", "cpu", "--precision", "fp32", "--samples", "0",
+                 "--no-tensorboard", "-o", "ngf=4", "-o", "ndf=4", "-o", "generator=resnet_6blocks"]) == 0
+    assert (runs / "p" / "checkpoints" / "latest.pt").is_file()
+
+
+def test_data_info_takes_the_trains_option_name(prefix, tmp_path, capsys):
+    data = write_prefix_folder(tmp_path / "pdata")
+    assert main(["data", "info", str(data), "--data-format", "prefix"]) == 0
+    assert "format 'prefix' (unpaired data), split 'train': 3 items" in capsys.readouterr().out
+
+
+def test_a_format_that_returns_no_data_set_or_has_no_kind_is_named(prefix, tmp_path):
+    data = write_prefix_folder(tmp_path / "pdata")
+    with pytest.raises(DataError) as err:
+        open_dataset(data, accepted_kinds=["unpaired"], data_format="listy", crop_size=32)
+    assert str(err.value) == (f"{data}: data format 'listy' (plugin 'broken') returned list, not a "
+                              f"gantrans.data.datasets.GanDataset (docs/plugins.md, 'Writing a data format'); report it "
+                              f"to the plugin's author")
+    assert "pairs" not in prefix.registries.data_formats.names()
+    [failure] = prefix.failures_of("broken")
+    assert "data format 'pairs': kind must be one of unpaired, paired, labelled, single, got 'pairs'" in failure.error
