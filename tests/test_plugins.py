@@ -203,6 +203,31 @@ def test_commands_a_plugin_adds_are_listed_under_it():
     assert plugins["quiet"]["registered"]["commands"] == []
 
 
+def test_a_command_that_clashes_fails_its_plugin_and_says_so():
+    """argparse refuses a second 'train': that is the plugin's failure, listed like any other
+    (it was dropped when the registries were built, so the plugin read as fine)."""
+    import argparse
+
+    class Clash:
+        @hookimpl
+        def register_commands(self, subparsers, context):
+            subparsers.add_parser("train", help="mine")
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register(Clash(), "clash", Origin("clash", "clash-dist", "1.0"))
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("train")
+    pm.add_commands(sub)
+    pm.registries  # noqa: B018 - building them must not forget the failure
+    pm.add_commands(argparse.ArgumentParser().add_subparsers())  # a parser built again: no second copy
+    pm.add_commands(sub)
+    [plugin] = [p for p in pm.describe()["plugins"] if p["name"] == "clash"]
+    assert plugin["status"] == "failed"
+    assert plugin["error"] == "register_commands: ArgumentError: argument command: conflicting subparser: train"
+    assert "clash" in " ".join(pm.registries.networks.failed_plugins)
+
+
 def test_the_gui_command_is_listed_under_the_gui_plugin(capsys):
     from gantrans.cli.main import main
 

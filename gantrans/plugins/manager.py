@@ -268,6 +268,7 @@ class PluginManager:
         is kept: ``describe()`` lists them with what else a plugin registered.
         """
         self.commands = {}
+        self.failures = [f for f in self.failures if f.stage != "register_commands"]  # a parser built again
 
         def for_plugin(origin: Origin) -> _CommandRecorder:
             return _CommandRecorder(subparsers, self.commands.setdefault(origin.plugin, []))
@@ -283,7 +284,8 @@ class PluginManager:
 
     def _build_registries(self) -> Registries:
         regs = Registries()
-        self.failures = [f for f in self.failures if f.stage == "import"]
+        # kept: what loading and the command line found (the registries are rebuilt, not those)
+        self.failures = [f for f in self.failures if f.stage in ("import", "register_commands")]
         for hook_name, registry in regs.by_hook().items():
 
             def make(origin: Origin, registry: Registry = registry, hook_name: str = hook_name):
