@@ -127,17 +127,24 @@ def other_checkpoints_hint(file: str | os.PathLike) -> str:
             f"(e.g. --checkpoint {epoch_of_checkpoint(others[-1])})")
 
 
-def require_plugins(ckpt: dict[str, Any]) -> None:
-    """Raise a :class:`CheckpointError` naming the distribution when the checkpoint's recipe or
-    one of its networks comes from a plugin that is not installed (or failed to load)."""
-    from gantrans.plugins import get_registries
+def require_plugins(ckpt: dict[str, Any], resuming: bool = False) -> None:
+    """Raise a :class:`CheckpointError` naming the distribution when the checkpoint's recipe, one
+    of its networks or its loss (and, ``resuming``, its data format) comes from a plugin that is
+    not installed (or failed to load)."""
+    from gantrans.plugins import get_plugin_manager, get_registries
 
     regs = get_registries()
     where = ckpt.get("_path", "checkpoint")
     recipe = dict(ckpt.get("recipe") or {})
+    components = dict(ckpt.get("components") or {})
     needed = [("recipe", recipe.get("name"), recipe, regs.models)]
     needed += [("network", spec.get("name"), spec, regs.networks)
                for spec in dict(ckpt.get("network_specs") or {}).values()]
+    loss = dict(components.get("loss") or {})
+    needed.append(("loss", loss.get("name"), loss, regs.losses))
+    if resuming:
+        fmt = dict(components.get("data_format") or {})
+        needed.append(("data format", fmt.get("name"), fmt, regs.data_formats))
     for what, name, origin, registry in needed:
         if not name or name in registry:
             continue
@@ -145,6 +152,9 @@ def require_plugins(ckpt: dict[str, Any]) -> None:
         plugin = origin.get("plugin")
         source = (f"plugin '{plugin}' of distribution {dist} {origin.get('version') or ''}".rstrip() if dist
                   else f"plugin '{plugin}'" if plugin else "a plugin")
+        if plugin and plugin in get_plugin_manager().disabled:
+            raise CheckpointError(f"{where}: {what} '{name}' comes from {source}, which GANTRANS_DISABLE_PLUGINS "
+                                  f"turns off; leave it out of that variable to use this run")
         failed = (f" (plugins that failed to load: {', '.join(registry.failed_plugins)})"
                   if registry.failed_plugins else "")
         fix = f"install it with 'gantrans plugins install {dist}'" if dist else "install the plugin that provides it"

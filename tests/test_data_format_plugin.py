@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from gantrans import hookimpl
+from gantrans.checkpoint import load_checkpoint
 from gantrans.cli.main import main
 from gantrans.data import open_dataset
 from gantrans.errors import DataError
@@ -90,7 +91,10 @@ def test_the_guides_data_format_opens_its_folder_and_trains(prefix, tmp_path):
     assert main(["train", "cyclegan", "--data", str(data), "--runs-dir", str(runs), "--name", "p", "--crop-size", "32",
                  "--max-steps", "2", "--workers", "0", "--device", "cpu", "--precision", "fp32", "--samples", "0",
                  "--no-tensorboard", "-o", "ngf=4", "-o", "ndf=4", "-o", "generator=resnet_6blocks"]) == 0
-    assert (runs / "p" / "checkpoints" / "latest.pt").is_file()
+    ckpt = load_checkpoint(runs / "p")
+    assert ckpt["components"]["data_format"] == {"name": "prefix", "plugin": "prefix", "distribution": None,
+                                                 "version": None}  # what --resume will need, and from where
+    assert ckpt["components"]["loss"]["plugin"] == "networks"
 
 
 def test_data_info_takes_the_trains_option_name(prefix, tmp_path, capsys):

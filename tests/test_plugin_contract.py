@@ -135,6 +135,7 @@ def test_checkpoint_from_a_missing_plugin_names_its_distribution(tmp_path, fresh
     from test_export import make_run
 
     from gantrans.checkpoint import load_checkpoint, require_plugins
+    from gantrans.plugins import get_plugin_manager
     from gantrans.recipe import DataSpec
 
     run = make_run(tmp_path, "ghost", "cyclegan", {"generator": "resnet_6blocks", "ngf": 4, "ndf": 4,
@@ -158,6 +159,25 @@ def test_checkpoint_from_a_missing_plugin_names_its_distribution(tmp_path, fresh
     ckpt["network_specs"]["G_A"].update(name="ghost_resnet", plugin="ghost", distribution="gantrans-ghost")
     with pytest.raises(CheckpointError, match="network 'ghost_resnet' comes from plugin 'ghost' of distribution "
                                               "gantrans-ghost"):
+        require_plugins(ckpt)
+
+    # the loss (export and resume build it) and the data format (resume reads the data) too
+    # (what a trainer records: tests/test_data_format_plugin.py)
+    ckpt = load_checkpoint(run)
+    ckpt["recipe"] = original
+    ghost = {"plugin": "ghost", "distribution": "gantrans-ghost", "version": "0.3"}
+    ckpt["components"] = {"loss": {"name": ckpt["model_config"]["loss"], "plugin": "networks"},
+                          "data_format": {"name": "prefix", **ghost}}
+    require_plugins(ckpt)  # an export does not read the data
+    with pytest.raises(CheckpointError, match="data format 'prefix' comes from plugin 'ghost' of distribution "
+                                              "gantrans-ghost 0.3, which is not installed; install it with"):
+        require_plugins(ckpt, resuming=True)
+    ckpt["components"]["loss"] = {"name": "softhinge", **ghost}
+    with pytest.raises(CheckpointError, match="loss 'softhinge' comes from plugin 'ghost'"):
+        require_plugins(ckpt)
+    get_plugin_manager().disabled.append("ghost")
+    with pytest.raises(CheckpointError, match="loss 'softhinge' comes from plugin 'ghost' of distribution "
+                                              "gantrans-ghost 0.3, which GANTRANS_DISABLE_PLUGINS turns off"):
         require_plugins(ckpt)
 
 

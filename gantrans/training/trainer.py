@@ -124,7 +124,7 @@ def resume_config(path: str | Path,
         run_dir = R.run_dir_of(file)
         if run_dir is None:
             raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
-        require_plugins(ckpt)
+        require_plugins(ckpt, resuming=True)
         config = TrainConfig.from_dict(ckpt["config"], source=str(file))
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
@@ -375,7 +375,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "gantrans_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "run_name": self.run_dir.name,
-            "recipe": {"name": self.config.recipe, **origin.as_dict()},
+            "recipe": {"name": self.config.recipe, **origin.as_dict()}, "components": self._components(),
             "model_config": _jsonable(self.recipe.config), "data": self.recipe.data.as_dict(),
             "network_specs": _jsonable(self.recipe.network_specs), "config": self.config.as_dict(),
             "networks": {k: net.state_dict() for k, net in e.nets.items()},
@@ -385,6 +385,21 @@ class Trainer:
             "recipe_state": self.recipe.state_dict(), "rng": capture_rng(),
             "epoch": self.epoch, "step": self.step, "epoch_step": self.epoch_step, "skipped": e.skipped,
         }
+
+    def _components(self) -> dict[str, dict[str, Any]]:
+        """The registered loss and data format the run uses, with the plugins they came from: an
+        export (the loss) and ``--resume`` (both) need them installed, and name what to install."""
+        from gantrans.plugins import get_registries
+
+        regs = get_registries()
+        out = {}
+        loss = self.recipe.config.get("loss")
+        if isinstance(loss, str) and loss in regs.losses:
+            out["loss"] = {"name": loss, **regs.losses.get(loss).origin.as_dict()}
+        fmt = getattr(self.train_ds, "format_name", None)
+        if isinstance(fmt, str) and fmt in regs.data_formats:
+            out["data_format"] = {"name": fmt, **regs.data_formats.get(fmt).origin.as_dict()}
+        return out
 
     def save_checkpoint(self, epoch_file: bool = False) -> Path | None:
         """Write ``latest.pt`` (rank 0 only) and, at an epoch end, a kept copy; prune old copies.
