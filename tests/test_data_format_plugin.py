@@ -62,11 +62,32 @@ class BadKind:
         raise AssertionError("never built")
 
 
+class GreyB:
+    """Says its data is three-channel, but gives B in one channel."""
+
+    name, kind, description = "greyb", "unpaired", "B in grey"
+
+    def detect(self, root: Path) -> bool:
+        return False
+
+    def build(self, root, split, transform, **opts):
+        from gantrans.data.datasets import UnpairedDataset
+
+        class Grey(UnpairedDataset):
+            def _item(self, index, rng):
+                item = super()._item(index, rng)
+                return {**item, "B": item["B"][:1]}
+
+        files = sorted(str(f) for f in (root / split).iterdir())
+        return Grey(files, files, root=root, format_name=self.name, transform=transform, size=opts["size"])
+
+
 class Broken:
     @hookimpl
     def register_data_formats(self, register):
         register(ReturnsAList())
-        register(BadKind())
+        register(GreyB())
+        register(BadKind())  # raises: the hook stops here
 
 
 @pytest.fixture
@@ -113,3 +134,16 @@ def test_a_format_that_returns_no_data_set_or_has_no_kind_is_named(prefix, tmp_p
     assert "pairs" not in prefix.registries.data_formats.names()
     [failure] = prefix.failures_of("broken")
     assert "data format 'pairs': kind must be one of unpaired, paired, labelled, single, got 'pairs'" in failure.error
+
+
+def test_a_batch_that_breaks_its_own_spec_is_blamed_on_its_format(prefix, tmp_path, capsys):
+    """Not on the networks' size rules, as a shape error deep in a network would suggest."""
+    data = write_prefix_folder(tmp_path / "pdata")
+    code = main(["train", "cyclegan", "--data", str(data), "--data-format", "greyb", "--runs-dir", str(tmp_path),
+                 "--crop-size", "32", "--max-steps", "1", "--workers", "0", "--device", "cpu", "--precision", "fp32",
+                 "--samples", "0", "--no-tensorboard", "-o", "ngf=4", "-o", "ndf=4"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1
+    assert "data format 'greyb' (plugin 'broken') made the batch, and its 'B' images are 1x32x32 (channels x " \
+           "height x width) where the data's spec says 3 channel(s); report it to the data format's author" in err
+    assert "size rule" not in err

@@ -390,9 +390,42 @@ def check_generator_sizes(recipe: Recipe, nets: Mapping[str, nn.Module], device:
                               f"keep the size{fix}")
 
 
-def first_step_error(recipe: Recipe, exc: BaseException) -> ConfigError:
-    """One line for a failure in a run's first step: the recipe, the size and every network's rule."""
+def batch_problem(spec: Any, batch: Any) -> str | None:
+    """What is wrong with a batch for its data spec (an image key missing, not NCHW, channels
+    other than the spec's, image keys of different sizes), or None.
+
+    Why: a data format is plugin code, and a batch that breaks its own spec would otherwise fail
+    deep in a network with a shape error that reads like the network's fault.
+    """
+    sizes = {}
+    for key, channels in dict(getattr(spec, "channels", {}) or {}).items():
+        x = batch.get(key) if isinstance(batch, Mapping) else None
+        if not isinstance(x, torch.Tensor):
+            return f"its items have no image '{key}' (they have: {', '.join(map(str, batch)) or 'nothing'})" \
+                if isinstance(batch, Mapping) else f"its batches are {type(batch).__name__}, not dicts of images"
+        if x.dim() != 4 or x.shape[1] != channels:
+            return (f"its '{key}' images are {'x'.join(map(str, x.shape[1:]))} (channels x height x width) where "
+                    f"the data's spec says {channels} channel(s)")
+        sizes[key] = tuple(x.shape[2:])
+    if len(set(sizes.values())) > 1:
+        return "its images differ in size: " + ", ".join(f"'{k}' {w}x{h}" for k, (h, w) in sizes.items())
+    return None
+
+
+def first_step_error(recipe: Recipe, exc: BaseException, batch: Any = None, data_format: str | None = None) -> ConfigError:
+    """One line for a failure in a run's first step: the recipe, the size and every network's rule,
+    or, where the batch itself breaks the data's spec, the data format that made it."""
     first = (str(exc).strip().splitlines() or [""])[0]
+    problem = batch_problem(recipe.data, batch) if batch is not None else None
+    if problem is not None:
+        from gantrans.plugins import get_registries
+
+        formats = get_registries().data_formats
+        who = f"data format '{data_format}'" if data_format else "the data set"
+        if data_format in formats:
+            who += f" ({formats.get(data_format).origin.describe()})"
+        return ConfigError(f"recipe '{recipe.name}' failed in its first training step ({type(exc).__name__}: "
+                           f"{first}): {who} made the batch, and {problem}; report it to the data format's author")
     nets = "; ".join(f"{_describe_network(k, s)}: sizes {size_rule(s)}" for k, s in recipe.network_specs.items())
     return ConfigError(f"recipe '{recipe.name}' failed in its first training step at {recipe.data.size} px "
                        f"({type(exc).__name__}: {first}); {nets or 'no registered networks'} — a network whose "

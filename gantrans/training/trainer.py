@@ -600,10 +600,11 @@ class Trainer:
                 batch = move_batch(raw, self.device, self.engine.channels_last)
                 try:
                     result = self.engine.step(batch, self.step)
-                except (RuntimeError, ValueError, IndexError) as exc:
+                except (RuntimeError, ValueError, IndexError, KeyError) as exc:
                     if self.step != first or isinstance(exc, GantransError):
                         raise
-                    raise first_step_error(self.recipe, exc) from exc
+                    raise first_step_error(self.recipe, exc, batch, getattr(self.train_ds, "format_name", None)) \
+                        from exc
                 self.step += 1
                 self.epoch_step += 1
                 n0 += 1
