@@ -135,6 +135,31 @@ def test_failed_install_leaves_the_environment_as_it_was(venv, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_reinstall_says_so_and_a_package_without_a_plugin_is_not_kept(venv, tmp_path):
+    src = _copy_example(tmp_path)
+    _gantrans(venv, "plugins", "install", "-e", str(src), *OFFLINE)
+    again = _gantrans(venv, "plugins", "install", str(src), *OFFLINE)  # editable -> a regular install
+    assert "reinstalled plugin 'onesided' from gantrans-onesided 1.0.0" in again.stdout
+    assert "no new gantrans plugin" not in again.stdout + again.stderr
+    _gantrans(venv, "plugins", "uninstall", "onesided")
+
+    plain = tmp_path / "plain"
+    (plain / "plain_tools").mkdir(parents=True)
+    (plain / "plain_tools" / "__init__.py").write_text("")
+    (plain / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\nbuild-backend = '
+                                          '"setuptools.build_meta"\n\n[project]\nname = "plain-tools"\n'
+                                          'version = "0.1"\n')
+    freeze = [str(venv), "-m", "pip", "freeze", "--all"]
+    before = subprocess.run(freeze, capture_output=True, text=True).stdout
+    proc = _gantrans(venv, "plugins", "install", str(plain), *OFFLINE, check=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert (f"{plain} holds no gantrans plugin (pip installed plain-tools, which declare no 'gantrans' entry "
+            f"point") in last and "the environment is as it was before (removed plain-tools)" in last
+    assert subprocess.run(freeze, capture_output=True, text=True).stdout == before
+
+
+@pytest.mark.slow
 def test_plugin_that_fails_to_import_after_install_exits_1_and_can_be_removed(venv, tmp_path):
     src = _copy_example(tmp_path, "fragile")
     (src / "gantrans_onesided" / "__init__.py").write_text("raise ImportError('needs a GPU library')\n")

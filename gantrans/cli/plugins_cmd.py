@@ -139,8 +139,10 @@ def _install(args: argparse.Namespace) -> int:
     specs = [x for spec in args.specs for x in (("-e", spec) if args.editable else (spec,))]
     result = install(specs, echo=console.say, extra_pip_args=args.pip_arg, verbose=args.verbose)
     reporter.progress(len(args.specs), len(args.specs))
-    if not result["new_plugins"]:
-        console.say("installed, but no new gantrans plugin appeared (is the 'gantrans' entry point declared?)")
+    for p in result["reinstalled"]:
+        console.say(f"reinstalled plugin '{p['name']}' from {p['distribution']} {p['version']}")
+    if not result["new_plugins"] and not result["reinstalled"]:
+        console.say(f"nothing new: pip had nothing to install ({' '.join(args.specs)} is installed already)")
     for p in result["new_plugins"]:
         console.say(f"new plugin '{p['name']}' from {p['distribution']} {p['version']}")
         for what, entries in p["registered"].items():
@@ -148,7 +150,8 @@ def _install(args: argparse.Namespace) -> int:
                 console.say(f"  {what}: {', '.join(e['name'] for e in entries)}")
         if p["error"]:
             console.warning(str(p["error"]))
-    reporter.result(files=[], figures={"new_plugins": result["new_plugins"], "failed": result["failed"]})
+    reporter.result(files=[], figures={"new_plugins": result["new_plugins"], "reinstalled": result["reinstalled"],
+                                       "failed": result["failed"]})
     return 0
 
 

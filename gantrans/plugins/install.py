@@ -177,7 +177,24 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
         p = broken[0]
         raise PluginError(f"installed {p['distribution']} {p['version']}, but its plugin '{p['name']}' fails to load "
                           f"({p['error']}); remove it with 'gantrans plugins uninstall {p['name']}'")
-    return {"new_plugins": new, "failed": after["failed"]}
+    written = pip_installed(lines)
+    reinstalled = [p for p in after["plugins"] if p not in new and p["distribution"]
+                   and _normalise(p["distribution"]) in written]
+    if written and not new and not reinstalled:  # pip put something in, and none of it is a plugin
+        restored = _roll_back(before_dists, echo if verbose else (lambda line: None))
+        raise PluginError(f"{' '.join(specs)} holds no gantrans plugin (pip installed {', '.join(sorted(written))}, "
+                          f"which declare no 'gantrans' entry point; docs/plugins.md shows the pyproject.toml "
+                          f"table); not installed, {restored}")
+    return {"new_plugins": new, "reinstalled": reinstalled, "failed": after["failed"]}
+
+
+def pip_installed(lines: Sequence[str]) -> set[str]:
+    """The distributions pip's "Successfully installed NAME-VERSION ..." line names, normalised."""
+    names: set[str] = set()
+    for line in lines:
+        if line.startswith("Successfully installed "):
+            names |= {_normalise(word.rsplit("-", 1)[0]) for word in line.split()[2:]}
+    return names
 
 
 def _roll_back(before: dict[str, str], echo: Printer) -> str:
