@@ -147,3 +147,12 @@ def test_a_batch_that_breaks_its_own_spec_is_blamed_on_its_format(prefix, tmp_pa
     assert "data format 'greyb' (plugin 'broken') made the batch, and its 'B' images are 1x32x32 (channels x " \
            "height x width) where the data's spec says 3 channel(s); report it to the data format's author" in err
     assert "size rule" not in err
+
+
+def test_a_folder_in_no_known_layout_lists_the_plugins_layouts_too(prefix, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError) as err:
+        open_dataset(tmp_path / "empty", accepted_kinds=["unpaired"], crop_size=32)
+    assert str(err.value).endswith("or a plugin's layout (--data-format NAME):\n  prefix (plugin 'prefix'): train/ "
+                                   "(test/) of a_* and b_* images: two unpaired domains by file-name prefix\n"
+                                   "  listy (plugin 'broken'): returns a list\n  greyb (plugin 'broken'): B in grey")

@@ -78,7 +78,16 @@ def wrong_layout(root: Path, found: list[Any], accepted: list[str] | None) -> st
             hint = (f"\n  to use {two[0]}/ and {two[1]}/ as the two domains, rename them trainA/ and trainB/")
     if not found:
         hint += _one_class_hint(root)
-    return f"{head}{hint}\nexpected layout:\n{layout_help(kinds)}"
+    return f"{head}{hint}\nexpected layout:\n{layout_help(kinds)}{_plugin_layouts(kinds)}"
+
+
+def _plugin_layouts(kinds: list[str]) -> str:
+    """The installed plugins' formats of these kinds, which the built-in trees do not show."""
+    from gantrans.plugins import get_registries
+
+    lines = [f"  {e.name} ({e.origin.describe()}): {getattr(e.obj, 'description', '') or e.obj.kind}"
+             for e in get_registries().data_formats if not e.origin.builtin and e.obj.kind in kinds]
+    return "\nor a plugin's layout (--data-format NAME):\n" + "\n".join(lines) if lines else ""
 
 
 def _one_class_hint(root: Path) -> str:
