@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import trainer_fixtures as fx
 
 from gantrans.runs import RunDir
@@ -213,3 +214,50 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+class Killed(Exception):
+    """Stands for a kill -9 at one moment of a save."""
+
+
+@pytest.mark.parametrize("moment", ["after the last step's checkpoint, before its epoch end",
+                                    "between the kept epoch copy and latest.pt"])
+def test_a_run_killed_at_its_last_epoch_end_ends_that_epoch_on_resume(tiny, tmp_path, monkeypatch, moment):
+    """Resuming must not call such a run finished one epoch short (no kept copy, no last
+    scheduler step, "nothing to do"), nor lose the epoch's kept checkpoint."""
+    import shutil
+
+    from gantrans.training import trainer as T
+
+    kw = dict(epochs=2, n_epochs=1, n_epochs_decay=1, checkpoint_every=4)  # 4 steps an epoch
+    Trainer(config(tmp_path, "full", **kw), open_dataset=fx.open_memory).run()
+    if moment.startswith("after"):
+        real = T.Trainer._end_epoch
+
+        def end_epoch(self):
+            if self.epoch == 1:
+                raise Killed
+            real(self)
+
+        monkeypatch.setattr(T.Trainer, "_end_epoch", end_epoch)
+    else:
+        real_copy = shutil.copyfileobj
+
+        def copy(src, dst):  # the one copy a save makes, between its two files
+            if "epoch_0002" in src.name or "epoch_0002" in str(getattr(dst, "name", "")):
+                raise Killed
+            real_copy(src, dst)
+
+        monkeypatch.setattr(T.shutil, "copyfileobj", copy)
+    with pytest.raises(Killed):
+        Trainer(config(tmp_path, "killed", **kw), open_dataset=fx.open_memory).run()
+    monkeypatch.undo()
+    result = resume(tmp_path / "killed", {}, open_dataset=fx.open_memory)
+    assert (result.step, result.epoch) == (8, 2)
+    for name in ("epoch_0001.pt", "epoch_0002.pt", "latest.pt"):
+        full = load_checkpoint(tmp_path / "full" / "checkpoints" / name)
+        killed = load_checkpoint(tmp_path / "killed" / "checkpoints" / name)
+        assert (killed["step"], killed["epoch"], killed["schedulers"]) == (full["step"], full["epoch"], full["schedulers"])
+        for key, state in full["networks"].items():
+            assert all(torch.equal(v, killed["networks"][key][k]) for k, v in state.items()), (name, key)
+    assert (tmp_path / "killed" / "samples" / "epoch_0002.png").is_file()

@@ -413,16 +413,22 @@ class Trainer:
             self._saved_step = self.step  # so every rank takes the same "save at the end?" decision
             return None
         folder = self.run_dir / CHECKPOINT_DIR
+        summary = dict(step=self.step, epoch=self.epoch, losses=getattr(self, "_terms", None))
         try:
-            latest = atomic_save(self.state(), folder / LATEST)
-            R.write_checkpoint_summary(latest, step=self.step, epoch=self.epoch,
-                                       losses=getattr(self, "_terms", None))
-            self._saved_step = self.step
             if epoch_file and self.config.keep_epochs > 0:
-                kept_file = folder / epoch_filename(self.epoch)
-                with atomic_write(kept_file) as fh, open(latest, "rb") as src:
+                # The kept copy first: a crash between the two files leaves latest.pt older, and
+                # the resume redoes the epoch's end, this copy included. The other order lost
+                # the epoch's checkpoint for good (latest.pt already past it).
+                kept_file = atomic_save(self.state(), folder / epoch_filename(self.epoch))
+                R.write_checkpoint_summary(kept_file, **summary)
+                with atomic_write(folder / LATEST) as fh, open(kept_file, "rb") as src:
                     shutil.copyfileobj(src, fh)
-                R.copy_checkpoint_summary(latest, kept_file)
+                latest = folder / LATEST
+                R.copy_checkpoint_summary(kept_file, latest)
+            else:
+                latest = atomic_save(self.state(), folder / LATEST)
+                R.write_checkpoint_summary(latest, **summary)
+            self._saved_step = self.step
         except DiskFullError as exc:
             saved = getattr(self, "_saved_step", -1) >= 0
             kept = "the last checkpoint is intact" if saved else "no checkpoint was written yet"
@@ -580,8 +586,36 @@ class Trainer:
         lines.append(f"  Ctrl+C saves a checkpoint; continue with: gantrans train --resume {shlex.quote(str(self.run_dir))}")
         return lines
 
+    def _end_epoch(self) -> None:
+        """An epoch's end: the epoch count, the schedulers' step, its sample grid, its kept checkpoint."""
+        c = self.config
+        self.epoch += 1
+        self.epoch_step = 0
+        with warnings.catch_warnings():
+            # A run resumed right at an epoch end steps the schedulers before any
+            # optimiser step of this process; the order across the run is still right.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)`")
+            for sched in self.schedulers.values():
+                sched.step()
+        if c.sample_every_epoch and self.epoch % c.sample_every_epoch == 0:
+            self._write_samples()
+        self.save_checkpoint(epoch_file=True)
+
+    def _finish(self) -> None:
+        """The final state always gets a grid and a checkpoint."""
+        c = self.config
+        if getattr(self, "_grid_step", None) != self.step and (c.sample_every_epoch or c.sample_every_steps):
+            self._write_samples(step_grid=True)
+        if self._saved_step != self.step:
+            self.save_checkpoint()
+
     def _loop(self, steps_per_epoch: int, total: int) -> None:
         c = self.config
+        if self.step >= total and self.epoch_step >= steps_per_epoch > 0:
+            # stopped (killed) between the last step's checkpoint and its epoch's end: end it
+            self._end_epoch()
+            self._finish()
+            return
         if self.step >= total:
             run = self.run_dir
             if c.max_steps is not None and c.max_steps <= self.step:
@@ -634,23 +668,10 @@ class Trainer:
                 if self.step >= total and self.epoch_step < steps_per_epoch:
                     break
             if self.epoch_step >= steps_per_epoch:
-                self.epoch += 1
-                self.epoch_step = 0
-                with warnings.catch_warnings():
-                    # A run resumed right at an epoch end steps the schedulers before any
-                    # optimiser step of this process; the order across the run is still right.
-                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)`")
-                    for sched in self.schedulers.values():
-                        sched.step()
-                if c.sample_every_epoch and self.epoch % c.sample_every_epoch == 0:
-                    self._write_samples()
-                self.save_checkpoint(epoch_file=True)
+                self._end_epoch()
             if self.step >= total:
                 break
-        if getattr(self, "_grid_step", None) != self.step and (c.sample_every_epoch or c.sample_every_steps):
-            self._write_samples(step_grid=True)  # the final state always gets a grid
-        if self._saved_step != self.step:
-            self.save_checkpoint()
+        self._finish()
 
 
 class _WorkerSeed:
