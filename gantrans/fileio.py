@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import re
 import secrets
+import shutil
+import socket
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +93,52 @@ OVERWRITE_HINT = "pass --overwrite to replace it"
 NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
+#: This machine, in the names of temporary files: only its own dead writers' files are swept.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_TEMP = re.compile(r"^\..+\.([0-9a-f]{6})-(\d+)-[0-9a-f]{8}\.tmp$")
+
+
+def _temp_name(target: Path) -> str:
+    """``.NAME.HOST-PID-RANDOM.tmp``: hidden, unique, and saying who writes it."""
+    return f".{target.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_dead_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` whose writer died (a kill -9 or a
+    crash mid-write), and return them.
+
+    Why: each such death left a hidden ``.NAME...tmp`` beside its target, as large as what it
+    was writing (a 200 MB checkpoint), which nothing else would ever remove. Only names this
+    module made on this machine are touched, and only when their process no longer exists.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or m.group(1) != _HOST or _alive(int(m.group(2))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
 def temp_path_for(target: str | os.PathLike) -> Path:
     """A fresh, empty temporary file next to ``target`` (same file system: os.replace is atomic).
 
@@ -98,8 +148,9 @@ def temp_path_for(target: str | os.PathLike) -> Path:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_dead_temps(target.parent)
         for _ in range(100):
-            tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            tmp = target.parent / _temp_name(target)
             try:
                 os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
                 return tmp
@@ -122,8 +173,9 @@ def temp_dir_for(target: str | os.PathLike) -> Path:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_dead_temps(target.parent)
     for _ in range(100):
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        tmp = target.parent / _temp_name(target)
         try:
             tmp.mkdir(mode=0o777)
             return tmp

@@ -71,3 +71,31 @@ def test_a_missing_folder_under_one_that_cannot_be_written_names_the_one_that_ex
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(tmp_path))}: cannot write here \(permission denied\)"):
         with atomic_write(tmp_path / "a" / "b" / "f.txt", "w") as fh:
             fh.write("x")
+
+
+def test_a_dead_writers_temporary_files_are_swept_by_the_next_write(tmp_path):
+    """A kill -9 mid-save left a hidden temporary file as large as the checkpoint it was writing;
+    the next write into that folder removes it, and only it."""
+    import subprocess
+    import sys
+
+    from gantrans import fileio
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = fileio._HOST
+    stale_file = tmp_path / f".latest.pt.{host}-{dead.pid}-0123abcd.tmp"
+    stale_file.write_bytes(b"x" * 1000)
+    stale_dir = tmp_path / f".shapes.{host}-{dead.pid}-89abcdef.tmp"
+    stale_dir.mkdir()
+    (stale_dir / "a.png").write_bytes(b"x")
+    live = tmp_path / f".other.pt.{host}-{os.getpid()}-0123abcd.tmp"  # a writer still at work
+    foreign = tmp_path / f".latest.pt.ffffff-{dead.pid}-0123abcd.tmp"  # another machine's (a shared disk)
+    unknown = tmp_path / ".notes.tmp"
+    for path in (live, foreign, unknown):
+        path.write_bytes(b"y")
+    with fileio.atomic_write(tmp_path / "latest.pt") as fh:
+        fh.write(b"new")
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert live.exists() and foreign.exists() and unknown.exists()
+    assert (tmp_path / "latest.pt").read_bytes() == b"new"
