@@ -261,3 +261,21 @@ def test_a_run_killed_at_its_last_epoch_end_ends_that_epoch_on_resume(tiny, tmp_
         for key, state in full["networks"].items():
             assert all(torch.equal(v, killed["networks"][key][k]) for k, v in state.items()), (name, key)
     assert (tmp_path / "killed" / "samples" / "epoch_0002.png").is_file()
+
+
+def test_a_resume_with_nothing_to_do_or_refused_leaves_the_run_as_it_was(tiny, tmp_path, capsys):
+    """Neither may rewrite the run's record: its config (the precision it trained in), its log's
+    resume marks, its status."""
+    from gantrans.errors import ConfigError
+
+    Trainer(config(tmp_path, "done", max_steps=4), open_dataset=fx.open_memory).run()
+    run = tmp_path / "done"
+    files = ("config.json", "metrics.jsonl", "status.json")
+    before = {name: (run / name).read_bytes() for name in files}
+    result = resume(run, {"max_steps": 4, "log_every": 2}, open_dataset=fx.open_memory)
+    assert result.step == 4 and "nothing to do: 4 steps done" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="a run cannot be shortened"):
+        resume(run, {"max_steps": 2}, open_dataset=fx.open_memory)
+    assert {name: (run / name).read_bytes() for name in files} == before
+    resume(run, {"max_steps": 5}, open_dataset=fx.open_memory)  # one that trains does record itself
+    assert RunDir(run).status().resumes and (run / "config.json").read_bytes() != before["config.json"]

@@ -274,17 +274,18 @@ class Trainer:
         self.schedulers = {name: make_scheduler(opt, c.lr_policy, epochs=self.length_epochs, n_epochs=n_epochs,
                                                 n_epochs_decay=n_decay, lr_decay_iters=c.lr_decay_iters)
                            for name, opt in self.engine.optimizers.items()}
+        # A resume writes to the run (its config, a resume mark) only once it is sure to train:
+        # _run checks the length first, and a refused or finished one leaves the run as it was.
+        self.resuming = self.run_dir is not None
         if self.ckpt:
             self._restore(self.ckpt)
             self.ckpt = {"_path": self.ckpt.get("_path")}  # drop the loaded tensors, keep "resumed"
-        elif self.run_dir is not None:  # --resume of a run that has no checkpoint yet
-            if self.dist.is_main:
-                R.mark_resume(self.run_dir, 0)  # the log only grows: a viewer's offset stays valid
+        elif self.resuming:  # --resume of a run that has no checkpoint yet
             self._say(f"gantrans: {self.run_dir} has no checkpoint yet; starting it again from step 0 "
                       f"with its saved config")
         else:
             self._create_run_dir()
-        self._write_config()
+            self._write_config()
 
     def _length_epochs(self) -> int:
         """The run's length in epochs: ``epochs``, or fewer when ``max_steps`` ends it first."""
@@ -361,8 +362,6 @@ class Trainer:
         self.recipe.load_state_dict(ckpt.get("recipe_state") or {})
         self.epoch, self.step, self.epoch_step = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["epoch_step"])
         self.engine.skipped = int(ckpt.get("skipped", 0))
-        if self.dist.is_main:
-            R.mark_resume(self.run_dir, self.step)  # the log only grows: a viewer's offset stays valid
         restore_rng(ckpt["rng"])
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -512,6 +511,18 @@ class Trainer:
                 else "--epochs"
             raise ConfigError(f"--resume {self.run_dir}: the run has done {self.step} steps and {how} asks for "
                               f"{total}; a run cannot be shortened: resume with a larger {how}, or export it as it is")
+        if self.step >= total and not self.epoch_step >= steps_per_epoch > 0:  # (else its epoch's end is due)
+            if c.max_steps is not None and c.max_steps <= self.step:
+                how = f"--max-steps N (N > {self.step})"
+            else:
+                how = f"--epochs N (N > {self.epoch})"
+            self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}; "
+                      f"to train longer: gantrans train --resume {shlex.quote(str(self.run_dir))} {how}")
+            return TrainResult(self.run_dir, self.step, self.epoch, self.engine.skipped)
+        if self.resuming:
+            if self.dist.is_main:
+                R.mark_resume(self.run_dir, self.step)  # the log only grows: a viewer's offset stays valid
+            self._write_config()
         self.status = R.StatusWriter(self.run_dir, enabled=self.dist.is_main)
         if self.ckpt:
             self.status.resumed(self.step)
@@ -611,19 +622,10 @@ class Trainer:
 
     def _loop(self, steps_per_epoch: int, total: int) -> None:
         c = self.config
-        if self.step >= total and self.epoch_step >= steps_per_epoch > 0:
+        if self.step >= total:
             # stopped (killed) between the last step's checkpoint and its epoch's end: end it
             self._end_epoch()
             self._finish()
-            return
-        if self.step >= total:
-            run = self.run_dir
-            if c.max_steps is not None and c.max_steps <= self.step:
-                how = f"--max-steps N (N > {self.step})"
-            else:
-                how = f"--epochs N (N > {self.epoch})"
-            self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}; "
-                      f"to train longer: gantrans train --resume {shlex.quote(str(run))} {how}")
             return
         per_step_images = c.batch_size * self.dist.world_size
         self.status.update(force=True, state="running")
