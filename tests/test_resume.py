@@ -279,3 +279,24 @@ def test_a_resume_with_nothing_to_do_or_refused_leaves_the_run_as_it_was(tiny, t
     assert {name: (run / name).read_bytes() for name in files} == before
     resume(run, {"max_steps": 5}, open_dataset=fx.open_memory)  # one that trains does record itself
     assert RunDir(run).status().resumes and (run / "config.json").read_bytes() != before["config.json"]
+
+
+def test_a_run_whose_checkpoints_are_gone_is_not_silently_trained_from_zero(tiny, tmp_path, capsys):
+    """It says so, and how to train it again as a new run from its config.json (which --config takes)."""
+    import shutil
+
+    from gantrans.errors import CheckpointError
+    from gantrans.training.config import load_config_file
+
+    Trainer(config(tmp_path, "lost", max_steps=4, checkpoint_every=2), open_dataset=fx.open_memory).run()
+    shutil.rmtree(tmp_path / "lost" / "checkpoints")
+    with pytest.raises(CheckpointError) as err:
+        resume(tmp_path / "lost", {}, open_dataset=fx.open_memory)
+    assert (f"lost: its checkpoints are gone (it wrote one at step 4; checkpoints/ holds none), so there is "
+            f"nothing to resume from; to train it again from step 0 as a new run: gantrans train --config "
+            f"{tmp_path / 'lost' / 'config.json'} --name NEW_NAME") in str(err.value)
+    assert not (tmp_path / "lost" / "checkpoints").exists()  # nothing started
+    # the advice works: --config reads a run's config.json through load_config_file (in-process here,
+    # as the fixtures' recipe and data live in this process)
+    again = TrainConfig.from_dict({**load_config_file(tmp_path / "lost" / "config.json"), "name": "again"})
+    assert Trainer(again, open_dataset=fx.open_memory).run().step == 4

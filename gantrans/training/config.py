@@ -207,4 +207,5 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: unreadable config ({first})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the config must be a table/object at the top level")
+    data.pop("resolved", None)  # a run's config.json: what the trainer chose there, chosen again here
     return data

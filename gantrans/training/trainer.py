@@ -116,6 +116,13 @@ def resume_config(path: str | Path,
     run_dir = _run_without_checkpoint(Path(path))
     if run_dir is not None:
         ckpt = None
+        saved = R.RunDir(run_dir).status().last_checkpoint
+        if saved:  # it had checkpoints, and they are gone: starting over must be the user's choice
+            raise CheckpointError(
+                f"{run_dir}: its checkpoints are gone (it wrote one at step {saved.get('step', '?')}; "
+                f"{R.checkpoints_dir(run_dir).name}/ holds none), so there is nothing to resume from; to train "
+                f"it again from step 0 as a new run: gantrans train --config "
+                f"{shlex.quote(str(R.config_path(run_dir)))} --name NEW_NAME")
         config = TrainConfig.from_dict(_saved_config(run_dir), source=str(R.config_path(run_dir)))
         config.name, config.runs_dir = run_dir.name, str(run_dir.parent)
     else:
@@ -524,7 +531,7 @@ class Trainer:
                 R.mark_resume(self.run_dir, self.step)  # the log only grows: a viewer's offset stays valid
             self._write_config()
         self.status = R.StatusWriter(self.run_dir, enabled=self.dist.is_main)
-        if self.ckpt:
+        if self.resuming:
             self.status.resumed(self.step)
         self.status.update(force=True, state="starting", step=self.step, total_steps=total, epoch=self.epoch,
                            epoch_step=self.epoch_step,
