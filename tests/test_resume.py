@@ -300,3 +300,17 @@ def test_a_run_whose_checkpoints_are_gone_is_not_silently_trained_from_zero(tiny
     # as the fixtures' recipe and data live in this process)
     again = TrainConfig.from_dict({**load_config_file(tmp_path / "lost" / "config.json"), "name": "again"})
     assert Trainer(again, open_dataset=fx.open_memory).run().step == 4
+
+
+def test_a_data_set_that_changed_since_the_checkpoint_is_said_at_resume(tiny, tmp_path, capsys):
+    Trainer(config(tmp_path, "grown", max_steps=3), open_dataset=fx.open_memory).run()
+    resume(tmp_path / "grown", {"max_steps": 4}, open_dataset=fx.open_memory)
+    assert "since the checkpoint" not in capsys.readouterr().err  # the same data: nothing to say
+
+    def fewer(data, **kw):  # 4 of the 16 images deleted meanwhile
+        return fx.open_memory("mem:12", **kw)
+
+    resume(tmp_path / "grown", {"max_steps": 5}, open_dataset=fewer)
+    err = capsys.readouterr().err
+    assert ("mem:16: the data set has 12 items where the run had 16 since the checkpoint; the resumed run goes on "
+            "with the data as it is now") in " ".join(err.split())

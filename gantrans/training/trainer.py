@@ -10,6 +10,7 @@ with the same losses an uninterrupted run would have logged (bitwise on the same
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import shlex
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,26 @@ def resume_config(path: str | Path,
     return config, ckpt, run_dir
 
 
+def data_fingerprint(dataset: Any) -> dict[str, Any]:
+    """How many items a data set has and which files they are, to notice a change at resume."""
+    root = str(getattr(dataset, "root", ""))  # relative to it: the same folder reached from elsewhere is the same
+    files = sorted(os.path.relpath(f, root) if root else str(f)
+                   for f in (dataset.image_files() if hasattr(dataset, "image_files") else []))
+    return {"items": len(dataset), "files": len(files),
+            "digest": hashlib.sha1("\0".join(files).encode("utf-8", "surrogateescape")).hexdigest()}
+
+
+def data_change(before: Any, now: Mapping[str, Any]) -> str:
+    """What changed between two fingerprints, in words ("" for nothing, or no record to compare)."""
+    if not isinstance(before, Mapping):
+        return ""
+    if before.get("items") != now["items"]:
+        return f"the data set has {now['items']} items where the run had {before.get('items')}"
+    if before.get("digest") != now["digest"]:
+        return "images were replaced (the same count, other files)"
+    return ""
+
+
 def _run_without_checkpoint(path: Path) -> Path | None:
     """``path`` when it is a run directory holding no checkpoint file at all."""
     if not R.is_run_dir(path):
@@ -242,6 +263,13 @@ class Trainer:
         seed_everything(c.seed)
         recipe_cls = get_recipe(c.recipe)
         self.train_ds, self.fixed_ds = self._open_data(recipe_cls)
+        self._data_fingerprint = data_fingerprint(self.train_ds)
+        if self.ckpt and self.dist.is_main:
+            said = data_change(self.ckpt.get("data_fingerprint"), self._data_fingerprint)
+            if said:
+                console.warning(f"{c.data}: {said} since the checkpoint; the resumed run goes on with the data as it "
+                                f"is now (epochs of a new length), so it is no longer what an uninterrupted run "
+                                f"would have done")
         spec = DataSpec.from_dict(self.ckpt["data"]) if self.ckpt else self.train_ds.spec
 
         def make_recipe() -> Any:
@@ -382,6 +410,7 @@ class Trainer:
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "run_name": self.run_dir.name,
             "recipe": {"name": self.config.recipe, **origin.as_dict()}, "components": self._components(),
+            "data_fingerprint": self._data_fingerprint,
             "model_config": _jsonable(self.recipe.config), "data": self.recipe.data.as_dict(),
             "network_specs": _jsonable(self.recipe.network_specs), "config": self.config.as_dict(),
             "networks": {k: net.state_dict() for k, net in e.nets.items()},
