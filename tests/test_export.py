@@ -95,6 +95,27 @@ def test_parity_failure_leaves_no_file(cyclegan_run: Path, tmp_path: Path, monke
     assert list(out.iterdir()) == []
 
 
+def test_an_export_stopped_between_heads_says_what_it_wrote(cyclegan_run: Path, tmp_path: Path, monkeypatch,
+                                                             capsys) -> None:
+    """Ctrl+C after the first head: the same command would refuse that file, so say it is there."""
+    from gantrans.export import run_export
+
+    real = run_export._export_fp32
+
+    def second_interrupted(head, *args, **kw):
+        if head.name == "B2A":
+            raise KeyboardInterrupt
+        return real(head, *args, **kw)
+
+    monkeypatch.setattr(run_export, "_export_fp32", second_interrupted)
+    out = tmp_path / "exports"
+    with pytest.raises(KeyboardInterrupt):
+        run_export.export_run(cyclegan_run, out_dir=out, exporter="torchscript", progress=lambda m: None)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"stopped after writing {out / 'tiny_A2B.onnx'}; the same command with --overwrite exports every head " \
+           "again" in err
+
+
 def test_existing_export_is_kept_unless_overwrite(cyclegan_run: Path, tmp_path: Path, monkeypatch) -> None:
     from gantrans.export import export_run, parity
 

@@ -137,6 +137,11 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
             done = ", ".join(str(p) for p in written)
             exc.args = (f"{exc}; " + (f"written before the failure: {done}" if done else "no file was written"),)
         raise
+    except KeyboardInterrupt:
+        if written:  # the same command would now refuse them: say what is there and how to go on
+            console.warning(f"stopped after writing {', '.join(str(p) for p in written)}; the same command with "
+                            f"--overwrite exports every head again")
+        raise
     return written
 
 
