@@ -70,6 +70,23 @@ def check_output_folder(folder: str | os.PathLike, flag: str) -> None:
         raise ConfigError(f"{blocker}: is a file, not a folder{where}; choose another {flag}")
 
 
+def make_output_folder(folder: str | os.PathLike, flag: str) -> Path:
+    """Create the output folder (and its parents) and make sure a file can be written in it,
+    before any work: one line naming the folder, instead of the same failure once per output.
+    """
+    check_output_folder(folder, flag)
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in NOT_WRITABLE or is_disk_full(exc):
+            discard(temp_path_for(folder / "probe"))  # its one-line reason
+        raise ConfigError(f"{folder}: cannot create it ({(exc.strerror or type(exc).__name__).lower()}); "
+                          f"choose another {flag}") from None
+    discard(temp_path_for(folder / "probe"))  # a read-only folder says so here
+    return folder
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` says the disk or the user's quota is full."""
     return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS

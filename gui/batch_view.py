@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
-from gantrans.fileio import not_a_folder
+from gantrans.fileio import make_output_folder, not_a_folder
 from gantrans_gui import workers
 from gantrans_gui.inference_jobs import tile_option
 from gantrans_gui.main_window import MainWindow, make_button
@@ -62,6 +62,8 @@ def plan_batch(input_dir: str, output_dir: str, recursive: bool, fmt: str | None
     inside = out.resolve().is_relative_to(inp.resolve())
     items = collect_inputs([inp], recursive=recursive, skip=out if inside else None)
     jobs = plan_jobs(items, out, fmt=fmt)
+    if jobs:
+        make_output_folder(out, "output folder")  # one line, not one per image, when it cannot be written
     existing = {j.dst for j in jobs if os.path.lexists(j.dst)}
     return BatchPlan(jobs, existing, inside)
 

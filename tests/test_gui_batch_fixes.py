@@ -102,3 +102,17 @@ def test_an_output_that_is_a_file_is_refused_before_starting(qtbot, batch, tmp_p
         assert batch.window_.last_error[0] == f"{target}: is a file, not a folder; choose a folder for the results"
         assert not batch.is_busy() and batch.report is None
         assert target.read_bytes() == b"not a folder"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+def test_an_output_folder_that_cannot_be_made_is_one_error_before_any_work(qtbot, batch, tmp_path):
+    src = _images(tmp_path / "in")
+    batch.window_.last_error = None
+    batch.input_edit.setText(str(src))
+    batch.output_edit.setText("/proc/gantrans-no-such/out")
+    batch.start_button.click()
+    qtbot.waitUntil(lambda: batch.window_.last_error is not None and not batch.is_busy(), timeout=WAIT)
+    assert batch.window_.last_error[0] == ("/proc/gantrans-no-such/out: cannot create it (no such file or "
+                                           "directory); choose another output folder")
+    assert batch.report is None and batch.errors.rowCount() == 0  # not one row per image
+    assert batch.summary.text().startswith("Not started: ")

@@ -271,3 +271,12 @@ def test_a_file_where_the_output_folder_goes_is_refused_before_any_work(tree, ca
     assert main(["generate", str(gen), "-n", "2", "-o", "taken/more"]) == 1
     assert "taken: is a file, not a folder (it is in the way of taken/more); choose another -o" in capsys.readouterr().err
     assert (root / "taken").read_text() == "a file the user keeps"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+def test_an_output_folder_that_cannot_be_made_is_one_line_before_any_work(tree, capsys):
+    root, model = tree
+    assert main(["translate", str(model), "photos", "-o", "/proc/gantrans-no-such/out", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["gantrans: error: /proc/gantrans-no-such/out: cannot create it (no such file or directory); "
+                   "choose another -o OUTDIR"], err

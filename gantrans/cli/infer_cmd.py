@@ -115,7 +115,7 @@ def _notes(model) -> None:
 def _translate(args: argparse.Namespace) -> int:
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
-    from gantrans.fileio import check_output_folder
+    from gantrans.fileio import check_output_folder, make_output_folder
     from gantrans.inference import (
         CancelToken,
         Overrides,
@@ -146,6 +146,7 @@ def _translate(args: argparse.Namespace) -> int:
         print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
         return 1
     jobs = plan_jobs(items, outdir, suffix=args.suffix, fmt=args.format)
+    make_output_folder(outdir, "-o OUTDIR")
     skipped = 0
     if args.skip_existing:
         kept = [j for j in jobs if not os.path.lexists(j.dst)]
