@@ -363,7 +363,8 @@ class BatchView(QWidget):
         self.current_label.setText("")
         self.eta_label.setText("—")
         if providers:
-            self.window_.set_status(provider=providers[0])
+            self.window_.set_status(provider=providers[0], seconds=elapsed / written if written else None,
+                                    per_image=True)
             self.window_.providers_in_use = list(providers)
 
     def _failed(self, exc: BaseException) -> None:

@@ -369,14 +369,18 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(w)
 
     def set_status(self, *, model: str | None = None, provider: str | None = None,
-                   seconds: float | None = None) -> None:
+                   seconds: float | None = None, failed: bool = False, per_image: bool = False) -> None:
+        """The status bar's model, provider and last inference (``failed``: it did not finish, so
+        the previous image's time is not left standing; ``per_image``: a batch's mean)."""
         if model is not None:
             self.status_model.setText(model)
         if provider is not None:
             self.status_provider.setText(f"Provider: {provider.replace('ExecutionProvider', '')}")
-        if seconds is not None:
-            self.status_time.setText(f"Last inference: {seconds * 1000:.0f} ms" if seconds < 1
-                                     else f"Last inference: {seconds:.2f} s")
+        if failed:
+            self.status_time.setText("Last inference: failed")
+        elif seconds is not None:
+            took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+            self.status_time.setText(f"Last inference: {took}" + (" per image" if per_image else ""))
 
     def set_busy(self, busy: bool, done: int = 0, total: int = 0) -> None:
         self.status_progress.setVisible(busy)

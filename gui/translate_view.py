@@ -495,8 +495,13 @@ class TranslateView(QWidget):
         self.window_.set_busy(False)
         if isinstance(exc, Cancelled):
             return
-        self.info.setText(f"Failed: {workers.one_line(exc)}")
-        self.window_.show_error(workers.one_line(exc), workers.details(exc))
+        line = workers.one_line(exc)
+        where = self.source if isinstance(self.source, str) else self.source_name  # a file's path, or "pasted image"
+        if where and Path(where).name not in line:  # which image (the size check names none)
+            line = f"{where}: {line}"
+        self.info.setText(f"Failed: {line}")
+        self.window_.set_status(failed=True)
+        self.window_.show_error(line, workers.details(exc))
 
     def _model_chosen(self, entry) -> None:
         # the status bar names the chosen model at once, not only after its first translation

@@ -533,6 +533,8 @@ def test_an_image_over_the_memory_bound_asks_for_the_tiling_menu_not_a_flag(make
     qtbot.waitUntil(lambda: view.info.text().startswith("Failed"), timeout=WAIT)
     assert "over the limit" in view.info.text() and "choose a tile size under Tiling" in view.info.text()
     assert "--tile" not in view.info.text()
+    assert view.info.text().startswith(f"Failed: {home / 'big.png'}: a 100x120 image needs about")  # which file
+    assert w.status_time.text() == "Last inference: failed"  # not an earlier image's time
     slow_model_runs(monkeypatch, 0.3)
     view.tiling.setCurrentIndex(view.tiling.findData("256"))  # 64 px tiles under this bound: 4 of them
     view.run()
