@@ -173,7 +173,9 @@ def read_metadata_props(path: str | os.PathLike) -> dict[str, str]:
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
-        raise ModelError(f"{path}: not an ONNX model ({exc})") from None
+        raise ModelError(f"{path}: not an ONNX model ({exc}: damaged, cut short, or another kind of file); "
+                         f"export or copy it again, or choose another file") from None
     if not seen_graph:
-        raise ModelError(f"{path}: not an ONNX model (no graph)")
+        raise ModelError(f"{path}: not an ONNX model (it holds no graph); export or copy it again, or choose "
+                         f"another file")
     return props

@@ -347,3 +347,16 @@ def test_wrong_task_errors(tmp_path):
 
 def test_available_providers_is_onnxruntime():
     assert session_mod.available_providers() == ort.get_available_providers()
+
+
+def test_a_damaged_onnx_file_says_what_to_do(tmp_path):
+    from gantrans.errors import ModelError
+    from gantrans.metadata import read_metadata_props
+
+    bad = tmp_path / "readme.onnx"
+    bad.write_text("# notes, not a model\n" * 4)
+    with pytest.raises(ModelError) as err:
+        read_metadata_props(bad)
+    assert str(err.value).startswith(f"{bad}: not an ONNX model (unexpected wire type")
+    assert str(err.value).endswith("damaged, cut short, or another kind of file); export or copy it again, or "
+                                   "choose another file")
