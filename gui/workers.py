@@ -45,6 +45,12 @@ def one_line(exc: BaseException) -> str:
 
 
 def details(exc: BaseException) -> str:
+    """The traceback behind an unexpected failure; "" for a gantrans error, whose one line is
+    the whole story for the user (a file that is not an image needs no Python stack)."""
+    from gantrans.errors import GantransError
+
+    if isinstance(exc, GantransError):
+        return ""
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
