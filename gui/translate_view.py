@@ -12,7 +12,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -271,6 +271,19 @@ class TranslateView(QWidget):
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.set_mode(self.settings.value("translate/mode", "split"))
         self._update_buttons()
+        self.set_compact(True)  # the narrowest this view can be: measured once, with the short rows
+        self._compact_width = super().minimumSizeHint().width()
+        self.set_compact(False)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        """As narrow as the icons-only rows allow: a narrower window turns them on (resizeEvent).
+
+        With the full labels' width here, the window could not be made narrower than them, and
+        not at all while this view sat hidden in the window's stack (a hidden page is not
+        resized, so it never turned compact, yet its minimum held the whole window wide).
+        """
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self._compact_width), hint.height())
 
     # -- helpers --------------------------------------------------------------------------------
     def canvases(self) -> list[ImageCanvas]:
@@ -416,7 +429,7 @@ class TranslateView(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
         if not self._compact:  # model names vary, so measured again while the labels show
-            self._full_width = self.minimumSizeHint().width()
+            self._full_width = super().minimumSizeHint().width()
         # at (or near) that width the window could not be made narrower: drop the words
         self.set_compact(self.width() <= self._full_width + COMPACT_MARGIN)
 
