@@ -93,6 +93,23 @@ def test_disable_plugins_by_name(monkeypatch):
     assert pm.describe()["disabled"] == ["cyclegan", "vanilla"]
 
 
+def test_a_disabled_plugin_is_said_to_be_disabled_not_missing(monkeypatch, capsys):
+    from gantrans.cli.main import main
+    from gantrans.plugins import reset_plugin_manager
+
+    monkeypatch.setenv("GANTRANS_DISABLE_PLUGINS", "cyclegan")
+    reset_plugin_manager()
+    try:
+        assert main(["plugins", "show", "cyclegan"]) == 1
+        assert ("plugin 'cyclegan' is installed but GANTRANS_DISABLE_PLUGINS turns it off"
+                in capsys.readouterr().err)
+        assert main(["plugins", "uninstall", "cyclegan"]) == 1  # its distribution is still known
+        assert "'cyclegan' is built into gantrans and cannot be uninstalled" in capsys.readouterr().err
+    finally:
+        monkeypatch.delenv("GANTRANS_DISABLE_PLUGINS")
+        reset_plugin_manager()
+
+
 def _plugin_registering(network_name: str):
     class Plugin:
         @hookimpl

@@ -85,6 +85,9 @@ def find_plugin(info: dict, name: str) -> dict:
         for entries in p["registered"].values():
             if any(e["name"] == name for e in entries):
                 return p
+    if name in info.get("disabled", []):
+        raise ConfigError(f"plugin '{name}' is installed but GANTRANS_DISABLE_PLUGINS turns it off; leave it out "
+                          f"of that variable to see it")
     names = ", ".join(p["name"] for p in info["plugins"]) or "none"
     raise ConfigError(f"no plugin or registered name '{name}'; plugins: {names}")
 

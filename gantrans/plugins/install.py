@@ -222,7 +222,8 @@ def uninstall(names: Sequence[str], echo: Printer = print) -> dict[str, list[str
     from gantrans.plugins import get_plugin_manager
 
     manager = get_plugin_manager()
-    dist_of = {name: origin.distribution for name, origin in manager.origins.items()}
+    dist_of = {name: origin.distribution for name, origin in (*manager.origins.items(),
+                                                                *manager.disabled_origins.items())}
     for failure in manager.failures:
         dist_of.setdefault(failure.plugin, failure.distribution)
     installed = installed_distributions()

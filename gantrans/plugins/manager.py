@@ -130,6 +130,7 @@ class PluginManager:
         self.origins: dict[str, Origin] = {}
         self.failures: list[PluginFailure] = []
         self.disabled: list[str] = []
+        self.disabled_origins: dict[str, Origin] = {}  # where each disabled plugin comes from (to uninstall it)
         self.commands: dict[str, list[dict[str, str]]] = {}  # plugin -> the subcommands it added
         self._registries: Registries | None = None
         self._reported = False
@@ -177,6 +178,7 @@ class PluginManager:
             seen[ep.name] = (dist_name, ep.value)
             if ep.name in disabled:
                 self.disabled.append(ep.name)
+                self.disabled_origins[ep.name] = origin
                 continue
             try:
                 plugin = ep.load()
