@@ -23,6 +23,7 @@ first group and ``networks`` only):
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,8 @@ from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CHECKPOINTS_DIR as CHECKPOINT_DIR
 from gantrans.runs import LATEST_CHECKPOINT as LATEST
+from gantrans.runs import config_path, epoch_of_checkpoint, kept_epoch_checkpoints
 from gantrans.runs import epoch_checkpoint_name as epoch_filename
-from gantrans.runs import epoch_of_checkpoint, kept_epoch_checkpoints
 
 CHECKPOINT_FORMAT = "gantrans-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -204,6 +205,10 @@ def load_for_resume(path: str | os.PathLike, warn: Callable[[str], None]) -> dic
             continue
         warn(f"{problem}; resuming from {candidate} (step {ckpt.get('step')}) instead")
         return ckpt
+    config = config_path(p)
+    if config.is_file():  # nothing readable to resume from: say the way on
+        raise CheckpointError(f"{problem}; the run keeps no other readable checkpoint; to train it again from step "
+                              f"0 as a new run: gantrans train --config {shlex.quote(str(config))} --name NEW_NAME")
     raise problem
 
 

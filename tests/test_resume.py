@@ -142,6 +142,17 @@ def test_a_corrupt_latest_falls_back_to_the_newest_readable_checkpoint(tiny, tmp
     assert result.step == 10 and load_checkpoint(tmp_path / "run")["step"] == 10  # latest written anew
     assert [r["step"] for r in RunDir(tmp_path / "run").metrics()[0]] == list(range(1, 11))
 
+    # with nothing readable left, the error says the way on
+    from gantrans.errors import CheckpointError
+
+    for kept in folder.glob("epoch_*.pt"):
+        kept.write_bytes(b"\x00" * 100)
+    latest.write_bytes(b"garbage\n")
+    with pytest.raises(CheckpointError) as err:
+        resume(tmp_path / "run", {"max_steps": 12}, open_dataset=fx.open_memory)
+    assert str(err.value).endswith(f"the run keeps no other readable checkpoint; to train it again from step 0 as a "
+                                   f"new run: gantrans train --config {tmp_path / 'run' / 'config.json'} --name NEW_NAME")
+
 
 class _Exploit:
     def __init__(self, marker: Path):
