@@ -250,3 +250,12 @@ def test_the_gui_command_is_listed_under_the_gui_plugin(capsys):
 
     assert main(["plugins", "show", "gui"]) == 0
     assert "command 'gantrans gui': open the desktop application" in capsys.readouterr().out
+
+
+def test_an_entry_without_a_description_shows_no_dangling_colon(fresh_plugins, capsys):
+    from gantrans.cli.main import main
+
+    fresh_plugins.register(_plugin_registering("plain_g"), "plain")
+    assert main(["plugins", "show", "plain"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "'plain_g'" in x)
+    assert line == "  generator 'plain_g' (image input; sizes: at least 1 px, multiple of 1)"

@@ -92,6 +92,11 @@ def find_plugin(info: dict, name: str) -> dict:
     raise ConfigError(f"no plugin or registered name '{name}'; plugins: {names}")
 
 
+def _about(entry: dict) -> str:
+    """``": description"``, or nothing for an entry registered without one."""
+    return f": {entry['description']}" if entry.get("description") else ""
+
+
 def _show(args: argparse.Namespace) -> int:
     from gantrans.options import Option, describe_options
     from gantrans.plugins import get_plugin_manager
@@ -113,24 +118,24 @@ def _show(args: argparse.Namespace) -> int:
                 print(line)
 
     for m in p["registered"].get("models", []):
-        print(f"  recipe '{m['name']}': {m['description']}")
+        print(f"  recipe '{m['name']}'{_about(m)}")
         print(f"    data: {', '.join(m['data_kinds']) or 'any'}; train with 'gantrans train {m['name']} "
               f"--data DIR -o NAME=VALUE' (a network's or loss's own option: -o generator.NAME=VALUE, "
               f"-o loss.NAME=VALUE)")
         options(m)
     for n in p["registered"].get("networks", []):
         print(f"  {n['kind']} '{n['name']}' ({n['input']} input; sizes: at least {n['min_size']} px, "
-              f"multiple of {n['size_multiple']}): {n['description']}")
+              f"multiple of {n['size_multiple']}){_about(n)}")
         options(n)
     for loss in p["registered"].get("losses", []):
-        print(f"  loss '{loss['name']}': {loss['description']}")
+        print(f"  loss '{loss['name']}'{_about(loss)}")
         options(loss)
     for f in p["registered"].get("data_formats", []):
-        print(f"  data format '{f['name']}' ({f['kind']}): {f['description']}")
+        print(f"  data format '{f['name']}' ({f['kind']}){_about(f)}")
     for d in p["registered"].get("datasets", []):
-        print(f"  built-in data set '{d['name']}' ({', '.join(d['forms'])}): {d['description']}")
+        print(f"  built-in data set '{d['name']}' ({', '.join(d['forms'])}){_about(d)}")
     for c in p["registered"].get("commands", []):
-        print(f"  command 'gantrans {c['name']}': {c['description']}")
+        print(f"  command 'gantrans {c['name']}'{_about(c)}")
     return 0
 
 
