@@ -540,22 +540,15 @@ def _call_factory(what: str, entry: Any, accepted: Mapping[str, Any], returns: t
     Why: a factory is plugin code, and an option value it refuses (``n_blocks=0``) or a bug in it
     would otherwise reach the user as an "internal error" naming neither.
     """
-    from gantrans.errors import GantransError
+    from gantrans.plugins.guard import REPORT, call_plugin
 
     who = f"{what} '{entry.name}' ({entry.origin.describe()})"
     given = ", ".join(f"{k}={v!r}" for k, v in sorted(accepted.items())) or "no options"
-    try:
-        made = entry.obj(**accepted)
-    except GantransError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever a plugin's factory raises, named below
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ConfigError(f"{who} could not be built with {given} ({type(exc).__name__}: {first}); check the "
-                          f"options you set for it, or report it to the plugin's author") from exc
-    if not isinstance(made, returns):
-        raise ConfigError(f"{who}: its factory returned {type(made).__name__}, not {returns_what}; "
-                          f"report it to the plugin's author")
-    return made
+    return call_plugin(lambda: entry.obj(**accepted), error=ConfigError,
+                       failed=f"{who} could not be built with {given}",
+                       advice=f"check the options you set for it, or {REPORT}", returns=returns,
+                       wrong=lambda made: f"{who}: its factory returned {type(made).__name__}, not {returns_what}; "
+                                          f"{REPORT}")
 
 
 def _sub_option_target(value: Any) -> tuple[str, Any]:

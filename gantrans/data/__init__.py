@@ -156,21 +156,14 @@ def build_dataset(fmt: Any, root: Path, split: str, transform: Any, **opts: Any)
     instead of an "internal error" in the trainer naming neither.
     """
     from gantrans.data.datasets import GanDataset
-    from gantrans.errors import GantransError
     from gantrans.plugins import get_registries
+    from gantrans.plugins.guard import REPORT, call_plugin
 
     registry = get_registries().data_formats
     entry = registry.get(fmt.name) if fmt.name in registry.names() else None
     who = f"data format '{fmt.name}'" + (f" ({entry.origin.describe()})" if entry is not None else "")
-    try:
-        dataset = fmt.build(root, split, transform, **opts)
-    except GantransError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever a plugin's format raises, named below
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise DataError(f"{root}: {who} could not open split '{split}' ({type(exc).__name__}: {first}); "
-                        f"report it to the plugin's author") from exc
-    if not isinstance(dataset, GanDataset):
-        raise DataError(f"{root}: {who} returned {type(dataset).__name__}, not a gantrans.data.datasets.GanDataset "
-                        f"(docs/plugins.md, 'Writing a data format'); report it to the plugin's author")
-    return dataset
+    return call_plugin(lambda: fmt.build(root, split, transform, **opts), error=DataError,
+                       failed=f"{root}: {who} could not open split '{split}'", advice=REPORT, returns=GanDataset,
+                       wrong=lambda made: f"{root}: {who} returned {type(made).__name__}, not a "
+                                          f"gantrans.data.datasets.GanDataset (docs/plugins.md, 'Writing a data "
+                                          f"format'); {REPORT}")
