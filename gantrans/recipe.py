@@ -28,14 +28,11 @@ Batch = dict[str, Any]
 """A collated batch: tensors already on the training device (``A``, ``B``, ``image``, ``label``)
 plus lists of source paths (``A_path`` ...)."""
 
-DATA_KINDS = ("unpaired", "paired", "labelled", "single")
-
-
 @dataclass
 class DataSpec:
     """What the trainer tells a recipe about its data.
 
-    ``kind`` is one of :data:`DATA_KINDS`: ``unpaired`` and ``paired`` batches carry ``A`` and
+    ``kind`` is one of :data:`gantrans.kinds.DATA_KINDS`: ``unpaired`` and ``paired`` batches carry ``A`` and
     ``B``; ``labelled`` batches carry ``image`` and ``label`` (int64); ``single`` batches carry
     ``image``. Images are float tensors in [-1, 1], NCHW.
     """
@@ -138,7 +135,7 @@ class Recipe:
     """Base class for training recipes. Subclass it and register the class.
 
     Class attributes to set: ``name`` (what users type), ``description``, ``data_kinds``
-    (accepted :data:`DATA_KINDS`) and ``options`` (a tuple of :class:`gantrans.options.Option`,
+    (accepted :data:`gantrans.kinds.DATA_KINDS`) and ``options`` (a tuple of :class:`gantrans.options.Option`,
     every option with its type, default, help and choices). ``defaults`` (``{name: default}``)
     is derived from ``options``; a recipe that sets only ``defaults`` gets options inferred from
     them. The trainer merges user options over the defaults, converts each to its declared type,

@@ -83,7 +83,7 @@ class DataFormat(Protocol):
     """What a plugin registers to teach gantrans a folder layout."""
 
     name: str
-    kind: str  # one of gantrans.recipe.DATA_KINDS
+    kind: str  # one of gantrans.kinds.DATA_KINDS
     description: str
 
     def detect(self, root: Path) -> bool:

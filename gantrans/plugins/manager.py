@@ -25,6 +25,7 @@ import pluggy
 
 from gantrans import hookspecs
 from gantrans.errors import ConfigError, PluginError
+from gantrans.kinds import DATA_KINDS, NETWORK_KINDS
 from gantrans.options import Option, coerce_option, options_from_signature
 from gantrans.plugins.registry import Entry, Origin, Registry
 
@@ -392,7 +393,6 @@ def _sorted_entry_points() -> list[Any]:
     return sorted(eps, key=key)
 
 
-NETWORK_KINDS = {"generator": ("image", "latent", "latent+label"), "discriminator": ("image", "image+label")}
 
 
 def _checked_declarations(what: str, name: str, factory: Callable[..., Any], options: Sequence[Option] | None,
@@ -494,8 +494,6 @@ def _object_callback(add: Callable[..., None], origin: Origin, fail: Callable[[s
 
 def _data_format_callback(add: Callable[..., None], origin: Origin, fail: Callable[[str], None]) -> Callable[..., None]:
     def register(data_format: Any) -> None:
-        from gantrans.recipe import DATA_KINDS
-
         name = getattr(data_format, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"{origin.describe()}: a data format needs a 'name' (a non-empty string), got {name!r}")
