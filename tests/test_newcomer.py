@@ -71,7 +71,9 @@ def test_info_prints_provenance_readably_and_explains_tiling(tmp_path, capsys):
             data = json.loads(prop.value)
             data["provenance"] = {"recipe": "cyclegan", "plugin": "cyclegan", "plugin_version": "0.1.0",
                                   "run_name": "horses", "epoch": 7, "step": 700,
-                                  "network_key": "G_A", "network": {"name": "resnet_9blocks", "options": {"ngf": 64}},
+                                  "network_key": "G_A", "network": {"name": "resnet_9blocks", "options": {"ngf": 64},
+                                                                  "resolved_options": {"ngf": 32, "dropout": False},
+                                                                  "plugin": "networks"},
                                   "opset": 20, "exporter": "dynamo", "parity_max_abs_diff": 2.5e-6}
             prop.value = json.dumps(data)
     onnx.save(proto, model)
@@ -80,7 +82,7 @@ def test_info_prints_provenance_readably_and_explains_tiling(tmp_path, capsys):
     assert "tiling:     discouraged" in out and "seams" in out and "--tile N" in out
     assert "provenance:\n  recipe     cyclegan (plugin cyclegan 0.1.0)" in out
     assert "  trained    run horses, epoch 7, step 700" in out
-    assert "  network    G_A = resnet_9blocks (ngf 64)" in out
+    assert "  network    G_A = resnet_9blocks (dropout false, ngf 64, plugin networks)" in out  # all it was built with
     assert "max |ONNX Runtime - PyTorch| = 2.50e-06" in out
     assert '{"' not in out  # no raw JSON for people
     assert main(["info", str(model), "--json"]) == 0

@@ -321,10 +321,12 @@ def provenance_lines(prov: dict) -> list[tuple[str, str]]:
         where += [f"{k} {prov[k]}" for k in ("epoch", "step") if prov.get(k) is not None]
         lines.append(("trained", ", ".join(where)))
     net = prov.get("network") or {}
-    if net:
-        opts = {k: v for k, v in (net.get("options") or {}).items() if k not in ("in_channels", "out_channels")}
+    if net:  # what it was built with: the options passed, over its factory's defaults for the rest
+        opts = {k: v for k, v in {**(net.get("resolved_options") or {}), **(net.get("options") or {})}.items()
+                if k not in ("in_channels", "out_channels")}
+        where = f", plugin {net['plugin']}" if net.get("plugin") else ""
         lines.append(("network", f"{prov.get('network_key') or '?'} = {net.get('name')}"
-                                 + (f" ({_compact(opts)})" if opts else "")))
+                                 + (f" ({_compact(opts)}{where})" if opts or where else "")))
     others = {k: v.get("name") for k, v in (prov.get("networks") or {}).items()
               if k != prov.get("network_key") and isinstance(v, dict)}
     if others:
