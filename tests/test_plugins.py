@@ -85,6 +85,23 @@ def test_strict_mode_turns_failures_into_errors(tmp_path, monkeypatch):
         PluginManager()
 
 
+def test_strict_mode_says_a_failure_once_on_the_command_line(tmp_path, monkeypatch, capsys):
+    from gantrans.cli.main import main
+    from gantrans.plugins import reset_plugin_manager
+
+    make_fake_distribution(tmp_path, "broken-dist", "0.7", {"broken": "broken_mod"}, {"broken_mod": BROKEN})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("GANTRANS_STRICT_PLUGINS", "1")
+    reset_plugin_manager()
+    try:
+        assert main(["data", "list"]) == 1
+    finally:
+        monkeypatch.delenv("GANTRANS_STRICT_PLUGINS")
+        reset_plugin_manager()
+    err = capsys.readouterr().err
+    assert err.count("plugin 'broken' (broken-dist) failed at import") == 1, err
+
+
 def test_disable_plugins_by_name(monkeypatch):
     monkeypatch.setenv("GANTRANS_DISABLE_PLUGINS", "vanilla, cyclegan")
     pm = PluginManager()

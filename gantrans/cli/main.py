@@ -93,8 +93,14 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
         manager = get_plugin_manager()
     except GantransError as exc:  # strict mode: report, keep the core commands usable
         print(f"gantrans: {exc}", file=sys.stderr)
+        _said_at_start.add(str(exc))
         return
     manager.add_commands(sub)
+
+
+#: Errors already printed while the command line was built (strict mode): a command meeting the
+#: same one exits 1 without printing it a second time.
+_said_at_start: set[str] = set()
 
 
 def _command_name(args: argparse.Namespace | None, argv: Sequence[str]) -> str | None:
@@ -210,7 +216,8 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
     except GantransError as exc:
         if debug:
             traceback.print_exc()
-        print(f"gantrans: error: {exc}", file=sys.stderr)
+        if str(exc) not in _said_at_start:
+            print(f"gantrans: error: {exc}", file=sys.stderr)
         reporter.error(str(exc))
         return 1
     except ImportError as exc:
