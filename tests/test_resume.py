@@ -325,3 +325,18 @@ def test_a_data_set_that_changed_since_the_checkpoint_is_said_at_resume(tiny, tm
     err = capsys.readouterr().err
     assert ("mem:16: the data set has 12 items where the run had 16 since the checkpoint; the resumed run goes on "
             "with the data as it is now") in " ".join(err.split())
+
+
+def test_a_hand_edited_config_json_is_said_not_silently_overwritten(tiny, tmp_path, capsys):
+    import json
+
+    Trainer(config(tmp_path, "edited", max_steps=3), open_dataset=fx.open_memory).run()
+    resume(tmp_path / "edited", {"max_steps": 4}, open_dataset=fx.open_memory)
+    assert "was edited" not in capsys.readouterr().err  # the trainer's own file matches its checkpoint
+    file = tmp_path / "edited" / "config.json"
+    data = json.loads(file.read_text())
+    data["seed"] = 99
+    file.write_text(json.dumps(data))
+    resume(tmp_path / "edited", {"max_steps": 5}, open_dataset=fx.open_memory)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{file} was edited: resuming with the checkpoint's settings, seed 0 (the file says 99)" in err

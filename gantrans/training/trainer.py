@@ -134,6 +134,7 @@ def resume_config(path: str | Path,
             raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
         require_plugins(ckpt, resuming=True)
         config = TrainConfig.from_dict(ckpt["config"], source=str(file))
+        _warn_edited_config(run_dir, ckpt["config"], overrides or {})
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
     if refused:
@@ -142,6 +143,27 @@ def resume_config(path: str | Path,
     config.update(overrides, source="command line")
     config.data = R.usable_data(run_dir, config.data)  # the same folder, found from here
     return config, ckpt, run_dir
+
+
+def _warn_edited_config(run_dir: Path, used: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Say so when the run's config.json asks for other settings than its checkpoint holds (an
+    edit by hand): a resume goes by the checkpoint, and the file is rewritten to match it."""
+    try:
+        saved = _saved_config(run_dir)
+    except CheckpointError:
+        return
+    ignore = {"name", "runs_dir", "data", *overrides}
+    differ = sorted(k for k in set(saved) & set(used) if k not in ignore and saved[k] != used[k])
+    if not differ:
+        return
+    shown = ", ".join(f"{k} {used[k]!r} (the file says {saved[k]!r})" for k in differ[:3] if k != "model")
+    if "model" in differ:
+        model_saved, model_used = dict(saved.get("model") or {}), dict(used.get("model") or {})
+        keys = sorted(k for k in set(model_saved) | set(model_used) if model_saved.get(k) != model_used.get(k))
+        shown = ", ".join(x for x in (shown, *(f"-o {k}={model_used.get(k)!r} (the file says "
+                                               f"{model_saved.get(k)!r})" for k in keys[:3])) if x)
+    _warn_main(f"{R.config_path(run_dir)} was edited: resuming with the checkpoint's settings, {shown}; a resume "
+               f"changes its length with flags (--epochs, --max-steps), other settings need a new run")
 
 
 def data_fingerprint(dataset: Any) -> dict[str, Any]:
