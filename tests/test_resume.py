@@ -336,7 +336,12 @@ def test_a_hand_edited_config_json_is_said_not_silently_overwritten(tiny, tmp_pa
     file = tmp_path / "edited" / "config.json"
     data = json.loads(file.read_text())
     data["seed"] = 99
+    lr = data["model"]["lr"]
+    data["model"]["lr"] = 0.5
     file.write_text(json.dumps(data))
     resume(tmp_path / "edited", {"max_steps": 5}, open_dataset=fx.open_memory)
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{file} was edited: resuming with the checkpoint's settings, seed 0 (the file says 99)" in err
+    assert (f"{file} was edited: resuming with the checkpoint's settings, seed 0 (the file says 99), -o lr={lr!r} "
+            f"(the file says 0.5)") in err
+    resume(tmp_path / "edited", {"max_steps": 6}, open_dataset=fx.open_memory)
+    assert "was edited" not in capsys.readouterr().err  # rewritten by the resume that trained

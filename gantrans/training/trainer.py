@@ -134,7 +134,7 @@ def resume_config(path: str | Path,
             raise CheckpointError(f"{file}: --resume needs a run directory (runs/NAME) or a checkpoint inside one")
         require_plugins(ckpt, resuming=True)
         config = TrainConfig.from_dict(ckpt["config"], source=str(file))
-        _warn_edited_config(run_dir, ckpt["config"], overrides or {})
+        _warn_edited_config(run_dir, {**ckpt["config"], "model": ckpt.get("model_config") or {}}, overrides or {})
     overrides = dict(overrides or {})
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
     if refused:
@@ -147,7 +147,8 @@ def resume_config(path: str | Path,
 
 def _warn_edited_config(run_dir: Path, used: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
     """Say so when the run's config.json asks for other settings than its checkpoint holds (an
-    edit by hand): a resume goes by the checkpoint, and the file is rewritten to match it."""
+    edit by hand): a resume goes by the checkpoint, and the file is rewritten to match it.
+    ``used``'s ``model`` is the recipe's resolved options, as the file holds them."""
     try:
         saved = _saved_config(run_dir)
     except CheckpointError:
