@@ -60,6 +60,8 @@ class Catalog:
     networks: dict[str, Registered] = field(default_factory=dict)
     losses: dict[str, Registered] = field(default_factory=dict)
     datasets: list[str] = field(default_factory=list)
+    #: each built-in data set's kinds of data (from the formats it can be written in)
+    dataset_kinds: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _entries(values: Any, plugin: str) -> list[Registered]:
@@ -78,6 +80,8 @@ def _entries(values: Any, plugin: str) -> list[Registered]:
 def parse_catalog(doc: dict[str, Any]) -> Catalog:
     """Contract C's listing (and the older shape with a separate ``failed`` list) to a Catalog."""
     cat = Catalog()
+    forms: dict[str, list[str]] = {}
+    format_kinds: dict[str, str] = {}
     for p in doc.get("plugins") or []:
         name = str(p.get("name") or p.get("plugin") or "?")
         reg = p.get("registered") or {}
@@ -91,7 +95,14 @@ def parse_catalog(doc: dict[str, Any]) -> Catalog:
         for e in _entries(reg.get("losses"), name):
             cat.losses[e.name] = e
         for key in ("datasets", "builtin_datasets"):
-            cat.datasets += [e.name for e in _entries(reg.get(key), name)]
+            for e in _entries(reg.get(key), name):
+                cat.datasets.append(e.name)
+                forms[e.name] = list(e.extra.get("forms") or [])
+        format_kinds.update({e.name: str(e.extra.get("kind")) for e in _entries(reg.get("data_formats"), name)})
+    for dataset, names in forms.items():
+        kinds = [format_kinds[f] for f in names if f in format_kinds]
+        if kinds:
+            cat.dataset_kinds[dataset] = list(dict.fromkeys(kinds))
     listed = {p.name for p in cat.plugins}
     for f in doc.get("failed") or []:
         name = str(f.get("name") or f.get("plugin") or "?")

@@ -65,6 +65,7 @@ class TrainingView(QWidget):
         self.jobs = training_jobs(window)
         self.jobs.changed.connect(self._follow_jobs)
         self.job: TrainingJob | None = None
+        self._remembered_data = ""  # the last Start's data, set once the plugin catalog is read
         self._stopping = False  # Stop pressed: the progress line no longer replaces "Stopping…"
         self._made_up_name: str | None = None  # the name start() took from the clock, if it did
         self.data_info: dict[str, Any] | None = None
@@ -248,6 +249,10 @@ class TrainingView(QWidget):
             if ds not in names:
                 self.data_edit.addItem(ds)
         self.data_edit.setCurrentText(typed)  # built-in names are offered, never picked for the user
+        if self._remembered_data and not typed and self.catalog.loaded:  # the last Start's data, inspected
+            self.data_edit.setCurrentText(self._remembered_data)  # now that built-in names are known
+            self.inspect_data(self._remembered_data)
+            self._remembered_data = ""
 
     def select_recipe(self, name: str) -> bool:
         k = self.recipe_box.findText(name)
@@ -398,8 +403,8 @@ class TrainingView(QWidget):
             self.data_label.setText("Choose a data folder to see what is in it.")
             return
         if data in self.catalog.catalog.datasets:
-            self.data_label.setText(f"Built-in data set <b>{data}</b> (written on first use).")
-            self.data_info = {"builtin": data}
+            self.data_info = {"builtin": data, "kinds": self.catalog.catalog.dataset_kinds.get(data, [])}
+            self._show_data()
             return
         path = Path(data).expanduser()
         if not path.is_dir():
@@ -435,13 +440,21 @@ class TrainingView(QWidget):
 
     def _show_data(self) -> None:
         info = self.data_info
+        entry = self.catalog.catalog.recipes.get(self.recipe_box.currentText())
+        kinds = entry.extra.get("data_kinds") if entry is not None else None
+        if info and "builtin" in info:
+            text = f"Built-in data set <b>{html.escape(info['builtin'])}</b> (written on first use)."
+            if kinds and info["kinds"] and not set(kinds) & set(info["kinds"]):
+                text = (f"<span style='color:#c62828'><b>{entry.name}</b> needs {' or '.join(kinds)} data; "
+                        f"<b>{html.escape(info['builtin'])}</b> is {' or '.join(info['kinds'])} data.</span><br>"
+                        + text)
+            self.data_label.setText(text)
+            return
         text = describe(info if info and "error" not in info else None, self.data_summary)
         if info and "error" in info:
             text = f"<span style='color:#c62828'>{info['error']}</span><br>" + text
         elif info is None:
             text += "<br><i>detecting the format…</i>"
-        entry = self.catalog.catalog.recipes.get(self.recipe_box.currentText())
-        kinds = entry.extra.get("data_kinds") if entry is not None else None
         if info and info.get("kind") and kinds and info["kind"] not in kinds:
             text = (f"<span style='color:#c62828'><b>{entry.name}</b> needs {' or '.join(kinds)} data; this "
                     f"folder holds {info['kind']} data.</span><br>") + text
@@ -493,6 +506,8 @@ class TrainingView(QWidget):
         self._remember_runs_folder(run_dir.parent)
         self._remember_form()
         self._begin(self.jobs.start(self.train_args(), run_dir))
+        if run_dir.name == self._made_up_name:  # the clock's name is this run's: the next Start makes its own
+            self.name_edit.clear()
 
     def resume(self) -> None:
         run_dir = self.job.run_dir if self.job is not None else None
@@ -600,9 +615,10 @@ class TrainingView(QWidget):
         running = self.job is not None and self.job.runner.running()
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.resume_button.setEnabled(self.job is not None and not running and self.job.exit_code not in (0, None)
+        exists = self.job is not None and self.job.run_dir.is_dir()  # a Start can fail before making it
+        self.resume_button.setEnabled(exists and not running and self.job.exit_code not in (0, None)
                                       and not any(j.run_dir == self.job.run_dir for j in self.jobs.running()))
-        self.show_run_button.setEnabled(self.job is not None)
+        self.show_run_button.setEnabled(exists or running)
 
     def _form_fields(self) -> dict[str, Any]:
         """The run fields a Start remembers, by the name they are saved under."""
@@ -616,11 +632,12 @@ class TrainingView(QWidget):
         The recipe's options are not kept: the preset box and Defaults say what they are, and a
         value carried over silently from another run would be a surprise.
         """
-        saved: dict[str, Any] = {"recipe": self.recipe_box.currentText()}
+        data = self.data_edit.currentText().strip()
+        saved: dict[str, Any] = {"recipe": self.recipe_box.currentText(), "data": data,
+                                 "runs_dir": self.runs_dir_edit.text().strip()}
         for key, w in self._form_fields().items():
             saved[key] = w.currentText() if isinstance(w, QComboBox) else w.value()
         view_support.settings().setValue(FORM_KEY, json.dumps(saved))
-        data = self.data_edit.currentText().strip()
         if data not in self.catalog.catalog.datasets:
             data = str(Path(data).expanduser().resolve())
             recent = [d for d in view_support.get_list(RECENT_DATA_KEY) if d != data]
@@ -646,6 +663,9 @@ class TrainingView(QWidget):
                 w.setCurrentText(value)
             elif isinstance(w, QSpinBox) and type(value) is int and w.minimum() <= value <= w.maximum():
                 w.setValue(value)
+        if isinstance(saved.get("runs_dir"), str) and saved["runs_dir"]:
+            self.runs_dir_edit.setText(saved["runs_dir"])
+        self._remembered_data = saved.get("data") if isinstance(saved.get("data"), str) else ""
         return str(saved.get("recipe") or "")
 
     def _remember_runs_folder(self, folder: Path) -> None:

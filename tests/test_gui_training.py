@@ -82,7 +82,8 @@ def test_train_from_the_form_then_export_into_the_library(qtbot, gui, tmp_path):
     assert (again.device_box.currentText(), again.precision_box.currentText()) == ("cpu", "fp32")
     assert [again.crop_size.value(), again.max_items.value(), again.batch_size.value(), again.workers.value(),
             again.log_every.value(), again.epochs.value()] == [32, 4, 2, 0, 1, 1]
-    assert again.data_edit.itemText(0) == str(data_dir) and again.data_edit.currentText() == ""
+    assert again.data_edit.itemText(0) == str(data_dir)  # listed first, and the last Start's data is filled in
+    assert again.data_edit.currentText() == str(data_dir) and again.runs_dir_edit.text() == str(tmp_path / "runs")
     assert again.name_edit.text() == "" and "ngf" not in again.option_values()
 
     qtbot.waitUntil(lambda: training.state in ("finished", "failed"), timeout=240000)
@@ -160,13 +161,18 @@ def test_a_run_that_cannot_start_says_why_and_stops_the_busy_bar(qtbot, gui, tmp
     """A translate-only install (no torch): the child exits at once. The form must show the
     child's one-line reason and what to install, and no longer look busy."""
     window, training, runs = gui
-    fill_tiny_pix2pix(training, tmp_path / "runs", "no-torch", max_steps=1)  # inspects its data with torch
+    fill_tiny_pix2pix(training, tmp_path / "runs", "", max_steps=1)  # inspects its data with torch
     request.getfixturevalue("torch_hidden_from_children")
     training.start_button.click()
+    # the name the clock made is this run's: the field is empty again for the next Start
+    assert training.job.name.startswith("pix2pix-") and training.name_edit.text() == ""
     qtbot.waitUntil(lambda: training.state == "failed", timeout=60000)
     assert "needs torch, which is not installed: pip install 'gantrans[train]'" in training.state_label.text()
     assert training.progress.maximum() == 1 and training.progress.value() < 1  # not busy, not done
     assert training.start_button.isEnabled() and not training.stop_button.isEnabled()
+    # no run folder was made: nothing to resume or show
+    assert not (tmp_path / "runs" / training.job.name).exists()
+    assert not training.resume_button.isEnabled() and not training.show_run_button.isEnabled()
 
 
 def test_a_name_that_is_taken_is_kept_for_the_user_to_change(qtbot, gui, tmp_path):
@@ -177,3 +183,13 @@ def test_a_name_that_is_taken_is_kept_for_the_user_to_change(qtbot, gui, tmp_pat
     assert training.job is None and "a run of that name exists" in window.errors[-1][0]
     assert training.name_edit.text() == "mine"  # the user's text, not emptied
     assert training.name_edit.selectedText() == "mine"
+
+
+def test_a_built_in_data_set_of_the_wrong_kind_is_said_before_start(qtbot, gui):
+    window, training, runs = gui
+    assert training.select_recipe("cgan")
+    training.data_edit.setCurrentText("shapes")
+    training.inspect_data("shapes")
+    assert "<b>cgan</b> needs labelled data; <b>shapes</b> is unpaired or paired data" in training.data_label.text()
+    training.inspect_data("shape-classes")
+    assert "needs" not in training.data_label.text() and "Built-in data set" in training.data_label.text()
