@@ -116,8 +116,10 @@ class TrainingView(QWidget):
         self.batch_size.setSpecialValueText("recipe default")
         self.crop_size = QSpinBox(minimum=0, maximum=4096, value=0, singleStep=32, accessibleName="Image size")
         self.crop_size.setSpecialValueText("default (256)")
-        self.max_items = QSpinBox(minimum=0, maximum=10**9, value=0, accessibleName="Use only the first N items")
+        self.max_items = QSpinBox(minimum=0, maximum=10**9, value=0,
+                                  accessibleName="Use only the first N images of each domain or class")
         self.max_items.setSpecialValueText("all")
+        self.max_items.setToolTip("Use only the first N images of each domain (A, B) or class: a quick trial")
         self.workers = QSpinBox(minimum=0, maximum=64, value=2, accessibleName="Data loader workers")
         self.log_every = QSpinBox(minimum=1, maximum=100000, value=10, accessibleName="Log every N steps")
 
@@ -176,7 +178,7 @@ class TrainingView(QWidget):
         grid = QGridLayout(run_group)
         fields = [("Name", self.name_edit), ("Runs folder", self.runs_dir_edit), ("Device", self.device_box),
                   ("Precision", self.precision_box), ("Epochs", self.epochs), ("Max steps", self.max_steps),
-                  ("Batch size", self.batch_size), ("Image size", self.crop_size), ("Items used", self.max_items),
+                  ("Batch size", self.batch_size), ("Image size", self.crop_size), ("Images per folder", self.max_items),
                   ("Loader workers", self.workers), ("Log every", self.log_every)]
         grid.addWidget(QLabel("Name"), 0, 0)
         grid.addWidget(self.name_edit, 0, 1, 1, 3)

@@ -47,7 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                                         "scale_width_and_crop, none")
     d.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flips")
     d.add_argument("--data-format", metavar="F", help="force a data format instead of detecting it")
-    d.add_argument("--max-items", type=int, metavar="N", help="use only the first N items (quick trials)")
+    d.add_argument("--max-items", type=int, metavar="N", help="use only the first N images of each domain or class (quick trials)")
     d.add_argument("--workers", type=int, metavar="N", help="data loader processes (default 2)")
     m = p.add_argument_group("model")
     m.add_argument("--generator", metavar="G", help="generator network (recipe option 'generator')")
