@@ -215,13 +215,14 @@ class SamplesPanel(QWidget):
         self.rows = QLabel()
         self.rows.setWordWrap(True)
         self.follow = True
+        self.slider.setMinimumWidth(100)  # a narrow window shrank it to the size of a check box
         bar = QHBoxLayout()
         bar.addWidget(self.slider_label)
         bar.addWidget(self.slider, 1)
-        bar.addWidget(self.caption)
         lay = QVBoxLayout(self)
         lay.addWidget(self.image, 1)
         lay.addWidget(self.rows)
+        lay.addWidget(self.caption)  # the grid's name on its own line: the slider keeps the row's width
         lay.addLayout(bar)
         self.run: RunDir | None = None
         self.files: list[Path] = []
@@ -389,6 +390,7 @@ class RunsView(QWidget):
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
+        split.setStretchFactor(0, 1)  # a narrower window narrows the list too, not only the run's panel
         split.setStretchFactor(1, 3)
         split.setSizes([300, 980])
         lay = QVBoxLayout(self)
