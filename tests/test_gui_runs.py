@@ -251,3 +251,17 @@ def test_the_list_row_of_the_shown_run_follows_each_poll(qtbot, tmp_path):
     view.poll()
     assert (row.text(2), row.text(3)) == ("finished", "100 %")
     assert row.toolTip(3) == view.progress.format() == "step 30/30 · epoch 3/3"
+
+
+def test_a_narrow_window_keeps_the_run_panel_usable(qtbot, tmp_path):
+    """At 900x600 (a 730 px view beside the sidebar) the list gives up width too, every tab
+    shows, and the sample slider stays a slider."""
+    make_run(tmp_path / "runs")
+    _window, view = _view(qtbot, tmp_path / "runs")
+    qtbot.waitUntil(lambda: view.run is not None, timeout=5000)
+    view.resize(730, 560)
+    qtbot.wait(100)
+    assert view.run_list.width() < 300  # it held its 300 px while the run's panel took every cut
+    assert view.samples.slider.width() >= 100
+    bar = view.tabs.tabBar()
+    assert bar.tabRect(bar.count() - 1).right() <= bar.width()  # "Output" is not scrolled off
