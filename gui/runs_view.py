@@ -725,7 +725,11 @@ def _output_hint(run: RunDir) -> str:
             "text log in its folder: its state and any error are in status.json (shown above), its losses in "
             "metrics.jsonl (the Curves tab).")
     log = last_job_log(run.name)
-    return text + (f"\n\nThe console output of its last start from this app: {log}" if log else "")
+    if log is None:
+        return text
+    events = log.with_name(log.name.removesuffix(".log") + ".events.jsonl")
+    return text + (f"\n\nThe last start of a run named {run.name} from this app: its messages and progress in "
+                   f"{events} (JSON lines), its warnings and errors in {log} (empty when there were none).")
 
 
 def _safe_config(run: RunDir) -> dict[str, Any]:

@@ -265,3 +265,17 @@ def test_a_narrow_window_keeps_the_run_panel_usable(qtbot, tmp_path):
     assert view.samples.slider.width() >= 100
     bar = view.tabs.tabBar()
     assert bar.tabRect(bar.count() - 1).right() <= bar.width()  # "Output" is not scrolled off
+
+
+def test_the_output_hint_names_the_file_that_holds_the_messages(tmp_path, monkeypatch):
+    """The .log holds only what the child wrote to stderr (empty after a clean run): the hint
+    must also name the events file, where the messages are."""
+    from gantrans.runs import RunDir
+    from gantrans_gui import runs_view
+
+    run = make_run(tmp_path / "runs")
+    log = tmp_path / "jobs" / "demo-20261203-010203.log"
+    monkeypatch.setattr(runs_view, "last_job_log", lambda name: log)
+    hint = runs_view._output_hint(RunDir(run))
+    assert f"its messages and progress in {tmp_path / 'jobs' / 'demo-20261203-010203.events.jsonl'}" in hint
+    assert f"its warnings and errors in {log} (empty when there were none)" in hint
