@@ -60,7 +60,11 @@ def describe(info: dict[str, Any] | None, summary: dict[str, Any] | None) -> str
             parts.append(f"Classes ({len(names)}): " + esc(", ".join(names[:12])) + (" …" if len(names) > 12 else ""))
         if info.get("also_matches"):
             parts.append("Also matches: " + ", ".join(info["also_matches"]))
-        for w in (info.get("warnings") or [])[:5]:
+        # each unreadable file once: not the count lines, nor a file the folder scan below names
+        scanned_bad = [f for f, _why in (summary or {}).get("bad") or []]
+        skipped = [w for w in info.get("warnings") or [] if "unreadable file(s) of" not in str(w)
+                   and not any(f in str(w) for f in scanned_bad)]
+        for w in skipped[:5]:
             parts.append(f"<span style='color:#c62828'>skipped: {esc(str(w).removeprefix('skipping '))}</span>")
     if summary:
         folders = esc(", ".join(f"{k} {v}" for k, v in sorted(summary["folders"].items())))

@@ -196,6 +196,11 @@ def test_data_panel_counts_sizes_and_bad_files(tmp_path):
     text = describe({"format": "images", "kind": "unpaired", "items": 7, "warnings": ["skipping notes.png: not an image"]},
                     image_summary(tmp_path))
     assert "Images: 7 (top folder 1, trainA 3, trainB 3)" in text and "skipped: notes.png: not an image" in text
+    # a file both the command and the scan found unreadable is listed once, without the count line
+    text = describe({"format": "unpaired", "kind": "unpaired", "items": 3, "warnings": [
+        f"skipping {tmp_path / 'trainB' / '<b>broken.png'}: not an image",
+        f"{tmp_path / 'trainB'}: skipped 1 unreadable file(s) of 3"]}, s)
+    assert "skipped:" not in text and "1 bad file(s)" in text and "unreadable file(s) of" not in text
 
 
 def test_choosing_a_data_folder_shows_its_format_before_anything_starts(qtbot, tmp_path):
