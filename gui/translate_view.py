@@ -159,6 +159,8 @@ class TranslateView(QWidget):
         self.picker = ModelPicker(self.library, settings_key="translate/model")
         self.picker.entry_changed.connect(self._model_chosen)
         self.picker.entry_lost.connect(self._model_lost)
+        if self.picker.current_entry() is not None:  # restored before the connection: say it at once
+            self.window_.set_status(model=self.picker.current_entry().display_name)
         # a re-exported model (same file, new contents) is translated again
         self.library.changed.connect(lambda: self._request() if self.outcome is not None or self._running else None)
         self.tiling = tiling_combo(self.settings.tiling)

@@ -854,3 +854,11 @@ def test_the_chosen_model_and_direction_are_remembered_across_a_restart(make_win
     assert picker.current_entry() is not None and picker.current_entry().path == chosen
     assert again.status_model.text() == picker.current_entry().display_name  # before any translation
     assert picker.direction_combo.currentText().startswith("BtoA")
+    # reopened on another view: the Translate view, made once the library is read, says it too
+    again.show_view("library")
+    again.close()
+    third = make_window()
+    wait_library(qtbot, third, 4)
+    view = third.show_view("translate")
+    assert view.picker.current_entry().path == chosen
+    assert third.status_model.text() == view.picker.current_entry().display_name
