@@ -75,6 +75,7 @@ def main() -> None:
     if "runs" in only:
         w, form = window_at("training")
         form.select_recipe("cyclegan")
+        form.apply_preset("paper")  # labels -> renders: the README's advice for different kinds of image
         for key, value in (("generator", "resnet_6blocks"), ("ngf", 16), ("ndf", 16)):
             form.options.set_value(key, value)
         form.data_edit.setCurrentText("shapes")
