@@ -62,6 +62,8 @@ class Catalog:
     datasets: list[str] = field(default_factory=list)
     #: each built-in data set's kinds of data (from the formats it can be written in)
     dataset_kinds: dict[str, list[str]] = field(default_factory=dict)
+    #: install extras the command's installation lacks ("train": it cannot train or export)
+    missing_extras: list[str] = field(default_factory=list)
 
 
 def _entries(values: Any, plugin: str) -> list[Registered]:
@@ -79,7 +81,7 @@ def _entries(values: Any, plugin: str) -> list[Registered]:
 
 def parse_catalog(doc: dict[str, Any]) -> Catalog:
     """Contract C's listing (and the older shape with a separate ``failed`` list) to a Catalog."""
-    cat = Catalog()
+    cat = Catalog(missing_extras=[str(x) for x in doc.get("missing_extras") or []])
     forms: dict[str, list[str]] = {}
     format_kinds: dict[str, str] = {}
     for p in doc.get("plugins") or []:

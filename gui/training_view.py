@@ -50,6 +50,8 @@ from gantrans_gui.training_jobs import TrainingJob, report_job_failure, training
 NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
 #: Network options the built-in recipes set themselves (refused as ROLE.OPTION).
 PASSED_BY_RECIPE = frozenset({"in_channels", "out_channels", "latent_size", "num_classes", "image_size", "n_layers"})
+#: What gives a translate-only installation training (the command line's own advice).
+TRAIN_INSTALL = "pip install 'gantrans[train]'"
 #: The form's run fields as the last Start left them (a JSON object), and the data last trained on.
 FORM_KEY = "training/form"
 RECENT_DATA_KEY = "training/recent_data"
@@ -225,8 +227,15 @@ class TrainingView(QWidget):
             self._data_query.stop()
 
     # -- recipes and options -----------------------------------------------------------------
+    def _can_train(self) -> bool:
+        return "train" not in self.catalog.catalog.missing_extras
+
     def _catalog_changed(self) -> None:
         cat = self.catalog.catalog
+        if not self._can_train() and self.job is None:  # said before a click, not after one
+            self.state_label.setText(f"Training needs PyTorch, which this installation lacks: {TRAIN_INSTALL}")
+        if hasattr(self, "start_button"):
+            self._set_buttons()
         current = self.recipe_box.currentText()
         self.recipe_box.blockSignals(True)
         self.recipe_box.clear()
@@ -615,7 +624,7 @@ class TrainingView(QWidget):
 
     def _set_buttons(self) -> None:
         running = self.job is not None and self.job.runner.running()
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and self._can_train())
         self.stop_button.setEnabled(running)
         exists = self.job is not None and self.job.run_dir.is_dir()  # a Start can fail before making it
         self.resume_button.setEnabled(exists and not running and self.job.exit_code not in (0, None)

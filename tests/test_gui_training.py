@@ -193,3 +193,15 @@ def test_a_built_in_data_set_of_the_wrong_kind_is_said_before_start(qtbot, gui):
     assert "<b>cgan</b> needs labelled data; <b>shapes</b> is unpaired or paired data" in training.data_label.text()
     training.inspect_data("shape-classes")
     assert "needs" not in training.data_label.text() and "Built-in data set" in training.data_label.text()
+
+
+def test_an_install_without_torch_says_so_before_start(qtbot, gui):
+    from gantrans_gui.plugin_catalog import parse_catalog
+
+    window, training, runs = gui
+    assert training.start_button.isEnabled()
+    training.catalog.catalog = parse_catalog({"plugins": [], "missing_extras": ["train"]})
+    training.catalog.changed.emit()
+    assert not training.start_button.isEnabled()
+    assert training.state_label.text() == ("Training needs PyTorch, which this installation lacks: "
+                                           "pip install 'gantrans[train]'")

@@ -276,3 +276,18 @@ def test_an_entry_without_a_description_shows_no_dangling_colon(fresh_plugins, c
     assert main(["plugins", "show", "plain"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "'plain_g'" in x)
     assert line == "  generator 'plain_g' (image input; sizes: at least 1 px, multiple of 1)"
+
+
+def test_plugins_list_json_says_which_install_extras_are_missing(monkeypatch, capsys):
+    """The GUI reads it to say, before any click, that a translate-only install cannot train."""
+    import importlib.util
+    import json
+
+    from gantrans.cli.main import main
+
+    assert main(["plugins", "list", "--json"]) == 0
+    assert "train" not in json.loads(capsys.readouterr().out)["missing_extras"]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert main(["plugins", "list", "--json"]) == 0
+    assert "train" in json.loads(capsys.readouterr().out)["missing_extras"]

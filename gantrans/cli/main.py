@@ -52,6 +52,14 @@ def missing_extra(exc: ImportError) -> str | None:
     return EXTRAS_BY_MODULE.get(name)
 
 
+def missing_extras() -> list[str]:
+    """The extras some of whose modules this installation cannot import (found without importing
+    them), e.g. ``["train"]`` in a translate-only install: the GUI asks before offering training."""
+    import importlib.util
+
+    return sorted({owner for module, owner in EXTRAS_BY_MODULE.items() if importlib.util.find_spec(module) is None})
+
+
 def require_extra(extra: str) -> None:
     """Raise the ImportError :func:`main` turns into "needs X: pip install 'gantrans[extra]'" when
     a module of ``extra`` is missing — for commands that would otherwise write files or start

@@ -57,7 +57,9 @@ def _list(args: argparse.Namespace) -> int:
 
     info = get_plugin_manager().describe()
     if args.json:
-        print(json.dumps(info, indent=2))
+        from gantrans.cli.main import missing_extras
+
+        print(json.dumps({**info, "missing_extras": missing_extras()}, indent=2))
         return 0
     for p in info["plugins"]:
         dist = f"{p['distribution']} {p['version']}" if p["distribution"] else "(registered in-process)"
