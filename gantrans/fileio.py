@@ -76,14 +76,11 @@ def make_output_folder(folder: str | os.PathLike, flag: str) -> Path:
     """
     check_output_folder(folder, flag)
     folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
+    try:  # makes the folder; one that cannot be written is a ConfigError naming it
+        discard(temp_path_for(folder / "probe"))
     except OSError as exc:
-        if exc.errno in NOT_WRITABLE or is_disk_full(exc):
-            discard(temp_path_for(folder / "probe"))  # its one-line reason
         raise ConfigError(f"{folder}: cannot create it ({(exc.strerror or type(exc).__name__).lower()}); "
                           f"choose another {flag}") from None
-    discard(temp_path_for(folder / "probe"))  # a read-only folder says so here
     return folder
 
 

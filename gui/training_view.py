@@ -154,7 +154,6 @@ class TrainingView(QWidget):
         self.catalog.changed.connect(self._catalog_changed)
         self._remembered_recipe = self._restore_form()
         self._catalog_changed()
-        self._set_buttons()
 
     def _layout(self) -> None:
         recipe_group = QGroupBox("Recipe")
@@ -234,8 +233,7 @@ class TrainingView(QWidget):
         cat = self.catalog.catalog
         if not self._can_train() and self.job is None:  # said before a click, not after one
             self.state_label.setText(f"Training needs PyTorch, which this installation lacks: {TRAIN_INSTALL}")
-        if hasattr(self, "start_button"):
-            self._set_buttons()
+        self._set_buttons()
         current = self.recipe_box.currentText()
         self.recipe_box.blockSignals(True)
         self.recipe_box.clear()
@@ -451,25 +449,28 @@ class TrainingView(QWidget):
 
     def _show_data(self) -> None:
         info = self.data_info
-        entry = self.catalog.catalog.recipes.get(self.recipe_box.currentText())
-        kinds = entry.extra.get("data_kinds") if entry is not None else None
         if info and "builtin" in info:
-            text = f"Built-in data set <b>{html.escape(info['builtin'])}</b> (written on first use)."
-            if kinds and info["kinds"] and not set(kinds) & set(info["kinds"]):
-                text = (f"<span style='color:#c62828'><b>{entry.name}</b> needs {' or '.join(kinds)} data; "
-                        f"<b>{html.escape(info['builtin'])}</b> is {' or '.join(info['kinds'])} data.</span><br>"
-                        + text)
-            self.data_label.setText(text)
+            name = html.escape(info["builtin"])
+            self.data_label.setText(self._wrong_kind(info["kinds"], f"<b>{name}</b> is")
+                                    + f"Built-in data set <b>{name}</b> (written on first use).")
             return
         text = describe(info if info and "error" not in info else None, self.data_summary)
         if info and "error" in info:
             text = f"<span style='color:#c62828'>{info['error']}</span><br>" + text
         elif info is None:
             text += "<br><i>detecting the format…</i>"
-        if info and info.get("kind") and kinds and info["kind"] not in kinds:
-            text = (f"<span style='color:#c62828'><b>{entry.name}</b> needs {' or '.join(kinds)} data; this "
-                    f"folder holds {info['kind']} data.</span><br>") + text
+        if info and info.get("kind"):
+            text = self._wrong_kind([info["kind"]], "this folder holds") + text
         self.data_label.setText(text)
+
+    def _wrong_kind(self, held: list[str], what: str) -> str:
+        """A red line when the data holds none of the kinds the chosen recipe trains on, else ""."""
+        entry = self.catalog.catalog.recipes.get(self.recipe_box.currentText())
+        kinds = entry.extra.get("data_kinds") if entry is not None else None
+        if not kinds or not held or set(kinds) & set(held):
+            return ""
+        return (f"<span style='color:#c62828'><b>{entry.name}</b> needs {' or '.join(kinds)} data; {what} "
+                f"{' or '.join(held)} data.</span><br>")
 
     # -- start, stop, resume ----------------------------------------------------------------
     def run_dir(self) -> Path:

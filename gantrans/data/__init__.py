@@ -156,14 +156,19 @@ def build_dataset(fmt: Any, root: Path, split: str, transform: Any, **opts: Any)
     instead of an "internal error" in the trainer naming neither.
     """
     from gantrans.data.datasets import GanDataset
-    from gantrans.plugins import get_registries
     from gantrans.plugins.guard import REPORT, call_plugin
 
-    registry = get_registries().data_formats
-    entry = registry.get(fmt.name) if fmt.name in registry.names() else None
-    who = f"data format '{fmt.name}'" + (f" ({entry.origin.describe()})" if entry is not None else "")
+    who = describe_format(fmt.name)
     return call_plugin(lambda: fmt.build(root, split, transform, **opts), error=DataError,
                        failed=f"{root}: {who} could not open split '{split}'", advice=REPORT, returns=GanDataset,
                        wrong=lambda made: f"{root}: {who} returned {type(made).__name__}, not a "
                                           f"gantrans.data.datasets.GanDataset (docs/plugins.md, 'Writing a data "
                                           f"format'); {REPORT}")
+
+
+def describe_format(name: str) -> str:
+    """``data format 'NAME' (plugin 'P' (dist V))``, the plugin left out for an unregistered name."""
+    from gantrans.plugins import get_registries
+
+    formats = get_registries().data_formats
+    return f"data format '{name}'" + (f" ({formats.get(name).origin.describe()})" if name in formats else "")

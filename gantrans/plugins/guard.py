@@ -17,7 +17,7 @@ REPORT = "report it to the plugin's author"
 
 
 def call_plugin(call: Callable[[], T], *, failed: str, advice: str, error: type[GantransError],
-                returns: type | None = None, wrong: Callable[[Any], str] | None = None) -> T:
+                returns: type, wrong: Callable[[Any], str]) -> T:
     """``call()``; gantrans errors pass through as they are, any other exception becomes
     ``error("{failed} (Type: first line); {advice}")``, and a result that is not ``returns``
     becomes ``error(wrong(result))``."""
@@ -28,6 +28,6 @@ def call_plugin(call: Callable[[], T], *, failed: str, advice: str, error: type[
     except Exception as exc:  # noqa: BLE001 - whatever plugin code raises, named by the caller's words
         first = (str(exc).strip().splitlines() or [""])[0]
         raise error(f"{failed} ({type(exc).__name__}: {first}); {advice}") from exc
-    if returns is not None and not isinstance(made, returns):
-        raise error(wrong(made) if wrong is not None else f"{failed}: returned {type(made).__name__}; {REPORT}")
+    if not isinstance(made, returns):
+        raise error(wrong(made))
     return made

@@ -393,8 +393,6 @@ def _sorted_entry_points() -> list[Any]:
     return sorted(eps, key=key)
 
 
-
-
 def _checked_declarations(what: str, name: str, factory: Callable[..., Any], options: Sequence[Option] | None,
                           origin: Origin, fail: Callable[[str], None]) -> tuple[Option, ...]:
     """The declared options, less those the factory cannot take (each such one a recorded failure).

@@ -397,12 +397,13 @@ def batch_problem(spec: Any, batch: Any) -> str | None:
     Why: a data format is plugin code, and a batch that breaks its own spec would otherwise fail
     deep in a network with a shape error that reads like the network's fault.
     """
+    if not isinstance(batch, Mapping):
+        return f"its batches are {type(batch).__name__}, not dicts of images"
     sizes = {}
     for key, channels in dict(getattr(spec, "channels", {}) or {}).items():
-        x = batch.get(key) if isinstance(batch, Mapping) else None
+        x = batch.get(key)
         if not isinstance(x, torch.Tensor):
-            return f"its items have no image '{key}' (they have: {', '.join(map(str, batch)) or 'nothing'})" \
-                if isinstance(batch, Mapping) else f"its batches are {type(batch).__name__}, not dicts of images"
+            return f"its items have no image '{key}' (they have: {', '.join(map(str, batch)) or 'nothing'})"
         if x.dim() != 4 or x.shape[1] != channels:
             return (f"its '{key}' images are {'x'.join(map(str, x.shape[1:]))} (channels x height x width) where "
                     f"the data's spec says {channels} channel(s)")
@@ -418,12 +419,9 @@ def first_step_error(recipe: Recipe, exc: BaseException, batch: Any = None, data
     first = (str(exc).strip().splitlines() or [""])[0]
     problem = batch_problem(recipe.data, batch) if batch is not None else None
     if problem is not None:
-        from gantrans.plugins import get_registries
+        from gantrans.data import describe_format
 
-        formats = get_registries().data_formats
-        who = f"data format '{data_format}'" if data_format else "the data set"
-        if data_format in formats:
-            who += f" ({formats.get(data_format).origin.describe()})"
+        who = describe_format(data_format) if data_format else "the data set"
         return ConfigError(f"recipe '{recipe.name}' failed in its first training step ({type(exc).__name__}: "
                            f"{first}): {who} made the batch, and {problem}; report it to the data format's author")
     nets = "; ".join(f"{_describe_network(k, s)}: sizes {size_rule(s)}" for k, s in recipe.network_specs.items())

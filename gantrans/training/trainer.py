@@ -172,7 +172,7 @@ def data_fingerprint(dataset: Any) -> dict[str, Any]:
     root = str(getattr(dataset, "root", ""))  # relative to it: the same folder reached from elsewhere is the same
     files = sorted(os.path.relpath(f, root) if root else str(f)
                    for f in (dataset.image_files() if hasattr(dataset, "image_files") else []))
-    return {"items": len(dataset), "files": len(files),
+    return {"items": len(dataset),
             "digest": hashlib.sha1("\0".join(files).encode("utf-8", "surrogateescape")).hexdigest()}
 
 
