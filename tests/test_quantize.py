@@ -67,6 +67,31 @@ def test_int8_export_from_run_data(run_with_data: Path, tmp_path: Path) -> None:
     assert sess.run(None, {"image": x})[0].shape == (2, 3, 44, 60)
 
 
+def test_int8_after_an_fp32_export_keeps_that_file_when_it_is_this_checkpoints(run_with_data: Path,
+                                                                                 tmp_path: Path) -> None:
+    """``export`` then ``export --int8``: the int8 model is added, the fp32 file left as it is; an
+    fp32 file of another training under the same run name is refused, not built on."""
+    from gantrans.export import export_run
+
+    kw = {"out_dir": tmp_path, "heads": "A2B", "exporter": "torchscript", "min_psnr": 20.0}
+    [fp32] = export_run(run_with_data, progress=lambda m: None, **kw)
+    before, inode = fp32.read_bytes(), fp32.stat().st_ino
+    lines: list[str] = []
+    assert export_run(run_with_data, int8=True, progress=lines.append, **kw) == [tmp_path / "tiny_A2B.int8.onnx"]
+    assert fp32.read_bytes() == before and fp32.stat().st_ino == inode
+    assert any("is already this checkpoint's export" in line for line in lines)
+    with pytest.raises(ExportError, match="tiny_A2B.int8.onnx: already exists; pass --overwrite"):
+        export_run(run_with_data, int8=True, progress=lambda m: None, **kw)
+    # Same run name and step, other weights: the fp32 file is not this checkpoint's export.
+    other = make_run(tmp_path / "again", "tiny", "cyclegan", dict(TINY_CYCLEGAN, ngf=8, residual=False),
+                     DataSpec("unpaired", {"A": 3, "B": 3}, 32), seed=7,
+                     data_path=json.loads((run_with_data / "config.json").read_text())["data"])
+    (tmp_path / "tiny_A2B.int8.onnx").unlink()
+    with pytest.raises(ExportError, match="tiny_A2B.onnx: already exists; pass --overwrite"):
+        export_run(other, int8=True, progress=lambda m: None, **kw)
+    assert fp32.read_bytes() == before and not (tmp_path / "tiny_A2B.int8.onnx").exists()
+
+
 def test_int8_below_threshold_is_refused_unless_forced(run_with_data: Path, tmp_path: Path) -> None:
     from gantrans.export import export_run
 

@@ -102,31 +102,37 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     plans = []
     for head, key in selected:
         fp32, q8 = _targets(out_dir, run_name, head, int8)
-        for target in (fp32, q8):
-            if target is not None and target.exists() and not overwrite:
-                raise ExportError(f"{target}: already exists; {OVERWRITE_HINT}")
-        plans.append((head, key, fp32, q8))
+        if q8 is not None and q8.exists() and not overwrite:
+            raise ExportError(f"{q8}: already exists; {OVERWRITE_HINT}")
+        keep = fp32.exists() and not overwrite
+        if keep and (q8 is None or not _is_export_of(fp32, head, key, ckpt, run_name, parity_tolerance)):
+            raise ExportError(f"{fp32}: already exists; {OVERWRITE_HINT}")
+        plans.append((head, key, fp32, q8, keep))
     root = Path(calibration) if calibration is not None else data_root(run_dir)
     if calibration is not None and not root.is_dir():
         raise ExportError(f"{root}: no such calibration folder")
     # Calibration inputs are gathered before anything is written: a missing data set fails fast.
     calib = {}
-    for head, _, _, q8 in plans:
+    for head, _, _, q8, _ in plans:
         if q8 is not None:
             found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
             calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
     written: list[Path] = []
     listed_in = run_dir if record else None
     reporter = events.active()
-    total = sum(1 if q8 is None else 2 for *_, q8 in plans)
+    total = sum((0 if keep else 1) + (q8 is not None) for *_, q8, keep in plans)
     reporter.start("export", total=total, unit="file")
     try:
-        for head, key, fp32, q8 in plans:
-            progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
-            written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance,
-                                        progress))
-            _record(listed_in, written[-1], head, ckpt_path, ckpt)
-            reporter.progress(len(written), total, force=True)
+        for head, key, fp32, q8, keep in plans:
+            if keep:
+                progress(f"{head.name}: {fp32} is already this checkpoint's export (same run, step and network, "
+                         f"matches PyTorch); keeping it and adding the int8 model")
+            else:
+                progress(f"{head.name}: exporting {head.task} head (network {key or head.network}) to {fp32}")
+                written.append(_export_fp32(head, key, ckpt, run_name, fp32, opset, exporter, parity_tolerance,
+                                            progress))
+                _record(listed_in, written[-1], head, ckpt_path, ckpt)
+                reporter.progress(len(written), total, force=True)
             if q8 is not None:
                 written.append(_export_int8(head, key, ckpt, run_name, fp32, q8, calib[head.name], force,
                                             min_psnr, progress))
@@ -143,6 +149,26 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
                             f"--overwrite exports every head again")
         raise
     return written
+
+
+def _is_export_of(path: Path, head: ExportHead, key: str | None, ckpt: dict[str, Any], run_name: str,
+                  tolerance: float) -> bool:
+    """Whether an existing fp32 file is this checkpoint's export of this head, so ``--int8`` may build on it.
+
+    The metadata must name the same run, step and network, and ONNX Runtime must still match this
+    checkpoint's network in PyTorch: a run trained again under the same name fails the second test.
+    """
+    try:
+        prov = _provenance(onnx.load(str(path), load_external_data=False))
+    except Exception:  # noqa: BLE001 - a damaged or foreign file is simply not ours to keep
+        return False
+    if "quantization" in prov or (prov.get("run_name"), prov.get("step"), prov.get("network_key")) != (
+            run_name, ckpt.get("step"), key):
+        return False
+    try:
+        return max_abs_difference(head, path, parity_cases(head)) <= tolerance
+    except GantransError:
+        return False
 
 
 def _record(run_dir: Path | None, path: Path, head: ExportHead, ckpt_path: Path, ckpt: dict[str, Any]) -> None:
