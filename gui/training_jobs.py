@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QStandardPaths, Signal
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from gantrans_gui.job_runner import JobRunner
 
@@ -186,11 +186,14 @@ class CloseGuard(QObject):
 
     #: Test hook: a callable returning "stop", "leave" or "cancel" instead of showing the dialog.
     ask = None
+    #: How long "Stop training" waits for the checkpoints before the window closes anyway.
+    STOP_WAIT_MS = 120_000
 
     def __init__(self, window: Any, jobs: TrainingJobs):
         super().__init__(window)
         self.window_ = window
         self.jobs = jobs
+        self.note: QProgressDialog | None = None
 
     def choose(self, names: list[str]) -> str:
         if self.ask is not None:
@@ -218,7 +221,50 @@ class CloseGuard(QObject):
                 event.ignore()
                 return True
             if answer == "stop":
-                self.jobs.stop_all()
-            else:
-                self.jobs.leave_all()
+                self._stop_then_close()
+                event.ignore()
+                return True
+            self.jobs.leave_all()
         return False
+
+    def _stop_then_close(self) -> None:
+        """Ctrl+C every training and close once their checkpoints are saved, the event loop running.
+
+        A step and a checkpoint can take many seconds on a CPU; waiting for them inside the close
+        event froze the window. The window stays up behind a busy note until the last training has
+        ended; its "Leave running" (or the STOP_WAIT_MS limit) lets them finish without the window.
+        """
+        if self.note is not None:
+            return  # already stopping: the note is up, the close comes when they are done
+        stopping = self.jobs.running()
+        for job in stopping:
+            job.stop()
+            job.runner.finished.connect(self._job_ended)
+        note = QProgressDialog(self.window_)
+        note.setWindowTitle("Stopping training")
+        names = ", ".join(j.name for j in stopping)
+        note.setLabelText(f"Stopping {names}: saving {'a checkpoint' if len(stopping) == 1 else 'checkpoints'}. "
+                          f"The window closes when {'it is' if len(stopping) == 1 else 'they are'} saved.")
+        note.setCancelButtonText("Leave running")
+        note.setRange(0, 0)
+        note.setMinimumDuration(0)
+        note.setWindowModality(Qt.WindowModality.WindowModal)
+        note.canceled.connect(self._close_now)
+        self.note = note
+        note.show()
+        QTimer.singleShot(self.STOP_WAIT_MS, note, self._close_now)
+
+    def _job_ended(self, _code: int = 0) -> None:
+        if self.note is not None and not self.jobs.running():
+            self._close_now()
+
+    def _close_now(self) -> None:
+        """Close the window; a training still saving goes on without it (its run folder tells how)."""
+        note, self.note = self.note, None
+        if note is None:
+            return
+        note.canceled.disconnect(self._close_now)
+        note.close()
+        note.deleteLater()
+        self.jobs.leave_all()
+        self.window_.close()

@@ -7,8 +7,11 @@ trains until asked to stop (SIGINT: exit 130, "checkpoint saved") and a resume f
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -16,7 +19,8 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from gui_stubs import StubWindow, isolate_settings  # noqa: E402
-from PySide6.QtWidgets import QTabWidget  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QPushButton, QTabWidget  # noqa: E402
 
 from gantrans.runs import CONFIG_FILE  # noqa: E402
 from gantrans_gui import job_runner  # noqa: E402
@@ -25,7 +29,7 @@ from gantrans_gui.training_jobs import training_jobs  # noqa: E402
 from gantrans_gui.training_view import TrainingView  # noqa: E402
 
 FAKE_TRAIN = textwrap.dedent("""
-    import json, signal, sys, time
+    import json, os, signal, sys, time
     def ev(**data):
         print(json.dumps({"v": 1, **data}), flush=True)
     resumed = "--resume" in sys.argv
@@ -38,6 +42,7 @@ FAKE_TRAIN = textwrap.dedent("""
         ev(event="done", exit_code=0)
         sys.exit(0)
     def stop(*_):
+        time.sleep(float(os.environ.get("FAKE_STOP_SECONDS", "0")))  # a slow step and checkpoint
         ev(event="message", text="gantrans: interrupted at step 7; checkpoint saved")
         ev(event="done", exit_code=130)
         sys.exit(130)
@@ -169,3 +174,42 @@ def test_uninstalling_asks_for_a_restart_only_when_the_plugin_is_loaded_here():
     assert not PluginsView._needs_restart(SimpleNamespace(action="uninstall", _removed_modules={"gantrans_onesided"}))
     assert PluginsView._needs_restart(SimpleNamespace(action="uninstall", _removed_modules={"json"}))
     assert not PluginsView._needs_restart(SimpleNamespace(action="install", _removed_modules={"json"}))
+
+
+def test_closing_with_stop_keeps_the_window_alive_until_the_checkpoint_is_saved(qtbot, views, monkeypatch):
+    """'Stop training' at close: the event loop goes on (no wait inside the close event), a note
+    says what is happening, and the window closes once the training has saved and ended."""
+    window, training, runs, run = views
+    monkeypatch.setenv("FAKE_STOP_SECONDS", "1.5")
+    job = training_jobs(window).start(["train", "fake"], run)
+    qtbot.waitUntil(lambda: job.last_progress.get("done") == 7, timeout=20000)
+    ticks: list[float] = []
+    beat = QTimer()
+    beat.timeout.connect(lambda: ticks.append(time.monotonic()))
+    beat.start(20)
+    window.close()
+    assert window.isVisible() and job.runner.running()  # the close waits for the checkpoint, not in the event
+    note = window._gantrans_close_guard.note
+    assert note is not None and note.labelText().startswith("Stopping fake: saving a checkpoint.")
+    window.close()  # a second close while stopping neither asks again nor closes early
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20000)
+    beat.stop()
+    assert job.exit_code == 130 and any("checkpoint saved" in line for line in job.output)
+    assert len(ticks) > 40 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.5
+
+
+def test_leave_running_on_the_stopping_note_closes_at_once(qtbot, views, monkeypatch):
+    window, training, runs, run = views
+    monkeypatch.setenv("FAKE_STOP_SECONDS", "30")
+    job = training_jobs(window).start(["train", "fake"], run)
+    qtbot.waitUntil(lambda: job.last_progress.get("done") == 7, timeout=20000)
+    pid = job.runner.pid()
+    window.close()
+    [button] = window._gantrans_close_guard.note.findChildren(QPushButton)
+    assert button.text() == "Leave running"
+    button.click()
+    assert not window.isVisible()
+    try:
+        os.kill(pid, 0)  # still saving, without the window
+    finally:
+        os.kill(pid, signal.SIGKILL)
