@@ -57,6 +57,8 @@ class ModelEntry:
     error: str | None = None
     size: int = 0
     mtime_ns: int = 0
+    #: For a file without metadata: what loading it will make of its declared inputs and outputs.
+    probed: ModelContract | None = None
 
     @property
     def valid(self) -> bool:
@@ -76,9 +78,10 @@ class ModelEntry:
 
     @property
     def task(self) -> str:
-        """``translate``, ``generate``, ``generate-conditional``; a model without metadata is probed
-        as a translator when loaded, so it is offered for translation."""
-        return self.contract.task if self.contract else "translate"
+        """``translate``, ``generate``, ``generate-conditional``; for a model without metadata, what
+        its inputs make it (as loading it will decide)."""
+        c = self.contract or self.probed
+        return c.task if c else "translate"
 
     @property
     def direction(self) -> str:
@@ -129,7 +132,9 @@ class ModelEntry:
         rows.append(("Size", _format_size(self.size)))
         c = self.contract
         if c is None:
-            rows.append(("Metadata", "none — probed when loaded (value range -1..1, any size)"))
+            rows.append(("Metadata", "none — driven by what its inputs and outputs say"))
+            if self.probed is not None:
+                rows.extend(_probed_rows(self.probed))
             return rows
         rows.append(("Task", c.task))
         if c.task == "translate" and (c.direction or c.source_domain):  # a generator's head name is no direction
@@ -165,6 +170,19 @@ class ModelEntry:
         if p.get("export_date"):
             rows.append(("Exported", str(p["export_date"])))
         return rows
+
+
+def _probed_rows(c: ModelContract) -> list[tuple[str, str]]:
+    """The card of a model without metadata: what its inputs and outputs made of it, and what was assumed."""
+    lo, hi = c.value_range
+    rows = [("Task", c.task)]
+    if c.task == "translate":
+        rows.append(("Channels", f"{c.in_channels} in, {c.out_channels} out"))
+        rows.append(("Size rule", f"fixed {c.fixed_size} px" if c.fixed_size else "any size (assumed)"))
+    elif c.latent_size:
+        rows.append(("Latent", str(c.latent_size)))
+    rows.append(("Value range", f"{lo:g}..{hi:g} (assumed)"))
+    return rows
 
 
 def unique_labels(entries: Iterable[ModelEntry]) -> dict[Path, str]:
@@ -209,6 +227,11 @@ def read_entry(path: str | os.PathLike) -> ModelEntry:
     try:
         props = read_metadata_props(p)
         contract = ModelContract.from_metadata_props(props, source=p.name)
+        probed = None
+        if contract is None:  # rare: only then is ONNX Runtime's side of gantrans imported
+            from gantrans.inference.model import probe_file
+
+            probed = probe_file(p)
     except GantransError as exc:
         message = str(exc)
         prefix = f"{p}: "
@@ -216,7 +239,7 @@ def read_entry(path: str | os.PathLike) -> ModelEntry:
         prefix = f"{p.name}: "
         message = message[len(prefix):] if message.startswith(prefix) else message
         return ModelEntry(p, error=message, size=st.st_size, mtime_ns=st.st_mtime_ns)
-    return ModelEntry(p, contract=contract, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    return ModelEntry(p, contract=contract, size=st.st_size, mtime_ns=st.st_mtime_ns, probed=probed)
 
 
 def find_model_files(folder: Path, depth: int = MAX_SCAN_DEPTH) -> list[Path]:

@@ -22,7 +22,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage  
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from onnx_models import translate_model  # noqa: E402
+from onnx_models import generator_model, translate_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 20000
@@ -274,6 +274,30 @@ def test_library_cards_invalid_files_and_watching(make_window, qtbot, home):
     q = w.library.entry(folder / "cats.int8.onnx")
     assert q.int8 and "41.5 dB" in dict(q.card())["Parity"]
     assert w.last_error is None
+
+
+def test_library_sorts_models_without_metadata_by_their_inputs(make_window, qtbot, home):
+    """No gantrans metadata: a generator is listed as one, a model that is no image model is
+    unusable with the reason loading it would give, before anyone opens either."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    folder = home / "foreign"
+    translate_model(folder / "t.onnx", metadata=False)
+    generator_model(folder / "g.onnx", metadata=False)
+    graph = helper.make_graph([helper.make_node("Identity", ["v"], ["y"])], "vec",
+                              [helper.make_tensor_value_info("v", TensorProto.FLOAT, ["N", 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(folder / "vec.onnx"))
+    w = make_window()
+    w.add_model_folder(folder)
+    qtbot.waitUntil(lambda: len(w.library.entries) == 3, timeout=WAIT)
+    assert [e.path.name for e in w.library.valid_entries(task="generate")] == ["g.onnx"]
+    assert [e.path.name for e in w.library.valid_entries(task="translate")] == ["t.onnx"]
+    card = dict(w.library.entry(folder / "t.onnx").card())
+    assert card["Task"] == "translate" and card["Channels"] == "3 in, 3 out" and "assumed" in card["Value range"]
+    [bad] = w.library.invalid_entries()
+    assert bad.path.name == "vec.onnx" and bad.error.startswith("no 4-D image output")
 
 
 # -- compare -------------------------------------------------------------------------------------

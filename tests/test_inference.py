@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from PIL import Image
@@ -360,3 +361,52 @@ def test_a_damaged_onnx_file_says_what_to_do(tmp_path):
     assert str(err.value).startswith(f"{bad}: not an ONNX model (unexpected wire type")
     assert str(err.value).endswith("damaged, cut short, or another kind of file); export or copy it again, or "
                                    "choose another file")
+
+
+def test_declared_inputs_and_outputs_are_read_as_onnx_runtime_reads_them(tmp_path):
+    """``read_graph_io`` reads what a session's get_inputs/get_outputs say, without a session: dynamic
+    and static dimensions, element types, weights listed as graph inputs (IR 3) left out."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from gantrans.metadata import read_graph_io
+
+    paths = [translate_model(tmp_path / "t.onnx", kernel=3), generator_model(tmp_path / "g.onnx",
+                                                                                class_names=["a", "b"])]
+    w = numpy_helper.from_array(np.ones((2, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["tokens_f", "w"], ["y"]), helper.make_node("Cast", ["tokens"], ["tokens_f"],
+                                                                                 to=TensorProto.FLOAT)],
+        "old", [helper.make_tensor_value_info("tokens", TensorProto.INT64, [5, 2]),
+                helper.make_tensor_value_info("w", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 3])], [w])
+    graph.node.reverse()  # Cast first
+    old = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
+    old.ir_version = 3
+    paths.append(tmp_path / "old.onnx")
+    onnx.save(old, str(paths[-1]))
+    for path in paths:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        want = ([(i.name, tuple(i.shape), i.type) for i in sess.get_inputs()],
+                [(o.name, tuple(o.shape), o.type) for o in sess.get_outputs()])
+        assert read_graph_io(path) == want, path.name
+    assert read_graph_io(paths[-1])[0] == [("tokens", (5, 2), "tensor(int64)")]  # the weight is no input
+
+
+def test_a_model_without_metadata_is_probed_from_the_file_alone(tmp_path):
+    from onnx import TensorProto, helper
+
+    from gantrans.inference.model import probe_file
+
+    c = probe_file(translate_model(tmp_path / "t.onnx", metadata=False, static_hw=16))
+    assert (c.task, c.in_channels, c.fixed_size) == ("translate", 3, 16)
+    c = probe_file(generator_model(tmp_path / "g.onnx", metadata=False, class_names=["a", "b"], latent=6))
+    assert (c.task, c.latent_size, c.input_names) == ("generate-conditional", 6, ["z", "label"])
+    assert load_model(tmp_path / "g.onnx").contract == c  # the same answer as a session gives
+
+    graph = helper.make_graph([helper.make_node("Identity", ["v"], ["y"])], "vec",
+                              [helper.make_tensor_value_info("v", TensorProto.FLOAT, ["N", 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])])
+    vec = tmp_path / "vec.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(vec))
+    with pytest.raises(ModelError, match=r"vec.onnx: no 4-D image output \(outputs: y\['N', 10\]\); not an image"):
+        probe_file(vec)

@@ -24,7 +24,7 @@ import onnxruntime as ort
 
 from gantrans.errors import ConfigError, ModelError
 from gantrans.inference.session import SESSIONS, SessionConfig, available_providers, resolve_providers
-from gantrans.metadata import ModelContract
+from gantrans.metadata import ModelContract, read_graph_io
 
 FLOAT_TYPES = ("tensor(float)", "tensor(float16)", "tensor(double)")
 INT_TYPES = ("tensor(int64)", "tensor(int32)")
@@ -179,6 +179,26 @@ def probe_contract(path: Path, inputs: list[TensorInfo], outputs: list[TensorInf
                      f"image input")
 
 
+def _require_io(path: Path, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> None:
+    if not inputs or not outputs:
+        raise ModelError(f"{path}: the model has no inputs or no outputs")
+
+
+def probe_file(path: str | os.PathLike) -> ModelContract:
+    """What :func:`load_model` makes of a model without gantrans metadata, read from the file's
+    declared inputs and outputs without a session, so a list of models can say which files are
+    translators, which generators and which no image model at all before one is opened.
+
+    Raises :class:`ModelError` (or :class:`ConfigError`) naming the file, as loading it would.
+    """
+    p = Path(path)
+    declared_in, declared_out = read_graph_io(p)
+    inputs = [TensorInfo(*t) for t in declared_in]
+    outputs = [TensorInfo(*t) for t in declared_out]
+    _require_io(p, inputs, outputs)
+    return probe_contract(p, inputs, outputs, Overrides())
+
+
 def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = None,
                threads: int | None = None, overrides: Overrides | None = None,
                config: SessionConfig | None = None) -> Model:
@@ -197,8 +217,7 @@ def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = Non
     changes: list[str] = []
     session = SESSIONS.get(p, wanted, config, notes, changes)
     inputs, outputs = _tensor_infos(session.get_inputs()), _tensor_infos(session.get_outputs())
-    if not inputs or not outputs:
-        raise ModelError(f"{p}: the model has no inputs or no outputs")
+    _require_io(p, inputs, outputs)
     props = session.get_modelmeta().custom_metadata_map or {}
     contract = ModelContract.from_metadata_props(props, source=str(p))
     overrides = overrides or Overrides()
@@ -233,4 +252,4 @@ def int8_path(path: str | os.PathLike) -> Path:
 
 
 __all__ = ["Model", "Overrides", "TensorInfo", "load_model", "int8_path", "parse_value_range",
-           "probe_contract"]
+           "probe_contract", "probe_file"]
