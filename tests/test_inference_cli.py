@@ -142,6 +142,26 @@ def test_generate_classes_grid_interpolate(tmp_path, monkeypatch, capsys):
     assert main(["generate", str(van), "-n", "4", "--seed", "3", "--grid", "-o", "v.png"]) == 0
 
 
+def test_generate_refuses_bad_counts_and_taken_names_before_writing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
+    for bad, says in ((["--seed", "-1"], "--seed: must be at least 0, got -1"),
+                      (["--interpolate", "1", "-5"], "--interpolate: must be at least 0, got -5"),
+                      (["--batch", "0"], "--batch: must be at least 1, got 0"),
+                      (["--grid", "--nrow", "-2"], "--nrow: must be at least 1, got -2")):
+        assert main(["generate", str(gen), "-n", "4", *bad]) == 2, bad
+        assert says in capsys.readouterr().err
+    assert main(["generate", str(gen), "-n", "5", "--seed", "7", "-o", "ref"]) == 0
+    (tmp_path / "part").mkdir()
+    taken = sorted((tmp_path / "ref").iterdir())[3]
+    (tmp_path / "part" / taken.name).write_bytes(taken.read_bytes())
+    assert main(["generate", str(gen), "-n", "5", "--seed", "7", "-o", "part"]) == 1
+    assert f"{Path('part') / taken.name}: already exists; pass --overwrite" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "part").iterdir()] == [taken.name]  # nothing else was written
+    assert main(["generate", str(gen), "-n", "5", "--seed", "7", "-o", "part", "--overwrite"]) == 0
+    assert sorted(p.name for p in (tmp_path / "part").iterdir()) == sorted(p.name for p in (tmp_path / "ref").iterdir())
+
+
 def test_info_json_and_text(tmp_path, capsys):
     model = translate_model(tmp_path / "m.onnx", multiple=4)
     assert main(["info", str(model), "--json"]) == 0

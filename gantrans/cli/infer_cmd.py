@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
@@ -72,18 +73,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        description="Sample images from a vanilla or class-conditional ONNX generator.")
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("-n", type=_at_least_one, default=64, help="number of images (default 64)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    p.add_argument("--seed", type=_non_negative, default=None, help="random seed, 0 or more (default: random)")
     p.add_argument("--class", dest="cls", default=None, metavar="NAME|ID",
                    help="class for a conditional model (default: every class in turn)")
     p.add_argument("--grid", action="store_true", help="write one grid PNG instead of single files")
-    p.add_argument("--nrow", type=int, default=None, help="images per grid row")
-    p.add_argument("--interpolate", nargs=2, type=int, default=None, metavar=("SEED_A", "SEED_B"),
+    p.add_argument("--nrow", type=_at_least_one, default=None, help="images per grid row")
+    p.add_argument("--interpolate", nargs=2, type=_non_negative, default=None, metavar=("SEED_A", "SEED_B"),
                    help="walk the latent space from SEED_A to SEED_B")
     p.add_argument("--steps", type=_at_least_one, default=8, help="interpolation steps (default 8)")
     p.add_argument("-o", "--out", default=None, metavar="OUT",
                    help="output folder (default ./generated/), or the .png file with --grid")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
-    p.add_argument("--batch", type=int, default=16, help="images per model run")
+    p.add_argument("--batch", type=_at_least_one, default=16, help="images per model run (default 16)")
     _add_runtime_args(p)
     add_progress_argument(p)
     p.set_defaults(func=_generate)
@@ -203,15 +204,24 @@ def _translate(args: argparse.Namespace) -> int:
     return stopper.exit_code if stopper.requested else 0
 
 
-def _at_least_one(text: str) -> int:
-    """An argparse type: a count of 1 or more (a usage error, exit 2, otherwise)."""
+def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: a count of 1 or more (a usage error, exit 2, otherwise)."""
+    return _int_at_least(text, 1)
+
+
+def _non_negative(text: str) -> int:
+    """An argparse type: a seed (NumPy takes 0 and up; a usage error, exit 2, otherwise)."""
+    return _int_at_least(text, 0)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -219,7 +229,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from gantrans.cli.cancel import CancelOnSignal
     from gantrans.errors import Cancelled, ConfigError
-    from gantrans.fileio import OVERWRITE_HINT, check_output_folder, safe_name
+    from gantrans.fileio import OVERWRITE_HINT, check_output_folder
     from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
@@ -229,6 +239,7 @@ def _generate(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     label = gen.class_id(args.cls) if args.cls is not None else None
     stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}" if args.interpolate else f"seed{seed}"
+    total = args.steps if args.interpolate else args.n
     # Where the images go is checked before they are made: a refusal costs no generating.
     if args.grid:
         out = Path(args.out) if args.out else Path("generated") / f"{stem}_grid.png"
@@ -244,8 +255,13 @@ def _generate(args: argparse.Namespace) -> int:
         if outdir.suffix.lower() in (".png", ".jpg", ".webp") and not outdir.is_dir():
             raise ConfigError(f"{outdir}: -o names a folder for single images (use --grid for one file)")
         check_output_folder(outdir, "-o")
+        targets = [outdir / name for name in _sample_names(gen, stem, total, label)]
+        taken = [t for t in targets if os.path.lexists(t)] if not args.overwrite else []
+        if taken:
+            more = f" (and {len(taken) - 1} more of the {len(targets)})" if len(taken) > 1 else ""
+            raise ConfigError(f"{taken[0]}: already exists{more}; {OVERWRITE_HINT}, or choose another -o "
+                              f"folder or --seed")
     reporter = events.active()
-    total = args.steps if args.interpolate else args.n
     reporter.start("generate", total=total, unit="image")
     stopper = CancelOnSignal()
     rate = events.Rate()
@@ -277,18 +293,28 @@ def _generate(args: argparse.Namespace) -> int:
         return 0
     written = []
     with stopper:
-        for k, img in enumerate(images):
+        for img, target in zip(images, targets):
             if stopper.requested:
                 break
-            # Class names come from the model file: data, never a path.
-            tag = f"_{safe_name(gen.class_names[label if label is not None else k % len(gen.class_names)], 'class')}" \
-                if gen.conditional and gen.class_names else ""
-            target = outdir / f"{stem}_{k:04d}{tag}.png"
             save_image(img, target, overwrite=args.overwrite)
             written.append(target)
     console.say(f"{len(written)} images written to {outdir}")
     reporter.result(files=[str(p) for p in written], figures={"images": len(written), "seed": seed})
     return stopper.exit_code if stopper.requested else 0
+
+
+def _sample_names(gen: Any, stem: str, count: int, label: int | None) -> list[str]:
+    """``seed7_0003_circle.png``: a conditional model's images name their class (every class in
+    turn unless one was asked for). Class names come from the model file: data, never a path."""
+    from gantrans.fileio import safe_name
+
+    names = []
+    for k in range(count):
+        tag = ""
+        if gen.conditional and gen.class_names:
+            tag = f"_{safe_name(gen.class_names[label if label is not None else k % len(gen.class_names)], 'class')}"
+        names.append(f"{stem}_{k:04d}{tag}.png")
+    return names
 
 
 TILING_NOTES = {
