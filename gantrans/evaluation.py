@@ -209,34 +209,41 @@ def evaluate(translate: Callable[[np.ndarray], np.ndarray], pairs: Iterable[Test
     return result, kept
 
 
+#: The narrowest a contact sheet's tile is drawn: its label's figures ("out L1 0.123 22.5dB") fit.
+MIN_TILE_WIDTH = 128
+
+
 def contact_sheet(rows: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], evaluation: Evaluation,
                   path: str | Path, title: str = "", scale: int = 2) -> Path:
     """A PNG with one row per image: input | output | target, each labelled with its L1 and PSNR
     against the target (the input's are the identity figures)."""
     from PIL import Image, ImageDraw
 
+    from gantrans.drawing import draw_label
+
     if not rows:
         raise DataError("no images to put on a contact sheet")
     h, w = rows[0][1].shape[:2]
+    scale = max(scale, -(-MIN_TILE_WIDTH // w))  # small images are enlarged until their figures fit
     cw, ch = w * scale, h * scale
     pad, label_h, header_h = 4, 14, 34
     sheet = Image.new("RGB", (3 * (cw + pad) + pad, header_h + len(rows) * (ch + label_h + pad) + pad), "white")
     draw = ImageDraw.Draw(sheet)
     m, i = evaluation.mean("model"), evaluation.mean("identity")
-    draw.text((pad, 2), title[:90], fill="black")
-    draw.text((pad, 16), f"mean L1 {m['L1']:.4f} / {i['L1']:.4f} (id)  PSNR {m['PSNR']:.1f} / {i['PSNR']:.1f}  "
-                         f"SSIM {m['SSIM']:.3f} / {i['SSIM']:.3f}", fill="black")
+    draw_label(draw, (pad, 2), title, sheet.width - 2 * pad)
+    draw_label(draw, (pad, 17), f"mean L1 {m['L1']:.4f} / {i['L1']:.4f} (id)  PSNR {m['PSNR']:.1f} / "
+                                f"{i['PSNR']:.1f}  SSIM {m['SSIM']:.3f} / {i['SSIM']:.3f}", sheet.width - 2 * pad)
     by_name = dict(zip(evaluation.names, zip(evaluation.model, evaluation.identity)))
     for r, (name, x, out, y) in enumerate(rows):
         top = header_h + r * (ch + label_h + pad)
         model_s, ident_s = by_name[name]
         labels = (f"in L1 {ident_s['L1']:.3f} {ident_s['PSNR']:.1f}dB", f"out L1 {model_s['L1']:.3f} "
-                  f"{model_s['PSNR']:.1f}dB", f"target {name}"[:24])
+                  f"{model_s['PSNR']:.1f}dB", f"target {name}")
         for c, (img, label) in enumerate(zip((x, out, y), labels)):
             left = pad + c * (cw + pad)
             tile = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
             sheet.paste(tile.resize((cw, ch), Image.Resampling.NEAREST), (left, top + label_h))
-            draw.text((left, top + 1), label, fill="black")
+            draw_label(draw, (left, top + 1), label, cw)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     from gantrans.fileio import publish, temp_path_for

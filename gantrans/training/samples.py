@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.utils import make_grid
 
+from gantrans.drawing import draw_label
 from gantrans.fileio import atomic_write
 from gantrans.recipe import Batch, Recipe
 
@@ -68,8 +69,8 @@ def grid_image(rows: list[tuple[str, torch.Tensor]]) -> Any:
     canvas.paste(body, (LABEL_WIDTH, 0))
     draw = ImageDraw.Draw(canvas)
     for i, (label, _) in enumerate(rows):
-        y = PADDING + i * (h + PADDING) + h // 2 - 5
-        draw.text((4, y), label[:14], fill=(0, 0, 0))
+        middle = PADDING + i * (h + PADDING) + h // 2
+        draw_label(draw, (4, middle), label, LABEL_WIDTH - 8, middle=True)
     return canvas
 
 
