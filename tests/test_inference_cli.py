@@ -67,6 +67,29 @@ def test_translate_skip_existing_continues_an_unfinished_run(tree, capsys):
     assert "ask for opposite things" in capsys.readouterr().err
 
 
+def test_translate_into_the_input_folder_with_a_suffix_can_be_run_again(tree, capsys):
+    """Earlier outputs (a_w.png) are this command's results, not inputs: the printed
+    --skip-existing advice continues the run instead of refusing it."""
+    root, model = tree
+    args = ["translate", str(model), "photos", "-o", "photos", "--suffix", "_w", "--no-progress"]
+    assert main(args) == 0
+    (root / "photos" / "b_w.jpg").unlink()  # as if cancelled after a.png
+    capsys.readouterr()
+    assert main([*args, "--skip-existing"]) == 0
+    out = capsys.readouterr().out
+    assert "leaving out 1 file(s) this command wrote before" in out and "1 written" in out and "1 skipped" in out
+    assert sorted(p.name for p in (root / "photos").iterdir() if p.is_file() and "_w" in p.name) == \
+        ["a_w.png", "b_w.jpg"]  # no a_w_w.png
+
+
+def test_a_suffix_with_a_folder_in_it_is_refused(tree, capsys):
+    root, model = tree
+    for suffix in ("/../../escaped", "/sub", ".."):
+        assert main(["translate", str(model), "photos", "-o", "out", f"--suffix={suffix}"]) == 1
+        assert "may not hold '/' or '..'" in capsys.readouterr().err
+    assert not (root / "escaped.png").exists() and not (root / "out").exists()
+
+
 def test_translate_without_recursion_default_outdir_and_glob(tree, capsys):
     root, model = tree
     assert main(["translate", str(model), "photos", "--no-progress", "--format", "png", "--suffix", "_x"]) == 0

@@ -122,11 +122,13 @@ def _translate(args: argparse.Namespace) -> int:
         Overrides,
         TranslateOptions,
         Translator,
+        check_suffix,
         collect_inputs,
         default_outdir,
         load_model,
         parse_value_range,
         plan_jobs,
+        without_own_outputs,
     )
     from gantrans.inference.memory import parse_bytes
 
@@ -142,7 +144,12 @@ def _translate(args: argparse.Namespace) -> int:
     translator = Translator(model, options=options)
     outdir = Path(args.outdir) if args.outdir else default_outdir(args.inputs)
     check_output_folder(outdir, "-o OUTDIR")
+    check_suffix(args.suffix)
     items = collect_inputs(args.inputs, recursive=args.recursive, skip=outdir)
+    items, own = without_own_outputs(items, outdir, suffix=args.suffix, fmt=args.format)
+    if own:
+        console.say(f"leaving out {len(own)} file(s) this command wrote before (e.g. {own[0]}): results, "
+                    f"not inputs")
     if not items:
         print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
         return 1

@@ -5,7 +5,14 @@ then translate arrays, files or folders, or sample images. Everything long-runni
 :class:`CancelToken` and a progress callback, so a GUI worker thread can drive it.
 """
 
-from gantrans.inference.files import FileJob, collect_inputs, default_outdir, plan_jobs
+from gantrans.inference.files import (
+    FileJob,
+    check_suffix,
+    collect_inputs,
+    default_outdir,
+    plan_jobs,
+    without_own_outputs,
+)
 from gantrans.inference.generate import Generator, latents, make_grid, slerp
 from gantrans.inference.model import Model, Overrides, TensorInfo, int8_path, load_model, parse_value_range
 from gantrans.inference.progress import CancelToken, Progress, ProgressCallback
@@ -20,6 +27,7 @@ from gantrans.inference.translate import BatchReport, TranslatedImage, Translate
 __all__ = [
     "BatchReport", "CancelToken", "FileJob", "Generator", "Model", "Overrides", "Progress",
     "ProgressCallback", "SESSIONS", "SessionConfig", "TensorInfo", "TranslateOptions", "TranslatedImage",
-    "Translator", "available_providers", "collect_inputs", "default_outdir", "int8_path", "latents",
+    "Translator", "available_providers", "check_suffix", "collect_inputs", "default_outdir", "int8_path", "latents",
     "load_model", "make_grid", "parse_value_range", "plan_jobs", "resolve_providers", "slerp",
+    "without_own_outputs",
 ]

@@ -99,6 +99,32 @@ def output_extension(src: Path, fmt: str | None) -> str:
     return ext if ext in KEEP_EXTENSIONS else ".png"
 
 
+def check_suffix(suffix: str) -> str:
+    """``--suffix`` is part of a file name: a folder or ``..`` in it would write outside ``-o``."""
+    seps = {"/", os.sep, os.altsep or "/"}
+    if any(sep in suffix for sep in seps) or suffix in (".", ".."):
+        raise ConfigError(f"--suffix {suffix!r}: a suffix is added to each file name and may not hold "
+                          f"'/' or '..'; choose the folder with -o")
+    return suffix
+
+
+def output_path(src: Path, rel: Path, outdir: Path, suffix: str = "", fmt: str | None = None) -> Path:
+    """Where ``src`` (``rel`` under its input folder) is written: same sub-folder, name + suffix."""
+    return outdir / rel.parent / f"{rel.stem}{check_suffix(suffix)}{output_extension(src, fmt)}"
+
+
+def without_own_outputs(items: Sequence[tuple[Path, Path]], outdir: str | os.PathLike, suffix: str = "",
+                        fmt: str | None = None) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """``items`` less the files that are another item's output (an earlier run of the same command
+    into its input folder with ``--suffix``): they are results, not images to translate again."""
+    output_of = {output_path(src, rel, Path(outdir), suffix, fmt).resolve(): src.resolve() for src, rel in items}
+    kept, dropped = [], []
+    for src, rel in items:
+        key = src.resolve()
+        (dropped if output_of.get(key, key) != key else kept).append((src, rel))  # its own output: plan_jobs refuses
+    return kept, [src for src, _ in dropped]
+
+
 def plan_jobs(items: Sequence[tuple[Path, Path]], outdir: str | os.PathLike, suffix: str = "",
               fmt: str | None = None) -> list[FileJob]:
     """Output paths for collected inputs; refuses any plan that could overwrite an input."""
@@ -107,7 +133,7 @@ def plan_jobs(items: Sequence[tuple[Path, Path]], outdir: str | os.PathLike, suf
     inputs = {src.resolve(): src for src, _ in items}
     taken: dict[Path, Path] = {}
     for src, rel in items:
-        dst = outdir / rel.parent / f"{rel.stem}{suffix}{output_extension(src, fmt)}"
+        dst = output_path(src, rel, outdir, suffix, fmt)
         key = dst.resolve()
         if key in inputs:
             raise ConfigError(f"{dst}: the output would overwrite the input {inputs[key]}; "
