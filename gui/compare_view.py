@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
-from gantrans_gui import workers
+from gantrans_gui import view_support, workers
 from gantrans_gui.icons import set_icon
 from gantrans_gui.image_canvas import ImageCanvas, ViewState
 from gantrans_gui.imaging import load_for_display, loaded_from_qimage, to_display, translate_for_display
@@ -41,6 +41,8 @@ from gantrans_gui.translate_view import (
 )
 
 MIN_MODELS, MAX_MODELS = 2, 4
+#: The models compared last, so a restart compares them again.
+MODELS_KEY = "compare/models"
 
 
 def compare_all(requests: list[TranslateRequest], cancel, on_result) -> int:
@@ -111,6 +113,7 @@ class CompareView(QWidget):
         self._cancel = None
         self._run_id = 0
         self._running = False
+        self._cancelled = False
 
         self.open_button = make_button("Open…", "mdi6.folder-open-outline", "Open an image (Ctrl+O)", "Open image")
         self.open_button.clicked.connect(self.open_image_dialog)
@@ -147,13 +150,15 @@ class CompareView(QWidget):
         self.state = ViewState(self)
         self.grid = QGridLayout()
         self.grid.setSpacing(4)
-        self.input_canvas = ImageCanvas(self.state)
+        # Parented from the start: a parentless canvas made visible before the grid takes it is a
+        # top-level window for a moment, and takes the keyboard focus from the main window.
+        self.input_canvas = ImageCanvas(self.state, self)
         self.input_canvas.caption = "Input"
         self.input_canvas.placeholder = PLACEHOLDER
         self.input_canvas.setAccessibleName("Input image")
         self.canvases: list[ImageCanvas] = []
         for k in range(MAX_MODELS):
-            c = ImageCanvas(self.state)
+            c = ImageCanvas(self.state, self)
             c.setAccessibleName(f"Result of model {k + 1}")
             self.canvases.append(c)
         self.info = QElidingLabel("")
@@ -178,10 +183,15 @@ class CompareView(QWidget):
         return sorted(self.library.valid_entries("translate"), key=lambda e: (e.group_stem, e.direction, e.int8))
 
     def _prefill(self) -> None:
-        """Start with something worth comparing: fp32 vs int8 of one head, else two different models."""
+        """Start with the models compared last time, else something worth comparing: fp32 vs int8
+        of one head, else two different models."""
         entries = self.entries()
-        picks: list[Path] = []
-        for e in entries:
+        known = {str(e.path) for e in entries}
+        last = list(dict.fromkeys(p for p in view_support.get_list(MODELS_KEY) if p in known))[:MAX_MODELS]
+        picks: list[Path] = [Path(p) for p in last] if len(last) >= MIN_MODELS else []
+        while len(self.slots) < len(picks):
+            self.add_slot(run=False)
+        for e in entries if not picks else []:
             twin = next((o for o in entries if o.int8 != e.int8 and o.group_stem == e.group_stem
                          and o.direction == e.direction and o.path.parent == e.path.parent), None)
             if twin is not None and not e.int8:
@@ -196,9 +206,10 @@ class CompareView(QWidget):
 
     def _library_changed(self) -> None:
         entries = self.entries()
+        chosen = any(s.path() for s in self.slots)  # asked before filling: an empty slot fills with the first model
         for slot in self.slots:
             slot.fill(entries, None)
-        if not any(s.path() for s in self.slots):
+        if not chosen:
             self._prefill()
         self._update_slot_buttons()
 
@@ -249,6 +260,10 @@ class CompareView(QWidget):
             slot.combo.setAccessibleName(f"Model {k + 1}")
 
     def slots_changed(self) -> None:
+        paths = [s.path() for s in self.slots]
+        if all(paths):
+            view_support.set_list(MODELS_KEY, [str(p) for p in paths])
+        self._cancelled = False
         self._update_slot_buttons()
         self.results.clear()
         self._show_results()
@@ -333,7 +348,7 @@ class CompareView(QWidget):
         self._cancel = token = CancelToken()
         self._run_id += 1
         rid = self._run_id
-        self._running = True
+        self._running, self._cancelled = True, False
         self.results.clear()
         self._show_results()
         self.info.setText(f"Running {len(requests)} models on {self.source_name}…")
@@ -349,7 +364,13 @@ class CompareView(QWidget):
         if self._cancel is not None:
             self._cancel.cancel()
             self._cancel = None
-        self._running = False
+        if self._running:
+            self._run_id += 1  # results still on their way belong to a cancelled run
+            self._cancelled = True
+            done = sum(1 for r in self.results.values() if not isinstance(r, BaseException))
+            self.info.setText(f"Cancelled: {done} of {len(self.slots)} models had finished on {self.source_name}")
+            self._running = False
+            self._show_results()
         self.window_.set_busy(False)
 
     def is_busy(self) -> bool:
@@ -405,11 +426,11 @@ class CompareView(QWidget):
         while self.grid.count():
             self.grid.takeAt(0)
         cells = ([self.input_canvas] if self.show_input.isChecked() else []) + self.canvases[:len(self.slots)]
-        for c in [self.input_canvas, *self.canvases]:
-            c.setVisible(c in cells)
         cols = 2 if len(cells) <= 4 else 3
         for k, c in enumerate(cells):
             self.grid.addWidget(c, k // cols, k % cols)
+        for c in [self.input_canvas, *self.canvases]:
+            c.setVisible(c in cells)
         self._show_results()
 
     def _show_results(self) -> None:
@@ -427,10 +448,15 @@ class CompareView(QWidget):
                 canvas.set_images(None)
                 canvas.caption = ""
                 canvas.placeholder = (f"{name}\n\nFailed: {workers.one_line(r)}" if isinstance(r, BaseException)
-                                      else f"{name}\n\n{'Running…' if self._running else 'Open an image to compare'}")
+                                      else f"{name}\n\n{self._idle_text()}")
                 canvas.placeholder_is_error = isinstance(r, BaseException)
             canvas.setToolTip(str(entry.path) if entry else "")
             canvas.update()
+
+    def _idle_text(self) -> str:
+        if self._running:
+            return "Running…"
+        return "Cancelled" if self._cancelled else "Open an image to compare"
 
     def zoom(self, kind: str) -> None:
         (self.input_canvas if self.input_canvas.isVisible() else self.canvases[0]).zoom(kind)

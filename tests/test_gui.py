@@ -17,7 +17,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 pytest.importorskip("superqt")
 
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -352,6 +352,60 @@ def test_compare_takes_a_dropped_or_pasted_image_and_says_so_before(make_window,
     qtbot.waitUntil(lambda: view.source_name == "pasted image" and len(view.results) == 2 and not view.is_busy(),
                     timeout=WAIT)
     assert view.info.text().startswith("pasted image: ") and " ms" in view.info.text()
+
+
+def test_compare_opens_without_stray_windows_and_compares_the_same_models_after_a_restart(make_window, qtbot,
+                                                                                          home):
+    models = [translate_model(home / "exports" / f"{n}_AtoB.onnx", seed=k) for k, n in enumerate(("a", "b", "c"))]
+    w = make_window()
+    wait_library(qtbot, w, 3)
+    shown = []
+
+    class Spy(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.Show and obj.isWidgetType() and obj.isWindow():
+                shown.append(obj)
+            return False
+
+    spy = Spy()
+    QApplication.instance().installEventFilter(spy)
+    try:
+        view = w.show_view("compare")
+    finally:
+        QApplication.instance().removeEventFilter(spy)
+    assert [type(o).__name__ for o in shown if o is not w] == []  # its image cells are no windows of their own
+    view.set_models([models[2], models[0]])
+    w.close()
+    again = make_window()  # opens on Compare, before its library is read
+    assert again.current_key() == "compare"
+    wait_library(qtbot, again, 3)
+    assert [s.path() for s in again.view("compare").slots] == [models[2], models[0]]
+
+
+def test_cancelling_a_comparison_says_so_in_the_view(make_window, qtbot, home, monkeypatch):
+    from gantrans.errors import Cancelled
+    from gantrans_gui import compare_view
+
+    def waits_for_cancel(requests, cancel, on_result):
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        raise Cancelled("cancelled")
+
+    monkeypatch.setattr(compare_view, "compare_all", waits_for_cancel)
+    for k, n in enumerate(("one", "two")):
+        translate_model(home / "exports" / f"{n}_AtoB.onnx", seed=k)
+    w = make_window()
+    wait_library(qtbot, w, 2)
+    view = w.show_view("compare")
+    view.open_image(str(write_image(home / "c.png", 32, 32)))
+    qtbot.waitUntil(view.is_busy, timeout=WAIT)
+    assert view.info.text().startswith("Running 2 models")
+    view.cancel()
+    assert not view.is_busy() and view.info.text() == "Cancelled: 0 of 2 models had finished on c.png"
+    assert all(c.placeholder.endswith("Cancelled") for c in view.canvases[:2])
+    wait_idle(qtbot, view)
+    qtbot.wait(100)
+    assert w.last_error is None and view.info.text().startswith("Cancelled")
 
 
 # -- batch ---------------------------------------------------------------------------------------
