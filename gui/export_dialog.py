@@ -35,11 +35,13 @@ OUT_KEY = "export/out_dir"
 
 
 def export_args(run: RunDir | str | Path, out_dir: str | Path, *, int8: bool, checkpoint: str = "latest",
-                overwrite: bool = False, force: bool = False) -> list[str]:
+                overwrite: bool = False, force: bool = False, calibration: str | Path | None = None) -> list[str]:
     path = run.path if isinstance(run, RunDir) else Path(run)
     args = ["export", str(path), "--out", str(out_dir), "--checkpoint", checkpoint]
     if int8:
         args.append("--int8")
+        if calibration:
+            args += ["--calibration", str(calibration)]
     if overwrite:
         args.append("--overwrite")
     if int8 and force:
@@ -97,12 +99,22 @@ class ExportDialog(QDialog):
         self.int8 = QCheckBox("int8 (static QDQ, calibrated on the run's data)")
         self.overwrite = QCheckBox("Replace existing exports")
         self.force = QCheckBox("Keep the int8 model even below 30 dB PSNR")
-        self.force.setEnabled(False)
-        self.int8.toggled.connect(self.force.setEnabled)
+        self.calibration = QLineEdit(accessibleName="Calibration images")
+        self.calibration.setPlaceholderText("the run's data set")
+        self.calibration.setToolTip("A folder of images like the model's inputs to calibrate int8 on; "
+                                    "empty: the run's own data set")
+        calib_browse = QPushButton("Browse…", accessibleName="Choose the calibration images folder")
+        calib_browse.clicked.connect(self._browse_calibration)
+        calib_row = QHBoxLayout()
+        calib_row.addWidget(self.calibration, 1)
+        calib_row.addWidget(calib_browse)
+        for w in (self.force, self.calibration, calib_browse):
+            w.setEnabled(False)
+            self.int8.toggled.connect(w.setEnabled)
         default_out = view_support.settings().value(OUT_KEY, str(Path("exports").resolve()))
         self.out_dir = QLineEdit(str(default_out))
         self._out = str(default_out)
-        browse = QPushButton("…")
+        browse = QPushButton("Browse…", accessibleName="Choose the output folder")
         browse.clicked.connect(self._browse)
         out_row = QHBoxLayout()
         out_row.addWidget(self.out_dir, 1)
@@ -112,6 +124,7 @@ class ExportDialog(QDialog):
         form.addRow("Precision", self.fp32)
         form.addRow("", self.int8)
         form.addRow("", self.force)
+        form.addRow("Calibration images", calib_row)
         form.addRow("Output folder", out_row)
         form.addRow("", self.overwrite)
 
@@ -125,7 +138,7 @@ class ExportDialog(QDialog):
         self.start_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.start_button.clicked.connect(self.start)
-        self.close_button.clicked.connect(self._close)
+        self.close_button.clicked.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.progress)
@@ -148,6 +161,11 @@ class ExportDialog(QDialog):
         if path:
             self.out_dir.setText(path)
 
+    def _browse_calibration(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Calibrate int8 on the images in", self.calibration.text())
+        if path:
+            self.calibration.setText(path)
+
     def start(self) -> None:
         out = self._out = self.out_dir.text().strip() or "exports"
         self.files, self.figures, self.exit_code = [], {}, None
@@ -158,7 +176,8 @@ class ExportDialog(QDialog):
         self.start_button.setEnabled(False)
         self.runner.start(export_args(self.run, out, int8=self.int8.isChecked(),
                                       checkpoint=self.checkpoint.currentData(),
-                                      overwrite=self.overwrite.isChecked(), force=self.force.isChecked()))
+                                      overwrite=self.overwrite.isChecked(), force=self.force.isChecked(),
+                                      calibration=self.calibration.text().strip() or None))
 
     def _started(self, data: dict) -> None:
         if data.get("total"):
@@ -171,6 +190,7 @@ class ExportDialog(QDialog):
 
     def _error(self, text: str) -> None:
         text = text.replace(OVERWRITE_HINT, f"tick '{self.overwrite.text()}' to replace it")
+        text = text.replace("pass --calibration DIR", "choose a folder under 'Calibration images'")
         self.log.appendPlainText(f"error: {text}")
         self.figures_label.setText(f"<b style='color:#c62828'>Export failed:</b> {text}")
 
@@ -196,12 +216,9 @@ class ExportDialog(QDialog):
         self.figures_label.setText(text)
         self.exported.emit(models)
 
-    def _close(self) -> None:
+    def reject(self) -> None:
+        """Close, Esc and the window's close box all end here: an export still running is stopped
+        (Ctrl+C: nothing half-written is kept), never left to write files behind a closed dialog."""
         if self.runner.running():
             self.runner.cancel()
-        self.reject()
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.runner.running():
-            self.runner.cancel()
-        super().closeEvent(event)
+        super().reject()

@@ -163,6 +163,45 @@ def test_a_failed_export_says_its_error_once_in_the_dialogs_words_and_forgets_th
     assert settings().value(OUT_KEY) == str(tmp_path / "good")  # the folder that failed is not remembered
 
 
+FAKE_SLOW_EXPORT = textwrap.dedent("""
+    import json, signal, sys, time
+    print(json.dumps({"v": 1, "event": "start", "command": "export", "total": 2, "unit": "file"}), flush=True)
+    print("args " + " ".join(sys.argv[1:]), file=sys.stderr, flush=True)
+    def stop(*_):
+        print(json.dumps({"v": 1, "event": "done", "exit_code": 130}), flush=True)
+        sys.exit(130)
+    signal.signal(signal.SIGINT, stop)
+    time.sleep(60)
+    open(sys.argv[sys.argv.index("--out") + 1] + "/written_after_close.onnx", "w").close()
+""")
+
+
+def test_esc_in_the_export_dialog_stops_the_export_it_hides(qtbot, views, tmp_path, monkeypatch):
+    """Esc closes the dialog as Close does: the export is stopped, not left writing behind it. The
+    int8 calibration folder chosen in the dialog is what the export is given."""
+    from PySide6.QtCore import Qt
+
+    from gantrans.runs import RunDir
+    from gantrans_gui.export_dialog import ExportDialog
+
+    window, training, runs, run = views
+    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAKE_SLOW_EXPORT, *args])
+    dialog = ExportDialog(window, RunDir(run))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.out_dir.setText(str(tmp_path))
+    assert not dialog.calibration.isEnabled()
+    dialog.int8.setChecked(True)
+    dialog.calibration.setText(str(tmp_path / "calib"))
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: "args " in dialog.log.toPlainText(), timeout=20000)  # running, Ctrl+C handled
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.exit_code is not None, timeout=20000)
+    assert dialog.exit_code == 130 and not (tmp_path / "written_after_close.onnx").exists()
+    assert f"--int8 --calibration {tmp_path / 'calib'}" in " ".join(dialog.runner.args)
+
+
 def test_uninstalling_asks_for_a_restart_only_when_the_plugin_is_loaded_here():
     from types import SimpleNamespace
 

@@ -82,16 +82,20 @@ def load_for(head: ExportHead, path: Path, size: int, half: str | None) -> np.nd
 
 
 def calibration_sets(head: ExportHead, data: Mapping[str, Any], root: Path | None,
-                     seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray], str]:
-    """(calibration inputs, held-out inputs, description); each input is one CHW image or one z."""
+                     seed: int = 0, recorded: Any = None) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """(calibration inputs, held-out inputs, description); each input is one CHW image or one z.
+
+    ``recorded`` is the run's data path as its config holds it, named when it cannot be found.
+    """
     if head.task != "translate":
         rng = np.random.default_rng(seed)
         latent = int(head.latent_size or 0)
         z = rng.standard_normal((MAX_CALIBRATION + MAX_HELD_OUT, latent)).astype(np.float32)
         return list(z[:MAX_CALIBRATION]), list(z[MAX_CALIBRATION:]), "random z"
     if root is None:
-        raise ExportError(f"head '{head.name}': no calibration images (the run's data set is not available); "
-                          f"pass --calibration DIR")
+        where = (f"the run's data set '{recorded}' is found neither from here nor from where training started"
+                 if isinstance(recorded, str) and recorded else "the run's data set is not available")
+        raise ExportError(f"head '{head.name}': no calibration images ({where}); pass --calibration DIR")
     files, half, folder = find_images(root, head, data)
     if len(files) < 2:
         raise ExportError(f"{root}: found {len(files)} image(s) for calibrating head '{head.name}'; need at least 2")

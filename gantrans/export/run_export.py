@@ -116,7 +116,8 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     for head, _, _, q8, _ in plans:
         if q8 is not None:
             found = run_dataset_sets(head, run_dir, ckpt.get("data") or {}) if calibration is None else None
-            calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root)
+            calib[head.name] = found or calibration_sets(head, ckpt.get("data") or {}, root,
+                                                         recorded=(R.read_config(run_dir) or {}).get("data"))
     written: list[Path] = []
     listed_in = run_dir if record else None
     reporter = events.active()
