@@ -131,11 +131,30 @@ def read_config(run_dir: str | Path | None) -> dict[str, Any] | None:
 
 def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
     """A data path recorded in a run's config: relative ones are tried from the current folder,
-    then from where training was started (the folder that holds ``runs/``)."""
+    then from where training was started (recorded by the trainer; for older runs, worked out from
+    the recorded ``runs_dir``, else taken as the folder that holds ``runs/``)."""
     p = Path(os.path.expanduser(str(path)))
-    if not p.is_absolute() and not p.exists():
-        p = Path(run_dir).parent.parent / p
-    return p
+    if p.is_absolute() or p.exists():
+        return p
+    starts = _training_folders(Path(run_dir))
+    return next((s / p for s in starts if (s / p).exists()), starts[-1] / p)
+
+
+def _training_folders(run_dir: Path) -> list[Path]:
+    """Where training of ``run_dir`` may have been started, most certain first."""
+    config = read_config(run_dir) or {}
+    found: list[Path] = []
+    started = (config.get("resolved") or {}).get("started_in") if isinstance(config.get("resolved"), dict) else None
+    if isinstance(started, str) and started:
+        found.append(Path(started))
+    runs_dir = config.get("runs_dir")
+    if isinstance(runs_dir, str) and runs_dir and not Path(runs_dir).is_absolute() and ".." not in Path(runs_dir).parts:
+        base = run_dir.resolve().parent  # = START/runs_dir
+        levels = len(Path(runs_dir).parts)
+        if len(base.parts) > levels and base.parts[-levels:] == Path(runs_dir).parts:
+            found.append(base.parents[levels - 1])
+    found.append(run_dir.parent.parent)
+    return found
 
 
 STEP_GRID_PREFIX = "step_"

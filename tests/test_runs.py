@@ -296,3 +296,23 @@ def test_a_warning_before_the_totals_keeps_the_commands_unit_and_fields():
     assert [e["event"] for e in events] == ["start", "warning", "progress"]
     assert (events[0]["command"], events[0]["unit"], events[0]["total"]) == ("train", "step", None)
     assert (events[2]["total"], events[2]["run"], events[2]["initial"], events[2]["done"]) == (5, "runs/x", 0, 0)
+
+
+def test_a_relative_data_path_is_found_from_wherever_the_run_is_read(tmp_path, monkeypatch):
+    """``gantrans train --runs-dir demo/runs --data demo/data/d`` run in PROJECT: the GUI (or any
+    command) working elsewhere still finds the data, from the recorded start folder or, for runs
+    that predate it, from the recorded runs_dir."""
+    project = tmp_path / "project"
+    (project / "demo" / "data" / "d").mkdir(parents=True)
+    run = project / "demo" / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / R.CONFIG_FILE).write_text(json.dumps({"recipe": "cyclegan", "data": "demo/data/d",
+                                                 "runs_dir": "demo/runs"}))
+    monkeypatch.chdir(tmp_path)
+    assert R.data_path(run, "demo/data/d") == project / "demo" / "data" / "d"
+    assert R.usable_data(run, "demo/data/d") == str((project / "demo" / "data" / "d").resolve())
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "demo" / "data" / "d").mkdir(parents=True)  # a same-named folder where it was started
+    (run / R.CONFIG_FILE).write_text(json.dumps({"recipe": "cyclegan", "data": "demo/data/d", "runs_dir": "/x",
+                                                 "resolved": {"started_in": str(elsewhere)}}))
+    assert R.data_path(run, "demo/data/d") == elsewhere / "demo" / "data" / "d"

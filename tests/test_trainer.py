@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import numpy as np
@@ -122,6 +123,7 @@ def test_run_writes_config_metrics_samples_and_checkpoints(tiny, tmp_path):
     assert (result.step, result.epoch) == (8, 2)
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["recipe"] == "tinygan" and cfg["model"]["width"] == 4 and cfg["resolved"]["precision"] == "fp32"
+    assert cfg["resolved"]["started_in"] == os.getcwd()  # what a relative data path is relative to
     rows = metrics(run)
     assert [r["step"] for r in rows] == list(range(1, 9))
     assert {"G_gan", "G_l1", "D_real", "D_fake", "lr/G", "lr/D", "images_per_s"} <= set(rows[0])

@@ -390,6 +390,8 @@ class Trainer:
         data["resolved"] = {"device": str(self.device), "precision": self.precision,
                             "world_size": self.dist.world_size, "data": self.recipe.data.as_dict(),
                             "gantrans_version": __version__,
+                            # Relative data paths in this file are relative to here.
+                            "started_in": os.getcwd(),
                             # What each network was really built with: the options its factory took,
                             # its defaults for the rest, and the recipe's options it ignored.
                             "networks": _jsonable(self.recipe.network_specs)}
