@@ -69,6 +69,7 @@ class PluginsView(QWidget):
         self.last_exit: int | None = None
         self._before: set[str] = set()
         self._removed_modules: set[str] = set()  # top-level modules of what an uninstall removes
+        self._said_offline = False
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Plugin", "Distribution", "Version", "Status", "Registered"])
@@ -88,6 +89,9 @@ class PluginsView(QWidget):
         self.wheel_button = QPushButton("Wheel…")
         self.folder_button = QPushButton("Folder…")
         self.install_button = QPushButton("Install")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop pip (Esc); what it had installed is taken out again")
+        self.cancel_button.setEnabled(False)
         self.editable = QCheckBox("Editable (a plugin folder under development: edits apply without reinstalling)")
         self.pip_args_edit = QLineEdit(accessibleName="Extra pip arguments")
         self.pip_args_edit.setPlaceholderText("extra pip arguments, e.g. --no-index --find-links DIR")
@@ -120,6 +124,7 @@ class PluginsView(QWidget):
         row.addWidget(self.wheel_button)
         row.addWidget(self.folder_button)
         row.addWidget(self.install_button)
+        row.addWidget(self.cancel_button)
         il.addLayout(row)
         il.addWidget(self.pip_args_edit)
         il.addWidget(self.editable)
@@ -136,12 +141,14 @@ class PluginsView(QWidget):
         self.refresh_button.clicked.connect(self.catalog.refresh)
         self.uninstall_button.clicked.connect(self.uninstall_selected)
         self.install_button.clicked.connect(self.install)
+        self.cancel_button.clicked.connect(self.cancel)
         self.spec_edit.returnPressed.connect(self.install)
         self.wheel_button.clicked.connect(self._pick_wheel)
         self.folder_button.clicked.connect(self._pick_folder)
         self.tree.currentItemChanged.connect(self._show_details)
         self.catalog.changed.connect(self._fill)
         self.runner.output.connect(self.output.appendPlainText)
+        self.runner.output.connect(self._watch_output)
         self.runner.message.connect(self.output.appendPlainText)
         self.runner.warning.connect(lambda t: self.output.appendPlainText(f"warning: {t}"))
         self.runner.error.connect(self._error)
@@ -213,6 +220,7 @@ class PluginsView(QWidget):
         busy = self.runner.running()
         p = self._selected()
         self.install_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy and not self.runner.cancelled)
         self.uninstall_button.setEnabled(not busy and p is not None and p.distribution not in (None, "", "gantrans"))
         self.refresh_button.setEnabled(not busy)
 
@@ -256,8 +264,23 @@ class PluginsView(QWidget):
         if p is not None:
             self.uninstall(p.name)
 
+    def cancel(self) -> None:
+        """Stop the install or uninstall (Esc): pip is interrupted and what it put in is taken out."""
+        if self.runner.running() and not self.runner.cancelled:
+            self.runner.cancel()
+            self.notice.setText("Cancelling: pip is stopped, then what it had installed is taken out again…")
+            self._buttons()
+
+    def _watch_output(self, line: str) -> None:
+        from gantrans.plugins.install import index_unreachable
+
+        if self.action == "install" and not self._said_offline and index_unreachable(line):
+            self._said_offline = True
+            self.notice.setText(self.notice.text() + " pip cannot reach the package index and keeps retrying "
+                                "(offline?): Cancel, then install from a wheel, or add --no-index --find-links DIR.")
+
     def _run(self, action: str, args: list[str], text: str) -> None:
-        self.action, self.last_exit = action, None
+        self.action, self.last_exit, self._said_offline = action, None, False
         self._before = {p.name for p in self.plugins() if p.status == "ok"}
         self.output.clear()
         self.notice.setText(text)
@@ -274,6 +297,10 @@ class PluginsView(QWidget):
         self.last_exit = code
         if code == 0:
             self.notice.setText(self._done_text())
+        elif self.runner.cancelled:
+            said = [line for line in self.output.toPlainText().splitlines() if "cancelled; " in line]
+            after = said[-1].split("cancelled; ", 1)[1] if said else ""
+            self.notice.setText(f"<b>Cancelled.</b> {html.escape(after[:1].upper() + after[1:], quote=False)}")
         self.catalog.changed.connect(self._after_refresh)
         self.catalog.refresh()
         self._buttons()

@@ -252,3 +252,44 @@ def test_leave_running_on_the_stopping_note_closes_at_once(qtbot, views, monkeyp
         os.kill(pid, 0)  # still saving, without the window
     finally:
         os.kill(pid, signal.SIGKILL)
+
+
+FAKE_HANGING_INSTALL = textwrap.dedent("""
+    import json, signal, sys, time
+    def ev(**data):
+        print(json.dumps({"v": 1, **data}), flush=True)
+    ev(event="start", command="plugins install")
+    print("Installing build dependencies: started", flush=True)
+    print("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError("
+          "Failed to establish a new connection: [Errno 111] Connection refused')'", flush=True)
+    def stop(*_):
+        ev(event="message", text="install cancelled; the environment is as it was before")
+        ev(event="error", message="interrupted")
+        ev(event="done", exit_code=130)
+        sys.exit(130)
+    signal.signal(signal.SIGINT, stop)
+    time.sleep(60)
+""")
+
+
+def test_a_plugin_install_waiting_on_the_network_says_so_and_can_be_cancelled(qtbot, tmp_path, monkeypatch):
+    from gantrans_gui.plugins_view import PluginsView
+
+    isolate_settings(monkeypatch, tmp_path)
+    window = StubWindow()
+    view = PluginsView(window)
+    window.setCentralWidget(view)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: view.catalog.loaded, timeout=60000)
+    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAKE_HANGING_INSTALL, *args])
+    assert not view.cancel_button.isEnabled()
+    view.install("some-plugin")
+    qtbot.waitUntil(lambda: "cannot reach the package index" in view.notice.text(), timeout=20000)
+    assert view.cancel_button.isEnabled() and not view.install_button.isEnabled()
+    view.cancel_button.click()
+    assert view.notice.text().startswith("Cancelling")
+    qtbot.waitUntil(lambda: view.last_exit is not None, timeout=20000)
+    assert view.last_exit == 130
+    assert view.notice.text() == "<b>Cancelled.</b> The environment is as it was before"
+    assert not view.cancel_button.isEnabled() and view.install_button.isEnabled()

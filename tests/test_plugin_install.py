@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import site
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -257,3 +259,48 @@ def test_cancelling_an_install_interrupts_pip_and_waits_for_it(tmp_path):
     assert marker.read_text() == "rolled back"
     code, lines = stream_child([sys.executable, "-c", "print('done')"], lambda line: None)
     assert (code, lines) == (0, ["done"])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups are the POSIX path")
+def test_cancelling_an_install_also_stops_what_pip_started(tmp_path):
+    """pip's build isolation runs a pip of its own; cancelling must not leave it behind, waiting
+    on the network, after pip itself has stopped."""
+    from gantrans.plugins.install import stream_child
+
+    child = ("import subprocess, sys, time\n"
+             "grand = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+             "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)'])\n"
+             "print(grand.pid, flush=True)\n"
+             "time.sleep(60)\n")
+    pids: list[int] = []
+
+    def echo(line: str) -> None:
+        pids.append(int(line))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream_child([sys.executable, "-c", child], echo, grace_s=20)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pids[0], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pids[0], signal.SIGKILL)
+        pytest.fail("the grandchild outlived the cancelled child")
+
+
+def test_a_download_pip_could_not_make_is_said_in_one_clause():
+    from gantrans.plugins.install import conflict_summary
+
+    base = ["ERROR: Could not find a version that satisfies the requirement setuptools>=68 (from versions: none)"]
+    offline = ["WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError(... Failed to "
+               "establish a new connection: [Errno 111] Connection refused')': /simple/setuptools/", *base]
+    assert conflict_summary(offline, {}).startswith(
+        "pip had to download setuptools>=68 and could not reach the package index (offline?); install from a wheel")
+    no_index = ["Ignoring indexes: https://pypi.org/simple", *base]
+    assert conflict_summary(no_index, {}) == ("pip had to download setuptools>=68, and --no-index forbids it; add "
+                                              "--find-links DIR with a wheel of setuptools>=68")
+    assert conflict_summary(base, {}) == base[0].removeprefix("ERROR: ")

@@ -77,9 +77,14 @@ def stream_child(cmd: Sequence[str], echo: Printer, env: dict[str, str] | None =
     Cancelling (Ctrl+C, or the GUI's cancel, which sends this process SIGINT) interrupts the
     child the way Ctrl+C in a terminal would — SIGINT, so pip can roll back what it was doing —
     and waits for it (``grace_s``, then kills it) before the interruption goes on: a cancelled
-    install must not keep changing the environment behind the user's back.
+    install must not keep changing the environment behind the user's back. The child runs in a
+    process group of its own and the signal goes to the whole group: pip's build step (the
+    ``pip install setuptools`` of build isolation) is a process of its own that a signal to pip
+    alone left running, waiting on the network, after everything else had stopped.
     """
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    posix = os.name == "posix"
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=posix)
     assert proc.stdout is not None
     lines: list[str] = []
     try:
@@ -88,19 +93,26 @@ def stream_child(cmd: Sequence[str], echo: Printer, env: dict[str, str] | None =
             echo(lines[-1])
         return proc.wait(), lines
     except BaseException:
-        try:  # Ctrl+C in a terminal reached pip too: give it a moment before a second signal
-            proc.wait(timeout=1.0)
+        _signal_group(proc, signal.SIGINT if posix else None)
+        try:
+            proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            if os.name == "posix":
-                proc.send_signal(signal.SIGINT)
-            else:
-                proc.terminate()
-            try:
-                proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _signal_group(proc, signal.SIGKILL if posix else None)
+            proc.wait()
+        if posix:  # pip has ended; a build step of its that outlived it goes too
+            _signal_group(proc, signal.SIGKILL)
         raise
+
+
+def _signal_group(proc: subprocess.Popen, sig: int | None) -> None:
+    """``sig`` to the child's process group (POSIX); ``None``: terminate the child (elsewhere)."""
+    if sig is None:
+        proc.terminate()
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def conflict_summary(lines: Sequence[str], pins: dict[str, str]) -> str:
@@ -116,7 +128,33 @@ def conflict_summary(lines: Sequence[str], pins: dict[str, str]) -> str:
     if wanted:
         return "; ".join(dict.fromkeys(wanted))
     errors = [line.strip() for line in lines if line.strip().startswith("ERROR:")]
-    return errors[0].removeprefix("ERROR:").strip() if errors else ""
+    first = errors[0].removeprefix("ERROR:").strip() if errors else ""
+    missing = re.search(r"Could not find a version that satisfies the requirement (\S+)", first)
+    if missing:
+        return offline_advice(missing.group(1), lines) or first
+    return first
+
+
+#: pip's words for a package index it could not reach.
+_UNREACHABLE = ("Failed to establish a new connection", "Connection refused", "Temporary failure in name resolution",
+                "Network is unreachable", "Read timed out", "ConnectTimeoutError", "ProxyError")
+
+
+def index_unreachable(text: str) -> bool:
+    """Whether pip's output says it could not reach a package index (it retries for minutes)."""
+    return any(word in text for word in _UNREACHABLE)
+
+
+def offline_advice(requirement: str, lines: Sequence[str]) -> str:
+    """Why pip found no version of ``requirement`` when the reason is the network or ``--no-index``."""
+    text = "\n".join(lines)
+    fix = "install from a wheel file, or add --no-index --find-links DIR with the wheels it needs"
+    if index_unreachable(text):
+        return f"pip had to download {requirement} and could not reach the package index (offline?); {fix}"
+    if "--no-index" in text or "Ignoring indexes" in text:
+        return (f"pip had to download {requirement}, and --no-index forbids it; add --find-links DIR with a "
+                f"wheel of {requirement}")
+    return ""
 
 
 def describe_plugins_fresh() -> dict:
@@ -150,8 +188,12 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
         constraints = os.path.join(tmp, "constraints.txt")
         with open(constraints, "w", encoding="utf-8") as fh:
             fh.write("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())))
-        code, lines = _run_pip(["install", "--constraint", constraints, *extra_pip_args, *specs],
-                               echo if verbose else (lambda line: None))
+        try:
+            code, lines = _run_pip(["install", "--constraint", constraints, *extra_pip_args, *specs],
+                                   echo if verbose else (lambda line: None))
+        except KeyboardInterrupt:  # pip has stopped: take out what it had put in before it did
+            echo(f"install cancelled; {_roll_back(before_dists, echo)}")
+            raise
     if code != 0:
         if not verbose:
             for line in lines:
