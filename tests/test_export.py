@@ -361,3 +361,16 @@ def test_the_wrong_kind_of_source_is_named_for_what_it_is(tmp_path):
     with pytest.raises(ExportError, match=r"my data: not a run folder \(no config\.json\)"):
         export_run(tmp_path / "my data", out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_opset_torch_cannot_write_is_refused_before_any_work(cyclegan_run: Path, tmp_path: Path, capsys) -> None:
+    from gantrans.cli.main import main
+    from gantrans.export.onnx_graph import opset_range
+
+    low, high = opset_range()
+    for opset in (0, high + 1, 99):
+        assert main(["export", str(cyclegan_run), "--out", str(tmp_path / "e"), "--opset", str(opset)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == (f"gantrans: error: --opset {opset}: this installation (torch {torch.__version__}) exports "
+                       f"opsets {low} to {high}; leave --opset out for its default")
+    assert not (tmp_path / "e").exists()

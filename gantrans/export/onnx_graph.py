@@ -17,7 +17,7 @@ from typing import Any
 import onnx
 import torch
 
-from gantrans.errors import ExportError
+from gantrans.errors import ConfigError, ExportError
 from gantrans.recipe import ExportHead
 
 EXPORTERS = ("dynamo", "torchscript")
@@ -91,9 +91,28 @@ def _name_dims(model: onnx.ModelProto, head: ExportHead) -> None:
                 d.dim_param = names[i]
 
 
+def opset_range() -> tuple[int, int]:
+    """The opsets this torch exports (torch's own bounds; 7..23 where it does not say)."""
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_MIN_OPSET", 7)), int(getattr(_constants, "ONNX_MAX_OPSET", 23))
+
+
+def check_opset(opset: int | None) -> None:
+    """Refuse an ``--opset`` this torch cannot write before any work (the exporters would fall
+    back to another one with a logged traceback, and the file would not have the opset asked for)."""
+    if opset is None:
+        return
+    low, high = opset_range()
+    if not low <= opset <= high:
+        raise ConfigError(f"--opset {opset}: this installation (torch {torch.__version__}) exports opsets "
+                          f"{low} to {high}; leave --opset out for its default")
+
+
 def to_onnx(head: ExportHead, *, opset: int | None = None, exporter: str = "dynamo",
             progress: Callable[[str], None] | None = None) -> tuple[onnx.ModelProto, str]:
     """The head's module as an in-memory ONNX model (weights embedded) and the exporter used."""
+    check_opset(opset)
     if exporter not in EXPORTERS:
         raise ExportError(f"unknown exporter '{exporter}'; choose one of {', '.join(EXPORTERS)}")
     module = head.module.eval()
@@ -110,6 +129,9 @@ def to_onnx(head: ExportHead, *, opset: int | None = None, exporter: str = "dyna
                 warnings.simplefilter("ignore")
                 model = _dynamo(module, args, head, opset) if name == "dynamo" else _torchscript(module, args, head, opset)
             _name_dims(model, head)
+            written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+            if opset is not None and written != opset:
+                raise ExportError(f"the exporter wrote opset {written}, not the {opset} asked for")
             return model, name
         except Exception as exc:  # noqa: BLE001 - try the other exporter, report both if both fail
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -40,7 +40,7 @@ from gantrans.recipe import ExportHead, Recipe
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
 from .int8 import QUANTIZATION
-from .onnx_graph import to_onnx
+from .onnx_graph import check_opset, to_onnx
 from .parity import PARITY_TOLERANCE, check_reference, describe_cases, max_abs_difference, parity_cases
 from .quantize import MIN_PSNR, quantize
 
@@ -99,6 +99,7 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     selected = _select_heads(recipe, present, heads, ckpt_path)
     out_dir = Path(out_dir)
     check_output_folder(out_dir, "--out folder")
+    check_opset(opset)
     plans = []
     for head, key in selected:
         fp32, q8 = _targets(out_dir, run_name, head, int8)
