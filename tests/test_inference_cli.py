@@ -185,6 +185,17 @@ def test_generate_refuses_bad_counts_and_taken_names_before_writing(tmp_path, mo
     assert sorted(p.name for p in (tmp_path / "part").iterdir()) == sorted(p.name for p in (tmp_path / "ref").iterdir())
 
 
+def test_translate_refuses_impossible_counts_as_usage_errors(tree, capsys):
+    root, model = tree
+    for bad, says in ((["--threads", "0"], "--threads: must be at least 1, got 0"),
+                      (["--quality", "500"], "--quality: must be at most 100, got 500"),
+                      (["--workers", "-1"], "--workers: must be at least 0, got -1"),
+                      (["--tile-overlap", "-1"], "--tile-overlap: must be at least 0, got -1")):
+        assert main(["translate", str(model), "photos", "-o", "out", *bad]) == 2
+        assert says in capsys.readouterr().err, bad
+    assert not (root / "out").exists()
+
+
 def test_info_json_and_text(tmp_path, capsys):
     model = translate_model(tmp_path / "m.onnx", multiple=4)
     assert main(["info", str(model), "--json"]) == 0

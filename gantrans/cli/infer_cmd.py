@@ -24,7 +24,7 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--providers", action="append", default=None, metavar="EP[,EP...]",
                    help="execution providers in order of preference, comma-separated or repeated (cuda, "
                         "cpu, dml, ... or full names); default: CUDA when available, then CPU")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    p.add_argument("--threads", type=_at_least_one, default=None, metavar="N",
                    help="intra-op threads for ONNX Runtime (default: one per core)")
     p.add_argument("--int8", action="store_true", help="use <model>.int8.onnx beside the model")
 
@@ -43,14 +43,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suffix", default="", metavar="S", help="append S to each output file name")
     p.add_argument("--format", choices=("png", "jpg", "webp"), default=None,
                    help="output format (default: the input's png/jpg/webp, else png)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="images per model run (same size only)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave out inputs whose output file exists (continue a cancelled run)")
     p.add_argument("--tile", type=int, default=None, metavar="N",
                    help="force N-pixel tiles (0: never tile; default: automatic)")
-    p.add_argument("--tile-overlap", type=int, default=None, metavar="N", help="tile overlap in pixels")
+    p.add_argument("--tile-overlap", type=_non_negative, default=None, metavar="N", help="tile overlap in pixels")
     p.add_argument("--blend", choices=("linear", "cosine"), default="linear", help="tile blending weights")
     p.add_argument("--resize", choices=("pad", "resize"), default="pad",
                    help="fit sizes the model rejects by reflect-padding (default) or resizing")
@@ -61,9 +61,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "or --value-range=0,1 (also: signed, unit)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
                    help="input channels for models without gantrans metadata")
-    p.add_argument("--size-multiple", type=int, default=None, metavar="M",
+    p.add_argument("--size-multiple", type=_at_least_one, default=None, metavar="M",
                    help="size multiple for models without gantrans metadata")
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="threads decoding/encoding images")
+    p.add_argument("--workers", type=_non_negative, default=2, metavar="N",
+                   help="threads decoding/encoding images (0: in the main thread)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_runtime_args(p)
     add_progress_argument(p)
@@ -224,6 +225,14 @@ def _int_at_least(text: str, low: int) -> int:
 def _at_least_one(text: str) -> int:
     """An argparse type: a count of 1 or more (a usage error, exit 2, otherwise)."""
     return _int_at_least(text, 1)
+
+
+def _quality(text: str) -> int:
+    """An argparse type: a JPEG/WebP quality, 1 to 100."""
+    value = _int_at_least(text, 1)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be at most 100, got {value}")
+    return value
 
 
 def _non_negative(text: str) -> int:
