@@ -17,10 +17,11 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from gantrans.errors import DataError
+from gantrans.errors import ConfigError, DataError
 
 METRICS = ("L1", "PSNR", "SSIM")
 BETTER = {"L1": "lower", "PSNR": "higher", "SSIM": "higher"}
@@ -123,6 +124,28 @@ def find_test_pairs(root: str | Path, split: str = "test", reverse: bool = False
         return [TestPair(s, p) for s, p in _images(root / split).items()]
     raise DataError(f"{root}: no paired '{split}' split found (expected A/{split} + B/{split}, "
                     f"{split}A + {split}B, or {split}/ with side-by-side pairs)")
+
+
+def check_direction(contract: Any, model: str | Path, root: str | Path, reverse: bool = False) -> None:
+    """Refuse to score a model the wrong way round: a B -> A model on A -> B pairs gives a table
+    that looks like a result and means nothing. Decided by the domain names when both the model
+    and the data folder (``gantrans-data.json``) name them, else by an A2B / B2A head name."""
+    from gantrans.data.formats import read_metadata
+
+    scored = "B -> A" if reverse else "A -> B"
+    fix = "run it without --reverse" if reverse else "pass --reverse to score B -> A"
+    domains = read_metadata(Path(root)).get("domains")
+    got = (contract.source_domain, contract.target_domain)
+    if all(got) and isinstance(domains, list) and len(domains) == 2 and set(got) == set(domains):
+        want = (domains[1], domains[0]) if reverse else (domains[0], domains[1])
+        if got != want:
+            letters = f" ({scored})" if set(want) != {"A", "B"} else ""
+            raise ConfigError(f"{model}: the model translates {got[0]} -> {got[1]}, but {root} is scored "
+                              f"{want[0]} -> {want[1]}{letters}; {fix}")
+        return
+    if contract.direction in ("A2B", "B2A") and (contract.direction == "B2A") != reverse:
+        raise ConfigError(f"{model}: the model's direction is {contract.direction}, but {root} is scored {scored}; "
+                          f"{fix}")
 
 
 def load_pair(pair: TestPair, reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:

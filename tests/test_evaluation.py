@@ -151,3 +151,24 @@ def test_eval_of_a_run_leaves_its_export_list_alone(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "runs" / "px"), "--data", str(data), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 40
     assert RunDir(tmp_path / "runs" / "px").exports() == []
+
+
+def test_eval_refuses_a_model_scored_the_wrong_way_round_or_a_generator(tmp_path, capsys):
+    from onnx_models import generator_model
+
+    root = tmp_path / "pairs"
+    for side in ("A", "B"):
+        (root / side / "test").mkdir(parents=True)
+        Image.fromarray((_image(1 if side == "A" else 2) * 255).astype(np.uint8)).save(root / side / "test" / "0.png")
+    backwards = translate_model(tmp_path / "b2a.onnx", identity=True, direction="B2A")  # domains B -> A
+    assert main(["eval", str(backwards), "--data", str(root)]) == 1  # no domain names: the head name decides
+    assert "the model's direction is B2A, but" in capsys.readouterr().err
+    (root / "gantrans-data.json").write_text(json.dumps({"domains": ["A", "B"]}))
+    assert main(["eval", str(backwards), "--data", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "the model translates B -> A, but" in err and "is scored A -> B; pass --reverse" in err
+    assert main(["eval", str(backwards), "--data", str(root), "--reverse", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 1
+    gen = generator_model(tmp_path / "g.onnx")
+    assert main(["eval", str(gen), "--data", str(tmp_path / "no-pairs-here")]) == 1
+    assert "a 'generate' model makes images from noise" in capsys.readouterr().err

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gantrans.errors import ConfigError
-    from gantrans.evaluation import contact_sheet, evaluate, find_test_pairs
+    from gantrans.evaluation import check_direction, contact_sheet, evaluate, find_test_pairs
     from gantrans.fileio import OVERWRITE_HINT
 
     if args.sheet_rows < 1:
@@ -55,15 +55,18 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{sheet}: is a folder; name the sheet's file, e.g. {sheet / 'sheet.png'}")
         if sheet.exists() and not args.overwrite:
             raise ConfigError(f"{sheet}: already exists; {OVERWRITE_HINT}")
+    source = Path(args.model).expanduser()
+    if source.is_file() and source.suffix.lower() == ".onnx":
+        _refuse_a_generator(source)
     pairs = find_test_pairs(args.data, args.split, args.reverse)
     reporter = events.active()
     reporter.start("eval", total=len(pairs), unit="image")
-    source = Path(args.model).expanduser()
     with tempfile.TemporaryDirectory(prefix="gantrans-eval-") as tmp:
         model_path = source if source.is_file() and source.suffix.lower() == ".onnx" else _export(source, args, tmp)
         from gantrans.inference import Translator
 
         translator = Translator(model_path)
+        check_direction(translator.model.contract, source, args.data, args.reverse)
         result, kept = evaluate(translator.translate_array, pairs, args.reverse,
                                 keep=args.sheet_rows if args.sheet else 0,
                                 on_image=lambda n: reporter.progress(n, len(pairs)))
@@ -83,6 +86,18 @@ def run(args: argparse.Namespace) -> int:
     reporter.result(files=files, figures={"model": figures["model"], "identity": figures["identity"],
                                           "images": figures["images"]})
     return 0
+
+
+def _refuse_a_generator(path) -> None:
+    """A generation model has no input image to score: say so before looking for test pairs."""
+    from gantrans.errors import ConfigError
+    from gantrans.metadata import ModelContract, read_metadata_props
+
+    contract = ModelContract.from_metadata_props(read_metadata_props(path), source=str(path))
+    if contract is not None and contract.task != "translate":
+        raise ConfigError(f"{path}: a '{contract.task}' model makes images from noise, and 'gantrans eval' "
+                          f"scores translation models against ground truth; look at its samples with "
+                          f"'gantrans generate {shlex.quote(str(path))}'")
 
 
 def _export(source, args: argparse.Namespace, tmp: str):
