@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -194,6 +196,46 @@ def test_translate_refuses_impossible_counts_as_usage_errors(tree, capsys):
         assert main(["translate", str(model), "photos", "-o", "out", *bad]) == 2
         assert says in capsys.readouterr().err, bad
     assert not (root / "out").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivered in-process")
+def test_generate_stopped_while_writing_says_so_and_skip_existing_finishes_the_set(tmp_path, monkeypatch, capsys):
+    import gantrans.images as images
+
+    monkeypatch.chdir(tmp_path)
+    gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
+    assert main(["generate", str(gen), "-n", "6", "--seed", "3", "-o", "whole"]) == 0
+    real, calls = images.save_image, []
+
+    def save_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(images, "save_image", save_then_ctrl_c)
+    assert main(["generate", str(gen), "-n", "6", "-o", "part"]) == 130  # a random seed: the message names it
+    out = capsys.readouterr().out
+    seed = int(next(p.name for p in (tmp_path / "part").iterdir()).split("_")[0].removeprefix("seed"))
+    assert f"interrupted: 2 of 6 images are in part; the same command with --seed {seed} --skip-existing" in out
+    monkeypatch.setattr(images, "save_image", real)
+    capsys.readouterr()
+    assert main(["generate", str(gen), "-n", "6", "--seed", "3", "-o", "part2"]) == 0
+    files = sorted((tmp_path / "part2").iterdir())
+    for k in (0, 1, 4):
+        files[k].unlink()
+    assert main(["generate", str(gen), "-n", "6", "--seed", "3", "-o", "part2", "--skip-existing"]) == 0
+    assert "skipping 3 image(s) already in part2" in capsys.readouterr().out
+    whole = {p.name: p.read_bytes() for p in (tmp_path / "whole").iterdir()}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "part2").iterdir()} == whole  # the same images
+
+
+def test_generate_interpolation_of_a_conditional_model_names_the_class_it_walks(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
+    assert main(["generate", str(gen), "--interpolate", "1", "2", "--steps", "3", "-o", "walk"]) == 0
+    assert "interpolating in class 'cat'; choose another with --class" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "walk").iterdir()) == [f"interp_1_2_000{k}_cat.png" for k in range(3)]
 
 
 def test_info_json_and_text(tmp_path, capsys):

@@ -85,6 +85,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default=None, metavar="OUT",
                    help="output folder (default ./generated/), or the .png file with --grid")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="write only the images whose files are missing (continues a stopped run: same --seed)")
     p.add_argument("--batch", type=_at_least_one, default=16, help="images per model run (default 16)")
     _add_runtime_args(p)
     add_progress_argument(p)
@@ -249,11 +251,18 @@ def _generate(args: argparse.Namespace) -> int:
     from gantrans.images import save_image
     from gantrans.inference import Generator, load_model, make_grid
 
+    if args.skip_existing and (args.overwrite or args.grid):
+        raise ConfigError(f"--skip-existing and {'--overwrite' if args.overwrite else '--grid'} do not go "
+                          f"together; pass one of them")
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads)
     _notes(model)
     gen = Generator(model)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % (2**31))
     label = gen.class_id(args.cls) if args.cls is not None else None
+    if args.interpolate and gen.conditional and label is None:  # one walk, in one class: say which
+        label = 0
+        console.say(f"interpolating in class '{gen.class_names[0] if gen.class_names else 0}'; "
+                    f"choose another with --class")
     stem = f"interp_{args.interpolate[0]}_{args.interpolate[1]}" if args.interpolate else f"seed{seed}"
     total = args.steps if args.interpolate else args.n
     # Where the images go is checked before they are made: a refusal costs no generating.
@@ -273,7 +282,12 @@ def _generate(args: argparse.Namespace) -> int:
         check_output_folder(outdir, "-o")
         targets = [outdir / name for name in _sample_names(gen, stem, total, label)]
         taken = [t for t in targets if os.path.lexists(t)] if not args.overwrite else []
-        if taken:
+        if taken and args.skip_existing:
+            if len(taken) == len(targets):
+                console.say(f"all {len(targets)} images are already in {outdir}; nothing to do")
+                return 0
+            console.say(f"skipping {len(taken)} image(s) already in {outdir}")
+        elif taken:
             more = f" (and {len(taken) - 1} more of the {len(targets)})" if len(taken) > 1 else ""
             raise ConfigError(f"{taken[0]}: already exists{more}; {OVERWRITE_HINT}, or choose another -o "
                               f"folder or --seed")
@@ -308,13 +322,20 @@ def _generate(args: argparse.Namespace) -> int:
         reporter.result(files=[out], figures={"images": len(images), "seed": seed})
         return 0
     written = []
+    kept = set(taken)
     with stopper:
         for img, target in zip(images, targets):
             if stopper.requested:
                 break
-            save_image(img, target, overwrite=args.overwrite)
-            written.append(target)
-    console.say(f"{len(written)} images written to {outdir}")
+            if target not in kept:
+                save_image(img, target, overwrite=args.overwrite)
+                written.append(target)
+    if stopper.requested:
+        again = "" if args.seed is not None or args.interpolate else f" --seed {seed}"
+        console.say(f"interrupted: {len(written) + len(kept)} of {len(targets)} images are in {outdir}; the same "
+                    f"command with{again} --skip-existing writes the rest")
+    else:
+        console.say(f"{len(written)} images written to {outdir}")
     reporter.result(files=[str(p) for p in written], figures={"images": len(written), "seed": seed})
     return stopper.exit_code if stopper.requested else 0
 
