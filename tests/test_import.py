@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,22 @@ def test_cli_import(reference_dir: Path, tmp_path: Path, capsys) -> None:
     assert (tmp_path / "facades" / "checkpoints" / "latest.pt").is_file()
     assert main(["import", str(reference_dir / "D_basic_ndf8_batch_6ch.pth"), "--runs-dir", str(tmp_path)]) == 1
     assert "not a ResNet or U-Net generator" in capsys.readouterr().err
+
+
+def test_files_mixed_up_with_a_reference_checkpoint_are_named_for_what_they_are(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from gantrans.export import import_reference
+    from gantrans.recipe import DataSpec
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_export import TINY_CYCLEGAN, make_run
+
+    run = make_run(tmp_path / "runs", "mine", "cyclegan", TINY_CYCLEGAN, DataSpec("unpaired", {"A": 3, "B": 3}, 32))
+    with pytest.raises(CheckpointError, match=r"latest.pt: a gantrans training checkpoint, which needs no import; "
+                                              r"export it with 'gantrans export .*mine'"):
+        import_reference(run / "checkpoints" / "latest.pt", runs_dir=tmp_path / "imported")
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo.png")
+    with pytest.raises(CheckpointError, match=r"photo.png: an image \(PNG\), not a PyTorch checkpoint"):
+        import_reference(tmp_path / "photo.png", runs_dir=tmp_path / "imported")
+    assert not (tmp_path / "imported").exists()

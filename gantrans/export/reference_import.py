@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shlex
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,7 +44,14 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling error means an unusable file
-        raise CheckpointError(f"{path}: {unreadable_reason(exc, 'a readable PyTorch checkpoint')}") from None
+        raise CheckpointError(f"{path}: {_what_else(path) or unreadable_reason(exc, 'a readable PyTorch checkpoint')}") \
+            from None
+    if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
+        from gantrans.inference.not_onnx import run_dir_of
+
+        target = run_dir_of(path) or path
+        raise CheckpointError(f"{path}: a gantrans training checkpoint, which needs no import; export it with "
+                              f"'gantrans export {shlex.quote(str(target))}'")
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -53,6 +61,21 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if sd and all(k.startswith("module.") for k in sd):  # saved from DataParallel
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
+
+
+def _what_else(path: Path) -> str:
+    """What a file torch cannot load is instead, when it is something a user may mix up."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return f"an image ({im.format}), not a PyTorch checkpoint; import takes a generator's .pth file"
+    except (OSError, UnidentifiedImageError):
+        pass
+    if path.suffix.lower() == ".onnx":
+        return (f"an ONNX model, which needs no import; translate with it: "
+                f"'gantrans translate {shlex.quote(str(path))} IMAGES'")
+    return ""
 
 
 def _data_spec(layout: GeneratorLayout, as_: str) -> DataSpec:
