@@ -48,6 +48,8 @@ class SamplesView(QWidget):
         self.window_ = window
         self.generator: Generator | None = None
         self.images: np.ndarray | None = None      # the samples of the grid (N x H x W x C)
+        self.shown: tuple | None = None            # (latents, labels, seed, columns) the grid was made from
+        self.columns = 1                           # the grid's columns, for clicks on it
         self.grid: np.ndarray | None = None        # the grid as shown and saved
         self.frames: np.ndarray | None = None      # interpolation frames
         self._worker = None
@@ -62,6 +64,7 @@ class SamplesView(QWidget):
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, accessibleName="Seed")
         self.count = QSpinBox(minimum=1, maximum=256, value=16, accessibleName="Number of samples")
         self.class_box = QComboBox(accessibleName="Class")
+        self.class_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "All classes, in turn"
         self.generate_button = QPushButton("Generate")
         self.new_button = QPushButton("New samples")
         self.save_button = QPushButton("Save grid…")
@@ -244,32 +247,38 @@ class SamplesView(QWidget):
         z = latents(n, gen.contract.latent_size, seed)
         labels = self._labels(n)
         self.status.setText(f"Sampling {n} images with seed {seed}…")
-        self._run(lambda: gen.run_latents(z, labels), self._grid_ready)
+        cycling = gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names
+        columns = len(gen.class_names) if cycling else grid_layout(n)  # classes in turn: one column each
+        made = (z, labels, seed, columns)
+        self._run(lambda: gen.run_latents(z, labels), lambda images: self._grid_ready(images, made))
 
-    def _grid_ready(self, images: np.ndarray) -> None:
-        self.images = images
-        self.grid = make_grid(images, nrow=grid_layout(len(images)))
+    def _grid_ready(self, images: np.ndarray, made: tuple | None = None) -> None:
+        # What the shown grid was made from: interpolation walks between *these* samples, whatever
+        # the seed, count or class boxes say now.
+        self.images, self.shown = images, made
+        self.columns = made[3] if made is not None else grid_layout(len(images))
+        self.grid = make_grid(images, nrow=self.columns)
         self.grid_label.set_image(self.grid)
         self.from_box.setMaximum(len(images))
         self.to_box.setMaximum(len(images))
         h, w = images.shape[1:3]
-        text = f"{len(images)} samples, {w}×{h} px, seed {self.seed.value()} — {self.generator.model.path.name}"
+        seed = made[2] if made is not None else self.seed.value()
+        text = f"{len(images)} samples, {w}×{h} px, seed {seed} — {self.generator.model.path.name}"
         gen = self.generator
         if gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names:
-            text += " — classes in turn: " + ", ".join(gen.class_names)
+            text += " — one column per class: " + ", ".join(gen.class_names)
         if self._loading is None:  # else "Loading model…" stays until the new model's grid
             self.status.setText(text)
 
     def interpolate(self) -> None:
         """Frames along the great circle between two samples of the grid."""
         gen = self.generator
-        if gen is None:
+        if gen is None or self.shown is None:
             return
-        n = self.count.value()
-        z = latents(n, gen.contract.latent_size, self.seed.value())
+        z, labels, _seed, _columns = self.shown
+        n = len(z)
         a, b = self.from_box.value() - 1, self.to_box.value() - 1
         path = slerp(z[min(a, n - 1)], z[min(b, n - 1)], INTERP_STEPS)
-        labels = self._labels(n)
         lab = None
         if labels is not None:  # the start sample's class all along the path
             lab = np.full(INTERP_STEPS, int(labels[min(a, n - 1)]), dtype=np.int64)
@@ -289,7 +298,7 @@ class SamplesView(QWidget):
             return
         h, w = self.images.shape[1:3]
         col, row = (x - 1) // (w + 2), (y - 1) // (h + 2)  # make_grid's 2 px padding
-        k = row * grid_layout(len(self.images)) + col + 1
+        k = row * self.columns + col + 1
         if not 1 <= k <= len(self.images):
             return
         (self.to_box if button == Qt.MouseButton.RightButton else self.from_box).setValue(k)

@@ -74,6 +74,9 @@ def test_class_picker_interpolation_and_save(qtbot, view, tmp_path):
     view.open_model(model)
     qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
     assert [view.class_box.itemText(k) for k in range(view.class_box.count())][1:] == ["cat", "dog", "owl"]
+    # every class in turn: one column per class, so each column is one class (16 samples: 6 rows)
+    assert view.grid.shape[:2] == (6 * 10 + 2, 3 * 10 + 2) and "one column per class: cat, dog, owl" in \
+        view.status.text()
     view.class_box.setCurrentIndex(2)  # "dog"
     grid = _generate(qtbot, view, 3)
     gen = Generator(model)
@@ -87,6 +90,14 @@ def test_class_picker_interpolation_and_save(qtbot, view, tmp_path):
     assert np.array_equal(view.frames[0], view.images[0]) and np.array_equal(view.frames[-1], view.images[1])
     view.slider.setValue(16)
     assert view.interp_label.pixmap() is not None
+    # The boxes change but the grid is not made again: the walk is still between the shown samples.
+    view.seed.setValue(99)
+    view.count.setValue(4)
+    view.class_box.setCurrentIndex(3)
+    view.frames = None
+    view.interp_button.click()
+    qtbot.waitUntil(lambda: view.frames is not None, timeout=10000)
+    assert np.array_equal(view.frames[0], view.images[0]) and np.array_equal(view.frames[-1], view.images[1])
 
     out = view.save_grid(tmp_path / "grid.png")
     from PIL import Image
