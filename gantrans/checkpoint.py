@@ -94,7 +94,10 @@ def resolve_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> 
             raise CheckpointError(f"--checkpoint must be 'latest' or an epoch number, not '{which}'") from None
     if not candidate.is_file():
         kept = sorted(x.name for x in folder.glob("*.pt")) if folder.is_dir() else []
-        raise CheckpointError(f"{candidate}: no such checkpoint; available: {', '.join(kept) or 'none'}")
+        if not kept:
+            raise CheckpointError(f"{p}: the run has saved no checkpoint yet; train it further first "
+                                  f"('gantrans train --resume {shlex.quote(str(p))}')")
+        raise CheckpointError(f"{candidate}: no such checkpoint; available: {', '.join(kept)}")
     return candidate
 
 

@@ -36,3 +36,8 @@ def say(text: str) -> None:
         reporter.message(text)
     else:
         print(text, flush=True)
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 step``, ``2 steps``, ``0 epochs``: a count with its noun, in the plural it needs."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

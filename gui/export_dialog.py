@@ -96,7 +96,7 @@ class ExportDialog(QDialog):
         self.fp32 = QCheckBox("fp32 (always written)")
         self.fp32.setChecked(True)
         self.fp32.setEnabled(False)
-        self.int8 = QCheckBox("int8 (static QDQ, calibrated on the run's data)")
+        self.int8 = QCheckBox("int8 (static QDQ, calibrated on the run's images, or on random z for a generator)")
         self.overwrite = QCheckBox("Replace existing exports")
         self.force = QCheckBox("Keep the int8 model even below 30 dB PSNR")
         self.calibration = QLineEdit(accessibleName="Calibration images")

@@ -337,7 +337,7 @@ def test_unreadable_latest_checkpoint_names_the_epochs_to_export_instead(tmp_pat
     assert "epoch_0002.pt" in err and "--checkpoint 2" in err
     assert not (tmp_path / "e").exists() or not any((tmp_path / "e").iterdir())
     assert main(["export", str(run), "--checkpoint", "2", "--out", str(tmp_path / "e")]) == 0
-    assert (tmp_path / "e" / "cut_A2B.onnx").is_file()
+    assert (tmp_path / "e" / "cut_epoch0002_A2B.onnx").is_file()  # a kept epoch: not the run's current model
 
 
 def test_export_into_a_file_is_refused_before_anything_is_written(cyclegan_run: Path, tmp_path: Path) -> None:
@@ -374,3 +374,24 @@ def test_an_opset_torch_cannot_write_is_refused_before_any_work(cyclegan_run: Pa
         assert err == (f"gantrans: error: --opset {opset}: this installation (torch {torch.__version__}) exports "
                        f"opsets {low} to {high}; leave --opset out for its default")
     assert not (tmp_path / "e").exists()
+
+
+def test_a_kept_epoch_is_exported_under_its_own_name_and_a_run_without_checkpoints_says_so(tmp_path: Path) -> None:
+    """An older model exported to compare never takes the name of the run's current one."""
+    from gantrans.console import counted
+    from gantrans.errors import CheckpointError
+    from gantrans.export import export_run
+
+    run = make_run(tmp_path / "runs", "ep", "pix2pix", {"generator": "unet_32", "ngf": 4, "ndf": 4},
+                   DataSpec("paired", {"A": 3, "B": 3}, 32))
+    latest = run / "checkpoints" / "latest.pt"
+    (run / "checkpoints" / "epoch_0003.pt").write_bytes(latest.read_bytes())
+    quiet = {"out_dir": tmp_path / "e", "exporter": "torchscript", "progress": lambda m: None}
+    assert [p.name for p in export_run(run, **quiet)] == ["ep_A2B.onnx"]
+    assert [p.name for p in export_run(run, checkpoint=3, **quiet)] == ["ep_epoch0003_A2B.onnx"]
+    empty = tmp_path / "runs" / "empty"
+    (empty / "checkpoints").mkdir(parents=True)
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match=r"empty: the run has saved no checkpoint yet; train it further first"):
+        export_run(empty, **quiet)
+    assert (counted(1, "step"), counted(0, "epoch"), counted(2, "thread")) == ("1 step", "0 epochs", "2 threads")

@@ -250,7 +250,8 @@ def run(args: argparse.Namespace, open_dataset: Any = None) -> int:
                                        run=str(exc.run_dir))
             return exc.exit_code  # 130 for Ctrl+C, 143 for SIGTERM
         if trainer.dist.is_main:
-            console.message(f"gantrans: done: {result.step} steps, {result.epoch} epochs"
+            console.message(f"gantrans: done: {console.counted(result.step, 'step')}, "
+                            f"{console.counted(result.epoch, 'epoch')} finished"
                             + (f", {result.skipped} non-finite batches skipped" if result.skipped else "")
                             + f"; run {result.run_dir}")
             from gantrans.runs import latest_checkpoint

@@ -55,12 +55,16 @@ def _run_name(ckpt: dict[str, Any], run_dir: Path | None, ckpt_path: Path) -> st
     return str(ckpt.get("run_name") or (run_dir.name if run_dir else ckpt_path.stem))
 
 
-def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool) -> tuple[Path, Path | None]:
-    """The files of one head, always directly inside ``out_dir``.
+def _targets(out_dir: Path, run_name: str, head: ExportHead, int8: bool,
+             epoch: int | None = None) -> tuple[Path, Path | None]:
+    """The files of one head, always directly inside ``out_dir``: ``RUN_HEAD.onnx`` for a run's
+    latest checkpoint, ``RUN_epochNNNN_HEAD.onnx`` for a kept epoch, so an older model exported
+    to compare never takes the name (or the place) of the run's current one.
 
     Run and head names come from the checkpoint: they are data, never paths.
     """
-    base = f"{safe_name(run_name, 'run')}_{safe_name(head.name, 'head')}"
+    kept = f"_epoch{epoch:04d}" if epoch is not None else ""
+    base = f"{safe_name(run_name, 'run')}{kept}_{safe_name(head.name, 'head')}"
     try:
         return inside(out_dir, base + ".onnx"), (inside(out_dir, base + ".int8.onnx") if int8 else None)
     except ValueError as exc:
@@ -102,7 +106,7 @@ def export_run(source: str | Path, *, checkpoint: str | int = "latest", out_dir:
     check_opset(opset)
     plans = []
     for head, key in selected:
-        fp32, q8 = _targets(out_dir, run_name, head, int8)
+        fp32, q8 = _targets(out_dir, run_name, head, int8, R.epoch_of_checkpoint(ckpt_path))
         if q8 is not None and q8.exists() and not overwrite:
             raise ExportError(f"{q8}: already exists; {OVERWRITE_HINT}")
         keep = fp32.exists() and not overwrite

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from gantrans.console import counted
 from gantrans.errors import ConfigError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -136,5 +137,5 @@ def describe_device(device: torch.device, verbose: bool = False) -> str:
         from gantrans import openmp
 
         detail = f"; {openmp.describe()}" if verbose else ""
-        return f"cpu ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}{detail})"
+        return f"cpu ({counted(torch.get_num_threads(), 'thread')}, {torch.backends.cpu.get_cpu_capability()}{detail})"
     return str(device)
