@@ -446,3 +446,15 @@ def test_decoded_images_are_cached_read_only_and_not_pickled(tmp_path, monkeypat
     fresh = open_dataset(tmp_path, accepted_kinds=["unpaired"], **_small())
     fresh[0]
     assert fresh._decoded == {}
+
+
+def test_a_class_folder_without_images_is_named_not_silently_dropped(tmp_path):
+    for cls in ("cat", "dog"):
+        for k in range(2):
+            _write(tmp_path / "train" / cls / f"{k}.png", _img(k))
+    (tmp_path / "train" / "owl").mkdir()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = open_dataset(tmp_path, accepted_kinds=["labelled"], **_small())
+    assert ds.spec.class_names == ["cat", "dog"]
+    assert any("left out 1 folder(s) with no images, so no class: owl/" in str(w.message) for w in caught)
