@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
@@ -52,6 +52,7 @@ class BatchPlan:
     jobs: list  # gantrans.inference.FileJob
     existing: set  # destinations that already exist
     inside: bool
+    notes: list = field(default_factory=list)  # what the walk left out (broken links, folders), a line each
 
 
 def plan_batch(input_dir: str, output_dir: str, recursive: bool, fmt: str | None) -> BatchPlan:
@@ -60,12 +61,13 @@ def plan_batch(input_dir: str, output_dir: str, recursive: bool, fmt: str | None
 
     inp, out = Path(input_dir), Path(output_dir)
     inside = out.resolve().is_relative_to(inp.resolve())
-    items = collect_inputs([inp], recursive=recursive, skip=out if inside else None)
+    notes: list[str] = []
+    items = collect_inputs([inp], recursive=recursive, skip=out if inside else None, notes=notes)
     jobs = plan_jobs(items, out, fmt=fmt)
     if jobs:
         make_output_folder(out, "output folder")  # one line, not one per image, when it cannot be written
     existing = {j.dst for j in jobs if os.path.lexists(j.dst)}
-    return BatchPlan(jobs, existing, inside)
+    return BatchPlan(jobs, existing, inside, notes)
 
 
 def run_batch(model: Path, jobs: list, overwrite: bool, tile: int | None, providers, threads, cancel, progress):
@@ -298,6 +300,9 @@ class BatchView(QWidget):
         from gantrans.inference import CancelToken
 
         self._cancel = CancelToken()
+        self._notes = list(plan.notes)
+        self.count_label.setText(f"0 / {len(jobs)}")
+        self.rate_label.setText("—")
         self._total, self._done = len(jobs), 0
         self._skipped = len(plan.jobs) - len(jobs)
         self._started = time.perf_counter()
@@ -338,7 +343,14 @@ class BatchView(QWidget):
         elapsed = time.perf_counter() - self._started
         written = len(report.written) if report else 0
         failed = list(report.failed) if report else []
-        self.errors.setRowCount(len(failed))
+        notes = getattr(self, "_notes", [])
+        self.errors.setRowCount(len(failed) + len(notes))
+        for row, note in enumerate(notes, start=len(failed)):  # "PATH: why it was left out"
+            where, _, why = note.partition(": ")
+            self.errors.setItem(row, 0, QTableWidgetItem(where))
+            item = QTableWidgetItem(f"left out: {why}")
+            item.setToolTip(note)
+            self.errors.setItem(row, 1, item)
         for row, (src, message) in enumerate(failed):
             prefix = f"{src}: "
             cause = report.causes.get(src)
@@ -355,6 +367,8 @@ class BatchView(QWidget):
             parts.append(f"{len(failed)} failed (listed below)")
         if getattr(self, "_skipped", 0):
             parts.append(f"{self._skipped} skipped (already there)")
+        if notes:
+            parts.append(f"{len(notes)} left out (listed below)")
         if cancelled:
             parts.append(f"cancelled — {not_started} not started")
         rate = f" in {elapsed:.1f} s ({written / elapsed:.1f} images/s)" if elapsed > 0 and written else ""

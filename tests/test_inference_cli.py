@@ -376,3 +376,23 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_before_any_work(tree, 
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["gantrans: error: /proc/gantrans-no-such/out: cannot create it (no such file or directory); "
                    "choose another -o OUTDIR"], err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_links_and_folders_left_out_are_said_and_a_linked_file_keeps_its_own_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx")
+    _img(tmp_path / "in" / "rgb.png")
+    (tmp_path / "in" / "a_link_to_rgb.png").symlink_to("rgb.png")  # sorts first
+    (tmp_path / "in" / "dangling.png").symlink_to("/nonexistent/x.png")
+    _img(tmp_path / "in" / "deeper" / "d.png")
+    assert main(["translate", str(model), "in", "-o", "out", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rgb.png"]  # once, under its own name
+    assert "dangling.png: skipped, a broken symbolic link (to /nonexistent/x.png)" in out
+    assert "in: 1 sub-folder(s) not entered (deeper/); pass -r to translate them too" in out
+    (tmp_path / "in" / "linked").symlink_to("deeper")
+    assert main(["translate", str(model), "in", "-r", "-o", "out2", "--no-progress"]) == 0
+    assert "not entered: linked folder(s) linked/" in capsys.readouterr().out
+    assert sorted(str(p.relative_to(tmp_path / "out2")) for p in (tmp_path / "out2").rglob("*.png")) == \
+        ["deeper/d.png", "rgb.png"]

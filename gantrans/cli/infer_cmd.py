@@ -148,7 +148,10 @@ def _translate(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir) if args.outdir else default_outdir(args.inputs)
     check_output_folder(outdir, "-o OUTDIR")
     check_suffix(args.suffix)
-    items = collect_inputs(args.inputs, recursive=args.recursive, skip=outdir)
+    notes: list[str] = []
+    items = collect_inputs(args.inputs, recursive=args.recursive, skip=outdir, notes=notes)
+    for note in notes:
+        console.say(note)
     items, own = without_own_outputs(items, outdir, suffix=args.suffix, fmt=args.format)
     if own:
         console.say(f"leaving out {len(own)} file(s) this command wrote before (e.g. {own[0]}): results, "

@@ -32,40 +32,61 @@ def _has_magic(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
-def _walk(folder: Path, recursive: bool, skip: Path | None) -> list[Path]:
+def _walk(folder: Path, recursive: bool, skip: Path | None, notes: list[str]) -> list[Path]:
     found: list[Path] = []
     if recursive:
         for root, dirs, files in os.walk(folder):
             rootp = Path(root)
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+            linked = sorted(d for d in dirs if (rootp / d).is_symlink())
+            if linked:  # os.walk does not follow them: a loop of links would never end
+                notes.append(f"{rootp}: not entered: linked folder(s) {', '.join(d + '/' for d in linked)}; "
+                             f"pass the folder they point to")
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked
                              and (skip is None or (rootp / d).resolve() != skip))
             found.extend(rootp / f for f in sorted(files) if is_image_file(f))
     else:
-        found = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
-    return found
+        entries = sorted(folder.iterdir())
+        found = [p for p in entries if p.is_file() and is_image_file(p)]
+        below = [p for p in entries if p.is_dir() and not p.name.startswith(".")
+                 and (skip is None or p.resolve() != skip)]
+        if below:
+            notes.append(f"{folder}: {len(below)} sub-folder(s) not entered ({', '.join(p.name + '/' for p in below[:3])}"
+                         f"{', ...' if len(below) > 3 else ''}); pass -r to translate them too")
+        found += [p for p in entries if p.is_symlink() and not p.exists() and is_image_file(p)]
+    broken = [p for p in found if p.is_symlink() and not p.exists()]
+    for p in broken:
+        notes.append(f"{p}: skipped, a broken symbolic link (to {os.readlink(p)})")
+    return [p for p in found if p not in broken]
 
 
 def collect_inputs(inputs: Sequence[str | os.PathLike], recursive: bool = False,
-                   skip: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
+                   skip: str | os.PathLike | None = None,
+                   notes: list[str] | None = None) -> list[tuple[Path, Path]]:
     """``(file, relative output path)`` for every input image, in a stable order, no duplicates.
 
     ``skip`` is a folder never descended into (the output folder, when it lies inside an input).
+    A file reached twice (a symbolic link to it beside it) is translated once, under its own
+    name rather than the link's. What is left out (broken links, folders not entered) is added
+    to ``notes`` as one line each, for the caller to say.
     """
+    notes = notes if notes is not None else []
     skip_p = Path(skip).resolve() if skip is not None else None
     out: list[tuple[Path, Path]] = []
-    seen: set[Path] = set()
+    seen: dict[Path, int] = {}
 
     def add(file: Path, rel: Path) -> None:
         key = file.resolve()
         if key not in seen:
-            seen.add(key)
+            seen[key] = len(out)
             out.append((file, rel))
+        elif out[seen[key]][0].is_symlink() and not file.is_symlink():
+            out[seen[key]] = (file, rel)
 
     for item in inputs:
         text = os.fspath(item)
         p = Path(text)
         if p.is_dir():
-            for f in _walk(p, recursive, skip_p):
+            for f in _walk(p, recursive, skip_p, notes):
                 add(f, f.relative_to(p))
         elif p.is_file():
             add(p, Path(p.name))
