@@ -396,3 +396,15 @@ def test_links_and_folders_left_out_are_said_and_a_linked_file_keeps_its_own_nam
     assert "not entered: linked folder(s) linked/" in capsys.readouterr().out
     assert sorted(str(p.relative_to(tmp_path / "out2")) for p in (tmp_path / "out2").rglob("*.png")) == \
         ["deeper/d.png", "rgb.png"]
+
+
+def test_a_fixed_size_model_says_it_resizes_and_info_says_what_is_assumed(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "fixed.onnx", metadata=False, static_hw=16)
+    _img(tmp_path / "odd.png", 31, 45)
+    assert main(["translate", str(model), "odd.png", "-o", "out", "--no-progress"]) == 0
+    assert "fixed.onnx takes 16x16 px images only: each image of another size is resized" in capsys.readouterr().out
+    with Image.open(tmp_path / "out" / "odd.png") as im:
+        assert im.size == (45, 31)
+    assert main(["info", str(model)]) == 0
+    assert "(assumed: the file carries no gantrans metadata" in capsys.readouterr().out

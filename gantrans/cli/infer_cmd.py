@@ -141,6 +141,10 @@ def _translate(args: argparse.Namespace) -> int:
                           channels=args.channels, size_multiple=args.size_multiple)
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads, overrides=overrides)
     _notes(model)
+    fixed = model.contract.fixed_size
+    if fixed:  # not a silent squash: the user sees why outputs look softer than their inputs
+        console.say(f"{model.path.name} takes {fixed}x{fixed} px images only: each image of another size is "
+                    f"resized to that and its result back to the image's size")
     options = TranslateOptions(resize=args.resize, tile=args.tile, tile_overlap=args.tile_overlap,
                                blend=args.blend, batch_size=args.batch,
                                memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
@@ -445,7 +449,10 @@ def _info(args: argparse.Namespace) -> int:
     if info["class_names"]:
         print(f"classes:    {', '.join(info['class_names'])}")
     print(f"tiling:     {info['tiling']}")
-    if info["tiling"] in TILING_NOTES:
+    if not info["has_gantrans_metadata"]:
+        print("            (assumed: the file carries no gantrans metadata, so how the network normalises "
+              "is unknown; --tile N asks for tiles anyway)")
+    elif info["tiling"] in TILING_NOTES:
         print(f"            ({TILING_NOTES[info['tiling']]})")
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
