@@ -79,6 +79,8 @@ class LoadedImage:
     """The PIL mode of the file (``RGB``, ``P``, ``I;16``, ``CMYK`` ...)."""
     bit_depth: int
     """8 or 16: the depth of the source samples (not of ``pixels``)."""
+    frames: int = 1
+    """Frames (pages) in the file; only the first is decoded (an animated GIF, a multi-page TIFF)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -257,6 +259,7 @@ def _decode(path: str, channels: int, limit: int, keep_16bit: bool) -> LoadedIma
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         im = _open_checked(fp, path, limit)
         source_mode = im.mode
+        frames = int(getattr(im, "n_frames", 1) or 1)
         try:
             im.seek(0)  # GIF / multi-page TIFF: the first frame
         except EOFError:
@@ -281,7 +284,8 @@ def _decode(path: str, channels: int, limit: int, keep_16bit: bool) -> LoadedIma
     elif alpha is not None and alpha.dtype != color.dtype:
         alpha = alpha.astype(np.uint16) * 257 if color.dtype == np.uint16 else _to_8bit(alpha)
     pixels = _to_channels(color, alpha, channels)
-    return LoadedImage(pixels=pixels, alpha=alpha, path=path, source_mode=source_mode, bit_depth=bit_depth)
+    return LoadedImage(pixels=pixels, alpha=alpha, path=path, source_mode=source_mode, bit_depth=bit_depth,
+                       frames=frames)
 
 
 def load_image(path: str | os.PathLike[str], channels: int = 3, *, max_pixels: int | None = None,

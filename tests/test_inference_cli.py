@@ -408,3 +408,12 @@ def test_a_fixed_size_model_says_it_resizes_and_info_says_what_is_assumed(tmp_pa
         assert im.size == (45, 31)
     assert main(["info", str(model)]) == 0
     assert "(assumed: the file carries no gantrans metadata" in capsys.readouterr().out
+
+
+def test_an_animated_gif_says_only_its_first_frame_is_translated(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx")
+    frames = [Image.new("RGB", (12, 10), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert main(["translate", str(model), "anim.gif", "-o", "out", "--no-progress"]) == 0
+    assert "anim.gif: 2 frames; only the first is translated" in capsys.readouterr().out

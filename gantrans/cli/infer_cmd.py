@@ -204,6 +204,8 @@ def _translate(args: argparse.Namespace) -> int:
         return stopper.exit_code
     finally:
         bar.close()
+    for note in report.notes:
+        console.say(note)
     console.say(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed"
                 + (f", {skipped} skipped (output exists)" if skipped else ""))
     reporter.result(files=report.written, figures={"written": len(report.written), "failed": len(report.failed),

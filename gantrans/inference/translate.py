@@ -81,6 +81,8 @@ class BatchReport:
     # the error behind a failed file, where one was raised: the line in ``failed`` is worded for
     # the command line, and a front end words some errors its own way (``TilingNeeded``)
     causes: dict[Path, BaseException] = field(default_factory=dict, repr=False)
+    # written, with something the user should know (an animated GIF: only its first frame), a line each
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -284,6 +286,8 @@ class _FolderRun:
             if not self.overwrite and os.path.lexists(job.dst):
                 raise ConfigError(f"{job.dst}: already exists ({OVERWRITE_HINT})")
             item.image = self.tr.load(job.src)
+            if item.image.frames > 1:
+                self.report.notes.append(f"{job.src}: {item.image.frames} frames; only the first is translated")
             item.x, item.plan, item.tile = self.tr._prepare(item.image.pixels)
         except GantransError as exc:
             msg = str(exc)
