@@ -363,7 +363,11 @@ class RunsView(QWidget):
         self.overview = QSplitter()
         self.overview.addWidget(self.curves)
         self.overview.addWidget(self.samples)
-        self.overview.setSizes([600, 300])
+        # The sample grids are what a user looks at to judge a run: nearly half the width (a wide
+        # cgan grid of 3 rows x 8 samples was drawn at a third of its size in a third of it).
+        self.overview.setStretchFactor(0, 5)
+        self.overview.setStretchFactor(1, 4)
+        self.overview.setSizes([500, 400])
         self.tabs.addTab(self.overview, "Curves and samples")
         self.tabs.addTab(self.checkpoint_table, "Checkpoints")
         self.tabs.addTab(self.export_table, "Exports")
