@@ -276,6 +276,10 @@ class MainWindow(QMainWindow):
         for text in paths:
             p = Path(text)
             suffix = p.suffix.lower()
+            if not p.exists():  # moved, deleted or mistyped: said once, and not kept in lists
+                self.settings.remove_recent_file(str(text))
+                self.show_error(f"{p}: no such file or folder (moved or deleted?); nothing was opened")
+                continue
             if suffix == MODEL_SUFFIX:
                 self.add_model(p)
             elif suffix in CHECKPOINT_SUFFIXES:
@@ -421,7 +425,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Save result…", QKeySequence.StandardKey.Save,
                                          lambda: self._forward("save_result"), "mdi6.content-save-outline"))
         file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
+        # Ctrl+Q where the platform names no Quit key (Windows, offscreen), the platform's own elsewhere
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
+        file_menu.addAction(self._action("&Quit", quit_keys, self.close))
 
         run_menu = menu.addMenu("&Run")
         run_menu.addAction(self._action("&Translate", ["Ctrl+Return", "F5"], lambda: self._forward("run"),

@@ -220,6 +220,8 @@ def read_entry(path: str | os.PathLike) -> ModelEntry:
     p = Path(path)
     try:
         st = p.stat()
+    except FileNotFoundError:
+        return ModelEntry(p, error="the file is gone (moved or deleted); Forget it here, or add the folder it is in now")
     except OSError as exc:
         return ModelEntry(p, error=f"cannot read the file ({exc.strerror or exc})")
     if p.is_dir():

@@ -126,6 +126,9 @@ class Settings(QObject):
         items = [p for p in self.recent_files if p != path]
         self.set_value("files/recent", [path, *items][:MAX_RECENT])
 
+    def remove_recent_file(self, path: str) -> None:
+        self.set_value("files/recent", [p for p in self.recent_files if p != path])
+
     def clear_recent_files(self) -> None:
         self.set_value("files/recent", [])
 

@@ -300,6 +300,27 @@ def test_library_sorts_models_without_metadata_by_their_inputs(make_window, qtbo
     assert bad.path.name == "vec.onnx" and bad.error.startswith("no 4-D image output")
 
 
+def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qtbot, home):
+    from PySide6.QtGui import QKeySequence
+
+    w = make_window()
+    gone = home / "gone.png"
+    w.settings.add_recent_file(str(gone))
+    w.open_paths([str(gone)])
+    assert w.last_error[0] == f"{gone}: no such file or folder (moved or deleted?); nothing was opened"
+    assert str(gone) not in w.settings.recent_files
+    w.open_paths([str(home / "typo.onnx")])
+    assert "typo.onnx: no such file" in w.last_error[0] and w.library.entry(home / "typo.onnx") is None
+    quit_action = next(a for a in w.actions() if a.text() == "&Quit")
+    assert quit_action.shortcuts() and quit_action.shortcuts()[0] != QKeySequence()
+    model = translate_model(home / "elsewhere" / "m_AtoB.onnx")
+    w.add_model(model)
+    model.unlink()
+    w.rescan_library()
+    qtbot.waitUntil(lambda: bool(w.library.invalid_entries()), timeout=WAIT)
+    assert w.library.invalid_entries()[0].error.startswith("the file is gone (moved or deleted); Forget it here")
+
+
 # -- compare -------------------------------------------------------------------------------------
 def test_compare_two_models(make_window, qtbot, home):
     m1 = translate_model(home / "exports" / "one_AtoB.onnx", kernel=3, seed=1)
