@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gantrans.errors import CheckpointError, ConfigError
-from gantrans.fileio import atomic_write
+from gantrans.fileio import atomic_write, safe_name
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
@@ -127,6 +127,15 @@ def read_config(run_dir: str | Path | None) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def check_run_name(name: str, flag: str = "run name") -> str:
+    """``name`` when it is one plain folder name; a run's name may come from a file (a --config,
+    a checkpoint's stem): it is data, and never a path that leads out of the runs folder."""
+    if name != safe_name(name, "") or name.startswith("-"):
+        raise ConfigError(f"{flag} {name!r}: use one plain folder name (letters, digits, spaces, -_.+()[]; "
+                          f"no '/', not starting with '.' or '-'), e.g. {safe_name(name, 'run').lstrip('-')!r}")
+    return name
 
 
 def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:

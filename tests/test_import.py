@@ -137,4 +137,8 @@ def test_files_mixed_up_with_a_reference_checkpoint_are_named_for_what_they_are(
     Image.new("RGB", (4, 4)).save(tmp_path / "photo.png")
     with pytest.raises(CheckpointError, match=r"photo.png: an image \(PNG\), not a PyTorch checkpoint"):
         import_reference(tmp_path / "photo.png", runs_dir=tmp_path / "imported")
-    assert not (tmp_path / "imported").exists()
+    from gantrans.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--name '../escape': use one plain folder name"):
+        import_reference(tmp_path / "photo.png", name="../escape", runs_dir=tmp_path / "imported")
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "escape").exists()

@@ -146,10 +146,10 @@ def import_reference(path: str | os.PathLike, *, as_: str | None = None, name: s
     path = Path(path)
     if as_ is not None and as_ not in AS_CHOICES:
         raise ConfigError(f"--as must be one of {', '.join(AS_CHOICES)}, not '{as_}'")
+    run_name = R.check_run_name(name or path.stem, "--name" if name else "run name (the file's name)")
     sd = read_state_dict(path)
     layout = infer_layout(sd, str(path))
     as_ = as_ or ("pix2pix" if layout.family == "unet" else "cyclegan-A2B")
-    run_name = name or path.stem
     target = Path(runs_dir) / run_name
     if target.exists():
         raise CheckpointError(f"{target}: already exists; choose another --name or remove it")

@@ -33,7 +33,7 @@ from gantrans import runs as R
 from gantrans.checkpoint import require_plugins
 from gantrans.data.formats import SkipReport
 from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
-from gantrans.fileio import atomic_write, safe_name
+from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.training import auto_precision, devices
 from gantrans.training import distributed as D
@@ -363,10 +363,7 @@ class Trainer:
             box = [name]
             torch.distributed.broadcast_object_list(box, src=0)
             name = box[0]
-        if name != safe_name(name, "") or name.startswith("-"):  # may come from a --config file: data, not a path
-            raise ConfigError(f"run name {name!r}: use one plain folder name (letters, digits, spaces, -_.+()[]; "
-                              f"no '/', not starting with '.' or '-'), e.g. {safe_name(name, 'run').lstrip('-')!r}")
-        c.name = name
+        c.name = R.check_run_name(name)  # may come from a --config file: data, not a path
         self.run_dir = Path(c.runs_dir) / name
         problem = ""
         if self.dist.is_main and not made_up:
