@@ -54,6 +54,8 @@ def test_translate_stream_with_a_bad_file(tmp_path):
     result = next(d for d in data if d["event"] == "result")
     assert sorted(Path(f).name for f in result["files"]) == ["0.png", "1.png", "2.png"]
     assert (result["figures"]["written"], result["figures"]["failed"]) == (3, 1)
+    [failed] = result["failed"]
+    assert Path(failed["file"]).name == "broken.png" and "broken.png" in failed["error"]
     assert kinds(data)[-2:] == ["error", "done"] and "1 file(s) failed" in data[-2]["message"]
     assert any(d["event"] == "message" and "3 written to" in d["text"] for d in data)
 

@@ -208,8 +208,10 @@ def _translate(args: argparse.Namespace) -> int:
         console.say(note)
     console.say(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed"
                 + (f", {skipped} skipped (output exists)" if skipped else ""))
+    # failed files by name, with their one-line reason: a pipeline acts on them without parsing prose
     reporter.result(files=report.written, figures={"written": len(report.written), "failed": len(report.failed),
-                                                   "total": len(jobs), "seconds": round(time.time() - started, 3)})
+                                                   "total": len(jobs), "seconds": round(time.time() - started, 3)},
+                    failed=[{"file": str(src), "error": message} for src, message in report.failed])
     if report.failed:
         if reporter.json:
             for _src, message in report.failed:
