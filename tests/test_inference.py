@@ -346,8 +346,13 @@ def test_wrong_task_errors(tmp_path):
         Generator(translate_model(tmp_path / "t.onnx"))
 
 
-def test_available_providers_is_onnxruntime():
-    assert session_mod.available_providers() == ort.get_available_providers()
+def test_available_providers_are_onnxruntimes_local_ones(monkeypatch):
+    assert session_mod.available_providers() == [p for p in ort.get_available_providers()
+                                                 if p != "AzureExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["AzureExecutionProvider", "CPUExecutionProvider"])
+    assert session_mod.available_providers() == ["CPUExecutionProvider"]  # a remote endpoint runs no model file
+    with pytest.raises(ConfigError, match="execution provider 'azure' is not available"):
+        session_mod.resolve_providers(["azure"])
 
 
 def test_a_damaged_onnx_file_says_what_to_do(tmp_path):

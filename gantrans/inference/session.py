@@ -65,8 +65,14 @@ class SessionConfig:
         return so
 
 
+#: Listed by stock onnxruntime builds but no place to run a model file: Azure's forwards requests
+#: to a remote endpoint. Offered as a choice, it ran on the CPU without a word.
+NOT_LOCAL = ("AzureExecutionProvider",)
+
+
 def available_providers() -> list[str]:
-    return list(ort.get_available_providers())
+    """The execution providers this onnxruntime can run a model file on."""
+    return [p for p in ort.get_available_providers() if p not in NOT_LOCAL]
 
 
 def resolve_providers(requested: Sequence[str] | None = None) -> list[str]:
