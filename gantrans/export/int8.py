@@ -84,6 +84,9 @@ def quantize_best(src: str | Path, new_path: Callable[[], Path], reader: Callabl
                 discard(best[0])
             best = (dst, value, exclude)
         else:
+            if progress is not None:
+                progress(f"int8 with those in fp32 too: {value:.1f} dB, not {WORTH_DB:g} dB better; "
+                         f"keeping the first (faster) one")
             discard(dst)
         if best[1] >= CLOSE_DB:
             break
