@@ -94,6 +94,8 @@ def format_eta(seconds: float | None) -> str:
 
 
 class BatchView(QWidget):
+    RUN_LABEL = "&Start batch"  # what Run > ... (Ctrl+Enter) does here
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.window_ = window

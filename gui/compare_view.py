@@ -100,6 +100,8 @@ class ModelSlot(QWidget):
 
 
 class CompareView(QWidget):
+    RUN_LABEL = "&Compare"  # what Run > ... (Ctrl+Enter) does here
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.window_ = window
@@ -401,6 +403,8 @@ class CompareView(QWidget):
         parts = [f"{self._name(r[0])} {r[0].seconds * 1000:.0f} ms" for r in done]
         if failed:
             parts.append(f"{failed} failed" if done else f"all {failed} failed")
+        if not done:  # no time of this comparison to show: an earlier one must not stand for it
+            self.window_.set_status(failed=True)
         self.info.setText(f"{self.source_name}: {', '.join(parts)}")
 
     def _failed(self, rid: int, exc: BaseException) -> None:

@@ -181,9 +181,18 @@ class MainWindow(QMainWindow):
             old.deleteLater()
         self.stack.setCurrentIndex(row)
         self.settings.last_view = spec.key
+        self._name_run_action(view)
         self.view_changed.emit(spec.key)
         if not self.is_ready and self.isVisible():
             self._mark_ready()
+
+    def _name_run_action(self, view: QWidget) -> None:
+        """Run > Translate says what Ctrl+Enter does here (a view's ``RUN_LABEL``), and is off where
+        it does nothing."""
+        action = getattr(self, "run_action", None)
+        if action is not None:
+            action.setText(getattr(view, "RUN_LABEL", "&Translate"))
+            action.setEnabled(hasattr(view, "run"))
 
     def show_view(self, key: str) -> QWidget:
         """Switch to a view (building it if needed) and return it."""
@@ -430,8 +439,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Quit", quit_keys, self.close))
 
         run_menu = menu.addMenu("&Run")
-        run_menu.addAction(self._action("&Translate", ["Ctrl+Return", "F5"], lambda: self._forward("run"),
-                                        "mdi6.play", "Translate, compare or start the batch of this view"))
+        self.run_action = self._action("&Translate", ["Ctrl+Return", "F5"], lambda: self._forward("run"),
+                                       "mdi6.play", "Translate, compare or start the batch of this view")
+        run_menu.addAction(self.run_action)
         run_menu.addAction(self._action("&Cancel", "Esc", lambda: self._forward("cancel")))
 
         view_menu = menu.addMenu("&View")

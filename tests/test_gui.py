@@ -313,6 +313,10 @@ def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qt
     assert "typo.onnx: no such file" in w.last_error[0] and w.library.entry(home / "typo.onnx") is None
     quit_action = next(a for a in w.actions() if a.text() == "&Quit")
     assert quit_action.shortcuts() and quit_action.shortcuts()[0] != QKeySequence()
+    for key, label, enabled in (("compare", "&Compare", True), ("batch", "&Start batch", True),
+                                ("translate", "&Translate", True), ("library", "&Translate", False)):
+        w.show_view(key)  # Run > ... says what Ctrl+Enter does in the view on screen
+        assert (w.run_action.text(), w.run_action.isEnabled()) == (label, enabled), key
     model = translate_model(home / "elsewhere" / "m_AtoB.onnx")
     w.add_model(model)
     model.unlink()
@@ -917,6 +921,7 @@ def test_compare_shows_each_models_failure_in_its_cell_as_an_error(make_window, 
         assert canvas.placeholder_is_error and "Failed: " in canvas.placeholder
         assert "choose a tile size under Tiling" in canvas.placeholder
     assert view.info.text() == "big.png: all 2 failed"
+    assert w.status_time.text() == "Last inference: failed"  # no earlier time left standing
 
 
 def test_the_pickers_name_models_as_the_models_view_does(make_window, qtbot, home):
