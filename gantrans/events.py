@@ -120,6 +120,9 @@ class JsonReporter(Reporter):
     def start(self, command: str | None = None, total: int | None = None, unit: str = "item",
               **extra: Any) -> None:
         if self._started:  # begun by an earlier message: the totals and extra fields come as progress
+            if unit != self._unit:  # ... and so does what they count, when the start had to guess
+                extra = {**extra, "unit": unit}
+                self._unit = unit
             if total is not None or extra:
                 self.progress(int(extra.get("initial") or 0), total, force=True, **extra)
             return

@@ -56,8 +56,20 @@ def test_translate_stream_with_a_bad_file(tmp_path):
     assert (result["figures"]["written"], result["figures"]["failed"]) == (3, 1)
     [failed] = result["failed"]
     assert Path(failed["file"]).name == "broken.png" and "broken.png" in failed["error"]
+    assert kinds(data).index("warning") < kinds(data).index("result")  # the failure first, then what counts it
     assert kinds(data)[-2:] == ["error", "done"] and "1 file(s) failed" in data[-2]["message"]
     assert any(d["event"] == "message" and "3 written to" in d["text"] for d in data)
+
+
+def test_a_message_before_the_totals_still_says_what_is_counted(tmp_path):
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    _img(tmp_path / "in" / "a.png")
+    _img(tmp_path / "in" / "sub" / "b.png", seed=1)  # "1 sub-folder(s) not entered" comes before the totals
+    code, data, _ = run_job(["translate", str(model), str(tmp_path / "in"), "-o", str(tmp_path / "out")], tmp_path,
+                            command="translate")
+    assert code == 0 and data[0]["total"] is None and data[1]["event"] == "message"
+    first = next(d for d in data if d["event"] == "progress")
+    assert (first["total"], first["unit"]) == (1, "image")
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -206,6 +206,14 @@ def _translate(args: argparse.Namespace) -> int:
         bar.close()
     for note in report.notes:
         console.say(note)
+    if report.failed:  # each failure before the summary and the result that count them
+        if reporter.json:
+            for _src, message in report.failed:
+                reporter.warning(message)
+        else:
+            print(f"gantrans: {len(report.failed)} file(s) failed:", file=sys.stderr)
+            for _src, message in report.failed:
+                print(f"  {message}", file=sys.stderr)
     console.say(f"{len(report.written)} written to {outdir}, {len(report.failed)} failed"
                 + (f", {skipped} skipped (output exists)" if skipped else ""))
     # failed files by name, with their one-line reason: a pipeline acts on them without parsing prose
@@ -214,13 +222,7 @@ def _translate(args: argparse.Namespace) -> int:
                     failed=[{"file": str(src), "error": message} for src, message in report.failed])
     if report.failed:
         if reporter.json:
-            for _src, message in report.failed:
-                reporter.warning(message)
             reporter.error(f"{len(report.failed)} file(s) failed")
-        else:
-            print(f"gantrans: {len(report.failed)} file(s) failed:", file=sys.stderr)
-            for _src, message in report.failed:
-                print(f"  {message}", file=sys.stderr)
         return 1
     return stopper.exit_code if stopper.requested else 0
 
