@@ -69,6 +69,17 @@ def test_train_then_resume_with_no_other_flags(tiny, tmp_path, capsys):
         train(fx.base_args(tmp_path, "cli", "--max-steps", "1"))
 
 
+def test_resume_with_more_epochs_lengthens_a_run_capped_by_max_steps(tiny, tmp_path, capsys):
+    """README: 'gantrans train --resume runs/h2z --epochs 40' trains a finished run longer, also one
+    that --max-steps stopped (its cap made the new length a no-op before)."""
+    assert train(fx.base_args(tmp_path, "cap", "--max-steps", "2", "--epochs", "1")) == 0  # 4 steps per epoch
+    capsys.readouterr()
+    assert train(["--resume", str(tmp_path / "cap"), "--epochs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "the run was capped at --max-steps 2; the --epochs given now sets its length instead" in err
+    assert load_checkpoint(tmp_path / "cap")["step"] == 8
+
+
 def test_bf16_on_cpu_through_the_cli(tiny, tmp_path):
     assert train(fx.base_args(tmp_path, "bf", "--max-steps", "2") + ["--precision", "bf16"]) == 0
     cfg = json.loads((tmp_path / "bf" / "config.json").read_text())

@@ -140,6 +140,12 @@ def resume_config(path: str | Path,
     if refused:
         raise ConfigError(f"--resume {run_dir}: {', '.join(refused)} cannot change when resuming "
                           f"(start a new run instead)")
+    lengthened = [k for k in ("epochs", "n_epochs", "n_epochs_decay") if overrides.get(k) is not None]
+    if config.max_steps is not None and lengthened and "max_steps" not in overrides:
+        # a run capped with --max-steps, given a new length in epochs: the cap would make it a no-op
+        _warn_main(f"--resume {run_dir}: the run was capped at --max-steps {config.max_steps}; the "
+                   f"--{lengthened[0].replace('_', '-')} given now sets its length instead")
+        overrides["max_steps"] = None
     config.update(overrides, source="command line")
     config.data = R.usable_data(run_dir, config.data)  # the same folder, found from here
     return config, ckpt, run_dir
