@@ -79,3 +79,13 @@ def test_plugins_list_json(capsys):
     assert main(["plugins", "list", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {"networks", "vanilla", "conditional", "cyclegan"} <= {p["plugin"] for p in info["plugins"]}
+
+
+def test_an_unknown_flag_is_refused_by_the_command_it_was_given_to(capsys):
+    from gantrans.cli.main import main
+
+    assert main(["data", "make", "shapes", "somewhere", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: gantrans data make") and "gantrans data make: error: unrecognized arguments: --bogus" in err
+    assert main(["--bogus"]) == 2
+    assert "gantrans: error: unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub-)command ``args`` were parsed for: ``gantrans data make``'s, ..."""
+    current, dest = parser, "command"
+    while True:
+        actions = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, dest, None) if actions else None
+        if not chosen or chosen not in actions[0].choices:
+            return current
+        current, dest = actions[0].choices[chosen], f"{chosen}_command"
+
+
 def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
     from gantrans.plugins import get_plugin_manager
 
@@ -208,7 +219,9 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
     debug = debug or os.environ.get("GANTRANS_DEBUG") == "1"
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command they were given to, with its usage, not the top level's
+            _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
         if isinstance(reporter, events.JsonReporter):
             reporter.command = _command_name(args, argv)
         func = getattr(args, "func", None)
