@@ -156,3 +156,38 @@ def test_a_folder_in_no_known_layout_lists_the_plugins_layouts_too(prefix, tmp_p
     assert str(err.value).endswith("or a plugin's layout (--data-format NAME):\n  prefix (plugin 'prefix'): train/ "
                                    "(test/) of a_* and b_* images: two unpaired domains by file-name prefix\n"
                                    "  listy (plugin 'broken'): returns a list\n  greyb (plugin 'broken'): B in grey")
+
+
+class DetectRaises:
+    name, kind, description = "boom", "labelled", "a detect() with a bug"
+
+    def detect(self, root: Path) -> bool:
+        raise AttributeError("detect boom")
+
+    def build(self, root, split, transform, **opts):
+        raise AssertionError("never built")
+
+
+class WithABuggyDetect:
+    @hookimpl
+    def register_data_formats(self, register):
+        register(DetectRaises())
+
+
+def test_a_format_whose_detect_raises_is_skipped_and_named_not_fatal(fresh_plugins, tmp_path):
+    """One plugin's bug must not stop training on a folder the built-in formats read."""
+    import warnings
+
+    fresh_plugins.register(WithABuggyDetect(), "buggy")
+    data = tmp_path / "u"
+    for side in ("trainA", "trainB"):
+        (data / side).mkdir(parents=True)
+        for k in range(2):
+            Image.new("RGB", (40, 40), (k * 90, 0, 0)).save(data / side / f"{k}.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = open_dataset(data, accepted_kinds=["unpaired"], crop_size=32)
+    assert ds.format_name == "unpaired"
+    [said] = [str(w.message) for w in caught if "detect() failed" in str(w.message)]
+    assert said.startswith("data format 'boom' (plugin 'buggy'): detect() failed on") and \
+        "(AttributeError: detect boom); the format was skipped; report it to the plugin's author" in said

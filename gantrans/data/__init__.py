@@ -20,22 +20,30 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["open_dataset", "detect_format", "find_formats", "build_dataset"]
 
 
-def _formats() -> list[Any]:
-    from gantrans.plugins import get_registries
-
-    return [entry.obj for entry in get_registries().data_formats]
-
-
 def find_formats(root: str | os.PathLike[str]) -> list[Any]:
-    """Every registered format whose ``detect`` accepts ``root``, in registration order."""
+    """Every registered format whose ``detect`` accepts ``root``, in registration order.
+
+    ``detect`` is plugin code: one that raises is skipped with a warning naming its plugin, so a
+    bug in one data format never stops training on a folder that another format reads.
+    """
+    import warnings
+
+    from gantrans.data.formats import DataWarning
+    from gantrans.plugins import get_registries
+    from gantrans.plugins.guard import REPORT
+
     root = Path(root)
     found = []
-    for fmt in _formats():
+    for entry in get_registries().data_formats:
         try:
-            if fmt.detect(root):
-                found.append(fmt)
-        except OSError:
+            if entry.obj.detect(root):
+                found.append(entry.obj)
+        except OSError:  # the folder could not be read: not this format's fault
             continue
+        except Exception as exc:  # noqa: BLE001 - whatever plugin code raises
+            first = (str(exc).strip().splitlines() or [""])[0]
+            warnings.warn(f"{describe_format(entry.name)}: detect() failed on {root} ({type(exc).__name__}: "
+                          f"{first}); the format was skipped; {REPORT}", DataWarning, stacklevel=2)
     return found
 
 
