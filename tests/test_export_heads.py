@@ -29,6 +29,13 @@ class HalfUp(nn.Module):
         return self.up(self.down(x))
 
 
+class FourOut(HalfUp):
+    """Takes out_channels and ignores it: always four channels out."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3):
+        super().__init__(in_channels, 4)
+
+
 class OneWay(Recipe):
     name = "heads-test"
     data_kinds = ("unpaired",)
@@ -59,6 +66,7 @@ class _Plugin:
     def register_networks(self, register):
         register("halfup_even", HalfUp, kind="generator", size_multiple=2, min_size=2)
         register("halfup_loose", HalfUp, kind="generator")  # a wrong (too loose) size rule
+        register("four_out", FourOut, kind="generator", size_multiple=2, min_size=2)
 
     @hookimpl
     def register_models(self, register):
@@ -119,6 +127,18 @@ def test_head_that_changes_the_image_size_fails_parity_with_a_clear_line(heads_p
     assert "\n" not in msg and not list(out.glob("*"))
 
 
+def test_a_network_returning_other_channels_than_its_head_declares_is_not_exported(heads_plugin, tmp_path: Path):
+    """The file's metadata would say 1 channel out and the model give 4: refused, named, nothing written."""
+    from gantrans.export import export_run
+
+    run = make_run(tmp_path, "four", "heads-test", {"generator": "four_out"}, SPEC)
+    out = tmp_path / "e"
+    with pytest.raises(ExportError, match=r"network 'four_out' \(plugin 'heads-test'\) returns 4 channels, but the "
+                                          r"head declares 1 .*nothing written"):
+        export_run(run, out_dir=out, exporter="torchscript", progress=lambda m: None)
+    assert not out.exists() or not list(out.glob("*"))
+
+
 def test_network_means_the_registry_name_and_heads_are_never_guessed(heads_plugin, tmp_path: Path):
     from gantrans.export import export_run
 
@@ -148,3 +168,21 @@ def test_translate_refuses_an_output_whose_size_differs(tmp_path: Path):
                                          r"image size"):
         Translator(path).translate_array(np.zeros((16, 20, 3), np.uint8))
     torch.manual_seed(0)  # keep the global RNG state of later tests independent of this one
+
+
+def test_training_names_a_generator_that_ignores_out_channels_before_the_first_step():
+    """Not a shape error deep in the discriminator blamed on the size rule: the network and what it did."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from gantrans.errors import ConfigError
+    from gantrans.training.engine import check_generator_sizes
+
+    spec = {"kind": "generator", "name": "four_out", "plugin": "heads-test",
+            "options": {"in_channels": 3, "out_channels": 3}, "size_multiple": 2, "min_size": 2}
+    recipe = SimpleNamespace(data=SimpleNamespace(size=16), network_specs={"G": spec})
+    with pytest.raises(ConfigError, match=r"network 'four_out' \(plugin 'heads-test', key G\) was built with "
+                                          r"out_channels=3 and returns 4 channels"):
+        check_generator_sizes(recipe, {"G": FourOut()}, torch.device("cpu"))
+    check_generator_sizes(recipe, {"G": HalfUp()}, torch.device("cpu"))  # an honest one passes

@@ -69,6 +69,10 @@ def reference_output(head: ExportHead, args: Sequence[torch.Tensor], network: st
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ExportError(f"head '{head.name}': {who}, {rule}, fails in PyTorch at {shown} "
                           f"({type(exc).__name__}: {first}); {fix}") from None
+    if expected.ndim == 4 and head.out_channels and expected.shape[1] != head.out_channels:
+        raise ExportError(f"head '{head.name}': {who} returns {expected.shape[1]} channels, but the head declares "
+                          f"{head.out_channels} (the data's); the file would promise one thing and give another; "
+                          f"fix the network's output layer; nothing written")
     if head.task == "translate" and tuple(expected.shape[2:]) != tuple(args[0].shape[2:]):
         h, w = args[0].shape[2:]
         raise ExportError(

@@ -385,6 +385,10 @@ def check_generator_sizes(recipe: Recipe, nets: Mapping[str, nn.Module], device:
             raise ConfigError(f"{who} it fails ({type(exc).__name__}: {first}){fix}") from exc
         finally:
             net.train(training)
+        wanted = (spec.get("options") or {}).get("out_channels")
+        if isinstance(out, torch.Tensor) and out.dim() == 4 and isinstance(wanted, int) and out.shape[1] != wanted:
+            raise ConfigError(f"{_describe_network(key, spec)} was built with out_channels={wanted} and returns "
+                              f"{out.shape[1]} channels; its output layer must follow out_channels")
         if isinstance(out, torch.Tensor) and out.dim() == 4 and tuple(out.shape[2:]) != (size, size):
             raise ConfigError(f"{who} it returns {out.shape[3]}x{out.shape[2]}; a translation generator must "
                               f"keep the size{fix}")
