@@ -159,6 +159,12 @@ def require_plugins(ckpt: dict[str, Any], resuming: bool = False) -> None:
         if plugin and plugin in get_plugin_manager().disabled:
             raise CheckpointError(f"{where}: {what} '{name}' comes from {source}, which GANTRANS_DISABLE_PLUGINS "
                                   f"turns off; leave it out of that variable to use this run")
+        broken = next((f for f in get_plugin_manager().failures
+                       if f.plugin == plugin or (dist and f.distribution == dist)), None)
+        if broken is not None:  # installed, and failing: reinstalling it would not help
+            raise CheckpointError(f"{where}: {what} '{name}' comes from {source}, which is installed but fails "
+                                  f"to load ({broken.error}); fix or update it ('gantrans plugins list' shows "
+                                  f"the failure)")
         failed = (f" (plugins that failed to load: {', '.join(registry.failed_plugins)})"
                   if registry.failed_plugins else "")
         fix = f"install it with 'gantrans plugins install {dist}'" if dist else "install the plugin that provides it"

@@ -179,6 +179,16 @@ def test_checkpoint_from_a_missing_plugin_names_its_distribution(tmp_path, fresh
     with pytest.raises(CheckpointError, match="loss 'softhinge' comes from plugin 'ghost' of distribution "
                                               "gantrans-ghost 0.3, which GANTRANS_DISABLE_PLUGINS turns off"):
         require_plugins(ckpt)
+    get_plugin_manager().disabled.remove("ghost")
+    from gantrans.plugins.manager import PluginFailure
+
+    # installed, but its import fails: reinstalling would not help, so it is not told to
+    get_plugin_manager().failures.append(PluginFailure("ghost", "gantrans-ghost", "0.3", "import",
+                                                       "ImportError: No module named 'scipy'"))
+    with pytest.raises(CheckpointError, match=r"loss 'softhinge' comes from plugin 'ghost' of distribution "
+                                              r"gantrans-ghost 0.3, which is installed but fails to load "
+                                              r"\(ImportError: No module named 'scipy'\); fix or update it"):
+        require_plugins(ckpt)
 
 
 class _DropsOptions:
