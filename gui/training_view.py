@@ -459,8 +459,8 @@ class TrainingView(QWidget):
             text = f"<span style='color:#c62828'>{info['error']}</span><br>" + text
         elif info is None:
             text += "<br><i>detecting the format…</i>"
-        if info and info.get("kind"):
-            text = self._wrong_kind([info["kind"]], "this folder holds") + text
+        if info and info.get("kind"):  # training reads it with any detected format of the recipe's kinds
+            text = self._wrong_kind(info.get("kinds") or [info["kind"]], "this folder holds") + text
         self.data_label.setText(text)
 
     def _wrong_kind(self, held: list[str], what: str) -> str:

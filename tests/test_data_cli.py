@@ -80,6 +80,7 @@ def test_info_reports_skipped_files(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["format"] == "labelled" and info["class_names"] == ["a", "b"] and info["items"] == 2
+    assert info["kinds"] == ["labelled"]  # what every detected format reads it as
     assert any("2.png" in w and "empty" in w for w in info["warnings"])
     assert main(["data", "info", str(tmp_path / "missing")]) == 1
 

@@ -193,6 +193,15 @@ def test_a_built_in_data_set_of_the_wrong_kind_is_said_before_start(qtbot, gui):
     assert "<b>cgan</b> needs labelled data; <b>shapes</b> is unpaired or paired data" in training.data_label.text()
     training.inspect_data("shape-classes")
     assert "needs" not in training.data_label.text() and "Built-in data set" in training.data_label.text()
+    # a folder that a plugin's paired format also reads: pix2pix trains on it, so no red line
+    assert training.select_recipe("pix2pix")
+    training.data_info = {"root": "/d", "format": "labelled", "kind": "labelled", "kinds": ["labelled", "paired"],
+                          "items": 4, "domains": ["image"], "class_names": ["a", "b"], "warnings": []}
+    training._show_data()
+    assert "needs" not in training.data_label.text()
+    training.data_info["kinds"] = ["labelled"]
+    training._show_data()
+    assert "<b>pix2pix</b> needs paired data; this folder holds labelled data" in training.data_label.text()
 
 
 def test_an_install_without_torch_says_so_before_start(qtbot, gui):

@@ -147,7 +147,9 @@ def _info(args: argparse.Namespace) -> int:
         ds = build_dataset(fmt, root, args.split, None, channels=3, size=0)
     skipped = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
     info = {"root": str(root), "format": fmt.name, "kind": fmt.kind, "split": args.split,
-            "also_matches": [f.name for f in fmts[1:]], "items": len(ds), "domains": list(ds.spec.domains),
+            "also_matches": [f.name for f in fmts[1:]],
+            # every kind a detected format reads it as: training picks the first of the recipe's kinds
+            "kinds": list(dict.fromkeys(f.kind for f in fmts)), "items": len(ds), "domains": list(ds.spec.domains),
             "class_names": ds.spec.class_names, "warnings": skipped}
     if args.json:
         print(json.dumps(info, indent=2))
