@@ -64,6 +64,8 @@ class Catalog:
     dataset_kinds: dict[str, list[str]] = field(default_factory=dict)
     #: install extras the command's installation lacks ("train": it cannot train or export)
     missing_extras: list[str] = field(default_factory=list)
+    #: every data format (built-in or a plugin's) and the kind of data it reads
+    data_formats: dict[str, str] = field(default_factory=dict)
 
 
 def _entries(values: Any, plugin: str) -> list[Registered]:
@@ -101,6 +103,7 @@ def parse_catalog(doc: dict[str, Any]) -> Catalog:
                 cat.datasets.append(e.name)
                 forms[e.name] = list(e.extra.get("forms") or [])
         format_kinds.update({e.name: str(e.extra.get("kind")) for e in _entries(reg.get("data_formats"), name)})
+    cat.data_formats = dict(format_kinds)
     for dataset, names in forms.items():
         kinds = [format_kinds[f] for f in names if f in format_kinds]
         if kinds:

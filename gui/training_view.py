@@ -96,6 +96,11 @@ class TrainingView(QWidget):
         self.data_edit = QComboBox(editable=True, accessibleName="Data folder or built-in data set")
         self.data_edit.lineEdit().setPlaceholderText("a data folder, or a built-in data set name")
         self.browse_button = QPushButton("Browse…")
+        # --data-format: a folder that several formats read (a plugin's among them) is read as chosen
+        self.format_box = QComboBox(accessibleName="Data format")
+        self.format_box.addItem("detect", "")
+        self.format_box.setToolTip("How the folder is read: 'detect' picks the first format of the recipe's kinds "
+                                   "that recognises it (--data-format)")
         self.data_label = QLabel("Choose a data folder to see what is in it.")
         self.data_label.setWordWrap(True)
         self.data_label.setTextFormat(Qt.TextFormat.RichText)
@@ -147,6 +152,7 @@ class TrainingView(QWidget):
         self.browse_button.clicked.connect(self._browse)
         self.data_edit.lineEdit().editingFinished.connect(lambda: self.inspect_data(self.data_edit.currentText()))
         self.data_edit.activated.connect(lambda _k: self.inspect_data(self.data_edit.currentText()))
+        self.format_box.activated.connect(lambda _k: self.inspect_data(self.data_edit.currentText()))
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume)
@@ -172,6 +178,11 @@ class TrainingView(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.data_edit, 1)
         row.addWidget(self.browse_button)
+        dl.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Format"))
+        row.addWidget(self.format_box)
+        row.addStretch(1)
         dl.addLayout(row)
         dl.addWidget(self.data_label)
 
@@ -273,6 +284,21 @@ class TrainingView(QWidget):
     def recipes(self) -> list[str]:
         return [self.recipe_box.itemText(k) for k in range(self.recipe_box.count())]
 
+    def _offer_formats(self, kinds: list[str]) -> None:
+        """The data formats the recipe can train on (its kinds), after 'detect'; the choice is kept
+        when it is still offered."""
+        chosen = self.format_box.currentData()
+        self.format_box.blockSignals(True)
+        self.format_box.clear()
+        self.format_box.addItem("detect", "")
+        for name, kind in sorted(self.catalog.catalog.data_formats.items()):
+            if not kinds or kind in kinds:
+                self.format_box.addItem(f"{name} ({kind})", name)
+        self.format_box.setCurrentIndex(max(0, self.format_box.findData(chosen)))
+        self.format_box.blockSignals(False)
+        if self.format_box.currentData() != chosen and self.data_edit.currentText().strip():
+            self.inspect_data(self.data_edit.currentText())
+
     def _recipe_chosen(self, _k: int = -1) -> None:
         name = self.recipe_box.currentText()
         entry = self.catalog.catalog.recipes.get(name)
@@ -282,6 +308,7 @@ class TrainingView(QWidget):
             return
         about = html.escape(entry.description or "", quote=False)
         kinds = entry.extra.get("data_kinds") or []
+        self._offer_formats(kinds)
         if kinds:
             about += f" Data: {' or '.join(kinds)}."
         self.recipe_about.setText(f"{about} <i>(plugin {entry.plugin})</i>".strip())
@@ -420,7 +447,9 @@ class TrainingView(QWidget):
             self.data_label.setText(f"<span style='color:#c62828'>{path}: not a folder</span>")
             return
         self.data_label.setText(f"Inspecting {path}…")
-        q = self._data_query = CliQuery(["data", "info", str(path), "--json"], self)
+        chosen = self.format_box.currentData()
+        q = self._data_query = CliQuery(["data", "info", str(path), "--json",
+                                         *(["--data-format", chosen] if chosen else [])], self)
         q.answered.connect(lambda code, out, err, p=str(path): self._data_answer(p, code, out, err))
         q.start()
         worker = create_worker(image_summary, path)
@@ -496,6 +525,8 @@ class TrainingView(QWidget):
                            ("--max-items", self.max_items)):
             if spin.value():
                 args += [flag, str(spin.value())]
+        if self.format_box.currentData():
+            args += ["--data-format", self.format_box.currentData()]
         return args + option_args(self.option_values())
 
     def start(self) -> None:

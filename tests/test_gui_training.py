@@ -202,6 +202,12 @@ def test_a_built_in_data_set_of_the_wrong_kind_is_said_before_start(qtbot, gui):
     training.data_info["kinds"] = ["labelled"]
     training._show_data()
     assert "<b>pix2pix</b> needs paired data; this folder holds labelled data" in training.data_label.text()
+    # the formats offered are those of the recipe's kinds; the one chosen is what train gets
+    offered = [training.format_box.itemData(k) for k in range(training.format_box.count())]
+    assert offered[0] == "" and {"paired", "aligned"} <= set(offered) and "labelled" not in offered
+    assert "--data-format" not in training.train_args()
+    training.format_box.setCurrentIndex(offered.index("aligned"))
+    assert "--data-format aligned" in " ".join(training.train_args())
 
 
 def test_an_install_without_torch_says_so_before_start(qtbot, gui):
