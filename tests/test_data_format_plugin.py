@@ -191,3 +191,19 @@ def test_a_format_whose_detect_raises_is_skipped_and_named_not_fatal(fresh_plugi
     [said] = [str(w.message) for w in caught if "detect() failed" in str(w.message)]
     assert said.startswith("data format 'boom' (plugin 'buggy'): detect() failed on") and \
         "(AttributeError: detect boom); the format was skipped; report it to the plugin's author" in said
+
+
+def test_a_format_that_lists_its_files_checks_them_as_the_built_ins_do(tmp_path):
+    """docs/plugins.md: usable_images, for a CSV or manifest of files."""
+    from gantrans.data.formats import usable_images
+
+    good = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(good)
+    (tmp_path / "notes.png").write_text("not an image")
+    told: list[str] = []
+    kept = usable_images([good, tmp_path / "notes.png", tmp_path / "gone.png"], where=tmp_path / "pairs.csv",
+                         on_skip=told.append)
+    assert kept == [str(good)] and len(told) == 2 and any("notes.png" in t for t in told)
+    with pytest.raises(DataError, match=r"pairs.csv: 1 usable image\(s\), 2 unreadable; need at least 2"):
+        usable_images([good, tmp_path / "notes.png", tmp_path / "gone.png"], where=tmp_path / "pairs.csv",
+                      min_items=2, on_skip=told.append)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -141,13 +141,27 @@ def scan_images(folder: Path, *, what: str | None = None, max_items: int | None 
     ``min_items`` usable images is a :class:`DataError` naming the folder.
     """
     folder = Path(folder)
-    label = what or str(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder ({label})")
+        raise DataError(f"{folder}: no such folder ({what or folder})")
+    return usable_images(iter_images(folder, recursive=recursive), where=folder, what=what, max_items=max_items,
+                         min_items=min_items, validate=validate, on_skip=on_skip)
+
+
+def usable_images(files: Iterable[str | os.PathLike[str]], *, where: str | os.PathLike[str],
+                  what: str | None = None, max_items: int | None = None, min_items: int = 1,
+                  validate: bool = True, on_skip: SkipReporter | None = None) -> list[str]:
+    """The files, in their order, whose headers read as images: what :func:`scan_images` does
+    for a folder, for a format that lists its files itself (a CSV of pairs, a manifest).
+
+    ``where`` names the list in messages (its folder or file). A file that is missing or not an
+    image is skipped and told to ``on_skip`` (else a :class:`DataWarning` each and a count);
+    fewer than ``min_items`` left is a :class:`DataError`.
+    """
+    label = what or str(where)
     good: list[str] = []
     bad = 0
     seen = 0
-    for path in iter_images(folder, recursive=recursive):
+    for path in files:
         seen += 1
         if validate:
             try:
@@ -160,10 +174,10 @@ def scan_images(folder: Path, *, what: str | None = None, max_items: int | None 
         if max_items is not None and len(good) >= max_items:
             break
     if bad and on_skip is None:
-        warnings.warn(f"{folder}: skipped {bad} unreadable file(s) of {seen}", DataWarning, stacklevel=2)
+        warnings.warn(f"{where}: skipped {bad} unreadable file(s) of {seen}", DataWarning, stacklevel=3)
     if len(good) < max(min_items, 1):
         found = f"{len(good)} usable image(s)" + (f", {bad} unreadable" if bad else "")
-        raise DataError(f"{folder}: {found}; need at least {max(min_items, 1)} for {label}")
+        raise DataError(f"{where}: {found}; need at least {max(min_items, 1)} for {label}")
     return good
 
 
