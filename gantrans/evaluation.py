@@ -120,10 +120,18 @@ def find_test_pairs(root: str | Path, split: str = "test", reverse: bool = False
                 raise DataError(f"{root}: {a_dir.name} and {b_dir.name} share no file names, so nothing is "
                                 f"paired; 'gantrans eval' needs ground truth with the input's file name")
             return [TestPair(s, a[s], b[s]) for s in common]
+    missing = (f"{root}: no paired '{split}' split found (expected A/{split} + B/{split}, {split}A + {split}B, "
+               f"or {split}/ with side-by-side pairs)")
     if (root / split).is_dir():
+        from gantrans.data.formats import first_image_info, side_by_side
+
+        info = first_image_info(root / split)
+        if info is None:
+            raise DataError(f"{missing}; {split}/ holds no images at its top")
+        if not side_by_side(info):  # single images (a vanilla or class set): halves would be scored
+            raise DataError(f"{missing}; {split}/ holds single {info.width}x{info.height} images, not A|B pairs")
         return [TestPair(s, p) for s, p in _images(root / split).items()]
-    raise DataError(f"{root}: no paired '{split}' split found (expected A/{split} + B/{split}, "
-                    f"{split}A + {split}B, or {split}/ with side-by-side pairs)")
+    raise DataError(missing)
 
 
 def check_direction(contract: Any, model: str | Path, root: str | Path, reverse: bool = False) -> None:

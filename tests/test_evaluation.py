@@ -172,3 +172,22 @@ def test_eval_refuses_a_model_scored_the_wrong_way_round_or_a_generator(tmp_path
     gen = generator_model(tmp_path / "g.onnx")
     assert main(["eval", str(gen), "--data", str(tmp_path / "no-pairs-here")]) == 1
     assert "a 'generate' model makes images from noise" in capsys.readouterr().err
+
+
+def test_a_folder_of_single_images_or_classes_is_no_paired_split(tmp_path):
+    """A vanilla set's test/ of faces was scored left half against right half; a class folder gave NaN."""
+    single = tmp_path / "smileys" / "test"
+    single.mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(single / "0.png")
+    with pytest.raises(DataError, match=r"no paired 'test' split found .*; test/ holds single 32x32 images, not "
+                                        r"A\|B pairs"):
+        find_test_pairs(tmp_path / "smileys")
+    classes = tmp_path / "classes" / "test" / "circle"
+    classes.mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(classes / "0.png")
+    with pytest.raises(DataError, match="test/ holds no images at its top"):
+        find_test_pairs(tmp_path / "classes")
+    aligned = tmp_path / "aligned" / "test"
+    aligned.mkdir(parents=True)
+    Image.new("RGB", (64, 32)).save(aligned / "0.png")
+    assert [p.name for p in find_test_pairs(tmp_path / "aligned")] == ["0"]

@@ -181,6 +181,11 @@ def usable_images(files: Iterable[str | os.PathLike[str]], *, where: str | os.Pa
     return good
 
 
+def side_by_side(info: ImageInfo) -> bool:
+    """Whether an image is an A|B pair side by side (the reference pix2pix layout): wide for its height."""
+    return info.width >= 1.5 * info.height
+
+
 def first_image_info(folder: Path) -> ImageInfo | None:
     for path in iter_images(folder, recursive=False):
         try:
@@ -309,7 +314,7 @@ class AlignedFormat:
         for s in SPLITS:
             info = first_image_info(root / s)
             if info is not None:
-                return info.width >= 1.5 * info.height
+                return side_by_side(info)
         return False
 
     def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
