@@ -30,7 +30,7 @@ from gantrans.checkpoint import (
 )
 from gantrans.errors import CheckpointError, ConfigError
 from gantrans.fileio import temp_dir_for
-from gantrans.recipe import DataSpec, get_recipe
+from gantrans.recipe import DataSpec, get_recipe, preset_options
 
 from .reference_layout import GeneratorLayout, infer_layout
 
@@ -92,7 +92,7 @@ def _model_config(recipe_cls: type, layout: GeneratorLayout) -> dict[str, Any]:
     if "direction" in recipe_cls.defaults:
         options["direction"] = "AtoB"
     # The reference's generators are the paper's: no residual output or other deviation.
-    paper = next((dict(p.options) for p in getattr(recipe_cls, "presets", ()) if p.name == "paper"), {})
+    paper = preset_options(recipe_cls, "paper") if any(p.name == "paper" for p in recipe_cls.presets) else {}
     return {k: v for k, v in {**paper, **options}.items() if k in recipe_cls.defaults}
 
 
