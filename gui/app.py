@@ -55,6 +55,17 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    if args.bench_translate:  # a model that cannot be timed is said before any window opens
+        from gantrans.errors import GantransError
+        from gantrans.inference import Translator
+
+        try:
+            Translator(args.bench_translate)
+        except GantransError as exc:
+            print(f"gantrans: error: {exc}", file=sys.stderr)
+            return 1
+    outcome = {"code": 0}
+
     if QApplication.instance() is None:
         # Qt 6 is high-DPI aware; pass fractional scale factors (150 %) through instead of rounding.
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
@@ -93,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
 
             try:
                 print(json.dumps(bench_translate(window, args.bench_translate, args.size, args.repeats)), flush=True)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - said in one line, and the exit code says it
+                print(f"gantrans: error: {exc}", file=sys.stderr)
+                outcome["code"] = 1
             finally:
                 window.close()
                 app.quit()
 
         QTimer.singleShot(0, bench)
-    return int(app.exec())
+    code = int(app.exec())
+    return outcome["code"] or code
 
 
 def _install_excepthook(window) -> None:

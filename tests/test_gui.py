@@ -793,6 +793,10 @@ def test_gui_command_and_startup_time(home):
 
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert report["window_shown_s"] > 0
+    res = subprocess.run([sys.executable, "-m", "gantrans", "gui", "--bench-translate", "nothere.onnx"],
+                         capture_output=True, text=True, cwd=home, env=env, timeout=120)
+    assert (res.returncode, res.stdout, res.stderr.strip()) == (1, "", "gantrans: error: nothere.onnx: no such "
+                                                                           "model file")
 
 
 def test_a_command_needing_torch_names_the_extra(tmp_path):
