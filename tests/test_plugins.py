@@ -122,6 +122,9 @@ def test_a_disabled_plugin_is_said_to_be_disabled_not_missing(monkeypatch, capsy
                 in capsys.readouterr().err)
         assert main(["plugins", "uninstall", "cyclegan"]) == 1  # its distribution is still known
         assert "'cyclegan' is built into gantrans and cannot be uninstalled" in capsys.readouterr().err
+        assert main(["train", "cyclegan", "--data", "shapes"]) == 2  # not "unknown recipe"
+        assert ("recipe 'cyclegan': plugin 'cyclegan' is switched off by GANTRANS_DISABLE_PLUGINS"
+                in capsys.readouterr().err)
     finally:
         monkeypatch.delenv("GANTRANS_DISABLE_PLUGINS")
         reset_plugin_manager()

@@ -191,18 +191,23 @@ def _unknown_recipe(args: argparse.Namespace) -> str | None:
     name = vars(args).get("recipe")
     if not name:
         return None
-    from gantrans.plugins import get_registries
+    from gantrans.plugins import get_plugin_manager, get_registries
 
     models = get_registries().models
     if name in models:
         return None
+    disabled = get_plugin_manager().disabled
+    if name in disabled:  # a plugin's recipe is most often named as the plugin
+        return (f"recipe '{name}': plugin '{name}' is switched off by GANTRANS_DISABLE_PLUGINS; leave it out of "
+                f"that variable to train it")
     import difflib
 
     close = difflib.get_close_matches(name, models.names(), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     failed = (f"; plugins that failed to load: {', '.join(models.failed_plugins)}"
               if getattr(models, "failed_plugins", None) else "")
-    return (f"unknown recipe '{name}'{hint} (recipes: {', '.join(models.names())}{failed}; "
+    off = f"; switched off by GANTRANS_DISABLE_PLUGINS: {', '.join(disabled)}" if disabled else ""
+    return (f"unknown recipe '{name}'{hint} (recipes: {', '.join(models.names())}{failed}{off}; "
             f"see 'gantrans plugins list')")
 
 
