@@ -426,11 +426,8 @@ class MetricsWriter:
             self._fh = None
 
 
-def mark_resume(run_dir: str | Path, step: int) -> None:
-    """Note in ``metrics.jsonl`` that the run resumes from ``step`` (the rows after it get redone).
-
-    Refused while another process still trains the run: two writers would interleave the log.
-    """
+def refuse_if_trained_elsewhere(run_dir: str | Path) -> None:
+    """A :class:`ConfigError` when another live process on this machine trains the run."""
     data = _read_json(Path(run_dir) / STATUS_FILE)
     if isinstance(data, dict):
         status = RunStatus.from_dict(data)
@@ -438,6 +435,14 @@ def mark_resume(run_dir: str | Path, step: int) -> None:
                 and _same_process_alive(status)):
             raise ConfigError(f"{run_dir}: is being trained right now (process {status.pid}); stop it first "
                               f"(Ctrl+C, or 'kill -INT {status.pid}') and resume after it has saved its checkpoint")
+
+
+def mark_resume(run_dir: str | Path, step: int) -> None:
+    """Note in ``metrics.jsonl`` that the run resumes from ``step`` (the rows after it get redone).
+
+    Refused while another process still trains the run: two writers would interleave the log.
+    """
+    refuse_if_trained_elsewhere(run_dir)
     writer = MetricsWriter(run_dir)
     try:
         writer.resumed(step)

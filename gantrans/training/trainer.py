@@ -345,6 +345,7 @@ class Trainer:
             self._restore(self.ckpt)
             self.ckpt = {"_path": self.ckpt.get("_path")}  # drop the loaded tensors, keep "resumed"
         elif self.resuming:  # --resume of a run that has no checkpoint yet
+            R.refuse_if_trained_elsewhere(self.run_dir)  # not announced as starting over, then refused
             self._say(f"gantrans: {self.run_dir} has no checkpoint yet; starting it again from step 0 "
                       f"with its saved config")
         else:
