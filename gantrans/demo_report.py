@@ -39,11 +39,6 @@ def _float(path: Path) -> np.ndarray:
     return image_to_float(load_image(path, channels=3))
 
 
-def _psnr(mse: float) -> float:
-    """PSNR in dB of images in [0, 1]."""
-    return 10 * math.log10(1 / mse) if mse > 0 else float("inf")
-
-
 def _save_png(image: Image.Image, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as fh:
@@ -68,29 +63,33 @@ def labelled_sheet(rows: list[list[np.ndarray]], labels: tuple[str, ...] = COLUM
 
 
 def score_and_sheet(inputs: Path, outputs: Path, truths: Path, sheet: Path, rows: int = 6) -> Score:
-    """Mean L1 (on the [-1, 1] scale training uses) and PSNR of outputs, and of the untranslated
-    inputs, against the ground truth; a sheet of input | output | ground truth for ``rows`` images.
+    """Mean L1 and PSNR of outputs, and of the untranslated inputs, against the ground truth, as
+    ``gantrans eval`` computes them (:mod:`gantrans.evaluation`: images in [0, 1], per-image
+    figures averaged), so the demo's figures can be checked with it; a sheet of input | output |
+    ground truth for ``rows`` images.
 
     Output files are matched to inputs by file stem. The input's own figures say what doing
     nothing scores, so the output's read against them.
     """
+    from gantrans.evaluation import l1, psnr
+
     out_by_stem = {p.stem: p for p in Path(outputs).rglob("*") if is_image_file(p)}
     names = sorted(p for p in Path(inputs).iterdir() if is_image_file(p) and p.stem in out_by_stem)
     if not names:
         raise DataError(f"{outputs}: no translated images match the inputs in {inputs}")
-    l1_out, l1_in, mse_out, mse_in = [], [], [], []
+    l1_out, l1_in, psnr_out, psnr_in = [], [], [], []
     tiles = []
     for src in names:
         x, y, t = _float(src), _float(out_by_stem[src.stem]), _float(Path(truths) / src.name)
-        l1_out.append(2 * np.abs(y - t).mean())
-        l1_in.append(2 * np.abs(x - t).mean())
-        mse_out.append(((y - t) ** 2).mean())
-        mse_in.append(((x - t) ** 2).mean())
+        l1_out.append(l1(y, t))
+        l1_in.append(l1(x, t))
+        psnr_out.append(psnr(y, t))
+        psnr_in.append(psnr(x, t))
         if len(tiles) < rows:
             tiles.append([x, y, t])
     _save_png(labelled_sheet(tiles), Path(sheet))
-    return Score(len(names), float(np.mean(l1_out)), float(np.mean(l1_in)), _psnr(float(np.mean(mse_out))),
-                 _psnr(float(np.mean(mse_in))))
+    return Score(len(names), float(np.mean(l1_out)), float(np.mean(l1_in)), float(np.mean(psnr_out)),
+                 float(np.mean(psnr_in)))
 
 
 # -- loss curves --------------------------------------------------------------------------------------

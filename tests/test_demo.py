@@ -13,10 +13,11 @@ from gantrans.class_check import nearest_centroid_check
 from gantrans.cli import demo_cmd
 from gantrans.cli.main import main
 
-# An untrained CycleGAN generator of the demo's size scores L1 0.65 and 8.5 dB PSNR on the
-# held-out shapes; one trained 12 steps without its cycle terms scores the same. The demo's
-# 12 quick steps reach about L1 0.25-0.31 and 13 dB. Doing nothing scores L1 0.97, 5.6 dB.
-MAX_L1 = 0.45
+# As 'gantrans eval' scores (images in [0, 1], per-image figures averaged): an untrained CycleGAN
+# generator of the demo's size scores L1 about 0.33 and 8.5 dB PSNR on the held-out shapes; one
+# trained 12 steps without its cycle terms scores the same. The demo's 12 quick steps reach about
+# L1 0.13-0.16 and 13 dB. Doing nothing scores L1 0.49, 5.7 dB.
+MAX_L1 = 0.225
 MIN_PSNR = 11.0
 
 
