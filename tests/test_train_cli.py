@@ -281,3 +281,14 @@ def test_preprocess_none_with_images_of_two_sizes_is_one_line_before_any_run_fol
     err = capsys.readouterr().err
     assert f"is 64x64 and {Path('u') / 'trainB' / odd.name} is 40x40" in err and "--preprocess resize_and_crop" in err
     assert "internal error" not in err and not (tmp_path / "runs").exists()
+
+
+def test_the_defaults_train_help_states_are_the_configs():
+    """The parsers are built without torch, so the help states defaults as text: kept true here."""
+    from gantrans.training.config import DEFAULT_EPOCHS, TrainConfig
+
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    fields = {f.name: f.default for f in TrainConfig.__dataclass_fields__.values()}
+    assert f"total epochs (default {DEFAULT_EPOCHS}, the paper's: {DEFAULT_EPOCHS // 2} at the" in text
+    assert f"(default {fields['seed']})" in text and f"(default {fields['lr_policy']})" in text
+    assert f"write a sample grid every N epochs (default {fields['sample_every_epoch']})" in text

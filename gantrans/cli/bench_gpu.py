@@ -21,7 +21,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cuda", metavar="DEV", help="cuda (default), cuda:N, or cpu for the twin")
     p.add_argument("--crop", type=int, default=256, metavar="N", help="training image size (default 256)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="training batch size (default 1)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="bf16")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="bf16",
+                   help="training precision (default bf16)")
     p.add_argument("--steps", type=int, default=10, metavar="N", help="timed training steps per row (default 10)")
     p.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed steps first (default 3)")
     p.add_argument("--infer-size", type=int, default=512, metavar="N", help="inference image side (default 512)")

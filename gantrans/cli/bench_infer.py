@@ -35,7 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                    "turns (one run of each per round) so all see the same machine.")
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--size", type=int, default=256, help="image side for translate models (default 256)")
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--batch", type=int, default=1, help="images per run (default 1)")
     p.add_argument("--runs", type=int, default=10, metavar="N", help="timed runs (default 10)")
     p.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed runs first (default 2)")
     p.add_argument("--int8", default=None, metavar="PATH|auto",

@@ -18,7 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe", metavar="RECIPE")
     p.add_argument("--crop", type=int, default=256, metavar="N", help="image size (default 256)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="precision of the step (default auto, as training's)")
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu, cuda[:N], mps")
     p.add_argument("--steps", type=int, default=None, metavar="N",
                    help="timed steps in a block (default 10; with --baseline or --versus, 1: the two loops "

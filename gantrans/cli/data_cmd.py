@@ -39,7 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", metavar="DATA", help="data set folder")
     p.add_argument("--format", "--data-format", dest="data_format", default=None,
                    help="force a data format (as train's --data-format)")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train", help="which split to scan (default: train)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_info)
 

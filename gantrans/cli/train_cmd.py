@@ -37,10 +37,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-dir", metavar="DIR", help="where runs are written (default: runs)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
     g = p.add_argument_group("length")
-    g.add_argument("--epochs", type=int, metavar="N", help="total epochs (default: n-epochs + n-epochs-decay)")
+    g.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 200, the paper's: 100 at the "
+                   "initial learning rate, then 100 of decay)")
     g.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps in total")
     d = p.add_argument_group("data")
-    d.add_argument("--batch-size", type=int, metavar="N")
+    d.add_argument("--batch-size", type=int, metavar="N",
+                   help="images per step (default: the recipe's, 1 for cyclegan and pix2pix, 128 for vanilla and "
+                        "cgan, or the whole set when smaller)")
     d.add_argument("--load-size", type=int, metavar="N", help="resize to N before cropping (default: crop*286/256)")
     d.add_argument("--crop-size", type=int, metavar="N", help="training image size (default 256)")
     d.add_argument("--preprocess", metavar="MODE", help="resize_and_crop (default), crop, scale_width, "
@@ -65,10 +68,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "(the run's first line says why); fp16 on older GPUs; else fp32")
     h.add_argument("--compile", action="store_true", help="torch.compile the networks")
     h.add_argument("--deterministic", action="store_true", help="deterministic algorithms (exact resume)")
-    h.add_argument("--seed", type=int, metavar="S")
+    h.add_argument("--seed", type=int, metavar="S", help="random seed of weights, data order and crops (default 0)")
     h.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--lr-policy", choices=("linear", "step", "cosine"))
+    o.add_argument("--lr-policy", choices=("linear", "step", "cosine"),
+                   help="learning-rate schedule after --n-epochs (default linear)")
     o.add_argument("--n-epochs", type=int, metavar="N",
                    help="epochs at the initial learning rate (default: the first half of the run, 100 of 200)")
     o.add_argument("--n-epochs-decay", type=int, metavar="N",
@@ -79,7 +83,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="also checkpoint every N steps (default 500)")
     r.add_argument("--keep-epochs", type=int, metavar="K", help="keep the last K epoch checkpoints (default 5)")
     r.add_argument("--samples", type=int, metavar="N", help="fixed inputs in each sample grid (default 4)")
-    r.add_argument("--sample-every-epoch", type=int, metavar="N", help="write a sample grid every N epochs")
+    r.add_argument("--sample-every-epoch", type=int, metavar="N",
+                   help="write a sample grid every N epochs (default 1)")
     r.add_argument("--sample-every-steps", type=int, metavar="N",
                    help="also write a sample grid every N steps (0: never; default: the recipe's, else 0)")
     r.add_argument("--log-every", type=int, metavar="STEPS", help="metrics row every N steps (default 10)")
