@@ -76,7 +76,7 @@ class Preset:
         return {"name": self.name, "options": {k: _jsonable(v) for k, v in self.options.items()}, "why": self.why}
 
     def describe(self) -> str:
-        values = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        values = ", ".join(f"{k}=" + ("(not set)" if v is None else str(v)) for k, v in self.options.items())
         return f"{self.name}: {values}" + (f"  ({self.why})" if self.why else "")
 
 
