@@ -59,8 +59,9 @@ def test_translate_skip_existing_continues_an_unfinished_run(tree, capsys):
     before = (root / "out" / "a.png").stat().st_mtime_ns
     capsys.readouterr()
     assert main(["translate", str(model), "photos", "-o", "out", "--no-progress"]) == 1  # a.png exists
-    assert "a.png: already exists" in capsys.readouterr().err
-    (root / "out" / "b.jpg").unlink()
+    err = capsys.readouterr().err
+    assert "a.png: already exists; pass --skip-existing to translate only the images without an output" in err
+    assert not (root / "out" / "b.jpg").exists()  # refused before any work
     assert main(["translate", str(model), "photos", "-o", "out", "--no-progress", "--skip-existing"]) == 0
     out = capsys.readouterr().out
     assert "skipping 1 input(s) whose output exists" in out and "1 written" in out and "1 skipped" in out

@@ -316,3 +316,14 @@ def test_a_relative_data_path_is_found_from_wherever_the_run_is_read(tmp_path, m
     (run / R.CONFIG_FILE).write_text(json.dumps({"recipe": "cyclegan", "data": "demo/data/d", "runs_dir": "/x",
                                                  "resolved": {"started_in": str(elsewhere)}}))
     assert R.data_path(run, "demo/data/d") == elsewhere / "demo" / "data" / "d"
+
+
+def test_runs_list_tells_a_missing_folder_from_an_empty_one(tmp_path, monkeypatch, capsys):
+    from gantrans.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "list"]) == 0 and "no runs yet: there is no runs/ folder here" in capsys.readouterr().out
+    assert main(["runs", "list", "--runs-dir", "nothere"]) == 1
+    assert "nothere: no such folder; pass the folder your runs are in" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["runs", "list", "--runs-dir", "empty"]) == 0 and "no runs in empty" in capsys.readouterr().out

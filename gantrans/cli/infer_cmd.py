@@ -164,6 +164,12 @@ def _translate(args: argparse.Namespace) -> int:
         print("gantrans: no images found in " + " ".join(args.inputs), file=sys.stderr)
         return 1
     jobs = plan_jobs(items, outdir, suffix=args.suffix, fmt=args.format)
+    if not args.overwrite and not args.skip_existing:  # refused before any work, with both ways on
+        taken = [j.dst for j in jobs if os.path.lexists(j.dst)]
+        if taken:
+            more = f" (and {len(taken) - 1} more of the {len(jobs)} outputs)" if len(taken) > 1 else ""
+            raise ConfigError(f"{taken[0]}: already exists{more}; pass --skip-existing to translate only the "
+                              f"images without an output, or --overwrite to replace them")
     make_output_folder(outdir, "-o OUTDIR")
     skipped = 0
     if args.skip_existing:
@@ -331,7 +337,7 @@ def _generate(args: argparse.Namespace) -> int:
                              (len(gen.class_names) if gen.conditional and label is None and gen.class_names
                               else None))
         save_image(make_grid(images, nrow=nrow), out, overwrite=args.overwrite)
-        console.say(str(out))
+        console.say(f"wrote {out}")
         reporter.result(files=[out], figures={"images": len(images), "seed": seed})
         return 0
     written = []
@@ -418,7 +424,9 @@ def provenance_lines(prov: dict) -> list[tuple[str, str]]:
         lines.append(("exported", ", ".join(x for x in made if x)))
     if prov.get("parity_max_abs_diff") is not None:
         lines.append(("parity", f"max |ONNX Runtime - PyTorch| = {float(prov['parity_max_abs_diff']):.2e}"))
-    known = {"plugin", "plugin_version", "distribution", "recipe", "run_name", "epoch", "step", "network",
+    if isinstance(prov.get("int8_psnr_db"), (int, float)):
+        lines.append(("int8", f"{float(prov['int8_psnr_db']):.2f} dB PSNR against the fp32 model"))
+    known = {"int8_psnr_db", "plugin", "plugin_version", "distribution", "recipe", "run_name", "epoch", "step", "network",
              "network_key", "networks", "recipe_options", "imported_from", "export_date", "exporter", "opset",
              "torch_version", "gantrans_version", "checkpoint_gantrans_version", "parity_max_abs_diff", "probed"}
     for key in sorted(set(prov) - known):

@@ -93,9 +93,10 @@ class Generator:
         try:
             k = int(text)
         except ValueError:
-            raise ConfigError(f"unknown class '{text}'; classes: {', '.join(names) or '(unnamed)'}") from None
+            raise ConfigError(f"{self.model.path}: unknown class '{text}'; classes: "
+                              f"{', '.join(names) or '(unnamed)'}") from None
         if names and not 0 <= k < len(names):
-            raise ConfigError(f"class id {k} is out of range 0..{len(names) - 1}")
+            raise ConfigError(f"{self.model.path}: class id {k} is out of range 0..{len(names) - 1}")
         return k
 
     def default_labels(self, n: int) -> np.ndarray:
