@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         action = getattr(self, "run_action", None)
         if action is not None:
             action.setText(getattr(view, "RUN_LABEL", "&Translate"))
-            action.setEnabled(hasattr(view, "run"))
+            action.setEnabled(callable(getattr(view, "run", None)))
 
     def show_view(self, key: str) -> QWidget:
         """Switch to a view (building it if needed) and return it."""
@@ -416,10 +416,10 @@ class MainWindow(QMainWindow):
 
     def _forward(self, method: str, fallback_view: str | None = None, *args) -> None:
         view = self.current_view()
-        if (view is None or not hasattr(view, method)) and fallback_view:
+        if (view is None or not callable(getattr(view, method, None))) and fallback_view:
             view = self.show_view(fallback_view)
-        if view is not None and hasattr(view, method):
-            getattr(view, method)(*args)
+        if view is not None and callable(getattr(view, method, None)):  # a view's data named like it (Runs'
+            getattr(view, method)(*args)                                # 'run') is no action
 
     def _build_actions(self) -> None:
         menu = self.menuBar()

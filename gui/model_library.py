@@ -113,6 +113,8 @@ class ModelEntry:
         c = self.contract
         if c and c.source_domain and c.target_domain:
             return f"{c.source_domain} → {c.target_domain}"
+        if c is None and self.probed is not None:  # what it was taken for, and that it was a guess
+            return f"{self.probed.task}, no gantrans metadata"
         return self.direction or "—"
 
     @property

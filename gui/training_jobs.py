@@ -254,8 +254,16 @@ class CloseGuard(QObject):
         note.show()
         QTimer.singleShot(self.STOP_WAIT_MS, note, self._close_now)
 
-    def _job_ended(self, _code: int = 0) -> None:
-        if self.note is not None and not self.jobs.running():
+    def _job_ended(self, code: int = 0) -> None:
+        if self.note is None:
+            return
+        if code not in (0, 130):  # the stop did not save: the window stays, with the failure on screen
+            note, self.note = self.note, None
+            note.canceled.disconnect(self._close_now)
+            note.close()
+            note.deleteLater()
+            return
+        if not self.jobs.running():
             self._close_now()
 
     def _close_now(self) -> None:

@@ -98,6 +98,7 @@ class TrainingView(QWidget):
         self.browse_button = QPushButton("Browse…")
         # --data-format: a folder that several formats read (a plugin's among them) is read as chosen
         self.format_box = QComboBox(accessibleName="Data format")
+        self.format_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.format_box.addItem("detect", "")
         self.format_box.setToolTip("How the folder is read: 'detect' picks the first format of the recipe's kinds "
                                    "that recognises it (--data-format)")

@@ -458,3 +458,11 @@ def test_a_class_folder_without_images_is_named_not_silently_dropped(tmp_path):
         ds = open_dataset(tmp_path, accepted_kinds=["labelled"], **_small())
     assert ds.spec.class_names == ["cat", "dog"]
     assert any("left out 1 folder(s) with no images, so no class: owl/" in str(w.message) for w in caught)
+
+
+def test_the_aligned_format_forced_on_single_images_is_refused(tmp_path):
+    for k in range(2):
+        _write(tmp_path / "train" / "circle" / f"{k}.png", _img(k, 40, 40))
+        _write(tmp_path / "train" / "square" / f"{k}.png", _img(k + 5, 40, 40))
+    with pytest.raises(DataError, match=r"its images are 40x40, not A\|B pairs side by side .*not 'aligned' data"):
+        open_dataset(tmp_path, accepted_kinds=["paired"], data_format="aligned", **_small())

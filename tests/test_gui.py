@@ -294,6 +294,7 @@ def test_library_sorts_models_without_metadata_by_their_inputs(make_window, qtbo
     qtbot.waitUntil(lambda: len(w.library.entries) == 3, timeout=WAIT)
     assert [e.path.name for e in w.library.valid_entries(task="generate")] == ["g.onnx"]
     assert [e.path.name for e in w.library.valid_entries(task="translate")] == ["t.onnx"]
+    assert w.library.entry(folder / "t.onnx").direction_label == "translate, no gantrans metadata"
     card = dict(w.library.entry(folder / "t.onnx").card())
     assert card["Task"] == "translate" and card["Channels"] == "3 in, 3 out" and "assumed" in card["Value range"]
     [bad] = w.library.invalid_entries()
@@ -314,7 +315,8 @@ def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qt
     quit_action = next(a for a in w.actions() if a.text() == "&Quit")
     assert quit_action.shortcuts() and quit_action.shortcuts()[0] != QKeySequence()
     for key, label, enabled in (("compare", "&Compare", True), ("batch", "&Start batch", True),
-                                ("translate", "&Translate", True), ("library", "&Translate", False)):
+                                ("translate", "&Translate", True), ("library", "&Translate", False),
+                                ("runs", "&Translate", False)):  # Runs' 'run' is its RunDir, not an action
         w.show_view(key)  # Run > ... says what Ctrl+Enter does in the view on screen
         assert (w.run_action.text(), w.run_action.isEnabled()) == (label, enabled), key
     model = translate_model(home / "elsewhere" / "m_AtoB.onnx")

@@ -43,6 +43,10 @@ FAKE_TRAIN = textwrap.dedent("""
         sys.exit(0)
     def stop(*_):
         time.sleep(float(os.environ.get("FAKE_STOP_SECONDS", "0")))  # a slow step and checkpoint
+        if os.environ.get("FAKE_STOP_FAILS"):  # the checkpoint could not be saved
+            ev(event="error", message="could not save the checkpoint")
+            ev(event="done", exit_code=1)
+            sys.exit(1)
         ev(event="message", text="gantrans: interrupted at step 7; checkpoint saved")
         ev(event="done", exit_code=130)
         sys.exit(130)
@@ -235,6 +239,19 @@ def test_closing_with_stop_keeps_the_window_alive_until_the_checkpoint_is_saved(
     beat.stop()
     assert job.exit_code == 130 and any("checkpoint saved" in line for line in job.output)
     assert len(ticks) > 40 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.5
+
+
+def test_a_stop_that_fails_to_save_keeps_the_window_open(qtbot, views, monkeypatch):
+    """The note promised to close once the checkpoint is saved: when it is not, the window stays."""
+    window, training, runs, run = views
+    monkeypatch.setenv("FAKE_STOP_FAILS", "1")
+    job = training_jobs(window).start(["train", "fake"], run)
+    qtbot.waitUntil(lambda: job.last_progress.get("done") == 7, timeout=20000)
+    window.close()
+    qtbot.waitUntil(lambda: job.exit_code is not None, timeout=20000)
+    qtbot.wait(300)
+    assert job.exit_code == 1 and window.isVisible() and window._gantrans_close_guard.note is None
+    window._gantrans_close_guard.ask = lambda names: "stop"
 
 
 def test_leave_running_on_the_stopping_note_closes_at_once(qtbot, views, monkeypatch):

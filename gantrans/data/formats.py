@@ -325,6 +325,11 @@ class AlignedFormat:
             raise _split_error(root, f"{split}/ folder")
         domains = _domains(root, ("A", "B"))
         files = scan_images(folder, what="side-by-side A|B images", **_scan_opts(opts))
+        info = probe_image(files[0])
+        if not side_by_side(info):  # chosen with --data-format on a folder of single images or classes
+            raise DataError(f"{folder}: its images are {info.width}x{info.height}, not A|B pairs side by side "
+                            f"(about twice as wide as tall), so they are not '{self.name}' data; choose another "
+                            f"format (or 'detect')")
         return AlignedDataset(files, root=root, format_name=self.name, transform=transform, domains=domains,
                               **_common(opts))
 
