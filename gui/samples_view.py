@@ -261,6 +261,9 @@ class SamplesView(QWidget):
         self.grid_label.set_image(self.grid)
         self.from_box.setMaximum(len(images))
         self.to_box.setMaximum(len(images))
+        if self.from_box.value() == self.to_box.value() and len(images) > 1:  # both ends clamped onto one
+            self.from_box.setValue(1)
+            self.to_box.setValue(len(images))
         h, w = images.shape[1:3]
         seed = made[2] if made is not None else self.seed.value()
         text = f"{len(images)} samples, {w}×{h} px, seed {seed} — {self.generator.model.path.name}"
@@ -282,6 +285,11 @@ class SamplesView(QWidget):
         lab = None
         if labels is not None:  # the start sample's class all along the path
             lab = np.full(INTERP_STEPS, int(labels[min(a, n - 1)]), dtype=np.int64)
+            start, end = int(labels[min(a, n - 1)]), int(labels[min(b, n - 1)])
+            if start != end and gen.class_names:  # the walk cannot end on a sample of another class: said
+                self.status.setText(f"Interpolating in class '{gen.class_names[start]}' (sample {a + 1}'s) all "
+                                    f"along: the end has sample {b + 1}'s latent, drawn as a "
+                                    f"'{gen.class_names[start]}', not as its '{gen.class_names[end]}'")
         self._run(lambda: gen.run_latents(path, lab), self._frames_ready)
 
     def _frames_ready(self, frames: np.ndarray) -> None:

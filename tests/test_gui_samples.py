@@ -77,6 +77,18 @@ def test_class_picker_interpolation_and_save(qtbot, view, tmp_path):
     # every class in turn: one column per class, so each column is one class (16 samples: 6 rows)
     assert view.grid.shape[:2] == (6 * 10 + 2, 3 * 10 + 2) and "one column per class: cat, dog, owl" in \
         view.status.text()
+    view.from_box.setValue(1)  # a cat
+    view.to_box.setValue(2)    # a dog: the walk stays a cat, and says so
+    view.interp_button.click()
+    qtbot.waitUntil(lambda: view.frames is not None, timeout=10000)
+    assert view.status.text().startswith("Interpolating in class 'cat' (sample 1's) all along")
+    view.frames = None
+    view.from_box.setValue(10)
+    view.to_box.setValue(16)
+    view.count.setValue(4)
+    _generate(qtbot, view, 0)
+    assert (view.from_box.value(), view.to_box.value()) == (1, 4)  # not both clamped onto sample 4
+    view.count.setValue(16)
     view.class_box.setCurrentIndex(2)  # "dog"
     grid = _generate(qtbot, view, 3)
     gen = Generator(model)
