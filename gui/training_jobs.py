@@ -216,6 +216,9 @@ class CloseGuard(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
         jobs = getattr(self, "jobs", None)  # events can arrive while the guard is being torn down
         if jobs is not None and obj is self.window_ and event.type() == QEvent.Type.Close and jobs.running():
+            if self.note is not None:  # already stopping: the note says so, the close comes when they are saved
+                event.ignore()
+                return True
             answer = self.choose([j.name for j in self.jobs.running()])
             if answer == "cancel":
                 event.ignore()

@@ -234,7 +234,10 @@ def test_closing_with_stop_keeps_the_window_alive_until_the_checkpoint_is_saved(
     assert window.isVisible() and job.runner.running()  # the close waits for the checkpoint, not in the event
     note = window._gantrans_close_guard.note
     assert note is not None and note.labelText().startswith("Stopping fake: saving a checkpoint.")
+    asked = []
+    window._gantrans_close_guard.ask = lambda names: asked.append(names) or "stop"
     window.close()  # a second close while stopping neither asks again nor closes early
+    assert asked == [] and window.isVisible()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=20000)
     beat.stop()
     assert job.exit_code == 130 and any("checkpoint saved" in line for line in job.output)

@@ -304,3 +304,4 @@ def test_a_download_pip_could_not_make_is_said_in_one_clause():
     assert conflict_summary(no_index, {}) == ("pip had to download setuptools>=68, and --no-index forbids it; add "
                                               "--find-links DIR with a wheel of setuptools>=68")
     assert conflict_summary(base, {}) == base[0].removeprefix("ERROR: ")
+    assert conflict_summary(base, {}, ["--no-index"]).startswith("pip had to download setuptools>=68, and --no-index")

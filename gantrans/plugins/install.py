@@ -115,7 +115,7 @@ def _signal_group(proc: subprocess.Popen, sig: int | None) -> None:
         pass
 
 
-def conflict_summary(lines: Sequence[str], pins: dict[str, str]) -> str:
+def conflict_summary(lines: Sequence[str], pins: dict[str, str], pip_args: Sequence[str] = ()) -> str:
     """What pip's resolver refused, in one clause: the plugin's requirement against our pin."""
     wanted = []
     for line in lines:
@@ -131,7 +131,7 @@ def conflict_summary(lines: Sequence[str], pins: dict[str, str]) -> str:
     first = errors[0].removeprefix("ERROR:").strip() if errors else ""
     missing = re.search(r"Could not find a version that satisfies the requirement (\S+)", first)
     if missing:
-        return offline_advice(missing.group(1), lines) or first
+        return offline_advice(missing.group(1), lines, pip_args) or first
     return first
 
 
@@ -145,9 +145,10 @@ def index_unreachable(text: str) -> bool:
     return any(word in text for word in _UNREACHABLE)
 
 
-def offline_advice(requirement: str, lines: Sequence[str]) -> str:
-    """Why pip found no version of ``requirement`` when the reason is the network or ``--no-index``."""
-    text = "\n".join(lines)
+def offline_advice(requirement: str, lines: Sequence[str], pip_args: Sequence[str] = ()) -> str:
+    """Why pip found no version of ``requirement`` when the reason is the network or ``--no-index``
+    (in pip's output, or among the arguments it was given)."""
+    text = "\n".join([*lines, *pip_args])
     fix = "install from a wheel file, or add --no-index --find-links DIR with the wheels it needs"
     if index_unreachable(text):
         return f"pip had to download {requirement} and could not reach the package index (offline?); {fix}"
@@ -199,7 +200,7 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
             for line in lines:
                 echo(line)
         restored = _roll_back(before_dists, echo if verbose else (lambda line: None))
-        why = conflict_summary(lines, pins)
+        why = conflict_summary(lines, pins, extra_pip_args)
         raise PluginError(f"pip failed (exit {code}) installing {' '.join(specs)}"
                           + (f": {why}" if why else "") + f"; {restored}")
     after = describe_plugins_fresh()
