@@ -211,7 +211,8 @@ class PluginsView(QWidget):
         for name in p.registered.get("models", []):
             entry = cat.recipes.get(name)
             if entry is not None and entry.options:
-                opts = html.escape(", ".join(f"{o.name}={o.default!r}" for o in entry.options), quote=False)
+                opts = html.escape(", ".join(f"{o.name}=" + ("(not set)" if o.default is None else repr(o.default))
+                                             for o in entry.options), quote=False)
                 lines.append(f"<i>{name}</i> options: {opts}")
         self.details.setText("<br>".join(lines))
         self._buttons()
