@@ -16,6 +16,10 @@ class ConfigError(GantransError):
     """A bad option, config file or unknown name."""
 
 
+class UsageError(ConfigError):
+    """A command line that cannot be right (a required argument missing): exit 2, as argparse's."""
+
+
 class PluginError(GantransError):
     """A plugin failed to load or registered something invalid."""
 

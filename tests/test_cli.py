@@ -89,3 +89,12 @@ def test_an_unknown_flag_is_refused_by_the_command_it_was_given_to(capsys):
     assert err.startswith("usage: gantrans data make") and "gantrans data make: error: unrecognized arguments: --bogus" in err
     assert main(["--bogus"]) == 2
     assert "gantrans: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_a_train_command_without_recipe_or_data_is_a_usage_error(capsys):
+    from gantrans.cli.main import main
+
+    assert main(["train"]) == 2
+    assert "gantrans train: error: which recipe? give one" in capsys.readouterr().err
+    assert main(["train", "cyclegan"]) == 2
+    assert "gantrans train: error: recipe 'cyclegan': --data is required" in capsys.readouterr().err

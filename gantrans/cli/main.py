@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 
 from gantrans import __version__, events
-from gantrans.errors import GantransError
+from gantrans.errors import GantransError, UsageError
 
 # Core subcommand modules; each exposes ``add_parsers(subparsers)``.
 CORE_COMMAND_MODULES = (
@@ -234,6 +234,11 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
             _report_plugin_failures()
         code = func(args)
         return int(code or 0)
+    except UsageError as exc:  # worded and numbered as argparse's own usage errors
+        prog = " ".join(["gantrans", *filter(None, [_command_name(None, argv)])])
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        reporter.error(f"{prog}: {exc}")
+        return 2
     except GantransError as exc:
         if debug:
             traceback.print_exc()

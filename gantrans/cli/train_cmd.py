@@ -156,7 +156,7 @@ def recipe_help(name: str, chosen: dict[str, str] | None = None) -> list[str]:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved :class:`~gantrans.training.TrainConfig` of a fresh run."""
-    from gantrans.errors import ConfigError
+    from gantrans.errors import UsageError
     from gantrans.training.config import TrainConfig, load_config_file
 
     given = _given(args)
@@ -176,9 +176,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
         model[key] = value
     cfg.update({**given, "model": model}, source="command line")
     if not cfg.recipe:
-        raise ConfigError("which recipe? give one (e.g. 'gantrans train cyclegan ...') or --resume RUN_DIR")
+        raise UsageError("which recipe? give one (e.g. 'gantrans train cyclegan ...') or --resume RUN_DIR")
     if not cfg.data:
-        raise ConfigError(f"recipe '{cfg.recipe}': --data is required (a folder or a built-in data set)")
+        raise UsageError(f"recipe '{cfg.recipe}': --data is required (a folder or a built-in data set)")
     if cfg.preset:
         from gantrans.recipe import get_recipe, preset_options
 
