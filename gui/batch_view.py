@@ -102,6 +102,7 @@ class BatchView(QWidget):
         self.settings = window.settings
         self._cancel = None
         self._running = False
+        self._notes: list[str] = []  # what the plan's walk left out, listed with the failures
         self._started = 0.0
         self._total = 0
         self._done = 0
@@ -274,6 +275,7 @@ class BatchView(QWidget):
         """Back to the blank state of a view that has run nothing: counters, table, summary, buttons."""
         self.report, self.cancelled = None, False
         self._total, self._done, self._skipped = 0, 0, 0
+        self._notes = []
         self.progress.reset()  # no value: the bar shows no "n / m"
         for label in (self.count_label, self.rate_label, self.eta_label):
             label.setText("—")
@@ -345,7 +347,7 @@ class BatchView(QWidget):
         elapsed = time.perf_counter() - self._started
         written = len(report.written) if report else 0
         failed = list(report.failed) if report else []
-        notes = getattr(self, "_notes", [])
+        notes = self._notes
         self.errors.setRowCount(len(failed) + len(notes))
         for row, note in enumerate(notes, start=len(failed)):  # "PATH: why it was left out"
             where, _, why = note.partition(": ")

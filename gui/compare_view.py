@@ -61,6 +61,16 @@ def compare_all(requests: list[TranslateRequest], cancel, on_result) -> int:
     return len(requests)
 
 
+def _worth_comparing(entries: list[ModelEntry]) -> list[Path]:
+    """The fp32 and int8 models of one head, else the first two models."""
+    for e in entries:
+        twin = next((o for o in entries if o.int8 != e.int8 and o.group_stem == e.group_stem
+                     and o.direction == e.direction and o.path.parent == e.path.parent), None)
+        if twin is not None and not e.int8:
+            return [e.path, twin.path]
+    return [e.path for e in entries[:MIN_MODELS]]
+
+
 class ModelSlot(QWidget):
     """One model of the comparison: a combo over every translation model, and a remove button."""
 
@@ -190,17 +200,9 @@ class CompareView(QWidget):
         entries = self.entries()
         known = {str(e.path) for e in entries}
         last = list(dict.fromkeys(p for p in view_support.get_list(MODELS_KEY) if p in known))[:MAX_MODELS]
-        picks: list[Path] = [Path(p) for p in last] if len(last) >= MIN_MODELS else []
+        picks = [Path(p) for p in last] if len(last) >= MIN_MODELS else _worth_comparing(entries)
         while len(self.slots) < len(picks):
             self.add_slot(run=False)
-        for e in entries if not picks else []:
-            twin = next((o for o in entries if o.int8 != e.int8 and o.group_stem == e.group_stem
-                         and o.direction == e.direction and o.path.parent == e.path.parent), None)
-            if twin is not None and not e.int8:
-                picks = [e.path, twin.path]
-                break
-        if not picks:
-            picks = [e.path for e in entries[:MIN_MODELS]]
         for slot, path in zip(self.slots, picks):
             slot.fill(entries, path)
         for slot in self.slots[len(picks):]:

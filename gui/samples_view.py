@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -37,6 +37,17 @@ INTERP_STEPS = 33
 ALL_CLASSES = -1
 
 
+class ShownGrid(NamedTuple):
+    """What a grid of samples was made from: its latents, labels, seed, columns and whether the
+    labels cycle through the classes (one column each)."""
+
+    latents: np.ndarray
+    labels: np.ndarray | None
+    seed: int
+    columns: int
+    cycling: bool
+
+
 def grid_layout(n: int) -> int:
     """Columns of a grid of ``n`` samples (as square as possible)."""
     return int(np.ceil(np.sqrt(n)))
@@ -48,8 +59,7 @@ class SamplesView(QWidget):
         self.window_ = window
         self.generator: Generator | None = None
         self.images: np.ndarray | None = None      # the samples of the grid (N x H x W x C)
-        self.shown: tuple | None = None            # (latents, labels, seed, columns) the grid was made from
-        self.columns = 1                           # the grid's columns, for clicks on it
+        self.shown: ShownGrid | None = None        # what the grid on screen was made from
         self.grid: np.ndarray | None = None        # the grid as shown and saved
         self.frames: np.ndarray | None = None      # interpolation frames
         self._worker = None
@@ -247,17 +257,16 @@ class SamplesView(QWidget):
         z = latents(n, gen.contract.latent_size, seed)
         labels = self._labels(n)
         self.status.setText(f"Sampling {n} images with seed {seed}…")
-        cycling = gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names
+        cycling = bool(gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names)
         columns = len(gen.class_names) if cycling else grid_layout(n)  # classes in turn: one column each
-        made = (z, labels, seed, columns)
+        made = ShownGrid(z, labels, seed, columns, cycling)
         self._run(lambda: gen.run_latents(z, labels), lambda images: self._grid_ready(images, made))
 
-    def _grid_ready(self, images: np.ndarray, made: tuple | None = None) -> None:
+    def _grid_ready(self, images: np.ndarray, made: ShownGrid) -> None:
         # What the shown grid was made from: interpolation walks between *these* samples, whatever
         # the seed, count or class boxes say now.
         self.images, self.shown = images, made
-        self.columns = made[3] if made is not None else grid_layout(len(images))
-        self.grid = make_grid(images, nrow=self.columns)
+        self.grid = make_grid(images, nrow=made.columns)
         self.grid_label.set_image(self.grid)
         self.from_box.setMaximum(len(images))
         self.to_box.setMaximum(len(images))
@@ -265,11 +274,9 @@ class SamplesView(QWidget):
             self.from_box.setValue(1)
             self.to_box.setValue(len(images))
         h, w = images.shape[1:3]
-        seed = made[2] if made is not None else self.seed.value()
-        text = f"{len(images)} samples, {w}×{h} px, seed {seed} — {self.generator.model.path.name}"
-        gen = self.generator
-        if gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names:
-            text += " — one column per class: " + ", ".join(gen.class_names)
+        text = f"{len(images)} samples, {w}×{h} px, seed {made.seed} — {self.generator.model.path.name}"
+        if made.cycling:
+            text += " — one column per class: " + ", ".join(self.generator.class_names)
         if self._loading is None:  # else "Loading model…" stays until the new model's grid
             self.status.setText(text)
 
@@ -278,7 +285,7 @@ class SamplesView(QWidget):
         gen = self.generator
         if gen is None or self.shown is None:
             return
-        z, labels, _seed, _columns = self.shown
+        z, labels = self.shown.latents, self.shown.labels
         n = len(z)
         a, b = self.from_box.value() - 1, self.to_box.value() - 1
         path = slerp(z[min(a, n - 1)], z[min(b, n - 1)], INTERP_STEPS)
@@ -302,11 +309,11 @@ class SamplesView(QWidget):
             self.interp_label.set_image(self.frames[max(0, min(k, len(self.frames) - 1))])
 
     def _grid_clicked(self, x: int, y: int, button) -> None:
-        if self.images is None:
+        if self.images is None or self.shown is None:
             return
         h, w = self.images.shape[1:3]
         col, row = (x - 1) // (w + 2), (y - 1) // (h + 2)  # make_grid's 2 px padding
-        k = row * self.columns + col + 1
+        k = row * self.shown.columns + col + 1
         if not 1 <= k <= len(self.images):
             return
         (self.to_box if button == Qt.MouseButton.RightButton else self.from_box).setValue(k)

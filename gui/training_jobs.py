@@ -237,8 +237,6 @@ class CloseGuard(QObject):
         event froze the window. The window stays up behind a busy note until the last training has
         ended; its "Leave running" (or the STOP_WAIT_MS limit) lets them finish without the window.
         """
-        if self.note is not None:
-            return  # already stopping: the note is up, the close comes when they are done
         stopping = self.jobs.running()
         for job in stopping:
             job.stop()
@@ -261,21 +259,22 @@ class CloseGuard(QObject):
         if self.note is None:
             return
         if code not in (0, 130):  # the stop did not save: the window stays, with the failure on screen
-            note, self.note = self.note, None
-            note.canceled.disconnect(self._close_now)
-            note.close()
-            note.deleteLater()
-            return
-        if not self.jobs.running():
+            self._drop_note()
+        elif not self.jobs.running():
             self._close_now()
 
     def _close_now(self) -> None:
         """Close the window; a training still saving goes on without it (its run folder tells how)."""
+        if self._drop_note():
+            self.jobs.leave_all()
+            self.window_.close()
+
+    def _drop_note(self) -> bool:
+        """Take the stopping note down; False when there was none (already closed or dropped)."""
         note, self.note = self.note, None
         if note is None:
-            return
+            return False
         note.canceled.disconnect(self._close_now)
         note.close()
         note.deleteLater()
-        self.jobs.leave_all()
-        self.window_.close()
+        return True

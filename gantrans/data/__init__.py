@@ -30,7 +30,7 @@ def find_formats(root: str | os.PathLike[str]) -> list[Any]:
 
     from gantrans.data.formats import DataWarning
     from gantrans.plugins import get_registries
-    from gantrans.plugins.guard import REPORT
+    from gantrans.plugins.guard import REPORT, one_line
 
     root = Path(root)
     found = []
@@ -41,9 +41,8 @@ def find_formats(root: str | os.PathLike[str]) -> list[Any]:
         except OSError:  # the folder could not be read: not this format's fault
             continue
         except Exception as exc:  # noqa: BLE001 - whatever plugin code raises
-            first = (str(exc).strip().splitlines() or [""])[0]
-            warnings.warn(f"{describe_format(entry.name)}: detect() failed on {root} ({type(exc).__name__}: "
-                          f"{first}); the format was skipped; {REPORT}", DataWarning, stacklevel=2)
+            warnings.warn(f"{describe_format(entry.name)}: detect() failed on {root} ({one_line(exc)}); the "
+                          f"format was skipped; {REPORT}", DataWarning, stacklevel=2)
     return found
 
 

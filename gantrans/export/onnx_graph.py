@@ -109,10 +109,15 @@ def check_opset(opset: int | None) -> None:
                           f"{low} to {high}; leave --opset out for its default")
 
 
+def model_opset(model: onnx.ModelProto) -> int | None:
+    """The opset of the model's default (``ai.onnx``) domain, the one ``--opset`` names."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
 def to_onnx(head: ExportHead, *, opset: int | None = None, exporter: str = "dynamo",
             progress: Callable[[str], None] | None = None) -> tuple[onnx.ModelProto, str]:
-    """The head's module as an in-memory ONNX model (weights embedded) and the exporter used."""
-    check_opset(opset)
+    """The head's module as an in-memory ONNX model (weights embedded) and the exporter used
+    (``opset``: one :func:`check_opset` accepts; a model of another opset is never returned)."""
     if exporter not in EXPORTERS:
         raise ExportError(f"unknown exporter '{exporter}'; choose one of {', '.join(EXPORTERS)}")
     module = head.module.eval()
@@ -129,7 +134,7 @@ def to_onnx(head: ExportHead, *, opset: int | None = None, exporter: str = "dyna
                 warnings.simplefilter("ignore")
                 model = _dynamo(module, args, head, opset) if name == "dynamo" else _torchscript(module, args, head, opset)
             _name_dims(model, head)
-            written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+            written = model_opset(model)
             if opset is not None and written != opset:
                 raise ExportError(f"the exporter wrote opset {written}, not the {opset} asked for")
             return model, name

@@ -40,7 +40,7 @@ from gantrans.recipe import ExportHead, Recipe
 from .calibration import calibration_sets, data_root, run_dataset_sets
 from .contract import build_contract, set_metadata
 from .int8 import QUANTIZATION
-from .onnx_graph import check_opset, to_onnx
+from .onnx_graph import check_opset, model_opset, to_onnx
 from .parity import PARITY_TOLERANCE, check_reference, describe_cases, max_abs_difference, parity_cases
 from .quantize import MIN_PSNR, quantize
 
@@ -219,7 +219,7 @@ def _export_fp32(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
     label = _network_label(head, key, ckpt)
     check_reference(head, cases, label)  # a network failing in PyTorch is named before any export work
     model, used = to_onnx(head, opset=opset, exporter=exporter, progress=progress)
-    real_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset or 0)
+    real_opset = model_opset(model) or opset or 0
     tmp = None
     try:
         with reporting_disk_full(target):
@@ -270,7 +270,7 @@ def _export_int8(head: ExportHead, key: str | None, ckpt: dict[str, Any], run_na
                               f"(threshold {min_psnr:g} dB); pass --force to write it anyway")
         model = onnx.load(str(tmp))
         fp = onnx.load(str(fp32), load_external_data=False)
-        opset = next((o.version for o in fp.opset_import if o.domain in ("", "ai.onnx")), 0)
+        opset = model_opset(fp) or 0
         contract = build_contract(head, ckpt, key=key, run_name=run_name, opset=opset,
                                   exporter=_provenance(fp).get("exporter", "?"),
                                   extra={"quantization": QUANTIZATION, "int8_psnr_db": _finite(value),

@@ -46,13 +46,12 @@ def _walk(folder: Path, recursive: bool, skip: Path | None, notes: list[str]) ->
             found.extend(rootp / f for f in sorted(files) if is_image_file(f))
     else:
         entries = sorted(folder.iterdir())
-        found = [p for p in entries if p.is_file() and is_image_file(p)]
+        found = [p for p in entries if not p.is_dir() and is_image_file(p)]  # files, and links to nothing
         below = [p for p in entries if p.is_dir() and not p.name.startswith(".")
                  and (skip is None or p.resolve() != skip)]
         if below:
             notes.append(f"{folder}: {len(below)} sub-folder(s) not entered ({', '.join(p.name + '/' for p in below[:3])}"
                          f"{', ...' if len(below) > 3 else ''}); pass -r to translate them too")
-        found += [p for p in entries if p.is_symlink() and not p.exists() and is_image_file(p)]
     broken = [p for p in found if p.is_symlink() and not p.exists()]
     for p in broken:
         notes.append(f"{p}: skipped, a broken symbolic link (to {os.readlink(p)})")

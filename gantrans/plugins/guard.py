@@ -16,6 +16,11 @@ T = TypeVar("T")
 REPORT = "report it to the plugin's author"
 
 
+def one_line(exc: BaseException) -> str:
+    """What plugin code raised, as ``Type: first line of its message``."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
 def call_plugin(call: Callable[[], T], *, failed: str, advice: str, error: type[GantransError],
                 returns: type, wrong: Callable[[Any], str]) -> T:
     """``call()``; gantrans errors pass through as they are, any other exception becomes
@@ -26,8 +31,7 @@ def call_plugin(call: Callable[[], T], *, failed: str, advice: str, error: type[
     except GantransError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever plugin code raises, named by the caller's words
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise error(f"{failed} ({type(exc).__name__}: {first}); {advice}") from exc
+        raise error(f"{failed} ({one_line(exc)}); {advice}") from exc
     if not isinstance(made, returns):
         raise error(wrong(made))
     return made
