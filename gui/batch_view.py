@@ -269,7 +269,8 @@ class BatchView(QWidget):
         self.summary.setText("Looking for images…")
         workers.run_in_thread(plan_batch, input_dir, output_dir, self.recursive.isChecked(),
                               self.format_combo.currentData(),
-                              on_result=lambda plan: self._planned(entry.path, plan), on_error=self._failed)
+                              on_result=lambda plan: self._planned(entry.path, plan), on_error=self._failed,
+                              owner=self)
 
     def _clear_results(self) -> None:
         """Back to the blank state of a view that has run nothing: counters, table, summary, buttons."""
@@ -322,7 +323,7 @@ class BatchView(QWidget):
             return
         workers.run_in_thread(run_batch, model, jobs, overwrite, tile_option(self.tiling.currentData()),
                               self.settings.providers(), self.settings.threads or None, self._cancel, self.relay,
-                              on_result=self._finished, on_error=self._failed)
+                              on_result=self._finished, on_error=self._failed, owner=self)
 
     def _progress(self, p) -> None:
         if not self._running or not hasattr(p, "done"):

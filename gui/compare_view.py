@@ -291,7 +291,7 @@ class CompareView(QWidget):
             self.settings.add_recent_file(path)
             self.set_source(path, image, f"{path}|{st.st_mtime_ns}|{st.st_size}", Path(path).name, display)
 
-        workers.run_in_thread(load_for_display, path, on_result=loaded)
+        workers.run_in_thread(load_for_display, path, on_result=loaded, owner=self)
 
     def open_qimage(self, image: QImage, name: str = "pasted image") -> None:
         """Pixels without a file (clipboard, dragged image data)."""
@@ -362,7 +362,7 @@ class CompareView(QWidget):
             self.relay((rid, *item))
 
         workers.run_in_thread(compare_all, requests, token, relay, on_result=lambda n: self._finished(rid),
-                              on_error=lambda e: self._failed(rid, e))
+                              on_error=lambda e: self._failed(rid, e), owner=self)
 
     def cancel(self) -> None:
         if self._cancel is not None:

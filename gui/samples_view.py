@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from gantrans.inference import Generator, latents, make_grid, slerp
 from gantrans_gui import view_support, workers
@@ -62,7 +61,6 @@ class SamplesView(QWidget):
         self.shown: ShownGrid | None = None        # what the grid on screen was made from
         self.grid: np.ndarray | None = None        # the grid as shown and saved
         self.frames: np.ndarray | None = None      # interpolation frames
-        self._worker = None
         self._extra_models: list[Path] = []
         self._loading: Path | None = None  # the model being loaded in a worker, if any
         self._load_token = 0               # the latest load wins: older results are dropped
@@ -320,11 +318,7 @@ class SamplesView(QWidget):
         self.interpolate()
 
     def _run(self, fn, done) -> None:
-        worker = create_worker(fn)
-        worker.returned.connect(done)
-        worker.errored.connect(self._failed)
-        self._worker = worker
-        worker.start()
+        workers.run_in_thread(fn, on_result=done, on_error=self._failed, owner=self)
 
     def _failed(self, exc: BaseException) -> None:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

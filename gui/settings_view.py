@@ -96,7 +96,7 @@ class SettingsView(QWidget):
 
         self.settings.changed.connect(self._settings_changed)
         self._update_in_use()
-        workers.run_in_thread(_available_providers, on_result=self._fill_providers)
+        workers.run_in_thread(_available_providers, on_result=self._fill_providers, owner=self)
 
     def _fill_providers(self, names: list[str]) -> None:
         current = self.settings.provider

@@ -33,11 +33,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from gantrans.options import Preset
 from gantrans.runs import epoch_text
-from gantrans_gui import view_support
+from gantrans_gui import view_support, workers
 from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
 from gantrans_gui.data_inspect import describe, image_summary
 from gantrans_gui.options_form import OptionsForm, option_args
@@ -73,7 +72,6 @@ class TrainingView(QWidget):
         self.data_info: dict[str, Any] | None = None
         self.data_summary: dict[str, Any] | None = None
         self._data_query: CliQuery | None = None
-        self._worker = None
 
         # recipe
         self.recipe_box = QComboBox(accessibleName="Recipe")
@@ -453,10 +451,8 @@ class TrainingView(QWidget):
                                          *(["--data-format", chosen] if chosen else [])], self)
         q.answered.connect(lambda code, out, err, p=str(path): self._data_answer(p, code, out, err))
         q.start()
-        worker = create_worker(image_summary, path)
-        worker.returned.connect(lambda s, p=str(path): self._summary_ready(p, s))
-        self._worker = worker
-        worker.start()
+        workers.run_in_thread(image_summary, path, on_result=lambda s, p=str(path): self._summary_ready(p, s),
+                              owner=self)
 
     def _current_data(self) -> str:
         return str(Path(self.data_edit.currentText().strip()).expanduser())

@@ -93,7 +93,7 @@ def provider_combo(window: MainWindow) -> QComboBox:
 
         return available_providers()
 
-    workers.run_in_thread(available, on_result=fill)
+    workers.run_in_thread(available, on_result=fill, owner=combo)
     return combo
 
 
@@ -353,7 +353,7 @@ class TranslateView(QWidget):
             self._set_source(path, image, key, Path(path).name, display)
 
         workers.run_in_thread(load_for_display, path, on_result=loaded,
-                              on_error=lambda exc: self._failed_open(exc))
+                              on_error=lambda exc: self._failed_open(exc), owner=self)
 
     def _failed_open(self, exc: BaseException) -> None:
         self.info.setText(self._info_before_open)  # the image on screen is still the one it describes
@@ -425,7 +425,8 @@ class TranslateView(QWidget):
         self._show_busy(True)
         self.window_.set_busy(True)
         workers.run_in_thread(translate_for_display, request, token, self.relay,
-                              on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e))
+                              on_result=lambda o: self._done(rid, o), on_error=lambda e: self._failed(rid, e),
+                              owner=self)
 
     # -- a narrow window ----------------------------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -584,7 +585,8 @@ class TranslateView(QWidget):
             save_image(result.pixels, path, alpha=result.alpha, quality=95, overwrite=overwrite)
             return path
 
-        workers.run_in_thread(write, on_result=lambda p: self.window_.statusBar().showMessage(f"Saved {p}", 8000))
+        workers.run_in_thread(write, on_result=lambda p: self.window_.statusBar().showMessage(f"Saved {p}", 8000),
+                              owner=self)
 
     def shutdown(self) -> None:
         self._cancel_running()

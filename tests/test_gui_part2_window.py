@@ -76,3 +76,26 @@ def test_a_dropped_pth_offers_the_import_route(qtbot, tmp_path, monkeypatch):
     button.click()
     dlg = next(d for d in w.findChildren(reference_import.ReferenceImportDialog))
     assert dlg.path == pth and dlg.state.text() == reference_import.NO_TORCH
+
+
+def test_every_view_drops_worker_results_once_it_is_gone():
+    """A view's worker results arrive through the event loop after the work ends, maybe after the
+    view was deleted (a closed window, a test's teardown): every view passes ``owner=`` so
+    :func:`gantrans_gui.workers.run_in_thread` drops them instead of touching dead widgets."""
+    import ast
+    from pathlib import Path
+
+    import gantrans_gui
+
+    gui = Path(gantrans_gui.__file__).parent
+    missing, seen = [], 0
+    for path in sorted(gui.glob("*.py")):
+        if path.name in ("workers.py", "main_window.py"):  # the window outlives all of its work
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "run_in_thread", "create_worker"):
+                seen += 1
+                if not any(k.arg == "owner" for k in node.keywords):
+                    missing.append(f"{path.name}:{node.lineno}")
+    assert seen >= 10 and not missing, missing

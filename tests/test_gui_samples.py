@@ -232,3 +232,33 @@ def test_a_view_closed_while_its_model_loads_is_left_alone(qtbot, tmp_path, monk
     qtbot.waitUntil(lambda: workers.running_count() == 0, timeout=10000)
     qtbot.wait(50)  # the queued result is delivered now; pytest-qt fails the test if a slot raised
     assert not window.errors
+
+
+def test_a_view_closed_while_it_samples_is_left_alone(qtbot, tmp_path, monkeypatch):
+    """A grid still being sampled when the view goes (a test's teardown, a closed window) is
+    dropped when it arrives: it must not reach the deleted widgets from the event loop."""
+    import shiboken6
+    from PySide6.QtCore import QThreadPool
+
+    from gantrans_gui import workers
+
+    window = StubWindow()
+    qtbot.addWidget(window)
+    view = SamplesView(window)
+    view.open_model(generator_model(tmp_path / "gen.onnx"))
+    qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
+    qtbot.waitUntil(lambda: workers.running_count() == 0, timeout=10000)
+    slow_run = Generator.run_latents
+
+    def run_latents(self, *a, **kw):
+        time.sleep(0.4)
+        return slow_run(self, *a, **kw)
+
+    monkeypatch.setattr(Generator, "run_latents", run_latents)
+    view.generate()
+    view.interpolate()
+    shiboken6.delete(view)
+    qtbot.wait(50)  # a worker whose start was deferred by a timer tick is in the pool now
+    assert QThreadPool.globalInstance().waitForDone(10000)
+    qtbot.wait(50)  # the queued results are delivered now; pytest-qt fails the test if a slot raised
+    assert not window.errors
