@@ -335,6 +335,36 @@ def test_preprocess_modes(tmp_path):
         build_transform(load_size=16, crop_size=32)
 
 
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 7), (3, 2), (16, 16), (10, 40)])
+def test_crop_mode_mirrors_images_half_the_crop_or_smaller(size):
+    """``--preprocess crop`` promises reflect padding for small images; torch cannot reflect by a
+    side's whole length, so a 16 px image under a 32 px crop used to stop training mid-run."""
+    from gantrans.data.transforms import apply
+
+    h, w = size
+    img = np.arange(h * w * 3, dtype=np.uint8).reshape(h, w, 3)
+    torch.manual_seed(0)
+    out, = apply(build_transform(preprocess="crop", crop_size=32, flip=False), img)
+    assert out.shape == (3, 32, 32)
+    values = set(((out.numpy() + 1) * 127.5).round().astype(int).ravel().tolist())
+    assert values <= set(img.ravel().tolist())  # mirrored pixels of the image, never a fill colour
+
+
+def test_crop_mode_leaves_images_over_half_the_crop_as_the_reference_does():
+    from torchvision.transforms import v2
+
+    from gantrans.data.transforms import apply
+
+    img = np.random.default_rng(0).integers(0, 255, (20, 25, 3), dtype=np.uint8)
+    reference = v2.Compose([v2.RandomCrop(32, pad_if_needed=True, padding_mode="reflect"),
+                            v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)])
+    torch.manual_seed(3)
+    ours, = apply(build_transform(preprocess="crop", crop_size=32, flip=False), img)
+    torch.manual_seed(3)
+    theirs, = apply(reference, img)
+    assert torch.equal(ours, theirs)
+
 # -- built-in data sets ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,34 @@ class ToMultiple(v2.Transform):
         return F.resize(inpt, params["size"], interpolation=_BICUBIC, antialias=True)
 
 
+class ReflectPadAtLeast(v2.Transform):
+    """Mirror an image outwards, as often as needed, until each side is at least ``size``.
+
+    ``RandomCrop(pad_if_needed=True, padding_mode="reflect")`` pads by the whole shortfall in
+    one go, which reflection cannot do once an image is half the crop or less (torch refuses a
+    pad as large as the side): such images are first mirrored up to just over half the crop
+    here; larger ones pass untouched, so their crops are exactly the reference's. A side of
+    one pixel has nothing to mirror and is repeated.
+    """
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = int(size)
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return {"size": v2.query_size(flat_inputs)}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        h, w = params["size"]
+        while h < self.size or w < self.size:
+            dy = min(max(h - 1, 1), self.size - h) if h < self.size else 0
+            dx = min(max(w - 1, 1), self.size - w) if w < self.size else 0
+            mode = "edge" if (dy and h == 1) or (dx and w == 1) else "reflect"
+            inpt = F.pad(inpt, [dx // 2, dy // 2, dx - dx // 2, dy - dy // 2], padding_mode=mode)
+            h, w = h + dy, w + dx
+        return inpt
+
+
 def build_transform(*, channels: int = 3, preprocess: str = "resize_and_crop", load_size: int = 286,
                     crop_size: int = 256, flip: bool = True, train: bool = True,
                     size_multiple: int = 1) -> v2.Compose:
@@ -94,8 +122,9 @@ def build_transform(*, channels: int = 3, preprocess: str = "resize_and_crop", l
     elif preprocess == "scale_width":
         steps += [ScaleWidth(load_size if train else crop_size, crop_size)]
     elif preprocess == "crop":
-        steps += [v2.RandomCrop(crop_size, pad_if_needed=True, padding_mode="reflect") if train
-                  else v2.CenterCrop(crop_size)]
+        steps += ([ReflectPadAtLeast(crop_size // 2 + 1),
+                   v2.RandomCrop(crop_size, pad_if_needed=True, padding_mode="reflect")] if train
+                  else [v2.CenterCrop(crop_size)])
     if size_multiple > 1:
         steps.append(ToMultiple(size_multiple))
     if train and flip:
