@@ -13,6 +13,7 @@ import pytest
 import torch
 import trainer_fixtures as fx
 
+from gantrans import runs as R
 from gantrans.runs import RunDir
 from gantrans.training import TrainConfig, Trainer, resume
 from gantrans.training.checkpoint import load_checkpoint
@@ -66,7 +67,8 @@ def _wait_for_steps(proc, run_dir: Path, steps: int, timeout: float = 90) -> Non
 
 
 def test_sigint_saves_a_checkpoint_and_exits_130(tiny, tmp_path):
-    proc = _start(tmp_path, "int", "--workers", "1")  # a loader worker must not break the clean stop
+    proc = _start(tmp_path, "int", "--workers", "1",  # a loader worker must not break the clean stop
+                  "--sample-every-steps", "1")
     run = tmp_path / "int"
     _wait_for_steps(proc, run, 3)
     os.killpg(proc.pid, signal.SIGINT)  # like Ctrl+C in a terminal: the loader worker gets it too
@@ -76,6 +78,8 @@ def test_sigint_saves_a_checkpoint_and_exits_130(tiny, tmp_path):
     ckpt = load_checkpoint(run)
     logged = max(r["step"] for r in RunDir(run).metrics()[0])
     assert ckpt["step"] == logged >= 3  # the checkpoint holds every logged step
+    # the grid due at the step it stopped on is drawn: the resume starts after that step
+    assert R.step_sample_grid(run, ckpt["step"]).is_file()
     result = resume(run, {"max_steps": ckpt["step"] + 2, "epochs": 100}, open_dataset=fx.open_memory)
     assert result.step == ckpt["step"] + 2
 

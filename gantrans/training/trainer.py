@@ -725,13 +725,14 @@ class Trainer:
                         row["nonfinite_skipped"] = self.engine.skipped
                     self.log.log(row)
                     t0, n0 = time.perf_counter(), 0
+                # A grid due at this step comes first: a resume starts after it and would never draw it.
+                if c.sample_every_steps and self.step % c.sample_every_steps == 0 and self.step < total:
+                    self._write_samples(step_grid=True)
                 if D.any_rank(self._stop, self.device, self.dist):
                     self.save_checkpoint()
                     raise TrainingInterrupted(self.step, self.run_dir, getattr(self, "_signum", signal.SIGINT))
                 if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
-                if c.sample_every_steps and self.step % c.sample_every_steps == 0 and self.step < total:
-                    self._write_samples(step_grid=True)
                 if self.step >= total and self.epoch_step < steps_per_epoch:
                     break
             if self.epoch_step >= steps_per_epoch:
