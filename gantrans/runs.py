@@ -141,12 +141,13 @@ def check_run_name(name: str, flag: str = "run name") -> str:
 def data_path(run_dir: str | Path, path: str | os.PathLike) -> Path:
     """A data path recorded in a run's config: relative ones are tried from the current folder,
     then from where training was started (recorded by the trainer; for older runs, worked out from
-    the recorded ``runs_dir``, else taken as the folder that holds ``runs/``)."""
+    the recorded ``runs_dir``, else taken as the folder that holds ``runs/``). Found nowhere, it
+    is where it most likely was: the place to name in a message."""
     p = Path(os.path.expanduser(str(path)))
     if p.is_absolute() or p.exists():
         return p
     starts = _training_folders(Path(run_dir))
-    return next((s / p for s in starts if (s / p).exists()), starts[-1] / p)
+    return next((s / p for s in starts if (s / p).exists()), starts[0] / p)
 
 
 def _training_folders(run_dir: Path) -> list[Path]:

@@ -268,6 +268,36 @@ def test_a_run_with_a_relative_data_folder_resumes_and_exports_from_anywhere(tmp
     assert (tmp_path / "ex" / "rel_A2B.int8.onnx").is_file()
 
 
+
+def test_a_run_whose_data_folder_moved_resumes_with_data_pointing_at_the_new_place(tmp_path, monkeypatch, capsys):
+    """The folder renamed: the resume says so and how to go on; --data NEW is taken when it holds the
+    run's images (and then remembered), refused when it holds others, and nothing is written then."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "make", "shapes", "u", "--form", "unpaired"]) == 0
+    common = ["--crop-size", "32", "--workers", "0", "--no-tensorboard", "--samples", "0", "-o", "ngf=4", "-o", "ndf=4"]
+    assert main(["train", "cyclegan", "--data", "u", "--name", "mv", "--max-steps", "1", *common]) == 0
+    run = tmp_path / "runs" / "mv"
+    shutil.copytree(tmp_path / "u", tmp_path / "other")
+    next((tmp_path / "other" / "trainA").glob("*.png")).unlink()
+    (tmp_path / "u").rename(tmp_path / "renamed")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--max-steps", "2"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"its data folder {tmp_path / 'u'} is gone (moved or renamed?); put it back, or give the same images "
+            f"in their new place: gantrans train --resume {run} --data NEW_FOLDER") in err
+    before = {f: f.read_bytes() for f in run.rglob("*") if f.is_file()}
+    assert main(["train", "--resume", str(run), "--max-steps", "2", "--data", "other"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"--data {tmp_path / 'other'}: not the images the run was trained on: images were replaced (the same "
+            f"count, other files); resume without --data") in err
+    assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
+    assert main(["train", "--resume", str(run), "--max-steps", "2", "--data", "renamed"]) == 0, capsys.readouterr().err
+    assert RunDir(run).status().step == 2
+    assert main(["train", "--resume", str(run), "--max-steps", "3"]) == 0, capsys.readouterr().err  # remembered
+    assert RunDir(run).status().step == 3
+
 def test_preprocess_none_with_images_of_two_sizes_is_one_line_before_any_run_folder(tmp_path, monkeypatch, capsys):
     from PIL import Image
 

@@ -32,7 +32,7 @@ from gantrans import __version__, console, events
 from gantrans import runs as R
 from gantrans.checkpoint import require_plugins
 from gantrans.data.formats import SkipReport
-from gantrans.errors import CheckpointError, ConfigError, DiskFullError, GantransError
+from gantrans.errors import CheckpointError, ConfigError, DataError, DiskFullError, GantransError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.training import auto_precision, devices
@@ -136,6 +136,7 @@ def resume_config(path: str | Path,
         config = TrainConfig.from_dict(ckpt["config"], source=str(file))
         _warn_edited_config(run_dir, {**ckpt["config"], "model": ckpt.get("model_config") or {}}, overrides or {})
     overrides = dict(overrides or {})
+    moved_to = overrides.pop("data", None)  # the same images, somewhere else: checked by the trainer
     refused = sorted(k for k in overrides if k not in RESUMABLE_OVERRIDES)
     if refused:
         raise ConfigError(f"--resume {run_dir}: {', '.join(refused)} cannot change when resuming "
@@ -147,8 +148,34 @@ def resume_config(path: str | Path,
                    f"--{lengthened[0].replace('_', '-')} given now sets its length instead")
         overrides["max_steps"] = None
     config.update(overrides, source="command line")
-    config.data = R.usable_data(run_dir, config.data)  # the same folder, found from here
+    if moved_to is not None:
+        found = Path(str(moved_to)).expanduser()
+        config.data = str(found.resolve()) if found.exists() else str(moved_to)
+    else:
+        config.data = R.usable_data(run_dir, config.data)  # the same folder, found from here
     return config, ckpt, run_dir
+
+
+def _refuse_lost_data(run_dir: Path, data: Any) -> None:
+    """A run whose data folder is gone (moved, renamed) is told how to point it at the new place,
+    instead of the data opener's "no such folder, and no built-in data set of that name"."""
+    from gantrans.plugins import get_registries
+
+    if not isinstance(data, str) or not data or Path(data).expanduser().exists():
+        return
+    if data in get_registries().builtin_datasets:
+        return
+    raise DataError(f"--resume {run_dir}: its data folder {R.data_path(run_dir, data)} is gone (moved or renamed?); "
+                    f"put it back, or "
+                    f"give the same images in their new place: gantrans train --resume "
+                    f"{shlex.quote(str(run_dir))} --data NEW_FOLDER")
+
+
+def moved_data_refusal(data: Any, change: str) -> DataError:
+    """``--data`` given at resume must hold the images the run was trained on: anything else
+    would silently make it another run (and break an exact resume)."""
+    return DataError(f"--data {data}: not the images the run was trained on: {change}; resume without "
+                     f"--data once its own folder is back, or start a new run on these images")
 
 
 def _warn_edited_config(run_dir: Path, used: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
@@ -251,6 +278,8 @@ class Trainer:
 
     def _open_data(self, recipe_cls: type[Recipe]) -> tuple[Any, Any]:
         c = self.config
+        if self.open_dataset is None and self.run_dir is not None:  # a resume, of a folder it can name
+            _refuse_lost_data(self.run_dir, c.data)
         opener = self.open_dataset or default_opener()
         common = dict(accepted_kinds=recipe_cls.data_kinds, data_format=c.data_format, split="train",
                       load_size=c.resolved_load_size, crop_size=c.crop_size, preprocess=c.preprocess,
@@ -293,9 +322,12 @@ class Trainer:
         recipe_cls = get_recipe(c.recipe)
         self.train_ds, self.fixed_ds = self._open_data(recipe_cls)
         self._data_fingerprint = data_fingerprint(self.train_ds)
-        if self.ckpt and self.dist.is_main:
+        if self.ckpt:
             said = data_change(self.ckpt.get("data_fingerprint"), self._data_fingerprint)
-            if said:
+            recorded = R.usable_data(self.run_dir, (self.ckpt.get("config") or {}).get("data"))
+            if said and self.run_dir is not None and str(c.data) != str(recorded):  # --data NEW at resume
+                raise moved_data_refusal(c.data, said)
+            if said and self.dist.is_main:
                 console.warning(f"{c.data}: {said} since the checkpoint; the resumed run goes on with the data as it "
                                 f"is now (epochs of a new length), so it is no longer what an uninterrupted run "
                                 f"would have done")
