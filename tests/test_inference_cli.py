@@ -174,7 +174,8 @@ def test_generate_refuses_bad_counts_and_taken_names_before_writing(tmp_path, mo
     for bad, says in ((["--seed", "-1"], "--seed: must be at least 0, got -1"),
                       (["--interpolate", "1", "-5"], "--interpolate: must be at least 0, got -5"),
                       (["--batch", "0"], "--batch: must be at least 1, got 0"),
-                      (["--grid", "--nrow", "-2"], "--nrow: must be at least 1, got -2")):
+                      (["--grid", "--nrow", "-2"], "--nrow: must be at least 1, got -2"),
+                      (["--interpolate", "1", "2", "--steps", "1"], "--steps: must be at least 2, got 1")):
         assert main(["generate", str(gen), "-n", "4", *bad]) == 2, bad
         assert says in capsys.readouterr().err
     assert main(["generate", str(gen), "-n", "5", "--seed", "7", "-o", "ref"]) == 0

@@ -81,7 +81,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nrow", type=_at_least_one, default=None, help="images per grid row")
     p.add_argument("--interpolate", nargs=2, type=_non_negative, default=None, metavar=("SEED_A", "SEED_B"),
                    help="walk the latent space from SEED_A to SEED_B")
-    p.add_argument("--steps", type=_at_least_one, default=8, help="interpolation steps (default 8)")
+    p.add_argument("--steps", type=_interpolation_steps, default=8,
+                   help="images along the walk, both seeds' included (default 8)")
     p.add_argument("-o", "--out", default=None, metavar="OUT",
                    help="output folder (default ./generated/), or the .png file with --grid")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
@@ -246,6 +247,13 @@ def _int_at_least(text: str, low: int) -> int:
 def _at_least_one(text: str) -> int:
     """An argparse type: a count of 1 or more (a usage error, exit 2, otherwise)."""
     return _int_at_least(text, 1)
+
+
+def _interpolation_steps(text: str) -> int:
+    """An argparse type: the images of an interpolation, its two ends at least."""
+    from gantrans.inference.generate import MIN_STEPS
+
+    return _int_at_least(text, MIN_STEPS)
 
 
 def _quality(text: str) -> int:

@@ -21,10 +21,13 @@ def latents(n: int, size: int, seed: int | None) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, size)).astype(np.float32)
 
 
+MIN_STEPS = 2  # an interpolation has both of its ends
+
+
 def slerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
     """``steps`` points from ``a`` to ``b`` (inclusive) along the great circle, norms interpolated."""
-    if steps < 2:
-        raise ConfigError(f"--steps must be at least 2, got {steps}")
+    if steps < MIN_STEPS:
+        raise ConfigError(f"--steps must be at least {MIN_STEPS}, got {steps}")
     t = np.linspace(0.0, 1.0, steps, dtype=np.float64)[:, None]
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
