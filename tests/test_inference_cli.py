@@ -419,3 +419,16 @@ def test_an_animated_gif_says_only_its_first_frame_is_translated(tmp_path, monke
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     assert main(["translate", str(model), "anim.gif", "-o", "out", "--no-progress"]) == 0
     assert "anim.gif: 2 frames; only the first is translated" in capsys.readouterr().out
+
+
+def test_translate_with_a_generation_model_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    """Not first told how its images would be resized: it takes none."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
+    Image.new("RGB", (20, 12)).save(tmp_path / "x.png")
+    assert main(["translate", str(gen), "x.png", "-o", "out"]) == 1
+    out, err = capsys.readouterr()
+    assert "a 'generate-conditional' model cannot translate images; use 'gantrans generate'" in err
+    assert "takes" not in out + err and len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -142,14 +142,14 @@ def _translate(args: argparse.Namespace) -> int:
                           channels=args.channels, size_multiple=args.size_multiple)
     model = load_model(_model_path(args), providers=args.providers, threads=args.threads, overrides=overrides)
     _notes(model)
+    options = TranslateOptions(resize=args.resize, tile=args.tile, tile_overlap=args.tile_overlap,
+                               blend=args.blend, batch_size=args.batch,
+                               memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
+    translator = Translator(model, options=options)  # refuses a model that does not translate
     fixed = model.contract.fixed_size
     if fixed:  # not a silent squash: the user sees why outputs look softer than their inputs
         console.say(f"{model.path.name} takes {fixed}x{fixed} px images only: each image of another size is "
                     f"resized to that and its result back to the image's size")
-    options = TranslateOptions(resize=args.resize, tile=args.tile, tile_overlap=args.tile_overlap,
-                               blend=args.blend, batch_size=args.batch,
-                               memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
-    translator = Translator(model, options=options)
     outdir = Path(args.outdir) if args.outdir else default_outdir(args.inputs)
     check_output_folder(outdir, "-o OUTDIR")
     check_suffix(args.suffix)
