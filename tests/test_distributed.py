@@ -7,16 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import trainer_fixtures as fx
 
+from gantrans.errors import ConfigError
 from gantrans.runs import RunDir
 from gantrans.training.checkpoint import load_checkpoint
 
 FIXTURES = Path(__file__).with_name("trainer_fixtures.py")
 
 
-def test_two_processes_hold_identical_weights_after_training(tmp_path):
+def test_two_processes_hold_identical_weights_after_training(tiny, tmp_path):
     dump = tmp_path / "dump"
     dump.mkdir()
     env = {**os.environ, "TRAINER_TEST_DUMP": str(dump), "OMP_NUM_THREADS": "1",
@@ -39,3 +41,13 @@ def test_two_processes_hold_identical_weights_after_training(tmp_path):
     ckpt = load_checkpoint(tmp_path / "ddp")
     assert ckpt["step"] == 3 and ckpt["config"]["name"] == "ddp"
     assert all(torch.equal(t, final[0]["G"][n]) for n, t in ckpt["networks"]["G"].items())
+    # Its steps count per process: it says how to resume it, and one process may not
+    run = tmp_path / "ddp"
+    assert ckpt["world_size"] == 2
+    assert f"continue with: torchrun --nproc-per-node 2 -m gantrans train --resume {run}" in proc.stderr
+    before = {f: f.read_bytes() for f in run.rglob("*") if f.is_file()}
+    with pytest.raises(ConfigError) as err:
+        fx.train(["--resume", str(run), "--max-steps", "5"])
+    assert (f"the run was trained by 2 processes and this is one process; its steps count per process, so resume "
+            f"it as it was trained: torchrun --nproc-per-node 2 -m gantrans train --resume {run}") in str(err.value)
+    assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == before

@@ -349,3 +349,16 @@ def test_a_hand_edited_config_json_is_said_not_silently_overwritten(tiny, tmp_pa
             f"(the file says 0.5)") in err
     resume(tmp_path / "edited", {"max_steps": 6}, open_dataset=fx.open_memory)
     assert "was edited" not in capsys.readouterr().err  # rewritten by the resume that trained
+
+
+def test_a_one_process_run_is_not_resumed_by_several(tiny, tmp_path, monkeypatch):
+    """Refused before any process group is set up, with the command that resumes it."""
+    from gantrans.errors import ConfigError
+
+    Trainer(config(tmp_path, "single", max_steps=2), open_dataset=fx.open_memory).run()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ConfigError, match=r"the run was trained by one process and this is 2 processes; its steps "
+                                          r"count per process, so resume it as it was trained: gantrans train "
+                                          r"--resume \S*single$"):
+        resume(tmp_path / "single", {"max_steps": 4}, open_dataset=fx.open_memory)

@@ -34,6 +34,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int | None = None  # processes on this machine (torchrun's LOCAL_WORLD_SIZE)
 
     @property
     def enabled(self) -> bool:
@@ -50,7 +51,8 @@ def env_context() -> DistContext:
     if world <= 1:
         return DistContext()
     return DistContext(rank=int(os.environ.get("RANK", "0")), world_size=world,
-                       local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+                       local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+                       local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
 
 
 def init_process_group(ctx: DistContext, device: torch.device) -> None:

@@ -71,11 +71,22 @@ class TrainingInterrupted(GantransError):
     ``exit_code`` is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
     """
 
-    def __init__(self, step: int, run_dir: Path, signum: int = signal.SIGINT):
+    def __init__(self, step: int, run_dir: Path, signum: int = signal.SIGINT, command: str | None = None):
         self.step, self.run_dir, self.signum = step, run_dir, int(signum)
         self.exit_code = 128 + self.signum
         super().__init__(f"interrupted at step {step}; checkpoint saved, resume with "
-                         f"'gantrans train --resume {shlex.quote(str(run_dir))}'")
+                         f"'{command or resume_command(run_dir)}'")
+
+
+def resume_command(run_dir: Path, world_size: int = 1, per_node: int | None = None) -> str:
+    """The command that continues a run: as many processes as trained it (its steps count per
+    process, so a run of two processes resumed by one would train twice the images per epoch)."""
+    run = shlex.quote(str(run_dir))
+    if world_size <= 1:
+        return f"gantrans train --resume {run}"
+    per_node = per_node or world_size
+    nodes = f"--nnodes {world_size // per_node} " if per_node < world_size else ""
+    return f"torchrun {nodes}--nproc-per-node {per_node} -m gantrans train --resume {run}"
 
 
 @dataclass
@@ -306,6 +317,8 @@ class Trainer:
     def _setup(self) -> None:
         c = self.config
         self.dist = D.env_context()
+        if self.ckpt:
+            self._refuse_other_world_size(self.ckpt)
         self.device = devices.pick_device(c.device, self.dist.local_rank if self.dist.enabled else None)
         D.init_process_group(self.dist, self.device)
         if c.threads:
@@ -460,6 +473,24 @@ class Trainer:
         self.engine.skipped = int(ckpt.get("skipped", 0))
         restore_rng(ckpt["rng"])
 
+    def _resume_command(self) -> str:
+        return resume_command(self.run_dir, self.dist.world_size, self.dist.local_world_size)
+
+    def _refuse_other_world_size(self, ckpt: dict[str, Any]) -> None:
+        """A run's steps and epochs count per process: resumed by another number of processes it
+        would train other images per epoch and miscount its length, so it is refused."""
+        trained_by = ckpt.get("world_size")
+        if trained_by is None:  # a checkpoint from before it was recorded: the run's config says
+            trained_by = ((R.read_config(self.run_dir) or {}).get("resolved") or {}).get("world_size", 1)
+        trained_by = int(trained_by or 1)
+        if trained_by != self.dist.world_size:
+            def processes(n: int) -> str:
+                return "one process" if n == 1 else f"{n} processes"
+
+            raise ConfigError(f"--resume {self.run_dir}: the run was trained by {processes(trained_by)} and this is "
+                              f"{processes(self.dist.world_size)}; its steps count per process, so resume it as "
+                              f"it was trained: {resume_command(self.run_dir, trained_by)}")
+
     # -- checkpoints -----------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         from gantrans.plugins import get_registries
@@ -480,6 +511,7 @@ class Trainer:
             "scaler": e.scaler.state_dict() if e.scaler is not None else None,
             "recipe_state": self.recipe.state_dict(), "rng": capture_rng(),
             "epoch": self.epoch, "step": self.step, "epoch_step": self.epoch_step, "skipped": e.skipped,
+            "world_size": self.dist.world_size,  # steps count per process: a resume needs as many
         }
 
     def _components(self) -> dict[str, dict[str, Any]]:
@@ -529,7 +561,7 @@ class Trainer:
             saved = getattr(self, "_saved_step", -1) >= 0
             kept = "the last checkpoint is intact" if saved else "no checkpoint was written yet"
             raise DiskFullError(exc.path, f"{kept}; free some space, then continue with "
-                                          f"'gantrans train --resume {shlex.quote(str(self.run_dir))}'") from None
+                                          f"'{self._resume_command()}'") from None
         if epoch_file and self.config.keep_epochs > 0:
             kept = R.kept_epoch_checkpoints(self.run_dir)
             for old in kept[: max(0, len(kept) - self.config.keep_epochs)]:
@@ -614,7 +646,7 @@ class Trainer:
             else:
                 how = f"--epochs N (N > {self.epoch})"
             self._say(f"gantrans: nothing to do: {self.step} steps done, the run asks for {total}; "
-                      f"to train longer: gantrans train --resume {shlex.quote(str(self.run_dir))} {how}")
+                      f"to train longer: {self._resume_command()} {how}")
             return TrainResult(self.run_dir, self.step, self.epoch, self.engine.skipped)
         if self.resuming:
             if self.dist.is_main:
@@ -691,7 +723,7 @@ class Trainer:
             lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
         if self.log.tensorboard_dir is not None:
             lines.append(f"  TensorBoard:  tensorboard --logdir {self.log.tensorboard_dir}")
-        lines.append(f"  Ctrl+C saves a checkpoint; continue with: gantrans train --resume {shlex.quote(str(self.run_dir))}")
+        lines.append(f"  Ctrl+C saves a checkpoint; continue with: {self._resume_command()}")
         return lines
 
     def _end_epoch(self) -> None:
@@ -762,7 +794,8 @@ class Trainer:
                     self._write_samples(step_grid=True)
                 if D.any_rank(self._stop, self.device, self.dist):
                     self.save_checkpoint()
-                    raise TrainingInterrupted(self.step, self.run_dir, getattr(self, "_signum", signal.SIGINT))
+                    raise TrainingInterrupted(self.step, self.run_dir, getattr(self, "_signum", signal.SIGINT),
+                                              self._resume_command())
                 if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save_checkpoint()
                 if self.step >= total and self.epoch_step < steps_per_epoch:
