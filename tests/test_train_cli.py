@@ -274,6 +274,8 @@ def test_a_run_whose_data_folder_moved_resumes_with_data_pointing_at_the_new_pla
     run's images (and then remembered), refused when it holds others, and nothing is written then."""
     import shutil
 
+    from PIL import Image
+
     monkeypatch.chdir(tmp_path)
     assert main(["data", "make", "shapes", "u", "--form", "unpaired"]) == 0
     common = ["--crop-size", "32", "--workers", "0", "--no-tensorboard", "--samples", "0", "-o", "ngf=4", "-o", "ndf=4"]
@@ -297,6 +299,14 @@ def test_a_run_whose_data_folder_moved_resumes_with_data_pointing_at_the_new_pla
     assert RunDir(run).status().step == 2
     assert main(["train", "--resume", str(run), "--max-steps", "3"]) == 0, capsys.readouterr().err  # remembered
     assert RunDir(run).status().step == 3
+    # other pictures under the same names (sets are often numbered 0001.png ...): refused too
+    fake = tmp_path / "fake"
+    shutil.copytree(tmp_path / "renamed", fake)
+    for f in (fake / "trainB").glob("*.png"):
+        Image.new("RGB", (64, 64), "red").save(f)
+    assert main(["train", "--resume", str(run), "--max-steps", "4", "--data", "fake"]) == 1
+    assert ("not the images the run was trained on: images were edited or replaced (the same file names, other "
+            "file sizes)") in " ".join(capsys.readouterr().err.split())
 
 def test_preprocess_none_with_images_of_two_sizes_is_one_line_before_any_run_folder(tmp_path, monkeypatch, capsys):
     from PIL import Image

@@ -212,12 +212,24 @@ def _warn_edited_config(run_dir: Path, used: Mapping[str, Any], overrides: Mappi
 
 
 def data_fingerprint(dataset: Any) -> dict[str, Any]:
-    """How many items a data set has and which files they are, to notice a change at resume."""
+    """How many items a data set has, which files they are and their sizes, to notice a change at
+    resume. Sizes, not times: a folder copied elsewhere keeps them, and two sets numbered alike
+    (0001.png ...) almost never share every size."""
     root = str(getattr(dataset, "root", ""))  # relative to it: the same folder reached from elsewhere is the same
-    files = sorted(os.path.relpath(f, root) if root else str(f)
-                   for f in (dataset.image_files() if hasattr(dataset, "image_files") else []))
-    return {"items": len(dataset),
-            "digest": hashlib.sha1("\0".join(files).encode("utf-8", "surrogateescape")).hexdigest()}
+    paths = sorted(dataset.image_files() if hasattr(dataset, "image_files") else [], key=str)
+    names = [os.path.relpath(f, root) if root else str(f) for f in paths]
+
+    def size(path: Any) -> int:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return -1
+
+    def digest(parts: list[str]) -> str:
+        return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+    return {"items": len(dataset), "digest": digest(names),
+            "content": digest([f"{n}\0{size(p)}" for n, p in zip(names, paths)])}
 
 
 def data_change(before: Any, now: Mapping[str, Any]) -> str:
@@ -228,6 +240,8 @@ def data_change(before: Any, now: Mapping[str, Any]) -> str:
         return f"the data set has {now['items']} items where the run had {before.get('items')}"
     if before.get("digest") != now["digest"]:
         return "images were replaced (the same count, other files)"
+    if before.get("content") is not None and before.get("content") != now["content"]:
+        return "images were edited or replaced (the same file names, other file sizes)"
     return ""
 
 
