@@ -432,3 +432,20 @@ def test_translate_with_a_generation_model_is_refused_in_one_line(tmp_path, monk
     out, err = capsys.readouterr()
     assert "a 'generate-conditional' model cannot translate images; use 'gantrans generate'" in err
     assert "takes" not in out + err and len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_overrides_that_contradict_a_models_metadata_are_refused(tmp_path, monkeypatch, capsys):
+    """--value-range / --size-multiple describe models without metadata: against a model's own
+    record they would give wrong colours (or sizes) without a word."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx", multiple=4)
+    Image.new("RGB", (16, 12)).save(tmp_path / "x.png")
+    assert main(["translate", str(model), "x.png", "-o", "a", "--value-range", "0,1"]) == 1
+    assert "the model's metadata says its values range -1..1; --value-range is for models without gantrans " \
+           "metadata, leave it out" in capsys.readouterr().err
+    assert main(["translate", str(model), "x.png", "-o", "b", "--size-multiple", "3"]) == 1
+    assert "its sides must be multiples of 4; --size-multiple is for models" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert main(["translate", str(model), "x.png", "-o", "c", "--value-range=-1,1", "--size-multiple", "2"]) == 0

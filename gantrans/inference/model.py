@@ -226,10 +226,18 @@ def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = Non
         has_metadata = False
     else:
         has_metadata = True
-        if overrides.value_range is not None:
-            contract = replace(contract, value_range=overrides.value_range)
+        # The overrides describe models without metadata; one that contradicts the model's own
+        # record would only give wrong colours or sizes, so it is refused, not obeyed.
+        if overrides.value_range is not None and tuple(overrides.value_range) != tuple(contract.value_range):
+            lo, hi = contract.value_range
+            raise ConfigError(f"{p}: the model's metadata says its values range {lo:g}..{hi:g}; --value-range is "
+                              f"for models without gantrans metadata, leave it out")
         if overrides.channels is not None and overrides.channels != contract.in_channels:
             raise ConfigError(f"{p}: the model takes {contract.in_channels} channels, not {overrides.channels}")
+        if overrides.size_multiple is not None and contract.size_multiple % overrides.size_multiple:
+            raise ConfigError(f"{p}: the model's metadata says its sides must be multiples of "
+                              f"{contract.size_multiple}; --size-multiple is for models without gantrans metadata, "
+                              f"leave it out")
         if not contract.input_names:
             contract = replace(contract, input_names=[i.name for i in inputs])
         missing = [n for n in contract.input_names if n not in {i.name for i in inputs}]
