@@ -30,7 +30,7 @@ def translate_model(path: str | Path, *, channels: int = 3, out_channels: int | 
                     kernel: int = 1, multiple: int = 1, metadata: bool = True, tiling: str = "ok",
                     value_range: tuple[float, float] = (-1.0, 1.0), seed: int = 0, identity: bool = False,
                     static_hw: int | None = None, tile_size: int | None = None,
-                    extra: dict | None = None, direction: str = "AtoB") -> Path:
+                    extra: dict | None = None, direction: str = "AtoB", min_size: int = 1) -> Path:
     """``tanh(conv_k(x))`` with dynamic N/H/W (``identity``: the output is the input).
 
     With ``multiple`` > 1 the graph also adds ``0 * upsample(avgpool_multiple(x))``, which only
@@ -72,7 +72,7 @@ def translate_model(path: str | Path, *, channels: int = 3, out_channels: int | 
     props = None
     if metadata:
         contract = ModelContract(task="translate", in_channels=channels, out_channels=out_channels,
-                                 value_range=value_range, size_multiple=multiple, tiling=tiling,
+                                 value_range=value_range, size_multiple=multiple, tiling=tiling, min_size=min_size,
                                  fixed_size=static_hw, direction=direction, source_domain=direction[0],
                                  target_domain=direction[-1],
                                  tile_size=tile_size, input_names=["image"], output_names=["out"],

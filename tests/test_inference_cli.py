@@ -449,3 +449,17 @@ def test_overrides_that_contradict_a_models_metadata_are_refused(tmp_path, monke
     assert "its sides must be multiples of 4; --size-multiple is for models" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert main(["translate", str(model), "x.png", "-o", "c", "--value-range=-1,1", "--size-multiple", "2"]) == 0
+
+
+def test_nonsense_tiles_are_refused_not_silently_changed(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx", min_size=8)
+    Image.new("RGB", (40, 30)).save(tmp_path / "x.png")
+    assert main(["translate", str(model), "x.png", "-o", "a", "--tile", "3"]) == 1
+    assert "--tile 3: this model's smallest input is 8 px" in capsys.readouterr().err
+    assert main(["translate", str(model), "x.png", "-o", "a", "--tile", "16", "--tile-overlap", "16"]) == 1
+    assert "--tile-overlap 16 must be smaller than the tile (16 px)" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    assert main(["translate", str(model), "x.png", "-o", "a", "--tile", "16", "--tile-overlap", "4"]) == 0

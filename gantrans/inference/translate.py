@@ -120,8 +120,17 @@ class Translator:
         self.options = options or TranslateOptions()
         if self.options.batch_size < 1:
             raise ConfigError(f"--batch must be at least 1, got {self.options.batch_size}")
-        if self.options.tile is not None and self.options.tile < 0:
-            raise ConfigError(f"--tile must be 0 (never) or a positive size, got {self.options.tile}")
+        tile, overlap = self.options.tile, self.options.tile_overlap
+        if tile is not None and tile < 0:
+            raise ConfigError(f"--tile must be 0 (never) or a positive size, got {tile}")
+        if tile and tile < (self.contract.min_size or 1):  # silently raised, it ran for minutes and gave mush
+            raise ConfigError(f"--tile {tile}: this model's smallest input is {self.contract.min_size} px; tiles of "
+                              f"{DEFAULT_TILE} px or more keep the look of the whole image")
+        if overlap is not None and overlap < 0:
+            raise ConfigError(f"--tile-overlap must be 0 or more, got {overlap}")
+        if tile and overlap is not None and overlap >= tile:
+            raise ConfigError(f"--tile-overlap {overlap} must be smaller than the tile ({tile} px); a tile's overlap "
+                              f"is its margin shared with the next one")
         first = self.model.inputs[0]
         self._dtype = np.float16 if first.type == "tensor(float16)" else np.float32
         static_batch = first.shape[0] if first.shape and isinstance(first.shape[0], int) else None
