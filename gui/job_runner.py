@@ -8,6 +8,7 @@ adds the Qt plumbing and the POSIX cancel (SIGINT, so training saves a checkpoin
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -38,6 +39,21 @@ def gantrans_argv(args: list[str], *, progress: bool = True) -> list[str]:
     if other and argv and argv[0] == sys.executable:
         argv[0] = other
     return argv
+
+
+@functools.cache  # asked on every poll of the Runs view; an install takes a restart of the app
+def can_train() -> bool:
+    """Whether the ``gantrans`` the GUI runs can train, resume and export (its ``train`` extra:
+    torch, onnx), checked without importing them: a translate-only install is told before a click."""
+    if os.environ.get(PYTHON_ENV) and os.environ[PYTHON_ENV] != sys.executable:
+        return True  # another interpreter: its own import error will say so
+    from gantrans.cli.main import missing_extras
+
+    return "train" not in missing_extras()
+
+
+#: What a translate-only install lacks for training and export, and how to add it.
+TRAIN_INSTALL = "pip install 'gantrans[train]'"
 
 
 def parse_event(line: str) -> tuple[str, dict[str, Any]] | None:

@@ -8,10 +8,7 @@ install and nothing is started.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +27,11 @@ from PySide6.QtWidgets import (
 
 from gantrans_gui import view_support
 from gantrans_gui.export_dialog import OUT_KEY, export_args
-from gantrans_gui.job_runner import PYTHON_ENV, JobRunner
+from gantrans_gui.job_runner import JobRunner, can_train
 
 NO_TORCH = ("Importing a reference checkpoint needs PyTorch, which this installation does not have: "
             "install it with  pip install \"gantrans[train]\"  and try again.")
 RUNS_KEY = "reference/runs_dir"
-
-
-def torch_available() -> bool:
-    """Whether the interpreter that runs ``gantrans`` has torch (checked without importing it)."""
-    if os.environ.get(PYTHON_ENV) and os.environ[PYTHON_ENV] != sys.executable:
-        return True  # another interpreter: its own import error will say so
-    return importlib.util.find_spec("torch") is not None
 
 
 def safe_run_name(path: Path) -> str:
@@ -96,12 +86,12 @@ class ReferenceImportDialog(QDialog):
         self.runner.error.connect(self._error)
         self.runner.result.connect(self._result)
         self.runner.finished.connect(self._finished)
-        if not torch_available():
+        if not can_train():
             self.state.setText(NO_TORCH)
             self.start_button.setEnabled(False)
 
     def start(self) -> None:
-        if not torch_available():
+        if not can_train():
             self.state.setText(NO_TORCH)
             return
         runs = Path(self.runs_dir.text().strip() or "runs").expanduser()

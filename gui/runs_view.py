@@ -48,8 +48,9 @@ from gantrans.runs import (
     is_run_dir,
     list_runs,
 )
-from gantrans_gui import view_support
+from gantrans_gui import job_runner, view_support
 from gantrans_gui.image_widgets import ScaledImageLabel
+from gantrans_gui.job_runner import TRAIN_INSTALL
 from gantrans_gui.run_watch import RunWatch, run_status, smooth
 from gantrans_gui.theme import state_colour
 from gantrans_gui.training_jobs import last_job_log, report_job_failure, training_jobs
@@ -674,8 +675,12 @@ class RunsView(QWidget):
         job = self.jobs.get(self.run.path)
         ours = job is not None and job.runner.running()
         self.stop_button.setEnabled(ours or (state in ("running", "starting") and _local_pid(st) is not None))
-        self.resume_button.setEnabled(not ours and state in ("interrupted", "failed"))
-        self.export_button.setEnabled(bool(self.run.checkpoints()))
+        trains = job_runner.can_train()  # a translate-only install is told before a click, not after
+        self.resume_button.setEnabled(trains and not ours and state in ("interrupted", "failed"))
+        self.export_button.setEnabled(trains and bool(self.run.checkpoints()))
+        lacking = "" if trains else f"Needs PyTorch and onnx, which this installation lacks: {TRAIN_INSTALL}"
+        self.resume_button.setToolTip(lacking)
+        self.export_button.setToolTip(lacking)
 
     # -- actions -----------------------------------------------------------------------------
     def stop_run(self) -> None:

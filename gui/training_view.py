@@ -39,6 +39,7 @@ from gantrans.runs import epoch_text
 from gantrans_gui import view_support, workers
 from gantrans_gui.cli_query import CliQuery, last_error_line, parse_json
 from gantrans_gui.data_inspect import describe, image_summary
+from gantrans_gui.job_runner import TRAIN_INSTALL
 from gantrans_gui.options_form import OptionsForm, option_args
 from gantrans_gui.plugin_catalog import OptionSpec, plugin_catalog
 from gantrans_gui.runs_view import FOLDERS_KEY, format_eta
@@ -50,7 +51,6 @@ NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
 #: Network options the built-in recipes set themselves (refused as ROLE.OPTION).
 PASSED_BY_RECIPE = frozenset({"in_channels", "out_channels", "latent_size", "num_classes", "image_size", "n_layers"})
 #: What gives a translate-only installation training (the command line's own advice).
-TRAIN_INSTALL = "pip install 'gantrans[train]'"
 #: The form's run fields as the last Start left them (a JSON object), and the data last trained on.
 FORM_KEY = "training/form"
 RECENT_DATA_KEY = "training/recent_data"

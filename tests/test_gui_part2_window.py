@@ -65,7 +65,7 @@ def test_a_dropped_pth_offers_the_import_route(qtbot, tmp_path, monkeypatch):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     from gantrans_gui import MainWindow, reference_import
 
-    monkeypatch.setattr(reference_import, "torch_available", lambda: False)
+    monkeypatch.setattr(reference_import, "can_train", lambda: False)
     w = MainWindow()
     qtbot.addWidget(w)
     pth = tmp_path / "latest_net_G.pth"

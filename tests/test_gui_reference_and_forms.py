@@ -139,7 +139,7 @@ def test_a_preset_fills_the_form_with_its_values_and_they_travel_as_options(qtbo
 
 
 def test_reference_import_without_torch_says_what_to_install(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setattr(reference_import, "torch_available", lambda: False)
+    monkeypatch.setattr(reference_import, "can_train", lambda: False)
     window = StubWindow()
     qtbot.addWidget(window)
     (tmp_path / "latest_net_G.pth").write_bytes(b"x")

@@ -279,3 +279,21 @@ def test_the_output_hint_names_the_file_that_holds_the_messages(tmp_path, monkey
     hint = runs_view._output_hint(RunDir(run))
     assert f"its messages and progress in {tmp_path / 'jobs' / 'demo-20261203-010203.events.jsonl'}" in hint
     assert f"its warnings and errors in {log} (empty when there were none)" in hint
+
+
+def test_a_translate_only_install_is_told_before_a_click_that_it_cannot_resume_or_export(qtbot, tmp_path,
+                                                                                        monkeypatch):
+    monkeypatch.setattr(job_runner, "can_train", lambda: False)
+    run = make_run(tmp_path / "runs")  # no status.json, no checkpoint: reads as interrupted
+    _window, view = _view(qtbot, tmp_path / "runs")
+    assert not view.resume_button.isEnabled()
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "latest.pt").write_bytes(b"x")
+    view._set_buttons()
+    for button in (view.resume_button, view.export_button):
+        assert not button.isEnabled()
+        assert "lacks: pip install 'gantrans[train]'" in button.toolTip()
+    monkeypatch.setattr(job_runner, "can_train", lambda: True)
+    view._set_buttons()
+    assert view.resume_button.isEnabled() and view.export_button.isEnabled()
+    assert not view.resume_button.toolTip() and not view.export_button.toolTip()
