@@ -15,9 +15,9 @@ Policy decisions:
 * **Only PNG, JPEG (and MPO), WebP, BMP, TIFF and GIF are parsed**, so Pillow's more exotic
   (and less hardened) decoders never see user files.
 * **The pixel limit** (:data:`DEFAULT_MAX_PIXELS`, or ``GANTRANS_MAX_PIXELS``, or
-  ``max_pixels=``) is checked on the header size before decoding. Pillow's own
-  ``DecompressionBombWarning``/``Error`` (``PIL.Image.MAX_IMAGE_PIXELS``) is turned into the
-  same error, so Pillow's limit is a ceiling the application can raise if it really needs to.
+  ``max_pixels=``) is checked on the header size before decoding, and it is the one limit in
+  force: Pillow's own (``PIL.Image.MAX_IMAGE_PIXELS``, 89 Mpx) is raised to it when it is set
+  higher, and a bomb warning Pillow still gives is the same error with the same remedy.
 * **EXIF orientation** is applied; unreadable EXIF is ignored (the pixels are still good), and
   Pillow's warnings about damaged metadata go to the debug log. (Python's warning filters are
   process-wide before 3.14, so a thread decoding at the same time shares that brief filter.)
@@ -159,10 +159,21 @@ def _allowed_formats() -> tuple[str, ...]:
     return _formats_ready
 
 
+def _over_limit(path: str, size: str, limit: int) -> ImageError:
+    return ImageError(f"{path}: {size} is over the limit of {limit} pixels (a decompression bomb?); raise "
+                      f"GANTRANS_MAX_PIXELS to accept it")
+
+
 def _open_checked(fp: Any, path: str, limit: int) -> Image.Image:
     """Open (header only), check the format against the extension and the size against the limit."""
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        # Pillow checks its own limit inside open(), before ours: only ever raised, process-wide,
+        # so that GANTRANS_MAX_PIXELS really lets a large scan through.
+        Image.MAX_IMAGE_PIXELS = limit
     try:
         im = Image.open(fp, formats=_allowed_formats())
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise _over_limit(path, "the image", limit) from None
     except UnidentifiedImageError:
         fp.seek(0)
         what = _sniff(fp.read(512))
@@ -180,8 +191,7 @@ def _open_checked(fp: Any, path: str, limit: int) -> Image.Image:
     if width <= 0 or height <= 0:
         raise ImageError(f"{path}: the header declares an empty image ({width}x{height})")
     if width * height > limit:
-        raise ImageError(f"{path}: {width}x{height} = {width * height} pixels is over the limit of {limit} "
-                         f"(a decompression bomb?); raise GANTRANS_MAX_PIXELS to accept it")
+        raise _over_limit(path, f"{width}x{height} = {width * height} pixels", limit)
     return im
 
 

@@ -269,17 +269,22 @@ def test_pixel_limit_checked_before_decoding(tmp_path, rgb, monkeypatch):
         probe_image(tmp_path / "bomb.png")
 
 
-def test_pillow_bomb_guard_becomes_image_error(tmp_path):
-    limit = Image.MAX_IMAGE_PIXELS
-    side_warn = int((limit * 1.5) ** 0.5)  # over Pillow's warning threshold, under its error
-    side_err = int((limit * 3) ** 0.5)  # over Pillow's error threshold
-    for name, side in (("warn.png", side_warn), ("err.png", side_err)):
-        (tmp_path / name).write_bytes(_png_with_size(side, side))
+def test_gantrans_max_pixels_is_the_one_limit_pillows_included(tmp_path, monkeypatch):
+    """A 144 Mpx scan is over Pillow's own 89 Mpx guard, which fires inside Image.open: refused
+    with our remedy, and let through once GANTRANS_MAX_PIXELS is raised (it used to stay refused)."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored afterwards
+    (tmp_path / "scan.png").write_bytes(_png_with_size(12000, 12000))
+    for huge in (12000, int((Image.MAX_IMAGE_PIXELS * 3) ** 0.5)):  # over Pillow's warning / its error
+        (tmp_path / "scan.png").write_bytes(_png_with_size(huge, huge))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            msg = _refusal(tmp_path / name, max_pixels=10**12)
-        assert "bomb" in msg
+            msg = _refusal(tmp_path / "scan.png")
+        assert f"is over the limit of {DEFAULT_MAX_PIXELS} pixels (a decompression bomb?); raise " \
+               "GANTRANS_MAX_PIXELS to accept it" in msg
         assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    (tmp_path / "scan.png").write_bytes(_png_with_size(12000, 12000))
+    monkeypatch.setenv("GANTRANS_MAX_PIXELS", "200000000")
+    assert (probe_image(tmp_path / "scan.png").width, Image.MAX_IMAGE_PIXELS) == (12000, 200000000)
 
 
 def test_unreadable_permissions(tmp_path, rgb):
