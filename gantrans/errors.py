@@ -28,6 +28,16 @@ class ImageError(GantransError):
     """An image file cannot be used; the message names the file and the problem."""
 
 
+class PixelLimitError(ImageError):
+    """An image over the pixel limit (a decompression bomb, or a very large scan). The command
+    line raises the limit with ``GANTRANS_MAX_PIXELS``, the desktop app in its Settings:
+    ``problem`` lets each say so in its own words."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(f"{problem}; raise GANTRANS_MAX_PIXELS to accept it")
+
+
 class DataError(GantransError):
     """A data set cannot be used for training."""
 

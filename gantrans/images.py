@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gantrans.errors import DiskFullError, ImageError
+from gantrans.errors import DiskFullError, ImageError, PixelLimitError
 from gantrans.fileio import discard, is_disk_full, publish, temp_path_for
 
 log = logging.getLogger(__name__)
@@ -159,9 +159,8 @@ def _allowed_formats() -> tuple[str, ...]:
     return _formats_ready
 
 
-def _over_limit(path: str, size: str, limit: int) -> ImageError:
-    return ImageError(f"{path}: {size} is over the limit of {limit} pixels (a decompression bomb?); raise "
-                      f"GANTRANS_MAX_PIXELS to accept it")
+def _over_limit(path: str, size: str, limit: int) -> PixelLimitError:
+    return PixelLimitError(f"{path}: {size} is over the limit of {limit} pixels (a decompression bomb?)")
 
 
 def _open_checked(fp: Any, path: str, limit: int) -> Image.Image:

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("gantrans main window")
         self.setAcceptDrops(True)
         self.settings = Settings(self)
+        self.settings.apply_pixel_limit()
         apply_theme(self.settings.theme)
         self.settings.changed.connect(self._setting_changed)
         workers.set_default_error_handler(self.show_error)

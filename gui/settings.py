@@ -7,6 +7,7 @@ write through :class:`Settings` and never name QSettings keys themselves.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
@@ -18,6 +19,8 @@ MAX_RECENT = 10
 PROVIDER_AUTO = "auto"
 TILING_CHOICES = ("auto", "off", "256", "512", "1024")
 THEMES = ("system", "light", "dark")
+PIXEL_LIMIT_ENV = "GANTRANS_MAX_PIXELS"  # what gantrans.images reads, in this process and its children
+_LAUNCH_PIXEL_LIMIT = os.environ.get(PIXEL_LIMIT_ENV)  # what the app was started with, kept for "default"
 
 
 def _as_list(value: Any) -> list[str]:
@@ -90,6 +93,26 @@ class Settings(QObject):
     @tiling.setter
     def tiling(self, value: str) -> None:
         self.set_value("inference/tiling", value if value in TILING_CHOICES else "auto")
+
+    @property
+    def max_megapixels(self) -> int:
+        """The largest image opened, in millions of pixels; 0 keeps gantrans's default."""
+        return max(0, self._int("inference/max_megapixels", 0))
+
+    @max_megapixels.setter
+    def max_megapixels(self, value: int) -> None:
+        self.set_value("inference/max_megapixels", max(0, int(value)))
+        self.apply_pixel_limit()
+
+    def apply_pixel_limit(self) -> None:
+        """Put the limit where gantrans.images reads it (the environment: the CLI's children too)."""
+        mp = self.max_megapixels
+        if mp:
+            os.environ[PIXEL_LIMIT_ENV] = str(mp * 1_000_000)
+        elif _LAUNCH_PIXEL_LIMIT is not None:
+            os.environ[PIXEL_LIMIT_ENV] = _LAUNCH_PIXEL_LIMIT
+        else:
+            os.environ.pop(PIXEL_LIMIT_ENV, None)
 
     # -- appearance --------------------------------------------------------------------------
     @property

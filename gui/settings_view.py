@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gantrans.images import DEFAULT_MAX_PIXELS
 from gantrans_gui import workers
 from gantrans_gui.main_window import MainWindow
 from gantrans_gui.settings import PROVIDER_AUTO, THEMES, TILING_CHOICES
@@ -72,6 +73,16 @@ class SettingsView(QWidget):
         self.tiling_combo.currentIndexChanged.connect(
             lambda i: setattr(self.settings, "tiling", self.tiling_combo.itemData(i)))
         form.addRow("Default tiling:", self.tiling_combo)
+        self.pixels_spin = QSpinBox()
+        self.pixels_spin.setAccessibleName("Largest image")
+        self.pixels_spin.setRange(0, 4000)
+        self.pixels_spin.setSuffix(" Mpx")
+        self.pixels_spin.setSpecialValueText(f"{DEFAULT_MAX_PIXELS // 1_000_000} Mpx (the default)")
+        self.pixels_spin.setValue(self.settings.max_megapixels)
+        self.pixels_spin.setToolTip("Larger images are refused as possible decompression bombs; raise this for "
+                                    "very large scans or panoramas (they need memory, or tiles)")
+        self.pixels_spin.valueChanged.connect(lambda v: setattr(self.settings, "max_megapixels", v))
+        form.addRow("Largest image:", self.pixels_spin)
 
         look = QGroupBox("Appearance")
         lform = QFormLayout(look)

@@ -32,11 +32,13 @@ def one_line(exc: BaseException) -> str:
     """The user-facing line of an exception (gantrans errors already name the file)."""
     text = str(exc).strip()
     line = text.splitlines()[0] if text else ""
-    from gantrans.errors import GantransError
+    from gantrans.errors import GantransError, PixelLimitError
     from gantrans.inference.translate import TilingNeeded
 
     if isinstance(exc, TilingNeeded):  # the app's words for the command line's --tile
         return f"{exc.problem}; choose a tile size under Tiling to tile it ({exc.caveat})"
+    if isinstance(exc, PixelLimitError):  # ... and for its GANTRANS_MAX_PIXELS
+        return f"{exc.problem}; raise Largest image under Settings to accept it"
     if isinstance(exc, GantransError):
         return line or type(exc).__name__
     if isinstance(exc, MemoryError):

@@ -587,6 +587,42 @@ def test_restart_finds_settings_folders_and_recent_files(make_window, qtbot, hom
     assert str(image) in [a.text() for a in w2.recent_menu.actions()]
 
 
+def test_the_largest_image_setting_is_the_pixel_limit_and_is_worded_for_the_app(make_window, qtbot, home,
+                                                                                monkeypatch):
+    """GANTRANS_MAX_PIXELS is no knob for a desktop user: Settings has one, remembered, and an image
+    over it says where it is."""
+    monkeypatch.setenv("GANTRANS_MAX_PIXELS", "1")  # recorded, so restored after the test whatever the app sets
+    monkeypatch.delenv("GANTRANS_MAX_PIXELS")
+    translate_model(home / "exports" / "m_AtoB.onnx")
+    src = home / "in"
+    src.mkdir()
+    big = write_image(src / "scan.png", 1250, 1000)  # 1.25 Mpx
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    sv = w.show_view("settings")
+    assert sv.pixels_spin.text() == "67 Mpx (the default)"
+    sv.pixels_spin.setValue(1)
+    view = w.show_view("batch")
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(home / "out"))
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    reason = view.errors.item(0, 1).text()
+    assert view.errors.item(0, 0).text() == str(big)
+    assert reason == ("1000x1250 = 1250000 pixels is over the limit of 1000000 pixels (a decompression bomb?); "
+                      "raise Largest image under Settings to accept it")
+    w.close()
+    w2 = make_window()
+    wait_library(qtbot, w2, 1)
+    assert w2.settings.max_megapixels == 1 and w2.show_view("settings").pixels_spin.value() == 1
+    w2.show_view("settings").pixels_spin.setValue(2)
+    view = w2.show_view("batch")
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(home / "out"))
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert view.report.ok and (home / "out" / "scan.png").is_file()
+
 def test_errors_show_one_line_with_details_and_the_app_goes_on(make_window, qtbot, home):
     model = translate_model(home / "exports" / "e_AtoB.onnx")
     bad = home / "bad.png"
