@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
-                   help="images to open in the Translate view, .onnx models to add to the library")
+                   help="images to open in the Translate view, .onnx models (or folders of them) to add to "
+                        "the library, a folder of images as the Batch view's input")
     p.add_argument("--startup-time", action="store_true",
                    help="show the window, print the start-up time as JSON and quit")
     p.add_argument("--bench-translate", default=None, metavar="MODEL.onnx",

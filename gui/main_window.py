@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
             elif suffix in CHECKPOINT_SUFFIXES:
                 self.explain_checkpoint(p)
             elif p.is_dir():
-                self.add_model_folder(p)
+                self.open_folder(p)
             elif suffix in IMAGE_SUFFIXES:
                 images.append(p)
             else:
@@ -306,6 +306,29 @@ class MainWindow(QMainWindow):
             if len(images) > 1:
                 self.statusBar().showMessage(f"{len(images)} images dropped: opened {images[0].name} "
                                              f"(the Batch view translates whole folders)", 8000)
+
+    def open_folder(self, folder: Path) -> None:
+        """A folder of images (and no models) is the Batch view's input; any other becomes a model
+        folder of the library. Only the top level is looked at: a big tree never stalls the window."""
+        models = images = False
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    suffix = os.path.splitext(entry.name)[1].lower()
+                    models = models or suffix == MODEL_SUFFIX
+                    images = images or suffix in IMAGE_SUFFIXES
+                    if models:
+                        break
+        except OSError as exc:
+            self.show_error(f"{folder}: cannot read the folder ({exc.strerror or exc}); nothing was opened")
+            return
+        if images and not models:
+            view = self.show_view("batch")
+            view.input_edit.setText(str(folder))
+            self.statusBar().showMessage(f"{folder.name}: a folder of images, not of models: it is the Batch "
+                                         f"view's input now", 8000)
+            return
+        self.add_model_folder(folder)
 
     def _image_view(self) -> QWidget:
         """Where an image dropped, pasted or opened goes: the view on screen if it shows one image

@@ -301,6 +301,21 @@ def test_library_sorts_models_without_metadata_by_their_inputs(make_window, qtbo
     assert bad.path.name == "vec.onnx" and bad.error.startswith("no 4-D image output")
 
 
+def test_a_dropped_folder_of_images_is_the_batch_input_not_a_model_folder(make_window, qtbot, home):
+    photos = home / "photos"
+    write_image(photos / "a.png")
+    write_image(photos / "b.jpg")
+    models = home / "my models"
+    translate_model(models / "m_AtoB.onnx")
+    write_image(models / "preview.png")  # a model folder with a picture in it stays a model folder
+    w = make_window()
+    w.open_paths([str(photos)])
+    assert w.current_key() == "batch" and w.current_view().input_edit.text() == str(photos)
+    assert "a folder of images, not of models" in w.statusBar().currentMessage()
+    assert photos not in w.library.folders and str(photos) not in w.settings.library_folders
+    w.open_paths([str(models)])
+    assert models in w.library.folders
+
 def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qtbot, home):
     from PySide6.QtGui import QKeySequence
 
