@@ -78,6 +78,9 @@ def test_export_writes_one_file_per_head_with_metadata(cyclegan_run: Path, tmp_p
     assert p["network"]["name"] == "resnet_6blocks" and p["network"]["options"]["ngf"] == 4
     assert p["opset"] >= 13 and p["torch_version"] == torch.__version__ and p["parity_max_abs_diff"] <= 1e-4
     assert p["recipe_options"]["ngf"] == 4 and "export_date" in p and "gantrans_version" in p
+    from gantrans.inference import memory
+
+    assert 64 < memory.bytes_per_pixel(c) == p["bytes_per_pixel"] < 400  # ngf 4: far under the 2 KiB default
 
     _, c_b, _ = _meta(out / "tiny_B2A.onnx")
     assert (c_b.in_channels, c_b.out_channels, c_b.provenance["network_key"]) == (1, 3, "G_B")
@@ -395,3 +398,17 @@ def test_a_kept_epoch_is_exported_under_its_own_name_and_a_run_without_checkpoin
     with pytest.raises(CheckpointError, match=r"empty: the run has saved no checkpoint yet; train it further first"):
         export_run(empty, **quiet)
     assert (counted(1, "step"), counted(0, "epoch"), counted(2, "thread")) == ("1 step", "0 epochs", "2 threads")
+
+
+@pytest.mark.parametrize(("network", "ngf", "measured"), [("resnet_9blocks", 64, 1460), ("resnet_9blocks", 16, 400),
+                                                          ("unet_256", 64, 550)])
+def test_the_memory_figure_an_export_records_covers_what_onnx_runtime_was_measured_to_use(network, ngf, measured):
+    """Peak resident growth per pixel of each network under ONNX Runtime's CPU provider at 512-1024 px
+    (measured once on the 2-core CI machine): the recorded figure is over it, by less than 2x."""
+    from gantrans.export.contract import memory_per_pixel
+    from gantrans.recipe import ExportHead, build_network
+
+    rule = 256 if network.startswith("unet") else 4  # the networks' size rules
+    head = ExportHead(name="A2B", task="translate", module=build_network(network, "generator", ngf=ngf),
+                      in_channels=3, out_channels=3, min_size=rule, size_multiple=rule)
+    assert measured + 50 < memory_per_pixel(head) < 2 * measured

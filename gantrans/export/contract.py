@@ -12,7 +12,14 @@ from gantrans import __version__
 from gantrans.metadata import ModelContract
 from gantrans.recipe import ExportHead
 
-from .onnx_graph import input_names, output_name, round_up
+from .onnx_graph import example_inputs, input_names, output_name, round_up, spatially_dynamic
+
+#: ONNX Runtime's peak on the CPU per input pixel, as a multiple of the network's largest single
+#: activation (measured peak resident growth at 512-1024 px: ResNet-9 ngf 64 4.7x, ngf 16 5.2x,
+#: U-Net-256 ngf 64 3.6-4.3x), rounded up for a margin.
+PEAK_PER_ACTIVATION = 6
+#: The engine's own arrays around a run (the image as float, its result, 8-bit copies).
+ENGINE_BYTES_PER_PIXEL = 64
 
 
 def _has_instance_norm(module: Any) -> bool:
@@ -34,6 +41,31 @@ def tiling_advice(head: ExportHead) -> tuple[str, int | None, int | None]:
     overlap = round_up(32, m)
     tile = round_up(max(256, 4 * overlap, head.min_size), m)
     return tiling, tile, overlap
+
+
+def memory_per_pixel(head: ExportHead) -> int | None:
+    """Bytes per input pixel a translation head needs, for the engine's memory bound (tile or
+    refuse before running out). One fixed figure for every model refused 12 Mpx photos that a
+    narrow generator translates in a third of it; this one follows the network's widest layer."""
+    if not spatially_dynamic(head):
+        return None
+    side = round_up(max(head.min_size, 64), head.size_multiple)
+    biggest = 0
+
+    def note(_module: Any, _inputs: Any, out: Any) -> None:
+        nonlocal biggest
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.ndim:
+                biggest = max(biggest, t[0].numel() * 4)  # float32, one image
+
+    hooks = [m.register_forward_hook(note) for m in head.module.modules() if not any(m.children())]
+    try:
+        with torch.no_grad():
+            head.module.eval()(*example_inputs(head, 1, side))
+    finally:
+        for h in hooks:
+            h.remove()
+    return int(PEAK_PER_ACTIVATION * biggest / (side * side)) + ENGINE_BYTES_PER_PIXEL
 
 
 def build_contract(head: ExportHead, ckpt: Mapping[str, Any], *, key: str | None, run_name: str, opset: int,
@@ -60,6 +92,7 @@ def build_contract(head: ExportHead, ckpt: Mapping[str, Any], *, key: str | None
         "opset": opset,
         "exporter": exporter,
         "torch_version": torch.__version__,
+        "bytes_per_pixel": memory_per_pixel(head),
     }
     if ckpt.get("imported_from"):
         provenance["imported_from"] = ckpt["imported_from"]

@@ -1,10 +1,11 @@
 """A rough bound on the memory one model run needs, to tile or refuse before running out.
 
 ONNX Runtime gives no per-shape memory estimate, so the engine uses bytes per input pixel:
-the model's own figure when its metadata provenance carries ``bytes_per_pixel``, else
-:data:`DEFAULT_BYTES_PER_PIXEL`: a ResNet-9 generator (ngf 64) on the CPU provider grows the
-peak resident size by 1.2-1.4 KiB per input pixel at 256-512 px; 2 KiB leaves a margin for
-wider U-Nets and allocator slack.
+the model's own figure when its metadata provenance carries ``bytes_per_pixel`` (``gantrans
+export`` records one from the network's widest layer, :func:`gantrans.export.contract.memory_per_pixel`),
+else :data:`DEFAULT_BYTES_PER_PIXEL` for a model from elsewhere: a ResNet-9 generator (ngf 64)
+on the CPU provider grows the peak resident size by 1.4-1.5 KiB per input pixel at 512-1024 px;
+2 KiB leaves a margin for wider networks and allocator slack.
 """
 
 from __future__ import annotations
