@@ -154,12 +154,24 @@ def test_run_writes_config_metrics_samples_and_checkpoints(tiny, tmp_path):
 
 
 def test_nonfinite_loss_stops_and_keeps_the_last_checkpoint(tiny, tmp_path):
-    with pytest.raises(NonFiniteLoss, match=r"step 3: loss term 'G_gan' is nan"):
+    with pytest.raises(NonFiniteLoss, match=r"step 3: loss term 'G_gan' is nan") as err:
         Trainer(tiny_config(tmp_path, epochs=1, checkpoint_every=1, model={"nan_at": 3}),
                 open_dataset=fx.open_memory).run()
-    ckpt = load_checkpoint(tmp_path / "run")
+    run = tmp_path / "run"
+    assert str(err.value) == (f"step 3: loss term 'G_gan' is nan; stopped; the last checkpoint is intact: gantrans "
+                              f"train --resume {run} --skip-nonfinite goes on skipping such batches, or train again "
+                              f"with a lower rate: gantrans train --config {run / 'config.json'} --name NEW_NAME "
+                              f"-o lr=LOWER_RATE")
+    ckpt = load_checkpoint(run)
     assert ckpt["step"] == 2
     assert all(torch.isfinite(t).all() for t in ckpt["networks"]["G"].values() if t.is_floating_point())
+
+
+def test_nonfinite_loss_before_any_checkpoint_does_not_claim_one(tiny, tmp_path):
+    with pytest.raises(NonFiniteLoss) as err:
+        Trainer(tiny_config(tmp_path, epochs=1, model={"nan_at": 2}), open_dataset=fx.open_memory).run()
+    assert "intact" not in str(err.value)
+    assert "no checkpoint was written yet; train again with a lower rate: gantrans train --config" in str(err.value)
 
 
 def test_skip_nonfinite_skips_the_batch_and_counts_it(tiny, tmp_path):

@@ -27,8 +27,8 @@ class NonFiniteLoss(GantransError):
 
     def __init__(self, step: int, term: str, value: float, what: str = "loss term"):
         self.step, self.term, self.value = step, term, value
-        super().__init__(f"step {step}: {what} '{term}' is {value}; stopped "
-                         f"(the last checkpoint is intact; --skip-nonfinite skips such batches)")
+        self.problem = f"step {step}: {what} '{term}' is {value}; stopped"
+        super().__init__(f"{self.problem} (the last checkpoint is intact; --skip-nonfinite skips such batches)")
 
 
 @dataclass

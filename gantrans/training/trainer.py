@@ -487,6 +487,16 @@ class Trainer:
         self.engine.skipped = int(ckpt.get("skipped", 0))
         restore_rng(ckpt["rng"])
 
+    def _after_nonfinite(self) -> str:
+        """What is left after a NaN/Inf, and the ways on: a resume cannot change the rate (the
+        usual cure), a new run from this one's config can."""
+        anew = (f"gantrans train --config {shlex.quote(str(R.config_path(self.run_dir)))} --name NEW_NAME "
+                f"-o lr=LOWER_RATE")
+        if self.ckpt or getattr(self, "_saved_step", -1) >= 0:
+            return (f"the last checkpoint is intact: {self._resume_command()} --skip-nonfinite goes on skipping "
+                    f"such batches, or train again with a lower rate: {anew}")
+        return f"no checkpoint was written yet; train again with a lower rate: {anew} (or with --skip-nonfinite)"
+
     def _resume_command(self) -> str:
         return resume_command(self.run_dir, self.dist.world_size, self.dist.local_world_size)
 
@@ -629,6 +639,7 @@ class Trainer:
             self._finish_status("interrupted", str(exc))
             raise
         except NonFiniteLoss as exc:
+            exc.args = (f"{exc.problem}; {self._after_nonfinite()}",)
             self._finish_status("stopped-nonfinite", str(exc))
             raise
         except KeyboardInterrupt:
