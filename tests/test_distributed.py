@@ -51,3 +51,33 @@ def test_two_processes_hold_identical_weights_after_training(tiny, tmp_path):
     assert (f"the run was trained by 2 processes and this is one process; its steps count per process, so resume "
             f"it as it was trained: torchrun --nproc-per-node 2 -m gantrans train --resume {run}") in str(err.value)
     assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
+
+
+def test_a_process_of_the_job_going_away_is_said_with_the_resume_not_as_an_internal_error(tiny, tmp_path,
+                                                                                          monkeypatch):
+    """What a surviving rank sees when another is killed: gloo's 'Connection closed by peer'."""
+    from gantrans.training import TrainConfig, Trainer
+    from gantrans.training import distributed as D
+    from gantrans.training.trainer import PeerLost
+
+    Trainer(TrainConfig.from_dict({"recipe": "tinygan", "data": "mem:16", "runs_dir": str(tmp_path), "name": "r",
+                                   "crop_size": 32, "batch_size": 4, "workers": 0, "device": "cpu",
+                                   "max_steps": 2, "tensorboard": False, "samples": 0}),
+            open_dataset=fx.open_memory).run()
+    trainer = Trainer(TrainConfig.from_dict({"recipe": "tinygan", "data": "mem:16", "runs_dir": str(tmp_path),
+                                             "name": "r", "crop_size": 32, "workers": 0, "max_steps": 4}),
+                      open_dataset=fx.open_memory, checkpoint={"_path": "x"}, run_dir=tmp_path / "r")
+
+    def dies(self):
+        self.dist = D.DistContext(rank=1, world_size=2, local_world_size=2)
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
+                           "[127.0.0.1]:29500\nmore")
+
+    monkeypatch.setattr(Trainer, "_run", dies)
+    with pytest.raises(PeerLost) as err:
+        trainer.run()
+    assert str(err.value) == (f"another process of this 2-process run stopped (its own output says why; here: "
+                              f"[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
+                              f"[127.0.0.1]:29500); the last checkpoint is intact: torchrun --nproc-per-node 2 -m "
+                              f"gantrans train --resume {tmp_path / 'r'}")
+    assert not D.is_peer_loss(RuntimeError("shapes do not match"))

@@ -25,6 +25,16 @@ import torch.distributed as dist
 from torch import nn
 
 BUCKET_BYTES = 25 * 1024 * 1024
+_PEER_LOSS_SIGNS = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "ProcessGroupGloo",
+                    "ProcessGroupNCCL", "NCCL error", "gloo/transport")
+
+
+def is_peer_loss(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective failing because another process of the job went away
+    (killed, out of memory, its own error): the survivors' view of it, not a problem of theirs."""
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    return isinstance(exc, RuntimeError) and any(sign in str(exc) for sign in _PEER_LOSS_SIGNS)
 
 
 @dataclass

@@ -65,6 +65,10 @@ from gantrans.training.schedules import LinearDecay, make_scheduler
 DatasetOpener = Callable[..., Any]
 
 
+class PeerLost(GantransError):
+    """Another process of a torchrun job went away: this one cannot go on, the run can resume."""
+
+
 class TrainingInterrupted(GantransError):
     """Ctrl+C (SIGINT) or SIGTERM: a checkpoint was saved and the run can be resumed.
 
@@ -645,6 +649,18 @@ class Trainer:
         except KeyboardInterrupt:
             self._finish_status("interrupted", "interrupted (no checkpoint saved since the last one)")
             raise
+        except Exception as exc:
+            if not (getattr(self, "dist", None) is not None and self.dist.enabled and D.is_peer_loss(exc)):
+                self._finish_status("failed", str(exc) if isinstance(exc, GantransError) else
+                                    f"{type(exc).__name__}: {exc}")
+                raise
+            kept = ("the last checkpoint is intact" if self.ckpt or getattr(self, "_saved_step", -1) >= 0
+                    else "no checkpoint was written yet")
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            lost = PeerLost(f"another process of this {self.dist.world_size}-process run stopped (its own output "
+                            f"says why; here: {first}); {kept}: {self._resume_command()}")
+            self._finish_status("interrupted", str(lost))
+            raise lost from None
         except BaseException as exc:
             self._finish_status("failed", str(exc) if isinstance(exc, GantransError) else
                                 f"{type(exc).__name__}: {exc}")
