@@ -34,8 +34,8 @@ from gantrans.errors import CheckpointError
 from gantrans.fileio import atomic_write
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.runs import CHECKPOINTS_DIR as CHECKPOINT_DIR
+from gantrans.runs import CONFIG_FILE, config_path, epoch_of_checkpoint, is_run_dir, kept_epoch_checkpoints
 from gantrans.runs import LATEST_CHECKPOINT as LATEST
-from gantrans.runs import config_path, epoch_of_checkpoint, kept_epoch_checkpoints
 from gantrans.runs import epoch_checkpoint_name as epoch_filename
 
 CHECKPOINT_FORMAT = "gantrans-checkpoint"
@@ -94,6 +94,9 @@ def resolve_checkpoint(path: str | os.PathLike, which: str | int = "latest") -> 
             raise CheckpointError(f"--checkpoint must be 'latest' or an epoch number, not '{which}'") from None
     if not candidate.is_file():
         kept = sorted(x.name for x in folder.glob("*.pt")) if folder.is_dir() else []
+        if not kept and p.is_dir() and not is_run_dir(p):  # an empty or foreign folder, not a run
+            raise CheckpointError(f"{p}: not a gantrans run (no {CONFIG_FILE}, no checkpoint); give a run "
+                                  f"folder, or remove this one to use its name for a new run")
         if not kept:
             raise CheckpointError(f"{p}: the run has saved no checkpoint yet; train it further first "
                                   f"('gantrans train --resume {shlex.quote(str(p))}')")

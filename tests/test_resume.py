@@ -362,3 +362,16 @@ def test_a_one_process_run_is_not_resumed_by_several(tiny, tmp_path, monkeypatch
                                           r"count per process, so resume it as it was trained: gantrans train "
                                           r"--resume \S*single$"):
         resume(tmp_path / "single", {"max_steps": 4}, open_dataset=fx.open_memory)
+
+
+def test_an_empty_folder_in_the_runs_folder_is_not_sent_round_in_circles(tiny, tmp_path):
+    """'already exists ... --resume' then 'no checkpoint yet; train it further with --resume' led nowhere."""
+    from gantrans.errors import CheckpointError, ConfigError
+
+    (tmp_path / "stray").mkdir()
+    with pytest.raises(ConfigError, match=r"stray already exists and is not a gantrans run; choose another --name, "
+                                          r"or remove that folder"):
+        Trainer(config(tmp_path, "stray", max_steps=1), open_dataset=fx.open_memory).run()
+    with pytest.raises(CheckpointError, match=r"stray: not a gantrans run \(no config.json, no checkpoint\)"):
+        resume(tmp_path / "stray", {}, open_dataset=fx.open_memory)
+    assert not any((tmp_path / "stray").iterdir())

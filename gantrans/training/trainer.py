@@ -437,7 +437,10 @@ class Trainer:
         self.run_dir = Path(c.runs_dir) / name
         problem = ""
         if self.dist.is_main and not made_up:
-            if self.run_dir.exists():
+            if self.run_dir.exists() and not R.is_run_dir(self.run_dir):  # not a run: nothing to continue
+                problem = (f"{self.run_dir} already exists and is not a gantrans run; choose another --name, or "
+                           f"remove that folder to use its name")
+            elif self.run_dir.exists():
                 problem = (f"{self.run_dir} already exists; choose another --name, or continue it "
                            f"with --resume {shlex.quote(str(self.run_dir))}")
             else:
