@@ -231,7 +231,7 @@ def _toml(tmp_path) -> str:
 def test_a_batch_larger_than_the_data_set_is_said(tiny, tmp_path, capsys):
     assert train(fx.base_args(tmp_path, "big", "--data", "mem:3", "--batch-size", "16", "--max-steps", "2")) == 0
     err = capsys.readouterr().err
-    assert "gantrans: warning: --batch-size 16 is larger than the data set (3 items); every step trains on a " \
+    assert "gantrans: warning: the batch size (16) is larger than the data set (3 items); every step trains on a " \
            "batch of 3" in err
 
 

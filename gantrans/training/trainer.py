@@ -391,7 +391,7 @@ class Trainer:
                                f"{c.batch_size} asked)")
             if self.dist.is_main:
                 where = f" per process ({self.dist.world_size} processes)" if self.dist.enabled else ""
-                console.warning(f"--batch-size {c.batch_size} is larger than the data set ({len(self.train_ds)} "
+                console.warning(f"the batch size ({c.batch_size}) is larger than the data set ({len(self.train_ds)} "
                                 f"items{where}); every step trains on a batch of {per_rank}")
             c.batch_size = per_rank
         self.sampler = ResumableBatchSampler(len(self.train_ds), c.batch_size, seed=c.seed, rank=self.dist.rank,
