@@ -47,7 +47,7 @@ def can_train() -> bool:
     torch, onnx), checked without importing them: a translate-only install is told before a click."""
     if os.environ.get(PYTHON_ENV) and os.environ[PYTHON_ENV] != sys.executable:
         return True  # another interpreter: its own import error will say so
-    from gantrans.cli.main import missing_extras
+    from gantrans.extras import missing_extras
 
     return "train" not in missing_extras()
 

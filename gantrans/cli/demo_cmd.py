@@ -221,7 +221,7 @@ def _generate_and_classify(demo: Demo, name: str, model: Path, data: Path) -> di
 
 
 def run(args: argparse.Namespace) -> int:
-    from gantrans.cli.main import require_extra
+    from gantrans.extras import require_extra
 
     require_extra("train")  # before the data set is written: every part trains and exports
     out = Path(args.out)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from gantrans import __version__, events
 from gantrans.errors import GantransError, UsageError
+from gantrans.extras import missing_extra
 
 # Core subcommand modules; each exposes ``add_parsers(subparsers)``.
 CORE_COMMAND_MODULES = (
@@ -37,38 +38,6 @@ CORE_COMMAND_MODULES = (
     "gantrans.cli.demo_cmd",
     "gantrans.cli.runs_cmd",
 )
-
-
-# Optional dependencies and the extra that brings each (a plain install translates with
-# onnxruntime alone; training and export need the `train` extra).
-EXTRAS_BY_MODULE = {"torch": "train", "torchvision": "train", "onnx": "train", "onnxscript": "train",
-                    "PySide6": "gui", "superqt": "gui", "qtawesome": "gui", "pyqtgraph": "gui",
-                    "tensorboard": "logs"}
-
-
-def missing_extra(exc: ImportError) -> str | None:
-    """The extra to install for a missing optional dependency, None for anything else."""
-    name = (getattr(exc, "name", None) or "").split(".")[0]
-    return EXTRAS_BY_MODULE.get(name)
-
-
-def missing_extras() -> list[str]:
-    """The extras some of whose modules this installation cannot import (found without importing
-    them), e.g. ``["train"]`` in a translate-only install: the GUI asks before offering training."""
-    import importlib.util
-
-    return sorted({owner for module, owner in EXTRAS_BY_MODULE.items() if importlib.util.find_spec(module) is None})
-
-
-def require_extra(extra: str) -> None:
-    """Raise the ImportError :func:`main` turns into "needs X: pip install 'gantrans[extra]'" when
-    a module of ``extra`` is missing — for commands that would otherwise write files or start
-    child processes before their first import of it fails."""
-    import importlib.util
-
-    for module, owner in EXTRAS_BY_MODULE.items():
-        if owner == extra and importlib.util.find_spec(module) is None:
-            raise ImportError(f"No module named '{module}'", name=module)
 
 
 class _Parser(argparse.ArgumentParser):

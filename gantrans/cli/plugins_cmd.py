@@ -57,7 +57,7 @@ def _list(args: argparse.Namespace) -> int:
 
     info = get_plugin_manager().describe()
     if args.json:
-        from gantrans.cli.main import missing_extras
+        from gantrans.extras import missing_extras
 
         print(json.dumps({**info, "missing_extras": missing_extras()}, indent=2))
         return 0
