@@ -187,7 +187,7 @@ class BatchView(QWidget):
         self.summary.setAccessibleName("Batch summary")
         self.summary.setWordWrap(True)
         self.errors = QTableWidget(0, 2)
-        self.errors.setAccessibleName("Files that failed")
+        self.errors.setAccessibleName("Files that failed or were left out")
         self.errors.setHorizontalHeaderLabels(["File", "Reason"])
         self.errors.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.errors.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -201,7 +201,7 @@ class BatchView(QWidget):
         layout.addWidget(self.progress)
         layout.addLayout(stats)
         layout.addWidget(self.summary)
-        layout.addWidget(QLabel("Files that failed:"))
+        layout.addWidget(QLabel("Files that failed or were left out:"))
         layout.addWidget(self.errors, 1)
 
         self.relay = workers.ProgressRelay(self)
@@ -305,7 +305,10 @@ class BatchView(QWidget):
         from gantrans.inference import CancelToken
 
         self._cancel = CancelToken()
-        self._notes = list(plan.notes)
+        from gantrans.inference.files import RECURSE_HINT
+
+        # the walk's notes in the app's words: the Include sub-folders box, not the command line's -r
+        self._notes = [n.replace(RECURSE_HINT, "tick Include sub-folders to translate them too") for n in plan.notes]
         self.count_label.setText(f"0 / {len(jobs)}")
         self.rate_label.setText("—")
         self._total, self._done = len(jobs), 0

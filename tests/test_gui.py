@@ -707,6 +707,23 @@ def test_an_image_over_the_memory_bound_asks_for_the_tiling_menu_not_a_flag(make
     assert view.after is not None and (view.after.width(), view.after.height()) == (100, 120)
 
 
+def test_batch_words_what_its_walk_left_out_for_the_app(make_window, qtbot, home):
+    translate_model(home / "exports" / "m_AtoB.onnx")
+    src = home / "in"
+    write_image(src / "a.png", 16, 16)
+    write_image(src / "deeper" / "b.png", 16, 16)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("batch")
+    view.recursive.setChecked(False)
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(home / "out"))
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert view.errors.item(0, 0).text() == str(src)
+    assert view.errors.item(0, 1).text() == ("left out: 1 sub-folder(s) not entered (deeper/); tick Include "
+                                             "sub-folders to translate them too")
+
 def test_batch_words_an_over_bound_image_for_the_app_not_the_command_line(make_window, qtbot, home, monkeypatch):
     from gantrans.inference import memory
 

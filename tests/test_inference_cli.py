@@ -391,12 +391,19 @@ def test_links_and_folders_left_out_are_said_and_a_linked_file_keeps_its_own_nam
     assert main(["translate", str(model), "in", "-o", "out", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rgb.png"]  # once, under its own name
+    assert f"{Path('in') / 'a_link_to_rgb.png'}: the same file as {Path('in') / 'rgb.png'}; translated once" in out
     assert "dangling.png: skipped, a broken symbolic link (to /nonexistent/x.png)" in out
     assert "in: 1 sub-folder(s) not entered (deeper/); pass -r to translate them too" in out
     (tmp_path / "in" / "linked").symlink_to("deeper")
     assert main(["translate", str(model), "in", "-r", "-o", "out2", "--no-progress"]) == 0
     assert "not entered: linked folder(s) linked/" in capsys.readouterr().out
     assert sorted(str(p.relative_to(tmp_path / "out2")) for p in (tmp_path / "out2").rglob("*.png")) == \
+        ["deeper/d.png", "rgb.png"]
+    # a pattern reaches the linked folder's files too: under their own path, not the link's
+    assert main(["translate", str(model), "in/**/*.png", "-r", "-o", "out3", "--no-progress"]) == 0
+    assert f"{Path('in') / 'linked' / 'd.png'}: the same file as {Path('in') / 'deeper' / 'd.png'}" in \
+        capsys.readouterr().out
+    assert sorted(str(p.relative_to(tmp_path / "out3")) for p in (tmp_path / "out3").rglob("*.png")) == \
         ["deeper/d.png", "rgb.png"]
 
 

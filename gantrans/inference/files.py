@@ -20,6 +20,8 @@ from gantrans.images import is_image_file
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 KEEP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 DEFAULT_OUTDIR = "translated"
+#: The command line's words for "go into sub-folders"; a front end says it its own way.
+RECURSE_HINT = "pass -r to translate them too"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def _walk(folder: Path, recursive: bool, skip: Path | None, notes: list[str]) ->
             linked = sorted(d for d in dirs if (rootp / d).is_symlink())
             if linked:  # os.walk does not follow them: a loop of links would never end
                 notes.append(f"{rootp}: not entered: linked folder(s) {', '.join(d + '/' for d in linked)}; "
-                             f"pass the folder they point to")
+                             f"give the folder they point to as an input of its own")
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked
                              and (skip is None or (rootp / d).resolve() != skip))
             found.extend(rootp / f for f in sorted(files) if is_image_file(f))
@@ -51,7 +53,7 @@ def _walk(folder: Path, recursive: bool, skip: Path | None, notes: list[str]) ->
                  and (skip is None or p.resolve() != skip)]
         if below:
             notes.append(f"{folder}: {len(below)} sub-folder(s) not entered ({', '.join(p.name + '/' for p in below[:3])}"
-                         f"{', ...' if len(below) > 3 else ''}); pass -r to translate them too")
+                         f"{', ...' if len(below) > 3 else ''}); {RECURSE_HINT}")
     broken = [p for p in found if p.is_symlink() and not p.exists()]
     for p in broken:
         notes.append(f"{p}: skipped, a broken symbolic link (to {os.readlink(p)})")
@@ -64,22 +66,33 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], recursive: bool = False,
     """``(file, relative output path)`` for every input image, in a stable order, no duplicates.
 
     ``skip`` is a folder never descended into (the output folder, when it lies inside an input).
-    A file reached twice (a symbolic link to it beside it) is translated once, under its own
-    name rather than the link's. What is left out (broken links, folders not entered) is added
-    to ``notes`` as one line each, for the caller to say.
+    A file reached twice (a symbolic link to it, or to a folder above it) is translated once,
+    under the path that goes through no link. What is left out (broken links, folders not
+    entered, such second paths) is added to ``notes`` as one line each, for the caller to say.
     """
     notes = notes if notes is not None else []
     skip_p = Path(skip).resolve() if skip is not None else None
     out: list[tuple[Path, Path]] = []
     seen: dict[Path, int] = {}
+    twice: dict[Path, Path] = {}  # resolved file -> the path left out
+
+    def direct(file: Path) -> bool:  # reached through no symbolic link, of the file or a folder
+        return os.path.realpath(file) == os.path.abspath(file)
 
     def add(file: Path, rel: Path) -> None:
         key = file.resolve()
         if key not in seen:
             seen[key] = len(out)
             out.append((file, rel))
-        elif out[seen[key]][0].is_symlink() and not file.is_symlink():
+            return
+        kept = out[seen[key]][0]
+        if kept == file:
+            return
+        if not direct(kept) and direct(file):
             out[seen[key]] = (file, rel)
+            twice[key] = kept
+        else:
+            twice[key] = file
 
     for item in inputs:
         text = os.fspath(item)
@@ -106,6 +119,8 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], recursive: bool = False,
                     add(mp, mp.relative_to(base) if mp.is_relative_to(base) else Path(mp.name))
         else:
             raise ConfigError(f"{text}: no such file or folder")
+    for key, left in twice.items():
+        notes.append(f"{left}: the same file as {out[seen[key]][0]}; translated once, under that name")
     return out
 
 
