@@ -470,3 +470,17 @@ def test_nonsense_tiles_are_refused_not_silently_changed(tmp_path, monkeypatch, 
     assert "--tile-overlap 16 must be smaller than the tile (16 px)" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
     assert main(["translate", str(model), "x.png", "-o", "a", "--tile", "16", "--tile-overlap", "4"]) == 0
+
+
+def test_a_model_without_metadata_that_needs_a_multiple_is_found_out_by_running_it(tmp_path, monkeypatch, capsys):
+    """A third-party export of a strided network: its size rule is probed (odd sides fail), so odd
+    images are padded to it instead of refused with advice about re-exporting."""
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "plain.onnx", metadata=False, multiple=4)
+    _img(tmp_path / "odd.png", 31, 45)
+    assert main(["translate", str(model), "odd.png", "-o", "out", "--no-progress"]) == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "out" / "odd.png") as im:
+        assert im.size == (45, 31)
+    capsys.readouterr()
+    assert main(["info", str(model)]) == 0
+    assert "size:       multiple of 4, min 4" in capsys.readouterr().out

@@ -179,6 +179,53 @@ def probe_contract(path: Path, inputs: list[TensorInfo], outputs: list[TensorInf
                      f"image input")
 
 
+_SIZE_RULES: dict[tuple[Path, int, int], tuple[int, int] | None] = {}
+_PROBE_SIDES = (33, 35)  # odd on purpose: a network that needs a multiple shows it on these
+
+
+def probe_size_rule(path: Path, session: Any, image: TensorInfo, channels: int) -> tuple[int, int] | None:
+    """``(size_multiple, min_size)`` of a translation model without metadata, found by running it:
+    a strided network pads odd sides up to its multiple (the output is larger) or fails on them.
+    None when it keeps any size, or changes sizes in a way no multiple explains. Cached per file."""
+    try:
+        st = path.stat()
+        key = (path.resolve(), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _SIZE_RULES:
+        return _SIZE_RULES[key]
+    dtype = "float16" if image.type == "tensor(float16)" else "float32"
+    import numpy as np
+
+    quiet = ort.RunOptions()
+    quiet.log_severity_level = 4  # a size it refuses is an answer here, not an error to print
+
+    def run(h: int, w: int) -> tuple[int, int] | None:
+        try:
+            out = session.run(None, {image.name: np.zeros((1, channels, h, w), dtype=dtype)}, quiet)[0]
+        except Exception:  # noqa: BLE001 - a size the network cannot take
+            return None
+        return tuple(out.shape[2:]) if getattr(out, "ndim", 0) == 4 else None
+
+    def up(n: int, m: int) -> int:
+        return -(-n // m) * m
+
+    rule: tuple[int, int] | None = None
+    h, w = _PROBE_SIDES
+    got = run(h, w)
+    if got is not None and got != (h, w):
+        rule = next(((m, 1) for m in (2 ** k for k in range(1, 9)) if got == (up(h, m), up(w, m))), None)
+    elif got is None:  # it cannot take odd sides: the smallest power of two whose odd multiples it takes
+        for m in (2 ** k for k in range(1, 9)):
+            side = m * (-(-32 // m) | 1)  # a multiple of m and of no larger power of two, 32 px or more
+            if run(side, side) == (side, side):
+                rule = (m, m)
+                break
+    if key is not None:
+        _SIZE_RULES[key] = rule
+    return rule
+
+
 def _require_io(path: Path, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> None:
     if not inputs or not outputs:
         raise ModelError(f"{path}: the model has no inputs or no outputs")
@@ -224,6 +271,12 @@ def load_model(path: str | os.PathLike, *, providers: Sequence[str] | None = Non
     if contract is None:
         contract = probe_contract(p, inputs, outputs, overrides)
         has_metadata = False
+        if contract.task == "translate" and contract.fixed_size is None and overrides.size_multiple is None:
+            image = next(i for i in inputs if i.name == contract.input_names[0])
+            rule = probe_size_rule(p, session, image, contract.in_channels)
+            if rule is not None:
+                contract = replace(contract, size_multiple=rule[0], min_size=max(contract.min_size, rule[1]),
+                                   provenance={**contract.provenance, "size_rule": "probed by running it"})
     else:
         has_metadata = True
         # The overrides describe models without metadata; one that contradicts the model's own

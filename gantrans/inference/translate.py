@@ -155,9 +155,11 @@ class Translator:
                 remove()
         if out.ndim != 4 or out.shape[2:] != nchw.shape[2:]:
             got = "x".join(str(d) for d in out.shape[2:][::-1]) if out.ndim == 4 else f"a {out.ndim}-d array"
+            fix = ("re-export it: the export's parity check now catches this" if self.model.has_metadata else
+                   "a model without gantrans metadata that needs sides of a multiple is given one with "
+                   "--size-multiple N")
             raise ModelError(f"{self.model.path}: the model turned a {nchw.shape[3]}x{nchw.shape[2]} input into "
-                             f"{got}; a translation model must keep the image size, so its output is refused "
-                             f"(re-export it: the export's parity check now catches this)")
+                             f"{got}; a translation model must keep the image size, so its output is refused ({fix})")
         return np.asarray(out, dtype=np.float32)
 
     def _prepare(self, pixels: np.ndarray) -> tuple[np.ndarray, processing.SizePlan, int | None]:
