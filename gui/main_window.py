@@ -281,25 +281,34 @@ class MainWindow(QMainWindow):
 
     # -- files handed to the window (drops, arguments) -----------------------------------------
     def open_paths(self, paths: list[str]) -> None:
-        """Models go to the library, checkpoints get advice, images go to the Translate view."""
+        """Models go to the library, checkpoints get advice, images go to the Translate view; what
+        cannot be opened is said in one dialog, however many such files were dropped."""
         images = []
+        problems: list[tuple[Path, str]] = []  # (file, the line that says why)
         for text in paths:
             p = Path(text)
             suffix = p.suffix.lower()
             if not p.exists():  # moved, deleted or mistyped: said once, and not kept in lists
                 self.settings.remove_recent_file(str(text))
-                self.show_error(f"{p}: no such file or folder (moved or deleted?); nothing was opened")
+                problems.append((p, f"{p}: no such file or folder (moved or deleted?); nothing was opened"))
                 continue
             if suffix == MODEL_SUFFIX:
                 self.add_model(p)
             elif suffix in CHECKPOINT_SUFFIXES:
                 self.explain_checkpoint(p)
             elif p.is_dir():
-                self.open_folder(p)
+                problem = self.open_folder(p)
+                if problem:
+                    problems.append((p, problem))
             elif suffix in IMAGE_SUFFIXES:
                 images.append(p)
             else:
-                self.show_error(f"{p}: not an image, an .onnx model or a folder; nothing to do with it")
+                problems.append((p, f"{p}: not an image, an .onnx model or a folder; nothing to do with it"))
+        if len(problems) == 1:
+            self.show_error(problems[0][1])
+        elif problems:
+            self.show_error(f"{len(problems)} of the {len(paths)} files given could not be opened: "
+                            f"{', '.join(p.name for p, _ in problems)}", "\n".join(line for _, line in problems))
         if images:
             view = self._image_view()
             view.open_image(str(images[0]))
@@ -307,9 +316,10 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"{len(images)} images dropped: opened {images[0].name} "
                                              f"(the Batch view translates whole folders)", 8000)
 
-    def open_folder(self, folder: Path) -> None:
+    def open_folder(self, folder: Path) -> str | None:
         """A folder of images (and no models) is the Batch view's input; any other becomes a model
-        folder of the library. Only the top level is looked at: a big tree never stalls the window."""
+        folder of the library. Only the top level is looked at: a big tree never stalls the window.
+        Returns the problem when the folder cannot be read."""
         models = images = False
         try:
             with os.scandir(folder) as entries:
@@ -320,15 +330,15 @@ class MainWindow(QMainWindow):
                     if models:
                         break
         except OSError as exc:
-            self.show_error(f"{folder}: cannot read the folder ({exc.strerror or exc}); nothing was opened")
-            return
+            return f"{folder}: cannot read the folder ({exc.strerror or exc}); nothing was opened"
         if images and not models:
             view = self.show_view("batch")
             view.input_edit.setText(str(folder))
             self.statusBar().showMessage(f"{folder.name}: a folder of images, not of models: it is the Batch "
                                          f"view's input now", 8000)
-            return
+            return None
         self.add_model_folder(folder)
+        return None
 
     def _image_view(self) -> QWidget:
         """Where an image dropped, pasted or opened goes: the view on screen if it shows one image

@@ -327,6 +327,12 @@ def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qt
     assert str(gone) not in w.settings.recent_files
     w.open_paths([str(home / "typo.onnx")])
     assert "typo.onnx: no such file" in w.last_error[0] and w.library.entry(home / "typo.onnx") is None
+    (home / "notes.txt").write_text("x")
+    dialogs = len(w._dialogs)
+    w.open_paths([str(home / "gone2.png"), str(home / "notes.txt")])  # several at once: one dialog
+    assert len(w._dialogs) == dialogs + 1
+    assert w.last_error[0] == "2 of the 2 files given could not be opened: gone2.png, notes.txt"
+    assert "notes.txt: not an image, an .onnx model or a folder" in w.last_error[1]
     quit_action = next(a for a in w.actions() if a.text() == "&Quit")
     assert quit_action.shortcuts() and quit_action.shortcuts()[0] != QKeySequence()
     for key, label, enabled in (("compare", "&Compare", True), ("batch", "&Start batch", True),
