@@ -84,6 +84,18 @@ def run_batch(model: Path, jobs: list, overwrite: bool, tile: int | None, provid
         return exc.report, True, translator.model.providers
 
 
+def _absolute(edit: QLineEdit) -> str:
+    """The folder typed in ``edit``, absolute and shown so: a relative one would land wherever the
+    app happened to start, where nobody would look for the results."""
+    text = edit.text().strip()
+    if not text:
+        return ""
+    full = str(Path(text).expanduser().absolute())
+    if full != text:
+        edit.setText(full)
+    return full
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds == float("inf"):
         return "—"
@@ -240,9 +252,13 @@ class BatchView(QWidget):
             return
         self._clear_results()  # nothing of an earlier run stays on screen, whatever happens next
         entry = self.picker.current_entry()
-        input_dir, output_dir = self.input_edit.text().strip(), self.output_edit.text().strip()
+        input_dir, output_dir = (_absolute(self.input_edit), _absolute(self.output_edit))
         if entry is None:
             self.window_.show_error("Choose a model first (the Models view lists them)")
+            return
+        if input_dir and Path(input_dir).is_file():
+            self.window_.show_error(f"{input_dir}: is a file, not a folder; choose the folder of images to "
+                                    f"translate (the Translate view opens a single image)")
             return
         if not input_dir or not Path(input_dir).is_dir():
             self.window_.show_error(f"{input_dir or 'The input folder'}: no such folder; choose the folder of "

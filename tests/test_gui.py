@@ -730,6 +730,27 @@ def test_batch_words_what_its_walk_left_out_for_the_app(make_window, qtbot, home
     assert view.errors.item(0, 1).text() == ("left out: 1 sub-folder(s) not entered (deeper/); tick Include "
                                              "sub-folders to translate them too")
 
+def test_batch_says_a_file_is_not_a_folder_and_shows_where_a_relative_output_goes(make_window, qtbot, home,
+                                                                                  monkeypatch):
+    translate_model(home / "exports" / "m_AtoB.onnx")
+    src = home / "in"
+    one = write_image(src / "a.png", 16, 16)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    view = w.show_view("batch")
+    view.input_edit.setText(str(one))
+    view.output_edit.setText(str(home / "out"))
+    view.run()
+    assert w.last_error[0] == (f"{one}: is a file, not a folder; choose the folder of images to translate (the "
+                               f"Translate view opens a single image)")
+    monkeypatch.chdir(home)
+    view.input_edit.setText("in")
+    view.output_edit.setText("results")
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    assert view.input_edit.text() == str(src) and view.output_edit.text() == str(home / "results")
+    assert (home / "results" / "a.png").is_file() and str(home / "results") in view.summary.text()
+
 def test_batch_words_an_over_bound_image_for_the_app_not_the_command_line(make_window, qtbot, home, monkeypatch):
     from gantrans.inference import memory
 
