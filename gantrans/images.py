@@ -416,13 +416,15 @@ def save_image(array: Any, path: str | os.PathLike[str], *, alpha: Any = None, f
             a = _to_8bit(a) if arr.dtype == np.uint8 else a.astype(np.uint16) * 257
         rgb = arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, axis=2)
         arr = np.concatenate([rgb, a[..., None]], axis=2)
+    if os.path.isdir(dest):  # not even --overwrite replaces a folder
+        raise ImageError(f"{dest}: a folder stands where the image would go; rename it, or write elsewhere")
     if not overwrite and os.path.lexists(dest):
         raise ImageError(f"{dest}: already exists; not overwriting it")
     try:
         im = _to_pil(arr, fmt)
         tmp = temp_path_for(dest)
     except OSError as exc:
-        raise ImageError(f"{dest}: cannot write here ({_one_line(exc)})") from None
+        raise ImageError(f"{dest}: cannot write here ({_os_reason(exc)})") from None
     try:
         with open(tmp, "wb") as fh:
             kwargs: dict[str, Any] = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
@@ -433,8 +435,15 @@ def save_image(array: Any, path: str | os.PathLike[str], *, alpha: Any = None, f
     except Exception as exc:  # noqa: BLE001
         if is_disk_full(exc):
             raise DiskFullError(dest) from None
-        raise ImageError(f"{dest}: cannot write the image ({_one_line(exc)})") from None
+        raise ImageError(f"{dest}: cannot write the image ({_os_reason(exc)})") from None
     finally:
         discard(tmp)
+
+
+def _os_reason(exc: BaseException) -> str:
+    """An OS error's reason without the file names in it (ours would be the hidden temporary file)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return _one_line(exc)
 
 

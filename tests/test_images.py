@@ -421,3 +421,14 @@ def test_save_refusals(tmp_path, rgb):
     with pytest.raises(ImageError, match="alpha"):
         save_image(rgb, tmp_path / "c.png", alpha=np.zeros((3, 3), np.uint8))
     assert not list(tmp_path.iterdir())
+
+
+def test_saving_where_a_folder_stands_says_so_without_our_temporary_file(tmp_path):
+    (tmp_path / "out.png").mkdir()
+    for overwrite in (False, True):
+        with pytest.raises(ImageError, match=r"out.png: a folder stands where the image would go; rename it"):
+            save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.png", overwrite=overwrite)
+    (tmp_path / "ro").write_text("a file, not a folder")
+    with pytest.raises(ImageError) as err:
+        save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "ro" / "x.png")
+    assert ".tmp" not in str(err.value) and str(err.value).startswith(f"{tmp_path / 'ro' / 'x.png'}: cannot write")

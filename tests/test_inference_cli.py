@@ -484,3 +484,14 @@ def test_a_model_without_metadata_that_needs_a_multiple_is_found_out_by_running_
     capsys.readouterr()
     assert main(["info", str(model)]) == 0
     assert "size:       multiple of 4, min 4" in capsys.readouterr().out
+
+
+def test_a_folder_where_an_output_would_go_is_said_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = translate_model(tmp_path / "m.onnx")
+    _img(tmp_path / "a.png")
+    (tmp_path / "out" / "a.png").mkdir(parents=True)
+    for extra in ([], ["--overwrite"]):
+        assert main(["translate", str(model), "a.png", "-o", "out", *extra]) == 1
+        assert f"{Path('out') / 'a.png'}: a folder stands where the output image of a.png would go" in \
+            capsys.readouterr().err

@@ -173,6 +173,9 @@ def plan_jobs(items: Sequence[tuple[Path, Path]], outdir: str | os.PathLike, suf
         if key in inputs:
             raise ConfigError(f"{dst}: the output would overwrite the input {inputs[key]}; "
                               f"choose another -o folder or a --suffix")
+        if dst.is_dir():
+            raise ConfigError(f"{dst}: a folder stands where the output image of {src} would go; rename it, or "
+                              f"choose another output folder")
         if key in taken:
             raise ConfigError(f"{taken[key]} and {src} would both be written to {dst}; "
                               f"rename one of them, or translate them in separate runs into different -o folders")
