@@ -194,7 +194,9 @@ def test_translate_refuses_impossible_counts_as_usage_errors(tree, capsys):
     for bad, says in ((["--threads", "0"], "--threads: must be at least 1, got 0"),
                       (["--quality", "500"], "--quality: must be at most 100, got 500"),
                       (["--workers", "-1"], "--workers: must be at least 0, got -1"),
-                      (["--tile-overlap", "-1"], "--tile-overlap: must be at least 0, got -1")):
+                      (["--tile-overlap", "-1"], "--tile-overlap: must be at least 0, got -1"),
+                      (["--tile", "-1"], "--tile: must be at least 0, got -1"),
+                      (["--batch", "0"], "--batch: must be at least 1, got 0")):
         assert main(["translate", str(model), "photos", "-o", "out", *bad]) == 2
         assert says in capsys.readouterr().err, bad
     assert not (root / "out").exists()

@@ -44,11 +44,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("png", "jpg", "webp"), default=None,
                    help="output format (default: the input's png/jpg/webp, else png)")
     p.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
-    p.add_argument("--batch", type=int, default=1, metavar="N", help="images per model run (same size only)")
+    p.add_argument("--batch", type=_at_least_one, default=1, metavar="N", help="images per model run (same size only)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave out inputs whose output file exists (continue a cancelled run)")
-    p.add_argument("--tile", type=int, default=None, metavar="N",
+    p.add_argument("--tile", type=_non_negative, default=None, metavar="N",
                    help="force N-pixel tiles (0: never tile; default: automatic)")
     p.add_argument("--tile-overlap", type=_non_negative, default=None, metavar="N", help="tile overlap in pixels")
     p.add_argument("--blend", choices=("linear", "cosine"), default="linear", help="tile blending weights")
