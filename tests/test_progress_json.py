@@ -312,3 +312,18 @@ def test_sigint_cancels_even_when_the_parent_ignores_it(tmp_path):
     lines += proc.stdout.readlines()
     assert proc.wait(timeout=60) == 130
     assert json.loads(lines[-1])["event"] == "done"
+
+
+def test_a_tiled_image_reports_its_tiles(tmp_path, monkeypatch, capfd):
+    """A program driving a long tiled translation sees it move, not one image at 0 of 1 for minutes."""
+    from gantrans import events
+    from gantrans.cli.main import main
+
+    monkeypatch.setattr(events.JsonReporter.__init__, "__defaults__", (None, 0.0))  # every event, not ~5/s
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    _img(tmp_path / "big.png", size=96)
+    assert main(["translate", str(model), str(tmp_path / "big.png"), "-o", str(tmp_path / "out"), "--tile", "32",
+                 "--tile-overlap", "8", "--progress", "json"]) == 0
+    data = check_stream([json.loads(line) for line in capfd.readouterr().out.splitlines()], 0, command="translate")
+    tiles = [(d["tiles_done"], d["tiles_total"]) for d in data if "tiles_done" in d]
+    assert tiles and tiles[-1][0] == tiles[-1][1] > 1 and [t for t, _ in tiles] == sorted(t for t, _ in tiles)

@@ -194,7 +194,8 @@ def _translate(args: argparse.Namespace) -> int:
         if p.phase in ("load", "save"):  # between images: a Ctrl+C / SIGTERM takes effect here
             stopper.stop_now_if_requested()
         r, eta = rate.update(p.done, p.total)
-        reporter.progress(p.done, p.total, rate=r, eta_s=eta, current=p.current)
+        tiles = {"tiles_done": p.tiles_done, "tiles_total": p.tiles_total} if p.phase == "tile" else {}
+        reporter.progress(p.done, p.total, rate=r, eta_s=eta, current=p.current, **tiles)
 
     started = time.time()
     try:
