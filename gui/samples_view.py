@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gantrans.inference import Generator, latents, make_grid, slerp
+from gantrans.inference import Generator, grid_columns, latents, make_grid, slerp
 from gantrans_gui import view_support, workers
 from gantrans_gui.image_widgets import ScaledImageLabel
 
@@ -45,11 +45,6 @@ class ShownGrid(NamedTuple):
     seed: int
     columns: int
     cycling: bool
-
-
-def grid_layout(n: int) -> int:
-    """Columns of a grid of ``n`` samples (as square as possible)."""
-    return int(np.ceil(np.sqrt(n)))
 
 
 class SamplesView(QWidget):
@@ -256,7 +251,7 @@ class SamplesView(QWidget):
         labels = self._labels(n)
         self.status.setText(f"Sampling {n} images with seed {seed}…")
         cycling = bool(gen.conditional and self.class_box.currentData() in (None, ALL_CLASSES) and gen.class_names)
-        columns = len(gen.class_names) if cycling else grid_layout(n)  # classes in turn: one column each
+        columns = grid_columns(n, len(gen.class_names) if cycling else 0)  # classes in turn: each column one
         made = ShownGrid(z, labels, seed, columns, cycling)
         self._run(lambda: gen.run_latents(z, labels), lambda images: self._grid_ready(images, made))
 
@@ -274,7 +269,7 @@ class SamplesView(QWidget):
         h, w = images.shape[1:3]
         text = f"{len(images)} samples, {w}×{h} px, seed {made.seed} — {self.generator.model.path.name}"
         if made.cycling:
-            text += " — one column per class: " + ", ".join(self.generator.class_names)
+            text += " — each column one class, in turn: " + ", ".join(self.generator.class_names)
         if self._loading is None:  # else "Loading model…" stays until the new model's grid
             self.status.setText(text)
 

@@ -74,8 +74,8 @@ def test_class_picker_interpolation_and_save(qtbot, view, tmp_path):
     view.open_model(model)
     qtbot.waitUntil(lambda: view.grid is not None, timeout=10000)
     assert [view.class_box.itemText(k) for k in range(view.class_box.count())][1:] == ["cat", "dog", "owl"]
-    # every class in turn: one column per class, so each column is one class (16 samples: 6 rows)
-    assert view.grid.shape[:2] == (6 * 10 + 2, 3 * 10 + 2) and "one column per class: cat, dog, owl" in \
+    # every class in turn: each column one class (16 samples of 3 classes: 3 columns, 6 rows)
+    assert view.grid.shape[:2] == (6 * 10 + 2, 3 * 10 + 2) and "each column one class, in turn: cat, dog, owl" in \
         view.status.text()
     view.from_box.setValue(1)  # a cat
     view.to_box.setValue(2)    # a dog: the walk stays a cat, and says so

@@ -415,3 +415,12 @@ def test_a_model_without_metadata_is_probed_from_the_file_alone(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(vec))
     with pytest.raises(ModelError, match=r"vec.onnx: no 4-D image output \(outputs: y\['N', 10\]\); not an image"):
         probe_file(vec)
+
+
+def test_grid_columns_keep_one_class_a_column_and_stay_near_square():
+    from gantrans.inference import grid_columns
+
+    assert grid_columns(16) == 4 and grid_columns(10) == 4 and grid_columns(1) == 1
+    assert grid_columns(16, 3) == 3 and grid_columns(6, 2) == 4
+    assert grid_columns(256, 6) == 18  # not a strip of 6 columns and 43 rows
+    assert all(grid_columns(n, k) % k == 0 for n in (1, 5, 64, 1000) for k in (1, 3, 10))

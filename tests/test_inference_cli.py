@@ -143,7 +143,7 @@ def test_generate_classes_grid_interpolate(tmp_path, monkeypatch, capsys):
     gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
     assert main(["generate", str(gen), "-n", "6", "--seed", "1", "--grid", "-o", "grid.png"]) == 0
     with Image.open(tmp_path / "grid.png") as im:
-        assert im.size == (2 * 10 + 2, 3 * 10 + 2)  # one column per class
+        assert im.size == (4 * 10 + 2, 2 * 10 + 2)  # each column one class: cat, dog, cat, dog
     assert main(["generate", str(gen), "-n", "3", "--seed", "1", "--class", "dog", "-o", "dogs"]) == 0
     files = sorted(p.name for p in (tmp_path / "dogs").iterdir())
     assert len(files) == 3 and all(f.endswith("_dog.png") for f in files)

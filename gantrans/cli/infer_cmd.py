@@ -277,7 +277,7 @@ def _generate(args: argparse.Namespace) -> int:
     from gantrans.errors import Cancelled, ConfigError
     from gantrans.fileio import OVERWRITE_HINT, check_output_folder
     from gantrans.images import save_image
-    from gantrans.inference import Generator, load_model, make_grid
+    from gantrans.inference import Generator, grid_columns, load_model, make_grid
 
     if args.skip_existing and (args.overwrite or args.grid):
         raise ConfigError(f"--skip-existing and {'--overwrite' if args.overwrite else '--grid'} do not go "
@@ -342,9 +342,9 @@ def _generate(args: argparse.Namespace) -> int:
         console.say("cancelled: nothing written")
         return stopper.exit_code
     if args.grid:
+        cycling = gen.conditional and label is None and gen.class_names  # every class in turn
         nrow = args.nrow or (args.steps if args.interpolate else
-                             (len(gen.class_names) if gen.conditional and label is None and gen.class_names
-                              else None))
+                             grid_columns(len(images), len(gen.class_names) if cycling else 0))
         save_image(make_grid(images, nrow=nrow), out, overwrite=args.overwrite)
         console.say(f"wrote {out}")
         reporter.result(files=[out], figures={"images": len(images), "seed": seed})

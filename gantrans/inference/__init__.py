@@ -13,7 +13,7 @@ from gantrans.inference.files import (
     plan_jobs,
     without_own_outputs,
 )
-from gantrans.inference.generate import Generator, latents, make_grid, slerp
+from gantrans.inference.generate import Generator, grid_columns, latents, make_grid, slerp
 from gantrans.inference.model import Model, Overrides, TensorInfo, int8_path, load_model, parse_value_range
 from gantrans.inference.progress import CancelToken, Progress, ProgressCallback
 from gantrans.inference.session import (
@@ -28,6 +28,6 @@ __all__ = [
     "BatchReport", "CancelToken", "FileJob", "Generator", "Model", "Overrides", "Progress",
     "ProgressCallback", "SESSIONS", "SessionConfig", "TensorInfo", "TranslateOptions", "TranslatedImage",
     "Translator", "available_providers", "check_suffix", "collect_inputs", "default_outdir", "int8_path", "latents",
-    "load_model", "make_grid", "parse_value_range", "plan_jobs", "resolve_providers", "slerp",
+    "grid_columns", "load_model", "make_grid", "parse_value_range", "plan_jobs", "resolve_providers", "slerp",
     "without_own_outputs",
 ]

@@ -42,6 +42,16 @@ def slerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def grid_columns(n: int, classes: int = 0) -> int:
+    """Columns of a grid of ``n`` samples, as square as it can be. With ``classes`` (samples of
+    every class in turn, :meth:`Generator.default_labels`) a multiple of them, so that each
+    column holds one class: 256 samples of 6 classes are 18 columns, not a strip of 6."""
+    square = max(1, int(np.ceil(np.sqrt(n))))
+    if classes <= 0:
+        return square
+    return classes * max(1, round(square / classes))
+
+
 def make_grid(images: Sequence[np.ndarray] | np.ndarray, nrow: int | None = None, padding: int = 2,
               pad_value: int = 0) -> np.ndarray:
     """Tile HxWxC images into one image, ``nrow`` per row (as torchvision's make_grid)."""
