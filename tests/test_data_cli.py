@@ -85,6 +85,19 @@ def test_info_reports_skipped_files(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "missing")]) == 1
 
 
+def test_info_counts_each_side_of_unpaired_data(tmp_path, capsys):
+    """An epoch is the larger side: 8 horses and 2 zebras read as '8 items' alone hid the 2."""
+    from PIL import Image
+
+    for side, n in (("trainA", 8), ("trainB", 2)):
+        (tmp_path / side).mkdir()
+        for k in range(n):
+            Image.new("RGB", (8, 8)).save(tmp_path / side / f"{k}.png")
+    assert main(["data", "info", str(tmp_path)]) == 0
+    assert "8 items (A: 8 images, B: 2 images)" in capsys.readouterr().out
+    assert main(["data", "info", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images_per_domain"] == {"A": 8, "B": 2}
+
 def test_data_group_without_action_shows_help(capsys):
     assert main(["data"]) == 2
     assert "make" in capsys.readouterr().err

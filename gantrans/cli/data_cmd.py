@@ -151,10 +151,14 @@ def _info(args: argparse.Namespace) -> int:
             # every kind a detected format reads it as: training picks the first of the recipe's kinds
             "kinds": list(dict.fromkeys(f.kind for f in fmts)), "items": len(ds), "domains": list(ds.spec.domains),
             "class_names": ds.spec.class_names, "warnings": skipped}
+    if hasattr(ds, "files_a") and hasattr(ds, "files_b"):  # unpaired: an epoch is the larger side, each side counts
+        info["images_per_domain"] = dict(zip(ds.spec.domains or ("A", "B"), (len(ds.files_a), len(ds.files_b))))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{root}: format '{fmt.name}' ({fmt.kind} data), split '{args.split}': {len(ds)} items")
+    sides = info.get("images_per_domain")
+    per_side = f" ({', '.join(f'{k}: {v} images' for k, v in sides.items())})" if sides else ""
+    print(f"{root}: format '{fmt.name}' ({fmt.kind} data), split '{args.split}': {len(ds)} items{per_side}")
     if ds.spec.class_names:
         print(f"  classes: {', '.join(ds.spec.class_names)}")
     if info["also_matches"]:
