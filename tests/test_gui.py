@@ -85,6 +85,14 @@ def wait_library(qtbot, window, count: int) -> None:
     qtbot.waitUntil(lambda: len(window.library.valid_entries(task=None)) >= count, timeout=WAIT)
 
 
+def run_batch(qtbot, view, src, out) -> None:
+    """Start the Batch view on ``src`` into ``out`` with the Start button, and wait for its report."""
+    view.input_edit.setText(str(src))
+    view.output_edit.setText(str(out))
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+
+
 def wait_idle(qtbot, view) -> None:
     qtbot.waitUntil(lambda: not view.is_busy(), timeout=WAIT)
 
@@ -116,6 +124,8 @@ def slow_model_runs(monkeypatch, seconds: float = 0.04) -> None:
 
 
 # -- translate -----------------------------------------------------------------------------------
+
+
 def test_translate_shows_exactly_the_engines_pixels(make_window, qtbot, home):
     model = translate_model(home / "exports" / "demo_AtoB.onnx", kernel=3)
     image = write_image(home / "photo.png", 40, 56)
@@ -227,6 +237,8 @@ def test_paste_an_image(make_window, qtbot, home):
 
 
 # -- drops and the library -----------------------------------------------------------------------
+
+
 def test_drop_model_checkpoint_and_image(make_window, qtbot, home):
     elsewhere = translate_model(home / "elsewhere" / "dropped_AtoB.onnx")
     image = write_image(home / "dropme.png")
@@ -316,6 +328,7 @@ def test_a_dropped_folder_of_images_is_the_batch_input_not_a_model_folder(make_w
     w.open_paths([str(models)])
     assert models in w.library.folders
 
+
 def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qtbot, home):
     from PySide6.QtGui import QKeySequence
 
@@ -349,6 +362,8 @@ def test_a_missing_file_is_said_and_forgotten_and_quit_has_a_key(make_window, qt
 
 
 # -- compare -------------------------------------------------------------------------------------
+
+
 def test_compare_two_models(make_window, qtbot, home):
     m1 = translate_model(home / "exports" / "one_AtoB.onnx", kernel=3, seed=1)
     m2 = translate_model(home / "exports" / "two_AtoB.onnx", kernel=1, seed=2)
@@ -572,6 +587,8 @@ def test_batch_output_inside_input_and_existing_files(make_window, qtbot, home, 
 
 
 # -- settings, restart, errors -------------------------------------------------------------------
+
+
 def test_restart_finds_settings_folders_and_recent_files(make_window, qtbot, home):
     folder = home / "my models"
     model = translate_model(folder / "keep_AtoB.onnx")
@@ -624,10 +641,7 @@ def test_the_largest_image_setting_is_the_pixel_limit_and_is_worded_for_the_app(
     assert sv.pixels_spin.text() == "67 Mpx (the default)"
     sv.pixels_spin.setValue(1)
     view = w.show_view("batch")
-    view.input_edit.setText(str(src))
-    view.output_edit.setText(str(home / "out"))
-    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    run_batch(qtbot, view, src, home / "out")
     reason = view.errors.item(0, 1).text()
     assert view.errors.item(0, 0).text() == str(big)
     assert reason == ("1000x1250 = 1250000 pixels is over the limit of 1000000 pixels (a decompression bomb?); "
@@ -638,11 +652,9 @@ def test_the_largest_image_setting_is_the_pixel_limit_and_is_worded_for_the_app(
     assert w2.settings.max_megapixels == 1 and w2.show_view("settings").pixels_spin.value() == 1
     w2.show_view("settings").pixels_spin.setValue(2)
     view = w2.show_view("batch")
-    view.input_edit.setText(str(src))
-    view.output_edit.setText(str(home / "out"))
-    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    run_batch(qtbot, view, src, home / "out")
     assert view.report.ok and (home / "out" / "scan.png").is_file()
+
 
 def test_errors_show_one_line_with_details_and_the_app_goes_on(make_window, qtbot, home):
     model = translate_model(home / "exports" / "e_AtoB.onnx")
@@ -722,13 +734,11 @@ def test_batch_words_what_its_walk_left_out_for_the_app(make_window, qtbot, home
     wait_library(qtbot, w, 1)
     view = w.show_view("batch")
     view.recursive.setChecked(False)
-    view.input_edit.setText(str(src))
-    view.output_edit.setText(str(home / "out"))
-    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    run_batch(qtbot, view, src, home / "out")
     assert view.errors.item(0, 0).text() == str(src)
     assert view.errors.item(0, 1).text() == ("left out: 1 sub-folder(s) not entered (deeper/); tick Include "
                                              "sub-folders to translate them too")
+
 
 def test_batch_says_a_file_is_not_a_folder_and_shows_where_a_relative_output_goes(make_window, qtbot, home,
                                                                                   monkeypatch):
@@ -744,12 +754,10 @@ def test_batch_says_a_file_is_not_a_folder_and_shows_where_a_relative_output_goe
     assert w.last_error[0] == (f"{one}: is a file, not a folder; choose the folder of images to translate (the "
                                f"Translate view opens a single image)")
     monkeypatch.chdir(home)
-    view.input_edit.setText("in")
-    view.output_edit.setText("results")
-    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    run_batch(qtbot, view, "in", "results")
     assert view.input_edit.text() == str(src) and view.output_edit.text() == str(home / "results")
     assert (home / "results" / "a.png").is_file() and str(home / "results") in view.summary.text()
+
 
 def test_batch_words_an_over_bound_image_for_the_app_not_the_command_line(make_window, qtbot, home, monkeypatch):
     from gantrans.inference import memory
@@ -763,10 +771,7 @@ def test_batch_words_an_over_bound_image_for_the_app_not_the_command_line(make_w
     w = make_window()
     wait_library(qtbot, w, 1)
     view = w.show_view("batch")
-    view.input_edit.setText(str(src))
-    view.output_edit.setText(str(home / "out"))
-    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.report is not None and not view.is_busy(), timeout=WAIT)
+    run_batch(qtbot, view, src, home / "out")
     assert view.errors.rowCount() == 1 and view.errors.item(0, 0).text() == str(big)
     reason = view.errors.item(0, 1).text()
     assert "over the limit" in reason and "choose a tile size under Tiling" in reason and "--tile" not in reason
