@@ -197,6 +197,8 @@ def probe_size_rule(path: Path, session: Any, image: TensorInfo, channels: int) 
     dtype = "float16" if image.type == "tensor(float16)" else "float32"
     import numpy as np
 
+    from gantrans.inference.processing import round_up
+
     quiet = ort.RunOptions()
     quiet.log_severity_level = 4  # a size it refuses is an answer here, not an error to print
 
@@ -207,14 +209,11 @@ def probe_size_rule(path: Path, session: Any, image: TensorInfo, channels: int) 
             return None
         return tuple(out.shape[2:]) if getattr(out, "ndim", 0) == 4 else None
 
-    def up(n: int, m: int) -> int:
-        return -(-n // m) * m
-
     rule: tuple[int, int] | None = None
     h, w = _PROBE_SIDES
     got = run(h, w)
     if got is not None and got != (h, w):
-        rule = next(((m, 1) for m in (2 ** k for k in range(1, 9)) if got == (up(h, m), up(w, m))), None)
+        rule = next(((m, 1) for m in (2 ** k for k in range(1, 9)) if got == (round_up(h, m), round_up(w, m))), None)
     elif got is None:  # it cannot take odd sides: the smallest power of two whose odd multiples it takes
         for m in (2 ** k for k in range(1, 9)):
             side = m * (-(-32 // m) | 1)  # a multiple of m and of no larger power of two, 32 px or more

@@ -181,8 +181,7 @@ def _refuse_lost_data(run_dir: Path, data: Any) -> None:
     if data in get_registries().builtin_datasets:
         return
     raise DataError(f"--resume {run_dir}: its data folder {R.data_path(run_dir, data)} is gone (moved or renamed?); "
-                    f"put it back, or "
-                    f"give the same images in their new place: gantrans train --resume "
+                    f"put it back, or give the same images in their new place: gantrans train --resume "
                     f"{shlex.quote(str(run_dir))} --data NEW_FOLDER")
 
 
@@ -355,9 +354,8 @@ class Trainer:
         self._data_fingerprint = data_fingerprint(self.train_ds)
         if self.ckpt:
             said = data_change(self.ckpt.get("data_fingerprint"), self._data_fingerprint)
-            recorded = R.usable_data(self.run_dir, (self.ckpt.get("config") or {}).get("data"))
-            if said and self.run_dir is not None and str(c.data) != str(recorded):  # --data NEW at resume
-                raise moved_data_refusal(c.data, said)
+            if said and str(c.data) != str(R.usable_data(self.run_dir, (self.ckpt.get("config") or {}).get("data"))):
+                raise moved_data_refusal(c.data, said)  # --data NEW at resume, holding other images
             if said and self.dist.is_main:
                 console.warning(f"{c.data}: {said} since the checkpoint; the resumed run goes on with the data as it "
                                 f"is now (epochs of a new length), so it is no longer what an uninterrupted run "
@@ -499,10 +497,14 @@ class Trainer:
         usual cure), a new run from this one's config can."""
         anew = (f"gantrans train --config {shlex.quote(str(R.config_path(self.run_dir)))} --name NEW_NAME "
                 f"-o lr=LOWER_RATE")
-        if self.ckpt or getattr(self, "_saved_step", -1) >= 0:
+        if self._has_checkpoint():
             return (f"the last checkpoint is intact: {self._resume_command()} --skip-nonfinite goes on skipping "
                     f"such batches, or train again with a lower rate: {anew}")
         return f"no checkpoint was written yet; train again with a lower rate: {anew} (or with --skip-nonfinite)"
+
+    def _has_checkpoint(self) -> bool:
+        """Whether the run has a checkpoint to go on from: the one it resumed from, or one saved now."""
+        return bool(self.ckpt) or getattr(self, "_saved_step", -1) >= 0
 
     def _resume_command(self) -> str:
         return resume_command(self.run_dir, self.dist.world_size, self.dist.local_world_size)
@@ -652,19 +654,15 @@ class Trainer:
         except KeyboardInterrupt:
             self._finish_status("interrupted", "interrupted (no checkpoint saved since the last one)")
             raise
-        except Exception as exc:
-            if not (getattr(self, "dist", None) is not None and self.dist.enabled and D.is_peer_loss(exc)):
-                self._finish_status("failed", str(exc) if isinstance(exc, GantransError) else
-                                    f"{type(exc).__name__}: {exc}")
-                raise
-            kept = ("the last checkpoint is intact" if self.ckpt or getattr(self, "_saved_step", -1) >= 0
-                    else "no checkpoint was written yet")
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            lost = PeerLost(f"another process of this {self.dist.world_size}-process run stopped (its own output "
-                            f"says why; here: {first}); {kept}: {self._resume_command()}")
-            self._finish_status("interrupted", str(lost))
-            raise lost from None
         except BaseException as exc:
+            dist = getattr(self, "dist", None)
+            if dist is not None and dist.enabled and D.is_peer_loss(exc):  # the job lost a process, not this one
+                kept = "the last checkpoint is intact" if self._has_checkpoint() else "no checkpoint was written yet"
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                lost = PeerLost(f"another process of this {dist.world_size}-process run stopped (its own output "
+                                f"says why; here: {first}); {kept}: {self._resume_command()}")
+                self._finish_status("interrupted", str(lost))
+                raise lost from None
             self._finish_status("failed", str(exc) if isinstance(exc, GantransError) else
                                 f"{type(exc).__name__}: {exc}")
             raise
