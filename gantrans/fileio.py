@@ -171,12 +171,21 @@ def temp_path_for(target: str | os.PathLike) -> Path:
             except FileExistsError:
                 continue
     except OSError as exc:
-        if exc.errno in NOT_WRITABLE:
-            folder = next((p for p in (target.parent, *target.parent.parents) if p.exists()), target.parent)
-            raise ConfigError(f"{folder}: cannot write here ({(exc.strerror or 'permission denied').lower()}); "
-                              f"choose another folder") from None
+        problem = not_writable(target.parent, exc)
+        if problem:
+            raise ConfigError(problem) from None
         raise
     raise FileExistsError(f"{target.parent}: cannot create a temporary file")
+
+
+def not_writable(path: str | os.PathLike, exc: OSError) -> str | None:
+    """The one line for a write under ``path`` the OS refused (permissions, a read-only file
+    system), naming the nearest folder that exists; None for any other error."""
+    if exc.errno not in NOT_WRITABLE:
+        return None
+    path = Path(path)
+    folder = next((p for p in (path, *path.parents) if p.exists()), path)
+    return f"{folder}: cannot write here ({(exc.strerror or 'permission denied').lower()}); choose another folder"
 
 
 def temp_dir_for(target: str | os.PathLike) -> Path:

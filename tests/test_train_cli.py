@@ -244,6 +244,32 @@ def test_a_run_name_from_a_config_file_cannot_leave_the_runs_folder(tiny, tmp_pa
     assert not (tmp_path / "escaped").exists() and not runs.exists()
 
 
+@pytest.mark.parametrize("named", [True, False])
+def test_a_runs_folder_that_cannot_be_written_is_one_line(tiny, tmp_path, monkeypatch, named):
+    """Root is not stopped by permissions, so the refusal is the OS's EPERM (what an immutable or
+    read-only folder gives), raised for anything made under ``ro``."""
+    import errno
+    from pathlib import Path
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if ro in self.parents:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    args = fx.base_args(ro, "x", "--max-steps", "1")
+    if not named:
+        args = [a for a in args if a not in ("--name", "x")]
+    with pytest.raises(ConfigError) as info:
+        train(args)
+    assert str(info.value) == f"{ro}: cannot write here (operation not permitted); choose another folder; " \
+                              f"no run was started"
+
+
 def test_a_run_with_a_relative_data_folder_resumes_and_exports_from_anywhere(tmp_path, monkeypatch, capsys):
     """The data folder was given relative to where training started; resume and int8 calibration
     find it from another folder (the README: a resumed run needs no other flag)."""

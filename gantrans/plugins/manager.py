@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -196,7 +197,8 @@ class PluginManager:
             try:
                 self.register(plugin, ep.name, origin)
             except (PluginError, ValueError) as exc:
-                self._fail(PluginFailure(ep.name, dist_name, dist_version, "import", _one_line(exc),
+                problem = str(exc) if isinstance(exc, PluginError) else _one_line(exc)  # ours: already one line
+                self._fail(PluginFailure(ep.name, dist_name, dist_version, "import", problem,
                                          target=ep.value))
                 continue
             by_object[id(plugin)] = ep.name
@@ -230,9 +232,30 @@ class PluginManager:
                 first = self.origins.get(name, Origin(name))
                 raise PluginError(f"two plugins are named '{name}': {first.describe()} and "
                                   f"{(origin or Origin(name)).describe()}")
-            self.pm.register(plugin, name=name)
+            try:
+                self.pm.register(plugin, name=name)
+            except pluggy.PluginValidationError as exc:
+                # pluggy keeps the plugin and the hooks it took before the bad one: take them back,
+                # so a plugin that cannot be called is one failed plugin, not a broken manager.
+                if self.pm.has_plugin(name):
+                    self.pm.unregister(name=name)
+                raise PluginError(self._invalid_hook(exc)) from exc
             self.origins[name] = origin or Origin(name)
             self._registries = None
+
+    def _invalid_hook(self, exc: pluggy.PluginValidationError) -> str:
+        """pluggy's several-line refusal of a hook implementation, as one line a plugin author can act on."""
+        lines = str(exc).splitlines()
+        hook = re.search(r"hook '(\w+)'", str(exc))
+        name = hook.group(1) if hook else "?"
+        caller = getattr(self.pm.hook, name, None)
+        spec = caller.spec if caller is not None and caller.has_spec() else None
+        extra = re.search(r"Argument\(s\) \{(.*)\} are declared", str(exc))
+        if spec is not None and extra:
+            asked = ", ".join(sorted(a.strip(" '\"") for a in extra.group(1).split(",")))
+            return (f"hook '{name}' asks for {asked}, which gantrans does not pass (it passes: "
+                    f"{', '.join(spec.argnames) or 'nothing'}); docs/plugins.md lists each hook's arguments")
+        return f"hook '{name}': {lines[-1] if lines else exc}"
 
     def unregister(self, name: str) -> None:
         with self._lock:

@@ -33,7 +33,7 @@ from gantrans import runs as R
 from gantrans.checkpoint import require_plugins
 from gantrans.data.formats import SkipReport
 from gantrans.errors import CheckpointError, ConfigError, DataError, DiskFullError, GantransError
-from gantrans.fileio import atomic_write
+from gantrans.fileio import atomic_write, not_writable
 from gantrans.recipe import DataSpec, Recipe, get_recipe
 from gantrans.training import auto_precision, devices
 from gantrans.training import distributed as D
@@ -120,6 +120,15 @@ def _claim_run_dir(runs_dir: Path, name: str) -> str:
         except FileExistsError:
             k += 1
             candidate = f"{name}-{k}"
+
+
+def _cannot_create(run_dir: Path, exc: OSError) -> str:
+    """Why a run folder could not be made, in one line; raised unchanged when it is not the
+    folder's fault (a full disk says so itself)."""
+    problem = not_writable(run_dir, exc)
+    if problem is None:
+        raise exc
+    return f"{problem}; no run was started"
 
 
 def resume_config(path: str | Path,
@@ -425,15 +434,18 @@ class Trainer:
         c = self.config
         name = c.name or f"{c.recipe}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
         made_up = not c.name
+        problem = ""
         if made_up and self.dist.is_main:  # two runs started in the same second get -2, -3 ...
-            name = _claim_run_dir(Path(c.runs_dir), name)
+            try:
+                name = _claim_run_dir(Path(c.runs_dir), name)
+            except OSError as exc:
+                problem = _cannot_create(Path(c.runs_dir), exc)
         if self.dist.enabled:  # one name for all ranks, rank 0's clock decides
             box = [name]
             torch.distributed.broadcast_object_list(box, src=0)
             name = box[0]
         c.name = R.check_run_name(name)  # may come from a --config file: data, not a path
         self.run_dir = Path(c.runs_dir) / name
-        problem = ""
         if self.dist.is_main and not made_up:
             if self.run_dir.exists() and not R.is_run_dir(self.run_dir):  # not a run: nothing to continue
                 problem = (f"{self.run_dir} already exists and is not a gantrans run; choose another --name, or "
@@ -442,7 +454,10 @@ class Trainer:
                 problem = (f"{self.run_dir} already exists; choose another --name, or continue it "
                            f"with --resume {shlex.quote(str(self.run_dir))}")
             else:
-                self.run_dir.mkdir(parents=True)
+                try:
+                    self.run_dir.mkdir(parents=True)
+                except OSError as exc:
+                    problem = _cannot_create(self.run_dir, exc)
         if self.dist.enabled:  # every rank fails together rather than waiting for rank 0
             box = [problem]
             torch.distributed.broadcast_object_list(box, src=0)
