@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -87,6 +88,9 @@ class LibraryListModel(QAbstractListModel):
         return None
 
 
+CARD_TITLE_WIDTH = 320  # px
+
+
 class ModelCard(QGroupBox):
     """The metadata card of one entry as a form."""
 
@@ -102,12 +106,15 @@ class ModelCard(QGroupBox):
             self.form.removeRow(0)
         if entry is None:
             self.setTitle("Model")
+            self.setToolTip("")
             hint = QLabel("Select a model to see its card. Add folders where you keep models, open a single "
                           ".onnx file, or drop one on the window.")
             hint.setWordWrap(True)
             self.form.addRow(hint)
             return
-        self.setTitle(entry.display_name)
+        # the title is a file name (data, any length): cut in the middle, whole in the tooltip
+        self.setTitle(self.fontMetrics().elidedText(entry.display_name, Qt.TextElideMode.ElideMiddle, CARD_TITLE_WIDTH))
+        self.setToolTip(entry.display_name)
         for label, value in entry.card():
             v = QLabel(value)
             v.setWordWrap(True)
@@ -175,11 +182,16 @@ class LibraryView(QWidget):
         ml.addWidget(self.summary)
 
         self.card = ModelCard()
-        card_frame = QFrame()
-        cl = QVBoxLayout(card_frame)
+        card_inner = QWidget()
+        cl = QVBoxLayout(card_inner)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.card)
         cl.addStretch(1)
+        # a file name or path with no space to break at scrolls here rather than widening the window
+        card_frame = QScrollArea()
+        card_frame.setWidgetResizable(True)
+        card_frame.setFrameShape(QFrame.Shape.NoFrame)
+        card_frame.setWidget(card_inner)
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(folders_box)

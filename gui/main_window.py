@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from gantrans_gui import workers
 from gantrans_gui.icons import icon, set_icon
@@ -38,6 +39,7 @@ from gantrans_gui.view_registry import DEFAULT_VIEW, VIEWS, ViewSpec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 WINDOW_SIZE = QSize(1280, 800)
+STATUS_MODEL_WIDTH = 260  # px: the status bar keeps room for its message at 1024 px
 STARTUP_DELAY_MS = 30  # lets the first frame reach the screen before the first view is built
 
 
@@ -402,8 +404,12 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = ElidingStatusBar()
         self.setStatusBar(bar)
-        self.status_model = QLabel("No model")
+        # A model's file name is data of any length: cut in the middle (the direction and epoch at
+        # its end stay visible), whole in the tooltip, never widening the window.
+        self.status_model = QElidingLabel()
+        self.status_model.setElideMode(Qt.TextElideMode.ElideMiddle)
         self.status_model.setAccessibleName("Current model")
+        self._show_model_name("No model")
         self.status_provider = QLabel("Provider: —")
         self.status_provider.setAccessibleName("Execution provider")
         self.status_time = QLabel("Last inference: —")
@@ -415,12 +421,19 @@ class MainWindow(QMainWindow):
         for w in (self.status_progress, self.status_model, self.status_provider, self.status_time):
             bar.addPermanentWidget(w)
 
+    def _show_model_name(self, name: str) -> None:
+        # An eliding label's size hint is its elided text: its width is set from the whole name.
+        label = self.status_model
+        label.setFixedWidth(min(STATUS_MODEL_WIDTH, label.fontMetrics().horizontalAdvance(name) + 8))
+        label.setText(name)
+        label.setToolTip(name)
+
     def set_status(self, *, model: str | None = None, provider: str | None = None,
                    seconds: float | None = None, failed: bool = False, per_image: bool = False) -> None:
         """The status bar's model, provider and last inference (``failed``: it did not finish, so
         the previous image's time is not left standing; ``per_image``: a batch's mean)."""
         if model is not None:
-            self.status_model.setText(model)
+            self._show_model_name(model)
         if provider is not None:
             self.status_provider.setText(f"Provider: {provider.replace('ExecutionProvider', '')}")
         if failed:

@@ -20,6 +20,8 @@ class OptionsForm(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.layout_ = QFormLayout(self)
+        # A narrow panel puts a long option name above its editor instead of cutting both off.
+        self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.specs: list[OptionSpec] = []
         self.editors: dict[str, QWidget] = {}
 
@@ -44,6 +46,9 @@ class OptionsForm(QWidget):
     def _editor(spec: OptionSpec) -> QWidget:
         if spec.choices:
             box = QComboBox()
+            # as narrow as the panel needs (a long choice is cut, whole in the open list)
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
             if spec.default is None:  # "not set": the recipe decides (e.g. norm_D follows norm)
                 box.addItem("(not set)", None)
             for c in spec.choices:

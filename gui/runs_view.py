@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QTableWidget,
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from gantrans.runs import (
     CONFIG_FILE,
@@ -173,6 +175,8 @@ class CurvesPanel(QWidget):
             if plot is None:
                 plot = self.plots.addPlot(row=len(self.group_plots) // 2, col=len(self.group_plots) % 2)
                 plot.showGrid(x=True, y=True, alpha=0.25)
+                # steps are whole numbers: a run of a step or two is not drawn over 1.6 ... 2.4
+                plot.getViewBox().setLimits(minXRange=4)
                 plot.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(keys) > 3 else 1)
                 self._style_plot(plot, group)
                 if group == "learning rate":  # a constant rate would otherwise fill the plot with noise
@@ -336,11 +340,13 @@ class RunsView(QWidget):
         ll.addWidget(self.import_button)
 
         # right: the selected run
-        self.title = QLabel("Select a run")
+        self.title = QElidingLabel("Select a run")  # a run's name is data: it never widens the window
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         f = self.title.font()
         f.setPointSizeF(f.pointSizeF() * 1.3)
         f.setBold(True)
         self.title.setFont(f)
+        self.title.setMinimumWidth(self.title.fontMetrics().horizontalAdvance("Select a run"))
         self.state_label = QLabel()
         self.detail_label = QLabel()
         self.detail_label.setWordWrap(True)
@@ -377,7 +383,7 @@ class RunsView(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         head = QHBoxLayout()
-        head.addWidget(self.title)
+        head.addWidget(self.title, 1)  # up to its whole name (show_run), cut where room is short
         head.addWidget(self.state_label)
         head.addStretch(1)
         for b in (self.stop_button, self.resume_button, self.export_button):
@@ -534,7 +540,9 @@ class RunsView(QWidget):
         self.run = run
         self._set_gone(False)
         self.watch = RunWatch(run)
+        self.title.setMaximumWidth(self.title.fontMetrics().horizontalAdvance(run.name) + 8)
         self.title.setText(run.name)
+        self.title.setToolTip(run.name)
         self.curves.set_watch(self.watch)
         self.samples.set_run(run)
         self.config_text.setPlainText(json.dumps(_safe_config(run), indent=2, default=str))

@@ -72,10 +72,12 @@ class TrainingView(QWidget):
         self.data_info: dict[str, Any] | None = None
         self.data_summary: dict[str, Any] | None = None
         self._data_query: CliQuery | None = None
+        self._unconfirmed: tuple[Path, dict[str, Any]] | None = None  # a Start whose run folder is not seen yet
 
         # recipe
         self.recipe_box = QComboBox(accessibleName="Recipe")
-        self.recipe_box.setMinimumContentsLength(16)
+        self.recipe_box.setMinimumContentsLength(10)
+        self.recipe_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.recipe_about = QLabel()
         self.recipe_about.setWordWrap(True)
         self.recipe_about.setTextFormat(Qt.TextFormat.RichText)
@@ -207,9 +209,11 @@ class TrainingView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left_inner)
+        # the form narrows with the panel (long option names wrap): no sideways scrolling
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        right = QWidget()
-        rr = QVBoxLayout(right)
+        right_inner = QWidget()
+        rr = QVBoxLayout(right_inner)
         rr.addWidget(data_group)
         rr.addWidget(run_group)
         buttons = QHBoxLayout()
@@ -221,6 +225,11 @@ class TrainingView(QWidget):
         rr.addWidget(self.state_label)
         rr.addWidget(self.losses_label)
         rr.addWidget(self.log, 1)
+        # Scrolls rather than holding the window taller than a 1024x600 screen.
+        right = QScrollArea()
+        right.setWidgetResizable(True)
+        right.setFrameShape(QScrollArea.Shape.NoFrame)
+        right.setWidget(right_inner)
 
         split = QSplitter()
         split.addWidget(scroll)
@@ -543,8 +552,9 @@ class TrainingView(QWidget):
                 self.name_edit.selectAll()  # the user's: kept, ready to be changed
                 self.name_edit.setFocus()
             return
-        self._remember_runs_folder(run_dir.parent)
-        self._remember_form()
+        # Remembered once the run's folder exists (_confirm_start): a folder that cannot be
+        # written must not become the next form's default.
+        self._unconfirmed = (run_dir, self._form_memory())
         self._begin(self.jobs.start(self.train_args(), run_dir))
         if run_dir.name == self._made_up_name:  # the clock's name is this run's: the next Start makes its own
             self.name_edit.clear()
@@ -602,13 +612,28 @@ class TrainingView(QWidget):
         r.finished.connect(self._on_finished)
         self._set_buttons()
 
+    def _confirm_start(self, final: bool = False) -> None:
+        """Once the last Start's run folder exists, its runs folder and form are remembered;
+        ``final``: the job ended, and a folder not made by now never will be."""
+        if self._unconfirmed is None:
+            return
+        run_dir, saved = self._unconfirmed
+        if run_dir.is_dir():
+            self._unconfirmed = None
+            self._remember_runs_folder(run_dir.parent)
+            self._remember_form(saved)
+        elif final:
+            self._unconfirmed = None
+
     def _on_start(self, data: dict) -> None:
+        self._confirm_start()
         self.state = "running"
         if data.get("total"):
             self.progress.setRange(0, int(data["total"]))
         self.state_label.setText(f"Training {self.job.name}")
 
     def _on_progress(self, data: dict) -> None:
+        self._confirm_start()
         self.state = "running"
         total, done = data.get("total"), int(data.get("done") or 0)
         if total:
@@ -631,6 +656,7 @@ class TrainingView(QWidget):
         self.log.appendPlainText(f"error: {text}")
 
     def _on_finished(self, code: int) -> None:
+        self._confirm_start(final=True)
         if code == 0:
             self.state = "finished"
             self.progress.setRange(0, 1)
@@ -666,17 +692,23 @@ class TrainingView(QWidget):
                 "max_steps": self.max_steps, "batch_size": self.batch_size, "crop_size": self.crop_size,
                 "max_items": self.max_items, "workers": self.workers, "log_every": self.log_every}
 
-    def _remember_form(self) -> None:
-        """What this Start used fills the next form: a user's second run rarely starts from scratch.
+    def _form_memory(self) -> dict[str, Any]:
+        """The form's run fields as the next form starts from them.
 
         The recipe's options are not kept: the preset box and Defaults say what they are, and a
         value carried over silently from another run would be a surprise.
         """
-        data = self.data_edit.currentText().strip()
-        saved: dict[str, Any] = {"recipe": self.recipe_box.currentText(), "data": data,
+        saved: dict[str, Any] = {"recipe": self.recipe_box.currentText(), "data": self.data_edit.currentText().strip(),
                                  "runs_dir": self.runs_dir_edit.text().strip()}
         for key, w in self._form_fields().items():
             saved[key] = w.currentText() if isinstance(w, QComboBox) else w.value()
+        return saved
+
+    def _remember_form(self, saved: dict[str, Any] | None = None) -> None:
+        """What a Start used (``saved``, or the form as it is) fills the next form: a user's second
+        run rarely starts from scratch."""
+        saved = saved if saved is not None else self._form_memory()
+        data = saved["data"]
         view_support.settings().setValue(FORM_KEY, json.dumps(saved))
         if data not in self.catalog.catalog.datasets:
             data = str(Path(data).expanduser().resolve())

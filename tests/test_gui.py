@@ -1007,8 +1007,42 @@ def test_the_window_can_be_made_narrow_and_the_labels_come_back(make_window, qtb
     library = w.show_view("library")
     w.resize(900, 600)
     qtbot.wait(50)
-    assert w.width() < full  # the window's minimum is the Models view's, not the hidden Translate view's
-    assert view.minimumSizeHint().width() <= library.minimumSizeHint().width()
+    assert w.width() < full  # the hidden Translate view's full labels do not hold the window wide
+    assert view.minimumSizeHint().width() < full and library.minimumSizeHint().width() < full
+
+
+def test_every_view_fits_a_1024x600_screen_and_long_names_do_not_widen_it(make_window, qtbot, home):
+    """A small laptop screen: no view holds the window bigger, and neither does a model or run
+    whose name is long (both are cut in the middle, whole in their tooltips)."""
+    from test_gui_runs import make_run
+
+    from gantrans_gui.main_window import STATUS_MODEL_WIDTH
+    from gantrans_gui.view_registry import VIEWS
+
+    long_model = translate_model(home / "exports" / ("an_extremely_long_model_file_name_" * 3 + "AtoB.onnx"))
+    long_run = "a_run_with_a_very_long_name_" * 4 + "2026"
+    make_run(home / "runs", long_run)
+    w = make_window()
+    wait_library(qtbot, w, 1)
+    for spec in VIEWS:
+        w.show_view(spec.key)
+        w.resize(1024, 600)
+        qtbot.wait(20)
+        assert (w.width(), w.height()) == (1024, 600), spec.key
+    translate = w.show_view("translate")
+    assert translate.picker.select_path(long_model)
+    qtbot.waitUntil(lambda: w.status_model.toolTip().startswith("an_extremely_long"), timeout=WAIT)
+    assert w.status_model.width() <= STATUS_MODEL_WIDTH and "…" in w.status_model.fontMetrics().elidedText(
+        w.status_model.toolTip(), Qt.TextElideMode.ElideMiddle, w.status_model.width())
+    runs = w.show_view("runs")
+    runs.add_folder(home / "runs")
+    qtbot.waitUntil(lambda: runs.run is not None and runs.run.name == long_run, timeout=WAIT)
+    w.resize(1024, 600)
+    qtbot.wait(50)
+    assert (w.width(), w.height()) == (1024, 600)
+    assert runs.title.text() == long_run and runs.title.toolTip() == long_run
+    assert runs.title.width() < runs.title.fontMetrics().horizontalAdvance(long_run)  # cut, not clipped by the edge
+    assert runs.export_button.geometry().right() <= runs.width()
 
 
 def test_compare_shows_each_models_failure_in_its_cell_as_an_error(make_window, qtbot, home, monkeypatch):
