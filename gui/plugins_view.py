@@ -10,6 +10,7 @@ as soon as the install finishes.
 from __future__ import annotations
 
 import html
+import re
 import shlex
 import sys
 from typing import Any
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTreeWidget,
@@ -70,6 +72,7 @@ class PluginsView(QWidget):
         self._before: set[str] = set()
         self._removed_modules: set[str] = set()  # top-level modules of what an uninstall removes
         self._said_offline = False
+        self._broken: str | None = None  # a plugin the install left installed but failing to load
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Plugin", "Distribution", "Version", "Status", "Registered"])
@@ -98,6 +101,12 @@ class PluginsView(QWidget):
         self.pip_args_edit.setText(str(view_support.settings().value(PIP_ARGS_KEY, "")))
         self.notice = QLabel()
         self.notice.setWordWrap(True)
+        # pip can be silent for many seconds (resolving, uninstalling): the bar says it is at work
+        self.busy = QProgressBar(accessibleName="pip at work")
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(8)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
         self.output = QPlainTextEdit(readOnly=True)
         self.output.setMaximumBlockCount(5000)
         self.output.setAccessibleName("Install output")
@@ -129,6 +138,7 @@ class PluginsView(QWidget):
         il.addWidget(self.pip_args_edit)
         il.addWidget(self.editable)
         il.addWidget(self.notice)
+        il.addWidget(self.busy)
         il.addWidget(self.output, 1)
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -219,6 +229,7 @@ class PluginsView(QWidget):
 
     def _buttons(self) -> None:
         busy = self.runner.running()
+        self.busy.setVisible(busy)
         p = self._selected()
         self.install_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy and not self.runner.cancelled)
@@ -290,9 +301,17 @@ class PluginsView(QWidget):
         self._buttons()
 
     def _error(self, text: str) -> None:
+        from gantrans.plugins.install import UNINSTALL_HINT
+
         self.output.appendPlainText(f"error: {text}")  # the command's own stderr line is not repeated
-        self.notice.setText(f"<span style='color:#c62828'><b>{self.action.capitalize()} failed:</b> "
-                            f"{html.escape(text, quote=False)}</span>")
+        head = f"{self.action.capitalize()} failed:"
+        prefix, _, rest = UNINSTALL_HINT.partition("{name}")
+        hint = re.search(re.escape(prefix) + r"(.+?)" + re.escape(rest) + "$", text)
+        if hint:  # installed, but its plugin does not load: it is in the list, with a button to take it out
+            self._broken = hint.group(1)
+            head = "Installed, but it does not load:"
+            text = text[:hint.start()] + "select it in the list above and press Uninstall to remove it"
+        self.notice.setText(f"<span style='color:#c62828'><b>{head}</b> {html.escape(text, quote=False)}</span>")
 
     def _finished(self, code: int) -> None:
         self.last_exit = code
@@ -308,6 +327,9 @@ class PluginsView(QWidget):
 
     def _after_refresh(self) -> None:
         self.catalog.changed.disconnect(self._after_refresh)
+        broken, self._broken = self._broken, None
+        if broken is not None:
+            self._select(broken)
         if self.last_exit != 0:
             return
         new = {p.name for p in self.plugins() if p.status == "ok"} - self._before
@@ -315,14 +337,17 @@ class PluginsView(QWidget):
         text = self._done_text()
         if new:
             text += " New: " + ", ".join(sorted(new)) + "."
-            for k in range(self.tree.topLevelItemCount()):  # show what the newcomer registered
-                item = self.tree.topLevelItem(k)
-                if item.text(0) in new:
-                    self.tree.setCurrentItem(item)
-                    break
+            self._select(*new)  # show what the newcomer registered
         if failed and self.action == "install":
             text += " <span style='color:#c62828'>Failed to load: " + ", ".join(p.name for p in failed) + ".</span>"
         self.notice.setText(text)
+
+    def _select(self, *names: str) -> None:
+        for k in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(k)
+            if item.text(0) in names:
+                self.tree.setCurrentItem(item)
+                return
 
     def _done_text(self) -> str:
         verb = "Installed" if self.action == "install" else "Uninstalled"

@@ -173,6 +173,13 @@ def test_a_run_that_cannot_start_says_why_and_stops_the_busy_bar(qtbot, gui, tmp
     # no run folder was made: nothing to resume or show
     assert not (tmp_path / "runs" / training.job.name).exists()
     assert not training.resume_button.isEnabled() and not training.show_run_button.isEnabled()
+    # and a Start that made no run folder is not remembered: its runs folder (unwritable, say)
+    # does not become the Runs view's or the next form's
+    from gantrans_gui import view_support
+    from gantrans_gui.training_view import FOLDERS_KEY
+
+    assert str(tmp_path / "runs") not in view_support.get_list(FOLDERS_KEY)
+    assert TrainingView(window).runs_dir_edit.text() != str(tmp_path / "runs")
 
 
 def test_a_name_that_is_taken_is_kept_for_the_user_to_change(qtbot, gui, tmp_path):

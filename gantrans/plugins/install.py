@@ -45,6 +45,8 @@ def _normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+#: How an install that left a broken plugin says to take it out (the GUI words it for its button).
+UNINSTALL_HINT = "remove it with 'gantrans plugins uninstall {name}'"
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -219,7 +221,7 @@ def install(specs: Sequence[str], echo: Printer = print, extra_pip_args: Sequenc
     if broken:
         p = broken[0]
         raise PluginError(f"installed {p['distribution']} {p['version']}, but its plugin '{p['name']}' fails to load "
-                          f"({p['error']}); remove it with 'gantrans plugins uninstall {p['name']}'")
+                          f"({p['error']}); {UNINSTALL_HINT.format(name=p['name'])}")
     written = pip_installed(lines)
     reinstalled = [p for p in after["plugins"] if p not in new and p["distribution"]
                    and _normalise(p["distribution"]) in written]
