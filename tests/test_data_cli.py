@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from gantrans.cli.main import main
 
 
@@ -177,3 +179,20 @@ def test_a_single_class_folder_is_said_to_be_one(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{tmp_path / 'onecls' / 'train'} has one class folder (circle/): class-labelled data needs 2 or more" in err
     assert "expected layout:" in err
+
+
+def test_an_image_beside_the_class_folders_is_named_when_classes_are_needed(tmp_path):
+    from PIL import Image
+
+    from gantrans.data import open_dataset
+    from gantrans.errors import DataError
+
+    for cls in ("blue sky", "rote Äpfel"):
+        (tmp_path / "cg" / "train" / cls).mkdir(parents=True)
+        for k in range(2):
+            Image.new("RGB", (8, 8)).save(tmp_path / "cg" / "train" / cls / f"{k}.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "cg" / "train" / "stray.png")
+    with pytest.raises(DataError) as info:
+        open_dataset(tmp_path / "cg", accepted_kinds=["labelled"], crop_size=8, load_size=8)
+    assert (f"{tmp_path / 'cg' / 'train'} has class folders (blue sky/, rote Äpfel/) and images outside them "
+            f"(stray.png), which belong to no class: move them into a class folder or remove them") in str(info.value)

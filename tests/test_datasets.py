@@ -192,6 +192,31 @@ def test_paired_on_unpaired_layout_when_asked(tmp_path):
         _write(tmp_path / "trainB" / f"{i}.jpg", _img(i))
     ds = open_dataset(tmp_path, accepted_kinds=["paired"], data_format="paired", **_small())
     assert len(ds) == 2 and Path(ds[1]["B_path"]).name == "1.jpg"
+    # the layout help says trainA/ trainB/ with matching names is paired data: pix2pix reads it so
+    # without being told, and CycleGAN (either kind) still reads it unpaired
+    ds = open_dataset(tmp_path, accepted_kinds=["paired"], **_small())
+    assert ds.format_name == "paired" and len(ds) == 2
+    assert open_dataset(tmp_path, accepted_kinds=["unpaired", "paired"], **_small()).format_name == "unpaired"
+    _write(tmp_path / "trainB" / "stray.png", _img(7))
+    with pytest.raises(DataError, match=r"trainB/stray.png has no partner in .*trainA/"):
+        open_dataset(tmp_path, accepted_kinds=["paired"], **_small())
+
+
+def test_an_unreadable_image_leaves_its_pair_out_not_its_partner_called_a_stray(tmp_path):
+    for i in range(4):
+        _write(tmp_path / "A" / "train" / f"{i}.png", _img(i))
+        _write(tmp_path / "B" / "train" / f"{i}.png", _img(10 + i))
+    (tmp_path / "A" / "train" / "2.png").write_text("garbage")
+    (tmp_path / "B" / "train" / "3.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # cut short
+    said = []
+    ds = open_dataset(tmp_path, accepted_kinds=["paired"], on_skip=said.append, **_small())
+    assert [Path(ds[k]["A_path"]).name for k in range(len(ds))] == ["0.png", "1.png"]
+    partners = sorted(line for line in said if "its partner" in line)
+    assert partners == [f"skipping {tmp_path / 'A' / 'train' / '3.png'}: its partner "
+                        f"{tmp_path / 'B' / 'train' / '3.png'} is not a usable image",
+                        f"skipping {tmp_path / 'B' / 'train' / '2.png'}: its partner "
+                        f"{tmp_path / 'A' / 'train' / '2.png'} is not a usable image"]
+    assert len(said) == 4  # and the two unreadable files themselves
 
 
 # -- labelled and single --------------------------------------------------------------------------

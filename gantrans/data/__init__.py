@@ -85,6 +85,8 @@ def wrong_layout(root: Path, found: list[Any], accepted: list[str] | None) -> st
             hint = (f"\n  to use {two[0]}/ and {two[1]}/ as the two domains, rename them trainA/ and trainB/")
     if not found:
         hint += _one_class_hint(root)
+    if "labelled" in kinds:
+        hint += _loose_images_hint(root)
     return f"{head}{hint}\nexpected layout:\n{layout_help(kinds)}{_plugin_layouts(kinds)}"
 
 
@@ -107,6 +109,22 @@ def _one_class_hint(root: Path) -> str:
                 and next(iter_images(base, recursive=False), None) is None:
             return (f"\n  {base} has one class folder ({classes[0].name}/): class-labelled data needs 2 or "
                     f"more; for unlabelled (vanilla) data put the images in {base}/ itself")
+    return ""
+
+
+def _loose_images_hint(root: Path) -> str:
+    """Class folders with images beside them are not read as classes (the images would belong to
+    none): name the images, the usual cause being one stray file."""
+    from gantrans.data.formats import LabelledFormat, iter_images
+
+    for base in (root / "train", root):
+        loose = list(iter_images(base, recursive=False)) if base.is_dir() else []
+        classes = LabelledFormat._class_dirs(base) if loose else []
+        if len(classes) >= 2:
+            more = f" and {len(loose) - 1} more" if len(loose) > 1 else ""
+            return (f"\n  {base} has class folders ({', '.join(d.name + '/' for d in classes[:4])}"
+                    f"{' ...' if len(classes) > 4 else ''}) and images outside them ({loose[0].name}{more}), "
+                    f"which belong to no class: move them into a class folder or remove them")
     return ""
 
 

@@ -275,13 +275,37 @@ def match_pairs(files_a: list[str], base_a: Path, files_b: list[str], base_b: Pa
     return [(map_a[k], map_b[k]) for k in sorted(map_a)]
 
 
+def _without_partners_of_unusable(a: list[str], dir_a: Path, b: list[str], dir_b: Path,
+                                  on_skip: SkipReporter | None) -> tuple[list[str], list[str]]:
+    """``a`` and ``b`` without the files whose partner was skipped as unreadable: the pair is
+    left out (and said), rather than the good half being called a stray."""
+    def stems(files: Iterable[str | Path], base: Path) -> dict[str, str]:
+        return {Path(f).relative_to(base).with_suffix("").as_posix(): str(f) for f in files}
+
+    kept = []
+    for mine, base, theirs, their_base in ((a, dir_a, b, dir_b), (b, dir_b, a, dir_a)):
+        listed, usable = stems(iter_images(their_base), their_base), stems(theirs, their_base)
+        unusable = {k: f for k, f in listed.items() if k not in usable}
+        out = []
+        for f in mine:
+            k = Path(f).relative_to(base).with_suffix("").as_posix()
+            if k in unusable:
+                report_skip(on_skip, f"skipping {f}: its partner {unusable[k]} is not a usable image")
+            else:
+                out.append(f)
+        kept.append(out)
+    return kept[0], kept[1]
+
+
 class PairedFormat:
     name = "paired"
     kind = "paired"
     description = "A/ B/ (or A/train/ B/train/, or trainA/ trainB/) with matching file names"
 
     def detect(self, root: Path) -> bool:
-        return (root / "A").is_dir() and (root / "B").is_dir()
+        # trainA/ trainB/ is the unpaired layout first (detected before this format); a recipe that
+        # takes only paired data reads it as pairs by name, and names the strays if they do not match.
+        return ((root / "A").is_dir() and (root / "B").is_dir()) or UnpairedFormat().detect(root)
 
     def _folders(self, root: Path, split: str) -> tuple[Path, Path]:
         for a, b in ((root / "A" / split, root / "B" / split), (root / f"{split}A", root / f"{split}B")):
@@ -300,6 +324,7 @@ class PairedFormat:
         limit = sopts.pop("max_items")
         a = scan_images(dir_a, what=f"domain {domains[0]}", **sopts)
         b = scan_images(dir_b, what=f"domain {domains[1]}", **sopts)
+        a, b = _without_partners_of_unusable(a, dir_a, b, dir_b, opts.get("on_skip"))
         pairs = match_pairs(a, dir_a, b, dir_b)[:limit]
         return PairedDataset(pairs, root=root, format_name=self.name, transform=transform, domains=domains,
                              **_common(opts))
