@@ -306,6 +306,18 @@ def test_memory_bound_tiles_or_refuses(tmp_path):
     assert report.failed[0][1].startswith(f"{tmp_path / 'big.png'}: a 100x120 image needs")
     forced = Translator(disc, options=TranslateOptions(tile=48, memory_limit=64 * 64 * 2048))
     assert forced.translate_array(img).shape == (120, 100, 3)
+    # the tile it advises keeps within the limit it quoted, and a tile that does not is refused
+    import re
+
+    from gantrans.inference import memory
+
+    advised = int(re.search(r"pass --tile (\d+) to tile it", report.failed[0][1]).group(1))
+    assert 0 < memory.estimate_bytes(advised, advised, 1, forced.contract) <= 64 * 64 * 2048 < \
+        memory.estimate_bytes(advised + 8, advised + 8, 1, forced.contract)
+    too_big = Translator(disc, options=TranslateOptions(tile=512, memory_limit=64 * 64 * 2048))
+    with pytest.raises(ConfigError, match=rf"^--tile 512: a 100x120 tile needs about .*, over the limit of .*; "
+                                          rf"use --tile {advised} or raise --max-memory$"):
+        too_big.translate_array(img)
     # the model's own advice: tile above its tile size when tiling is fine
     big = translate_model(tmp_path / "big.onnx", kernel=1, tile_size=64)
     assert count_file_tiles(Translator(big), 120, 100) > 1

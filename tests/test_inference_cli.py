@@ -472,6 +472,17 @@ def test_nonsense_tiles_are_refused_not_silently_changed(tmp_path, monkeypatch, 
     assert "--tile-overlap 16 must be smaller than the tile (16 px)" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
     assert main(["translate", str(model), "x.png", "-o", "a", "--tile", "16", "--tile-overlap", "4"]) == 0
+    capsys.readouterr()
+    # a tile off the model's size rule is raised to it, and said; so is an image under its minimum
+    strided = translate_model(tmp_path / "s.onnx", min_size=8, multiple=4)
+    Image.new("RGB", (5, 3)).save(tmp_path / "tiny.png")
+    assert main(["translate", str(strided), "x.png", "tiny.png", "-o", "b", "--tile", "18"]) == 0
+    said = capsys.readouterr()
+    err = said.out + said.err
+    assert "note: --tile 18 is used as 20: this model takes sides that are multiples of 4" in err
+    assert "tiny.png: 5x3, below this model's 8 px minimum; it was padded to 8x8, so most of what the model saw " \
+           "was padding" in err
+    assert "x.png: 40x30" not in err  # an image over the minimum is not noted
 
 
 def test_a_model_without_metadata_that_needs_a_multiple_is_found_out_by_running_it(tmp_path, monkeypatch, capsys):

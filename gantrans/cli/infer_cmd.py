@@ -109,8 +109,9 @@ def _model_path(args: argparse.Namespace) -> Path:
     return int8_path(args.model) if getattr(args, "int8", False) else Path(args.model)
 
 
-def _notes(model) -> None:
-    for note in model.notes:
+def _notes(source) -> None:
+    """A model's (or a translator's) notes: what it was told or took for itself."""
+    for note in source.notes:
         if events.json_mode():
             console.message(f"note: {note}")
         else:
@@ -146,6 +147,7 @@ def _translate(args: argparse.Namespace) -> int:
                                blend=args.blend, batch_size=args.batch,
                                memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
     translator = Translator(model, options=options)  # refuses a model that does not translate
+    _notes(translator)
     fixed = model.contract.fixed_size
     if fixed:  # not a silent squash: the user sees why outputs look softer than their inputs
         console.say(f"{model.path.name} takes {fixed}x{fixed} px images only: each image of another size is "

@@ -42,9 +42,9 @@ class TilingNeeded(ConfigError):
 
     caveat = "this model discourages tiling: results may show differences between tiles"
 
-    def __init__(self, problem: str):
-        self.problem = problem
-        super().__init__(f"{problem}; pass --tile {DEFAULT_TILE} to tile it ({self.caveat})")
+    def __init__(self, problem: str, tile: int):
+        self.problem, self.tile = problem, tile  # ``tile``: the largest tile within the memory limit
+        super().__init__(f"{problem}; pass --tile {tile} to tile it ({self.caveat})")
 
 
 @dataclass
@@ -136,6 +136,12 @@ class Translator:
         static_batch = first.shape[0] if first.shape and isinstance(first.shape[0], int) else None
         self._max_batch = static_batch if static_batch and static_batch > 0 else None
         self._memory_limit = self.options.memory_limit or memory.default_memory_limit()
+        # settings changed to fit the model, a line each (the command line prints them as notes)
+        self.notes: list[str] = []
+        m = max(1, int(self.contract.size_multiple or 1))
+        if tile and tile % m:
+            self.notes.append(f"--tile {tile} is used as {processing.round_up(tile, m)}: this model takes sides "
+                              f"that are multiples of {m}")
 
     # -- model runs ----------------------------------------------------------------------
     def _run(self, nchw: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
@@ -178,7 +184,14 @@ class Translator:
                 raise ConfigError(f"{self.model.path}: this model does not support tiling")
             if c.fixed_size:
                 raise ConfigError(f"{self.model.path}: a fixed-size model ({c.fixed_size}px) cannot be tiled")
-            return processing.round_up(max(opt.tile, c.min_size or 1), m)
+            tile = processing.round_up(max(opt.tile, c.min_size or 1), m)
+            need = memory.estimate_bytes(min(tile, height), min(tile, width), 1, c)
+            if need > self._memory_limit:  # the tile is the bound's promise: it must keep it
+                raise ConfigError(f"--tile {opt.tile}: a {min(tile, width)}x{min(tile, height)} tile needs about "
+                                  f"{memory.format_bytes(need)}, over the limit of "
+                                  f"{memory.format_bytes(self._memory_limit)}; use --tile {self._fitting_tile()} "
+                                  f"or raise --max-memory")
+            return tile
         need = memory.estimate_bytes(height, width, 1, c)
         auto_ok = c.tiling == "ok" and not c.fixed_size and opt.tile is None
         limit = c.tile_size or DEFAULT_TILE_LIMIT
@@ -188,13 +201,20 @@ class Translator:
             return None
         what = f"{src_w or width}x{src_h or height}"
         if auto_ok:
-            side = int((self._memory_limit / memory.bytes_per_pixel(c)) ** 0.5)
-            return max(m, (min(side, DEFAULT_TILE) // m) * m)
+            return self._fitting_tile()
         problem = (f"a {what} image needs about {memory.format_bytes(need)}, over the limit of "
                    f"{memory.format_bytes(self._memory_limit)}")
         if c.tiling == "unsupported" or c.fixed_size:
             raise ConfigError(f"{problem}; this model does not support tiling")
-        raise TilingNeeded(problem)
+        raise TilingNeeded(problem, self._fitting_tile())
+
+    def _fitting_tile(self) -> int:
+        """The largest tile (up to the default) whose run stays within the memory limit, on the
+        model's size rule; never below its smallest input."""
+        c = self.contract
+        m = max(1, int(c.size_multiple or 1))
+        side = int((self._memory_limit / memory.bytes_per_pixel(c)) ** 0.5)
+        return max(processing.round_up(c.min_size or 1, m), (min(side, DEFAULT_TILE) // m) * m)
 
     def _overlap(self, tile: int) -> int:
         if self.options.tile_overlap is not None:
@@ -300,6 +320,11 @@ class _FolderRun:
             if item.image.frames > 1:
                 self.report.notes.append(f"{job.src}: {item.image.frames} frames; only the first is translated")
             item.x, item.plan, item.tile = self.tr._prepare(item.image.pixels)
+            small = self.tr.contract.min_size or 1
+            if min(item.plan.height, item.plan.width) < small and item.plan.mode == "pad":
+                self.report.notes.append(
+                    f"{job.src}: {item.plan.width}x{item.plan.height}, below this model's {small} px minimum; it was "
+                    f"padded to {item.plan.target_w}x{item.plan.target_h}, so most of what the model saw was padding")
         except GantransError as exc:
             msg = str(exc)
             item.error = msg if str(job.src) in msg or str(job.dst) in msg else f"{job.src}: {msg}"
