@@ -142,8 +142,13 @@ def test_generate_classes_grid_interpolate(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     gen = generator_model(tmp_path / "c.onnx", class_names=["cat", "dog"], size=8)
     assert main(["generate", str(gen), "-n", "6", "--seed", "1", "--grid", "-o", "grid.png"]) == 0
+    from gantrans.inference.generate import COLUMN_HEADER
+
     with Image.open(tmp_path / "grid.png") as im:
-        assert im.size == (4 * 10 + 2, 2 * 10 + 2)  # each column one class: cat, dog, cat, dog
+        # each column one class (cat, dog, cat, dog), named above it as the training grids name rows
+        assert im.size == (4 * 10 + 2, COLUMN_HEADER + 2 * 10 + 2)
+        head = np.asarray(im.convert("L"))[:COLUMN_HEADER]
+        assert all(head[:, 2 + 10 * j:10 * (j + 1)].max() > 128 for j in range(4))
     assert main(["generate", str(gen), "-n", "3", "--seed", "1", "--class", "dog", "-o", "dogs"]) == 0
     files = sorted(p.name for p in (tmp_path / "dogs").iterdir())
     assert len(files) == 3 and all(f.endswith("_dog.png") for f in files)
@@ -166,6 +171,8 @@ def test_generate_classes_grid_interpolate(tmp_path, monkeypatch, capsys):
     assert "-n: must be at least 1, got 0" in capsys.readouterr().err
     van = generator_model(tmp_path / "v.onnx")
     assert main(["generate", str(van), "-n", "4", "--seed", "3", "--grid", "-o", "v.png"]) == 0
+    with Image.open(tmp_path / "v.png") as im:
+        assert im.size == (2 * 10 + 2, 2 * 10 + 2)  # no classes, no names
 
 
 def test_generate_refuses_bad_counts_and_taken_names_before_writing(tmp_path, monkeypatch, capsys):

@@ -280,6 +280,7 @@ def _generate(args: argparse.Namespace) -> int:
     from gantrans.fileio import OVERWRITE_HINT, check_output_folder
     from gantrans.images import save_image
     from gantrans.inference import Generator, grid_columns, load_model, make_grid
+    from gantrans.inference.generate import label_columns
 
     if args.skip_existing and (args.overwrite or args.grid):
         raise ConfigError(f"--skip-existing and {'--overwrite' if args.overwrite else '--grid'} do not go "
@@ -347,7 +348,11 @@ def _generate(args: argparse.Namespace) -> int:
         cycling = gen.conditional and label is None and gen.class_names  # every class in turn
         nrow = args.nrow or (args.steps if args.interpolate else
                              grid_columns(len(images), len(gen.class_names) if cycling else 0))
-        save_image(make_grid(images, nrow=nrow), out, overwrite=args.overwrite)
+        grid = make_grid(images, nrow=nrow)
+        if gen.class_names:  # which class each column shows, as the training grids say per row
+            used = gen.default_labels(len(images)) if label is None else [label] * len(images)
+            grid = label_columns(grid, used, gen.class_names, nrow, images.shape[2])
+        save_image(grid, out, overwrite=args.overwrite)
         console.say(f"wrote {out}")
         reporter.result(files=[out], figures={"images": len(images), "seed": seed})
         return 0

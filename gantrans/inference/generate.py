@@ -71,6 +71,36 @@ def make_grid(images: Sequence[np.ndarray] | np.ndarray, nrow: int | None = None
     return grid
 
 
+COLUMN_HEADER = 16  # px above a grid's columns for their class names
+
+
+def label_columns(grid: np.ndarray, labels: Sequence[int], class_names: Sequence[str], nrow: int,
+                  cell_width: int, padding: int = 2) -> np.ndarray:
+    """``grid`` (from :func:`make_grid`) with each column's class name above it, where every
+    image of that column is of one class (samples of every class in turn, or one class asked
+    for); unchanged when no column is."""
+    from PIL import Image, ImageDraw
+
+    from gantrans.drawing import draw_label
+
+    columns: list[set[int]] = [set() for _ in range(nrow)]
+    for k, label in enumerate(labels):
+        columns[k % nrow].add(int(label))
+    names = [class_names[next(iter(c))] if len(c) == 1 else "" for c in columns]
+    if not any(names) or grid.shape[2] not in (1, 3):
+        return grid
+    head = np.zeros((COLUMN_HEADER, *grid.shape[1:]), dtype=grid.dtype)
+    canvas = Image.fromarray(np.concatenate([head, grid]).squeeze(2) if grid.shape[2] == 1 else
+                             np.concatenate([head, grid]))
+    draw = ImageDraw.Draw(canvas)
+    for j, name in enumerate(names):
+        if name:
+            draw_label(draw, (padding + j * (cell_width + padding) + 1, COLUMN_HEADER / 2 + 1), name,
+                       cell_width - 2, size=min(11, max(8, cell_width // 5)),  # small cells, smaller words
+                       fill=255 if canvas.mode == "L" else (255, 255, 255), middle=True)
+    return np.asarray(canvas).reshape(grid.shape[0] + COLUMN_HEADER, *grid.shape[1:])
+
+
 class Generator:
     """Runs a ``generate`` or ``generate-conditional`` model."""
 
