@@ -378,13 +378,13 @@ def _as_integer_image(array: Any) -> np.ndarray:
     raise ImageError(f"cannot save an array of dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
 
 
-def _to_pil(arr: np.ndarray, fmt: str) -> Image.Image:
+def _to_pil(arr: np.ndarray, fmt: str, dest: str) -> Image.Image:
     if arr.dtype == np.uint16:
         if arr.ndim == 2 and fmt in ("PNG", "TIFF"):
             return Image.fromarray(np.ascontiguousarray(arr))  # mode I;16
         arr = _to_8bit(arr)  # Pillow writes 16-bit greyscale only
     if arr.ndim == 3 and arr.shape[2] == 4 and fmt == "JPEG":
-        log.warning("JPEG has no transparency; the alpha channel is dropped")
+        log.warning("%s: JPEG has no transparency; the alpha channel is dropped", dest)
         arr = arr[..., :3]
     return Image.fromarray(np.ascontiguousarray(arr))
 
@@ -421,7 +421,7 @@ def save_image(array: Any, path: str | os.PathLike[str], *, alpha: Any = None, f
     if not overwrite and os.path.lexists(dest):
         raise ImageError(f"{dest}: already exists; not overwriting it")
     try:
-        im = _to_pil(arr, fmt)
+        im = _to_pil(arr, fmt, dest)
         tmp = temp_path_for(dest)
     except OSError as exc:
         raise ImageError(f"{dest}: cannot write here ({_os_reason(exc)})") from None

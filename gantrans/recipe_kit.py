@@ -248,7 +248,7 @@ class GANRecipe(Recipe):
             others = (f"; {kind}s that fit {size} px: {', '.join(fit)} ({flag} NAME)" if fit
                       else f"; no registered {kind} fits {size} px")
             raise self.error(f"network '{spec['name']}' needs images of at least {minimum} px whose size is a "
-                             f"multiple of {multiple}; the data is {size} px. Nearest crop sizes that fit: "
+                             f"multiple of {multiple}; the crop size is {size} px. Nearest crop sizes that fit: "
                              f"{', '.join(str(v) for v in nearest_sizes(size, multiple, minimum))} "
                              f"(--crop-size N){others}")
 

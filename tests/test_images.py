@@ -400,7 +400,7 @@ def test_save_round_trip_and_never_overwrites(tmp_path, rgb):
     assert sorted(p.name for p in dest.parent.iterdir()) == ["a.png"]  # no temporary files left
 
 
-def test_save_float_alpha_and_16_bit(tmp_path, rgb):
+def test_save_float_alpha_and_16_bit(tmp_path, rgb, caplog):
     f = rgb.astype(np.float32) / 255
     alpha = np.full(rgb.shape[:2], 128, np.uint8)
     save_image(f, tmp_path / "f.png", alpha=alpha)
@@ -411,6 +411,7 @@ def test_save_float_alpha_and_16_bit(tmp_path, rgb):
     assert np.array_equal(load_image(tmp_path / "g.png", 1, keep_16bit=True).pixels[..., 0], v)
     save_image(rgb, tmp_path / "a.jpg", alpha=alpha, quality=90)  # JPEG drops alpha
     assert load_image(tmp_path / "a.jpg").alpha is None
+    assert f"{tmp_path / 'a.jpg'}: JPEG has no transparency; the alpha channel is dropped" in caplog.text
 
 
 def test_save_refusals(tmp_path, rgb):

@@ -57,6 +57,11 @@ def test_translate_and_info_say_what_a_checkpoint_is_and_what_to_run(tmp_path, c
     (run / "checkpoints" / "latest.pt").write_bytes(b"not even a zip")
     assert main(["info", str(run / "checkpoints" / "latest.pt")]) == 1
     assert f"gantrans export {run}'" in capsys.readouterr().err
+    # an image where the model goes: the arguments were swapped
+    assert main(["info", str(tmp_path / "in" / "a.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'in' / 'a.png'}: an image, not an .onnx model; the model comes first" in err
+    assert "protobuf" not in err.lower()
 
 
 def test_info_prints_provenance_readably_and_explains_tiling(tmp_path, capsys):

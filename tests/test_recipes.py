@@ -406,7 +406,8 @@ def test_bad_options_raise_one_line_config_errors(name, kind, options, message):
 
 def test_vanilla_size_must_suit_dcgan():
     recipe = get_recipe("vanilla")({}, DataSpec("single", {"image": 3}, 48))
-    with pytest.raises(ConfigError, match="recipe 'vanilla'.*power of two"):
+    with pytest.raises(ConfigError, match=r"recipe 'vanilla'.*image_size \(the crop size, --crop-size\) must be a "
+                                          r"power of two >= 8, got 48 \(nearest that fit: 32, 64\)"):
         recipe.build_networks()
 
 

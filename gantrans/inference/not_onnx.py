@@ -12,6 +12,7 @@ import shlex
 import zipfile
 from pathlib import Path
 
+from gantrans.images import is_image_file
 from gantrans.runs import CHECKPOINTS_DIR, CONFIG_FILE
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar")
@@ -46,6 +47,9 @@ def explain(path: Path) -> str | None:
             return (f"{path}: a training run folder, not an .onnx model; export it first with "
                     f"'gantrans export {shlex.quote(str(run))}' (writes exports/{run.name}_*.onnx)")
         return None
+    if is_image_file(path.name) and path.is_file():  # the arguments swapped, often
+        return (f"{path}: an image, not an .onnx model; the model comes first "
+                f"('gantrans translate MODEL.onnx {shlex.quote(str(path))}')")
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES or not path.is_file():
         return None
     run = run_dir_of(path)

@@ -20,7 +20,7 @@ CONDITIONINGS = ("projection", "concat")
 
 def _levels(image_size: int) -> int:
     """Number of stride-2 steps between 4x4 and ``image_size``."""
-    return power_of_two("image_size", image_size, 8).bit_length() - 3
+    return power_of_two("image_size (the crop size, --crop-size)", image_size, 8).bit_length() - 3
 
 
 def _generator_body(in_size: int, out_channels: int, ngf: int, image_size: int, norm: str) -> nn.Sequential:

@@ -45,5 +45,7 @@ def positive_int(what: str, value: int, minimum: int = 1) -> int:
 def power_of_two(what: str, value: int, minimum: int) -> int:
     positive_int(what, value, minimum)
     if value & (value - 1):
-        raise ConfigError(f"{what} must be a power of two >= {minimum}, got {value}")
+        below = 1 << (value.bit_length() - 1)
+        near = ", ".join(str(v) for v in (below, below * 2) if v >= minimum)
+        raise ConfigError(f"{what} must be a power of two >= {minimum}, got {value} (nearest that fit: {near})")
     return value
