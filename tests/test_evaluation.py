@@ -172,6 +172,13 @@ def test_eval_refuses_a_model_scored_the_wrong_way_round_or_a_generator(tmp_path
     gen = generator_model(tmp_path / "g.onnx")
     assert main(["eval", str(gen), "--data", str(tmp_path / "no-pairs-here")]) == 1
     assert "a 'generate' model makes images from noise" in capsys.readouterr().err
+    # a run of a recipe that takes no images: said as such, not as a missing 'A2B' head
+    run = tmp_path / "runs" / "cg"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"recipe": "cgan"}))
+    assert main(["eval", str(run), "--data", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"{run}: a 'cgan' run makes images from noise, and 'gantrans eval' scores translation models" in err
 
 
 def test_a_folder_of_single_images_or_classes_is_no_paired_split(tmp_path):

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                                 on_image=lambda n: reporter.progress(n, len(pairs)))
     files = []
     if args.sheet:
-        title = f"{source.name} on {Path(args.data).name}/{args.split}: input | output | target"
+        way = "B -> A" if args.reverse else "A -> B"  # two sheets of one run must not look alike
+        title = f"{source.name} on {Path(args.data).name}/{args.split} ({way}): input | output | target"
         files.append(str(contact_sheet(kept, result, args.sheet, title=title)))
     figures = result.as_dict()
     if args.json:
@@ -95,9 +96,13 @@ def _refuse_a_generator(path) -> None:
 
     contract = ModelContract.from_metadata_props(read_metadata_props(path), source=str(path))
     if contract is not None and contract.task != "translate":
-        raise ConfigError(f"{path}: a '{contract.task}' model makes images from noise, and 'gantrans eval' "
-                          f"scores translation models against ground truth; look at its samples with "
-                          f"'gantrans generate {shlex.quote(str(path))}'")
+        raise ConfigError(_not_a_translation(path, f"a '{contract.task}' model",
+                                             f"'gantrans generate {shlex.quote(str(path))}'"))
+
+
+def _not_a_translation(path, what: str, look: str) -> str:
+    return (f"{path}: {what} makes images from noise, and 'gantrans eval' scores translation models "
+            f"against ground truth; look at its samples with {look}")
 
 
 def _export(source, args: argparse.Namespace, tmp: str):
@@ -114,8 +119,27 @@ def _export(source, args: argparse.Namespace, tmp: str):
         raise ConfigError(f"{source}: scoring a run needs the 'train' extra to export it ({exc.name} is missing); "
                           f"or export it first with 'gantrans export {shlex.quote(str(source))}' and pass the .onnx file") from None
     head = args.head or ("B2A" if args.reverse else "A2B")
+    _refuse_a_generation_run(source, args.head)
     written = export_run(source, out_dir=Path(tmp), heads=head, progress=lambda _m: None, record=False)
     onnx = [p for p in written if str(p).endswith(".onnx") and not str(p).endswith(".int8.onnx")]
     if not onnx:
         raise ConfigError(f"{source}: exporting head {head} wrote no model")
     return onnx[0]
+
+
+def _refuse_a_generation_run(source, head: str | None) -> None:
+    """A run of a recipe that takes no images (vanilla, cgan) has nothing to score, whatever head."""
+    from gantrans.errors import ConfigError
+    from gantrans.recipe import get_recipe
+    from gantrans.runs import RunDir, is_run_dir
+
+    if head or not is_run_dir(source):
+        return
+    name = RunDir(source).config().get("recipe")
+    try:
+        kinds = set(get_recipe(name).data_kinds) if name else set()
+    except Exception:  # noqa: BLE001 - a recipe not installed: the export says so
+        return
+    if kinds and kinds <= {"labelled", "single"}:
+        raise ConfigError(_not_a_translation(source, f"a '{name}' run", f"'gantrans runs show {shlex.quote(str(source))}' "
+                                                                         f"or export it and use 'gantrans generate'"))
