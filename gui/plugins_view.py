@@ -61,6 +61,8 @@ def plugin_modules(distribution: str | None) -> set[str]:
     return {ep.module.split(".")[0] for ep in points if ep.group == ENTRY_POINT_GROUP}
 
 class PluginsView(QWidget):
+    RUN_LABEL = "&Install"  # what Run > ... (Ctrl+Enter) does here
+
     def __init__(self, window: Any):
         super().__init__()
         self.window_ = window
@@ -84,14 +86,14 @@ class PluginsView(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.refresh_button = QPushButton("Refresh")
-        self.uninstall_button = QPushButton("Uninstall")
+        self.refresh_button = QPushButton("R&efresh")
+        self.uninstall_button = QPushButton("&Uninstall")
 
         self.spec_edit = QLineEdit(accessibleName="Package name, wheel or folder")
         self.spec_edit.setPlaceholderText("package name, path to a .whl, or a plugin folder")
-        self.wheel_button = QPushButton("Wheel…")
-        self.folder_button = QPushButton("Folder…")
-        self.install_button = QPushButton("Install")
+        self.wheel_button = QPushButton("&Wheel…")
+        self.folder_button = QPushButton("F&older…")
+        self.install_button = QPushButton("&Install")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop pip (Esc); what it had installed is taken out again")
         self.cancel_button.setEnabled(False)
@@ -218,12 +220,20 @@ class PluginsView(QWidget):
             if names:
                 lines.append(f"<b>{what}</b>: {', '.join(names)}")
         cat = self.catalog.catalog
-        for name in p.registered.get("models", []):
-            entry = cat.recipes.get(name)
-            if entry is not None and entry.options:
-                opts = html.escape(", ".join(f"{o.name}=" + ("(not set)" if o.default is None else repr(o.default))
-                                             for o in entry.options), quote=False)
-                lines.append(f"<i>{name}</i> options: {opts}")
+        # what each recipe, network and loss is and the options it takes (as 'plugins show' says)
+        for what, table in (("models", cat.recipes), ("networks", cat.networks), ("losses", cat.losses)):
+            for name in p.registered.get(what, []):
+                entry = table.get(name)
+                if entry is None or not (entry.description or entry.options):
+                    continue
+                line = f"<i>{html.escape(name, quote=False)}</i>"
+                if entry.description and what != "models":  # a recipe's is in the training form
+                    line += ": " + html.escape(entry.description, quote=False)
+                if entry.options:
+                    line += " — options: " + html.escape(", ".join(
+                        f"{o.name}=" + ("(not set)" if o.default is None else repr(o.default))
+                        for o in entry.options), quote=False)
+                lines.append(line)
         self.details.setText("<br>".join(lines))
         self._buttons()
 
@@ -264,6 +274,11 @@ class PluginsView(QWidget):
         if self.editable.isChecked():
             args.insert(2, "--editable")
         self._run("install", args, f"Installing {spec}…")
+
+    def run(self) -> None:
+        """Ctrl+Enter: install what the package field names."""
+        if self.install_button.isEnabled():
+            self.install()
 
     def uninstall(self, name: str) -> None:
         if not self.runner.running():

@@ -48,6 +48,8 @@ class ShownGrid(NamedTuple):
 
 
 class SamplesView(QWidget):
+    RUN_LABEL = "&Generate"  # what Run > ... (Ctrl+Enter) does here
+
     def __init__(self, window: Any):
         super().__init__()
         self.window_ = window
@@ -63,14 +65,14 @@ class SamplesView(QWidget):
 
         self.model_box = QComboBox(accessibleName="Generation model")
         self.model_box.setMinimumContentsLength(28)
-        self.open_button = QPushButton("Open model…")
+        self.open_button = QPushButton("&Open model…")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, accessibleName="Seed")
         self.count = QSpinBox(minimum=1, maximum=256, value=16, accessibleName="Number of samples")
         self.class_box = QComboBox(accessibleName="Class")
         self.class_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "All classes, in turn"
-        self.generate_button = QPushButton("Generate")
-        self.new_button = QPushButton("New samples")
-        self.save_button = QPushButton("Save grid…")
+        self.generate_button = QPushButton("&Generate")
+        self.new_button = QPushButton("&New samples")
+        self.save_button = QPushButton("&Save grid…")
         self.status = QLabel("Open a generation model (vanilla or cgan export) to see samples.")
         self.status.setWordWrap(True)
         self.grid_label = ScaledImageLabel()
@@ -90,7 +92,7 @@ class SamplesView(QWidget):
 
         self.from_box = QSpinBox(minimum=1, maximum=256, value=1, accessibleName="Interpolate from sample")
         self.to_box = QSpinBox(minimum=1, maximum=256, value=2, accessibleName="Interpolate to sample")
-        self.interp_button = QPushButton("Interpolate")
+        self.interp_button = QPushButton("&Interpolate")
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=INTERP_STEPS - 1,
                               accessibleName="Interpolation position")
         self.slider.setEnabled(False)
@@ -240,6 +242,11 @@ class SamplesView(QWidget):
     def new_samples(self) -> None:
         self.seed.setValue(random.SystemRandom().randrange(0, 2**31 - 1))
         self.generate()
+
+    def run(self) -> None:
+        """Ctrl+Enter: what the Generate button does, when it can."""
+        if self.generate_button.isEnabled():
+            self.generate()
 
     def generate(self) -> None:
         """Sample the grid of the current seed in a worker thread."""

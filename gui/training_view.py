@@ -58,6 +58,8 @@ MAX_RECENT_DATA = 10
 
 
 class TrainingView(QWidget):
+    RUN_LABEL = "S&tart training"  # what Run > ... (Ctrl+Enter) does here
+
     def __init__(self, window: Any):
         super().__init__()
         self.window_ = window
@@ -86,7 +88,7 @@ class TrainingView(QWidget):
         self.presets: dict[str, Preset] = {}
         self.role_forms: dict[str, OptionsForm] = {}
         self.network_box = QVBoxLayout()
-        self.reset_button = QPushButton("Defaults")
+        self.reset_button = QPushButton("&Defaults")
         # A recipe's presets (the paper's settings, ...) fill the form, so what they change is seen.
         self.preset_box = QComboBox(accessibleName="Preset")
         self.preset_box.setToolTip("Named settings of the recipe: choosing one fills the options below")
@@ -95,7 +97,7 @@ class TrainingView(QWidget):
         # data
         self.data_edit = QComboBox(editable=True, accessibleName="Data folder or built-in data set")
         self.data_edit.lineEdit().setPlaceholderText("a data folder, or a built-in data set name")
-        self.browse_button = QPushButton("Browse…")
+        self.browse_button = QPushButton("&Browse…")
         # --data-format: a folder that several formats read (a plugin's among them) is read as chosen
         self.format_box = QComboBox(accessibleName="Data format")
         self.format_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -132,12 +134,12 @@ class TrainingView(QWidget):
         self.log_every = QSpinBox(minimum=1, maximum=100000, value=10, accessibleName="Log every N steps")
 
         # progress
-        self.start_button = QPushButton("Start training")
+        self.start_button = QPushButton("S&tart training")
         self.start_button.setDefault(True)
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton("St&op")
         self.stop_button.setToolTip("Ctrl+C: the run saves a checkpoint and can be resumed")
-        self.resume_button = QPushButton("Resume")
-        self.show_run_button = QPushButton("Show in Runs")
+        self.resume_button = QPushButton("Res&ume")
+        self.show_run_button = QPushButton("Sho&w in Runs")
         self.progress = QProgressBar()
         self.state_label = QLabel("No training started from this form yet.")
         self.state_label.setWordWrap(True)
@@ -417,6 +419,19 @@ class TrainingView(QWidget):
                 self.role_forms[role] = form
             self.network_box.addWidget(box)
             self.network_info[role] = entry.name
+        self._order_tabs()
+
+    def _order_tabs(self) -> None:
+        """Tab goes down the recipe column, then down the data and run column, as the form reads:
+        the option editors, made when a recipe is chosen, would otherwise come last."""
+        editors = [*self.options.editors.values(), *(w for f in self.role_forms.values() for w in f.editors.values())]
+        chain = [self.recipe_box, self.preset_box, self.reset_button, *editors, self.data_edit, self.browse_button,
+                 self.format_box, self.name_edit, self.runs_dir_edit, self.device_box, self.precision_box,
+                 self.epochs, self.max_steps, self.batch_size, self.crop_size, self.max_items, self.workers,
+                 self.log_every, self.start_button, self.stop_button, self.resume_button, self.show_run_button,
+                 self.log]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     def option_values(self) -> dict[str, Any]:
         """Options set away from their declared defaults: the recipe's, then ``ROLE.OPTION`` ones."""
@@ -534,6 +549,12 @@ class TrainingView(QWidget):
         if self.format_box.currentData():
             args += ["--data-format", self.format_box.currentData()]
         return args + option_args(self.option_values())
+
+    def run(self) -> None:
+        """Ctrl+Enter: what the Start button does, when it can (Esc does not stop a training:
+        a stray key must not end hours of work)."""
+        if self.start_button.isEnabled():
+            self.start()
 
     def start(self) -> None:
         if not self.recipe_box.currentText():

@@ -1045,6 +1045,29 @@ def test_every_view_fits_a_1024x600_screen_and_long_names_do_not_widen_it(make_w
     assert runs.export_button.geometry().right() <= runs.width()
 
 
+def test_the_keyboard_reaches_each_views_main_action(make_window, qtbot, home, monkeypatch):
+    """Ctrl+Enter is the view's main action (it was off in the training, samples and plugins
+    views), its buttons have Alt mnemonics, and Tab goes through the training form as it reads."""
+    w = make_window()
+    for key, label in (("training", "S&tart training"), ("samples", "&Generate"), ("plugins", "&Install")):
+        view = w.show_view(key)
+        assert (w.run_action.text(), w.run_action.isEnabled()) == (label, True), key
+    for button in (view.install_button, view.uninstall_button):
+        assert "&" in button.text()
+    training = w.show_view("training")
+    assert all("&" in b.text() for b in (training.start_button, training.stop_button, training.resume_button))
+    qtbot.waitUntil(lambda: training.catalog.loaded and bool(training.options.editors), timeout=WAIT)
+    seen, x = [], training.reset_button
+    while x is not training.data_edit and len(seen) < 500:
+        x = x.nextInFocusChain()
+        seen.append(x)
+    assert x is training.data_edit and all(e in seen for e in training.options.editors.values())
+    started = []
+    monkeypatch.setattr(training, "start", lambda: started.append(1))
+    w.run_action.trigger()
+    assert started == [1]
+
+
 def test_compare_shows_each_models_failure_in_its_cell_as_an_error(make_window, qtbot, home, monkeypatch):
     from gantrans.inference import memory
 

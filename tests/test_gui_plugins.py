@@ -86,6 +86,9 @@ def test_install_shows_the_recipe_in_the_form_and_uninstall_removes_it(qtbot, gu
     assert row.version == "1.0.0" and row.status == "ok" and "onesided" in row.registered["models"]
     assert plugins.tree.currentItem().text(0) == "onesided"  # the newcomer is selected and described
     assert "resize_resnet" in plugins.details.text()
+    # what each of its networks and losses is, and the options it takes
+    assert "ResNet generator upsampling by resize-convolution" in plugins.details.text()
+    assert "n_blocks=6" in plugins.details.text() and "relativistic average standard GAN" in plugins.details.text()
     assert "onesided" in training.recipes()  # the shared catalog fed the training form
     assert training.select_recipe("onesided")
     assert training.options.editors  # its declared options became a form, with no GUI code

@@ -109,13 +109,15 @@ def _model_path(args: argparse.Namespace) -> Path:
     return int8_path(args.model) if getattr(args, "int8", False) else Path(args.model)
 
 
-def _notes(source) -> None:
-    """A model's (or a translator's) notes: what it was told or took for itself."""
-    for note in source.notes:
+def _notes(source, after: int = 0) -> int:
+    """A model's (or a translator's) notes from the ``after``-th on: what it was told or took for
+    itself; returns how many it has said in all."""
+    for note in source.notes[after:]:
         if events.json_mode():
             console.message(f"note: {note}")
         else:
             print(f"gantrans: note: {note}", file=sys.stderr)
+    return len(source.notes)
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -147,7 +149,7 @@ def _translate(args: argparse.Namespace) -> int:
                                blend=args.blend, batch_size=args.batch,
                                memory_limit=parse_bytes(args.max_memory) if args.max_memory else None)
     translator = Translator(model, options=options)  # refuses a model that does not translate
-    _notes(translator)
+    said = _notes(translator)
     fixed = model.contract.fixed_size
     if fixed:  # not a silent squash: the user sees why outputs look softer than their inputs
         console.say(f"{model.path.name} takes {fixed}x{fixed} px images only: each image of another size is "
@@ -216,6 +218,7 @@ def _translate(args: argparse.Namespace) -> int:
         bar.close()
     for note in report.notes:
         console.say(note)
+    _notes(translator, after=said)  # what the images made it change
     if report.failed:  # each failure before the summary and the result that count them
         if reporter.json:
             for _src, message in report.failed:

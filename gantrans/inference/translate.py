@@ -186,11 +186,14 @@ class Translator:
                 raise ConfigError(f"{self.model.path}: a fixed-size model ({c.fixed_size}px) cannot be tiled")
             tile = processing.round_up(max(opt.tile, c.min_size or 1), m)
             need = memory.estimate_bytes(min(tile, height), min(tile, width), 1, c)
-            if need > self._memory_limit:  # the tile is the bound's promise: it must keep it
-                raise ConfigError(f"--tile {opt.tile}: a {min(tile, width)}x{min(tile, height)} tile needs about "
-                                  f"{memory.format_bytes(need)}, over the limit of "
-                                  f"{memory.format_bytes(self._memory_limit)}; use --tile {self._fitting_tile()} "
-                                  f"or raise --max-memory")
+            if need > self._memory_limit:  # tiles are how an image keeps within the bound: theirs too
+                fit = self._fitting_tile()
+                note = (f"--tile {opt.tile} is lowered to {fit}: a {min(tile, width)}x{min(tile, height)} tile needs "
+                        f"about {memory.format_bytes(need)}, over the limit of {memory.format_bytes(self._memory_limit)}"
+                        f" (--max-memory)")
+                if note not in self.notes:
+                    self.notes.append(note)
+                return fit
             return tile
         need = memory.estimate_bytes(height, width, 1, c)
         auto_ok = c.tiling == "ok" and not c.fixed_size and opt.tile is None
