@@ -701,6 +701,10 @@ class TrainingView(QWidget):
     def _set_buttons(self) -> None:
         running = self.job is not None and self.job.runner.running()
         self.start_button.setEnabled(not running and self._can_train())
+        # a disabled button says why (the form follows one training; a double click must not start two)
+        self.start_button.setToolTip(
+            f"{self.job.name} is training from this form: stop it first, or resume another run from the Runs view "
+            f"to train two at once" if running else "" if self._can_train() else f"Needs PyTorch: {TRAIN_INSTALL}")
         self.stop_button.setEnabled(running)
         exists = self.job is not None and self.job.run_dir.is_dir()  # a Start can fail before making it
         self.resume_button.setEnabled(exists and not running and self.job.exit_code not in (0, None)

@@ -70,6 +70,7 @@ def test_train_from_the_form_then_export_into_the_library(qtbot, gui, tmp_path):
     fill_tiny_pix2pix(training, tmp_path / "runs", "tiny", epochs=1)
     training.start_button.click()
     assert training.job is not None and not training.start_button.isEnabled()
+    assert training.start_button.toolTip().startswith("tiny is training from this form: stop it first")  # why
 
     # the next form starts from what this Start used: recipe and run fields (not the name)
     data_dir = tmp_path / "my data"
