@@ -67,6 +67,11 @@ def test_train_then_resume_with_no_other_flags(tiny, tmp_path, capsys):
         train(["--resume", str(run), "--batch-size", "8"])
     with pytest.raises(ConfigError, match="already exists"):
         train(fx.base_args(tmp_path, "cli", "--max-steps", "1"))
+    # said before the data is read: not its warnings, nor its errors first
+    args = fx.base_args(tmp_path, "cli", "--max-steps", "1")
+    args[args.index("--data") + 1] = str(tmp_path / "no such data")
+    with pytest.raises(ConfigError, match="cli already exists; choose another --name"):
+        train(args)
 
 
 def test_resume_with_more_epochs_lengthens_a_run_capped_by_max_steps(tiny, tmp_path, capsys):

@@ -122,6 +122,16 @@ def _claim_run_dir(runs_dir: Path, name: str) -> str:
             candidate = f"{name}-{k}"
 
 
+def _name_taken(run_dir: Path) -> str:
+    """Why a new run cannot have ``run_dir``, or "" when it is free."""
+    if run_dir.exists() and not R.is_run_dir(run_dir):  # not a run: nothing to continue
+        return (f"{run_dir} already exists and is not a gantrans run; choose another --name, or "
+                f"remove that folder to use its name")
+    if run_dir.exists():
+        return f"{run_dir} already exists; choose another --name, or continue it with --resume {shlex.quote(str(run_dir))}"
+    return ""
+
+
 def _cannot_create(run_dir: Path, exc: OSError) -> str:
     """Why a run folder could not be made, in one line; raised unchanged when it is not the
     folder's fault (a full disk says so itself)."""
@@ -359,6 +369,10 @@ class Trainer:
         devices.configure_backends(self.device, c.deterministic)
         seed_everything(c.seed)
         recipe_cls = get_recipe(c.recipe)
+        if self.run_dir is None and c.name and not self.dist.enabled:  # a taken name, said before the data is read
+            taken = _name_taken(Path(c.runs_dir) / R.check_run_name(c.name))
+            if taken:
+                raise ConfigError(taken)
         self.train_ds, self.fixed_ds = self._open_data(recipe_cls)
         self._data_fingerprint = data_fingerprint(self.train_ds)
         if self.ckpt:
@@ -447,13 +461,8 @@ class Trainer:
         c.name = R.check_run_name(name)  # may come from a --config file: data, not a path
         self.run_dir = Path(c.runs_dir) / name
         if self.dist.is_main and not made_up:
-            if self.run_dir.exists() and not R.is_run_dir(self.run_dir):  # not a run: nothing to continue
-                problem = (f"{self.run_dir} already exists and is not a gantrans run; choose another --name, or "
-                           f"remove that folder to use its name")
-            elif self.run_dir.exists():
-                problem = (f"{self.run_dir} already exists; choose another --name, or continue it "
-                           f"with --resume {shlex.quote(str(self.run_dir))}")
-            else:
+            problem = _name_taken(self.run_dir)
+            if not problem:
                 try:
                     self.run_dir.mkdir(parents=True)
                 except OSError as exc:
