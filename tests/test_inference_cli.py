@@ -506,6 +506,28 @@ def test_a_model_without_metadata_that_needs_a_multiple_is_found_out_by_running_
     assert "size:       multiple of 4, min 4" in capsys.readouterr().out
 
 
+def test_a_model_without_metadata_that_needs_a_few_pixels_at_its_bottleneck_gets_them(tmp_path, monkeypatch, capfd):
+    """A CycleGAN generator exported by someone else: reflection padding after its 4x down-sampling
+    needs 2 px there, so 8 px in, not the multiple's 4 (a 1x1 image padded to 4x4 failed inside
+    ONNX Runtime, which printed its own log line too)."""
+    torch = pytest.importorskip("torch")
+    from gantrans_plugins.networks.resnet import ResnetGenerator
+
+    monkeypatch.chdir(tmp_path)
+    net = ResnetGenerator(3, 3, ngf=4, n_blocks=1).eval()
+    model = tmp_path / "bottleneck.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 16, 16), model, input_names=["x"], output_names=["y"], dynamo=False,
+                      dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n", 2: "h", 3: "w"}})
+    assert main(["info", str(model)]) == 0
+    assert "size:       multiple of 4, min 8" in capfd.readouterr().out
+    _img(tmp_path / "one.png", 1, 1)
+    assert main(["translate", str(model), "one.png", "-o", "out", "--no-progress"]) == 0
+    said = capfd.readouterr()  # the file descriptors: ONNX Runtime logs from C++
+    assert "onnxruntime" not in said.err and "1x1, below this model's 8 px minimum" in said.out + said.err
+    with Image.open(tmp_path / "out" / "one.png") as im:
+        assert im.size == (1, 1)
+
+
 def test_a_folder_where_an_output_would_go_is_said_before_any_work(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     model = translate_model(tmp_path / "m.onnx")

@@ -220,6 +220,14 @@ def probe_size_rule(path: Path, session: Any, image: TensorInfo, channels: int) 
             if run(side, side) == (side, side):
                 rule = (m, m)
                 break
+    if rule is not None or got is not None:
+        # the smallest side it takes: a network that reflects its padding at the bottleneck needs a
+        # few pixels there (a 4x4 input of a CycleGAN generator fails, an 8x8 one runs)
+        m = rule[0] if rule else 1
+        least = next((k * m for k in range(1, 64 // m + 1) if run(k * m, k * m) is not None), m)
+        rule = (m, max(least, rule[1] if rule else 1))
+        if rule == (1, 1):
+            rule = None
     if key is not None:
         _SIZE_RULES[key] = rule
     return rule

@@ -146,6 +146,7 @@ class Translator:
     # -- model runs ----------------------------------------------------------------------
     def _run(self, nchw: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
         options = ort.RunOptions()
+        options.log_severity_level = 4  # its failure is raised below in one line; ONNX Runtime's log would repeat it
         remove = cancel.on_cancel(lambda: setattr(options, "terminate", True)) if cancel else None
         try:
             out = self.model.session.run([self.model.output_name],
