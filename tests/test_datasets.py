@@ -149,6 +149,15 @@ def test_aligned_split_and_joint_crop_flip(tmp_path):
     assert len(seen) > 1  # the crop really is random
 
 
+def test_an_image_that_is_no_side_by_side_pair_is_skipped_and_said(tmp_path):
+    root = _aligned(tmp_path, n=3, h=40, w=40)
+    _write(root / "train" / "square.png", _img(9, 40, 40))  # a stray: cut in half it would pair nonsense
+    said = []
+    ds = open_dataset(root, accepted_kinds=["paired"], on_skip=said.append, **_small())
+    assert len(ds) == 3 and said == [f"skipping {root / 'train' / 'square.png'}: 40x40, not an A|B pair side by "
+                                     f"side (about twice as wide as tall)"]
+
+
 def test_joint_transform_with_resize(tmp_path):
     y, x = np.mgrid[0:40, 0:40]
     a = np.stack([x * 6, y * 6, (x + y) * 3], -1).astype(np.uint8)  # smooth: no overshoot when resizing

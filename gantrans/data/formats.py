@@ -71,6 +71,10 @@ class SkipReport:
         return len(self.seen)
 
 
+#: Why a readable image does not belong to a data set (``usable_images``'s ``check``), or None.
+ImageCheck = Callable[[ImageInfo], "str | None"]
+
+
 def report_skip(on_skip: SkipReporter | None, text: str) -> None:
     if on_skip is not None:
         on_skip(text)
@@ -133,7 +137,7 @@ def subfolders(folder: Path) -> list[Path]:
 
 def scan_images(folder: Path, *, what: str | None = None, max_items: int | None = None,
                 min_items: int = 1, validate: bool = True, recursive: bool = True,
-                on_skip: SkipReporter | None = None) -> list[str]:
+                on_skip: SkipReporter | None = None, check: ImageCheck | None = None) -> list[str]:
     """The usable images of one folder (one domain or class), validated by their headers.
 
     Unreadable files are skipped, each told to ``on_skip`` (the caller sums them up), or
@@ -144,18 +148,20 @@ def scan_images(folder: Path, *, what: str | None = None, max_items: int | None 
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder ({what or folder})")
     return usable_images(iter_images(folder, recursive=recursive), where=folder, what=what, max_items=max_items,
-                         min_items=min_items, validate=validate, on_skip=on_skip)
+                         min_items=min_items, validate=validate, on_skip=on_skip, check=check)
 
 
 def usable_images(files: Iterable[str | os.PathLike[str]], *, where: str | os.PathLike[str],
                   what: str | None = None, max_items: int | None = None, min_items: int = 1,
-                  validate: bool = True, on_skip: SkipReporter | None = None) -> list[str]:
+                  validate: bool = True, on_skip: SkipReporter | None = None,
+                  check: ImageCheck | None = None) -> list[str]:
     """The files, in their order, whose headers read as images: what :func:`scan_images` does
     for a folder, for a format that lists its files itself (a CSV of pairs, a manifest).
 
     ``where`` names the list in messages (its folder or file). A file that is missing or not an
     image is skipped and told to ``on_skip`` (else a :class:`DataWarning` each and a count);
-    fewer than ``min_items`` left is a :class:`DataError`.
+    fewer than ``min_items`` left is a :class:`DataError`. ``check`` (with ``validate``) gives the
+    reason a readable image does not belong (skipped and told the same way), or None.
     """
     label = what or str(where)
     good: list[str] = []
@@ -165,10 +171,15 @@ def usable_images(files: Iterable[str | os.PathLike[str]], *, where: str | os.Pa
         seen += 1
         if validate:
             try:
-                probe_image(path)
+                info = probe_image(path)
             except ImageError as exc:
                 bad += 1
                 report_skip(on_skip, f"skipping {exc}")
+                continue
+            why = check(info) if check is not None else None
+            if why:
+                bad += 1
+                report_skip(on_skip, f"skipping {path}: {why}")
                 continue
         good.append(str(path))
         if max_items is not None and len(good) >= max_items:
@@ -186,8 +197,8 @@ def side_by_side(info: ImageInfo) -> bool:
     return info.width >= 1.5 * info.height
 
 
-def first_image_info(folder: Path) -> ImageInfo | None:
-    for path in iter_images(folder, recursive=False):
+def first_image_info(folder: Path, recursive: bool = False) -> ImageInfo | None:
+    for path in iter_images(folder, recursive=recursive):
         try:
             return probe_image(path)
         except ImageError:
@@ -330,6 +341,12 @@ class PairedFormat:
                              **_common(opts))
 
 
+def _not_a_pair(info: ImageInfo) -> str | None:
+    if side_by_side(info):
+        return None
+    return f"{info.width}x{info.height}, not an A|B pair side by side (about twice as wide as tall)"
+
+
 class AlignedFormat:
     name = "aligned"
     kind = "paired"
@@ -349,12 +366,14 @@ class AlignedFormat:
         if not folder.is_dir():
             raise _split_error(root, f"{split}/ folder")
         domains = _domains(root, ("A", "B"))
-        files = scan_images(folder, what="side-by-side A|B images", **_scan_opts(opts))
-        info = probe_image(files[0])
-        if not side_by_side(info):  # chosen with --data-format on a folder of single images or classes
+        info = first_image_info(folder, recursive=True)
+        if info is not None and not side_by_side(info):  # --data-format on a folder of single images or classes
             raise DataError(f"{folder}: its images are {info.width}x{info.height}, not A|B pairs side by side "
                             f"(about twice as wide as tall), so they are not '{self.name}' data; choose another "
                             f"format (or 'detect')")
+        # an image that is no pair (a stray square one) would be cut in half: it is skipped, and said
+        files = scan_images(folder, what="side-by-side A|B images", check=_not_a_pair, **_scan_opts(opts))
+
         return AlignedDataset(files, root=root, format_name=self.name, transform=transform, domains=domains,
                               **_common(opts))
 
