@@ -169,12 +169,12 @@ def test_a_failed_export_says_its_error_once_in_the_dialogs_words_and_forgets_th
 
 FAKE_SLOW_EXPORT = textwrap.dedent("""
     import json, signal, sys, time
-    print(json.dumps({"v": 1, "event": "start", "command": "export", "total": 2, "unit": "file"}), flush=True)
-    print("args " + " ".join(sys.argv[1:]), file=sys.stderr, flush=True)
     def stop(*_):
         print(json.dumps({"v": 1, "event": "done", "exit_code": 130}), flush=True)
         sys.exit(130)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGINT, stop)  # first: a Cancel may follow the first line at once
+    print(json.dumps({"v": 1, "event": "start", "command": "export", "total": 2, "unit": "file"}), flush=True)
+    print("args " + " ".join(sys.argv[1:]), file=sys.stderr, flush=True)
     time.sleep(60)
     open(sys.argv[sys.argv.index("--out") + 1] + "/written_after_close.onnx", "w").close()
 """)
@@ -278,16 +278,16 @@ FAKE_HANGING_INSTALL = textwrap.dedent("""
     import json, signal, sys, time
     def ev(**data):
         print(json.dumps({"v": 1, **data}), flush=True)
-    ev(event="start", command="plugins install")
-    print("Installing build dependencies: started", flush=True)
-    print("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError("
-          "Failed to establish a new connection: [Errno 111] Connection refused')'", flush=True)
     def stop(*_):
         ev(event="message", text="install cancelled; the environment is as it was before")
         ev(event="error", message="interrupted")
         ev(event="done", exit_code=130)
         sys.exit(130)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGINT, stop)  # before the line the test waits for: its Cancel may come at once
+    ev(event="start", command="plugins install")
+    print("Installing build dependencies: started", flush=True)
+    print("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError("
+          "Failed to establish a new connection: [Errno 111] Connection refused')'", flush=True)
     time.sleep(60)
 """)
 
@@ -302,7 +302,9 @@ def test_a_plugin_install_waiting_on_the_network_says_so_and_can_be_cancelled(qt
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: view.catalog.loaded, timeout=60000)
-    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAKE_HANGING_INSTALL, *args])
+    real = job_runner._command_argv  # the listing that follows the install stays the real one
+    monkeypatch.setattr(job_runner, "_command_argv", lambda args: [sys.executable, "-c", FAKE_HANGING_INSTALL, *args]
+                        if args[:2] == ["plugins", "install"] else real(args))
     assert not view.cancel_button.isEnabled()
     view.install("some-plugin")
     qtbot.waitUntil(lambda: "cannot reach the package index" in view.notice.text(), timeout=20000)
