@@ -208,8 +208,14 @@ def psnr(ref: np.ndarray, got: np.ndarray, value_range: tuple[float, float]) -> 
 def quantize_auto(model, feeds: dict[str, np.ndarray], out_dir: Path, n_calib: int = 8) -> Path:
     """An int8 model quantized as ``gantrans export --int8`` does (:mod:`gantrans.export.int8`),
     calibrated on synthetic images."""
+    from gantrans.export.quantize import quiet_quantization_logs
+
+    with quiet_quantization_logs():
+        return _quantize_auto(model, feeds, out_dir, n_calib)
+
+
+def _quantize_auto(model, feeds: dict[str, np.ndarray], out_dir: Path, n_calib: int) -> Path:
     import itertools
-    import logging
 
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader
@@ -217,7 +223,6 @@ def quantize_auto(model, feeds: dict[str, np.ndarray], out_dir: Path, n_calib: i
 
     from gantrans.export.int8 import quantize_best
 
-    logging.getLogger("root").setLevel(logging.ERROR)
     src = Path(model.path).resolve()
     pre = out_dir / "pre.onnx"
     try:

@@ -58,6 +58,20 @@ def psnr(fp32_path: Path, int8_path: Path, head: ExportHead, held_out: Sequence[
     return float("inf") if mse == 0 else 10.0 * math.log10(4.0 / mse)
 
 
+@contextlib.contextmanager
+def quiet_quantization_logs():
+    """ONNX Runtime's quantization tools log every step at INFO/WARNING through the root
+    logger: raised to ERROR while they run, and put back after, so that the process's own
+    warnings (an image's dropped alpha, say) are still seen."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(before)
+
+
 def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np.ndarray],
              held_out: Sequence[np.ndarray], *, min_psnr: float = MIN_PSNR,
              progress: Callable[[str], None] = print) -> tuple[Path, float, list[str]]:
@@ -65,9 +79,15 @@ def quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np
 
     The caller decides whether to keep the result (PSNR threshold, --force) and renames it.
     """
+    with quiet_quantization_logs():
+        return _quantize(fp32_path, target, head, calib, held_out, min_psnr=min_psnr, progress=progress)
+
+
+def _quantize(fp32_path: Path, target: Path, head: ExportHead, calib: Sequence[np.ndarray],
+              held_out: Sequence[np.ndarray], *, min_psnr: float, progress: Callable[[str], None]
+              ) -> tuple[Path, float, list[str]]:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    logging.getLogger("root").setLevel(logging.ERROR)
     pre = temp_path_for(target)
     try:
         try:
