@@ -206,9 +206,11 @@ def test_paired_on_unpaired_layout_when_asked(tmp_path):
     ds = open_dataset(tmp_path, accepted_kinds=["paired"], **_small())
     assert ds.format_name == "paired" and len(ds) == 2
     assert open_dataset(tmp_path, accepted_kinds=["unpaired", "paired"], **_small()).format_name == "unpaired"
-    _write(tmp_path / "trainB" / "stray.png", _img(7))
-    with pytest.raises(DataError, match=r"trainB/stray.png has no partner in .*trainA/"):
+    _write(tmp_path / "trainB" / "stray.png", _img(7))  # names that do not match: unpaired domains
+    with pytest.raises(DataError, match=r"paired \(pix2pix\) data is needed, but this folder looks like unpaired"):
         open_dataset(tmp_path, accepted_kinds=["paired"], **_small())
+    with pytest.raises(DataError, match=r"trainB/stray.png has no partner in .*trainA/"):  # asked: the strays
+        open_dataset(tmp_path, accepted_kinds=["paired"], data_format="paired", **_small())
 
 
 def test_an_unreadable_image_leaves_its_pair_out_not_its_partner_called_a_stray(tmp_path):

@@ -314,9 +314,16 @@ class PairedFormat:
     description = "A/ B/ (or A/train/ B/train/, or trainA/ trainB/) with matching file names"
 
     def detect(self, root: Path) -> bool:
-        # trainA/ trainB/ is the unpaired layout first (detected before this format); a recipe that
-        # takes only paired data reads it as pairs by name, and names the strays if they do not match.
-        return ((root / "A").is_dir() and (root / "B").is_dir()) or UnpairedFormat().detect(root)
+        if (root / "A").is_dir() and (root / "B").is_dir():
+            return True
+        # trainA/ trainB/ is the unpaired layout first (detected before this format); where its file
+        # names match one for one, a recipe that takes only paired data reads it as pairs.
+        for split in SPLITS:
+            a, b = root / f"{split}A", root / f"{split}B"
+            if a.is_dir() and b.is_dir():
+                names = [{p.relative_to(d).with_suffix("").as_posix() for p in iter_images(d)} for d in (a, b)]
+                return bool(names[0]) and names[0] == names[1]
+        return False
 
     def _folders(self, root: Path, split: str) -> tuple[Path, Path]:
         for a, b in ((root / "A" / split, root / "B" / split), (root / f"{split}A", root / f"{split}B")):
