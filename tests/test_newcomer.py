@@ -210,6 +210,18 @@ def test_rate_decays_within_a_short_run_and_resume_extends_it(tiny, tmp_path, ca
 
 # -- what training says and writes ------------------------------------------------------------------------
 
+def test_epochs_shorter_than_the_step_grid_interval_end_without_a_grid(tiny, tmp_path, capsys):
+    """A set smaller than the batch (vanilla's 128 on 60 images) makes one-step epochs: a grid at
+    each was a grid per step (300 files in a 150-step run); the step grids asked for carry on."""
+    args = fx.base_args(tmp_path, "short", "--max-steps", "8", "--sample-every-steps", "4")
+    args[args.index("--batch-size") + 1] = "16"  # the 16 items in one batch: epochs of one step
+    assert train(args) == 0
+    err = capsys.readouterr().err
+    assert "sample grids: " in err and "(every 4 steps (not each epoch: an epoch is 1 step(s)))" in err
+    assert sorted(p.name for p in (tmp_path / "short" / "samples").glob("*.png")) == \
+        ["step_0000004.png", "step_0000008.png"]
+
+
 def test_start_says_where_to_look_and_openmp_only_when_verbose(tiny, tmp_path, capsys):
     pytest.importorskip("tensorboard")
     args = [a for a in fx.base_args(tmp_path, "look", "--max-steps", "4", "--sample-every-steps", "2")

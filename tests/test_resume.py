@@ -249,10 +249,10 @@ def test_a_run_killed_at_its_last_epoch_end_ends_that_epoch_on_resume(tiny, tmp_
     if moment.startswith("after"):
         real = T.Trainer._end_epoch
 
-        def end_epoch(self):
+        def end_epoch(self, steps_per_epoch):
             if self.epoch == 1:
                 raise Killed
-            real(self)
+            real(self, steps_per_epoch)
 
         monkeypatch.setattr(T.Trainer, "_end_epoch", end_epoch)
     else:

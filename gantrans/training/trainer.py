@@ -781,9 +781,11 @@ class Trainer:
         verb = "resuming" if self.ckpt else "training"
         precision = f"{self.precision} ({self.precision_note})" if self.precision_note else self.precision
         lines = [f"gantrans: {verb} '{c.recipe}' on {device}{procs}, precision {precision}, {batch}, {length}"]
-        samples = [f"every {c.sample_every_epoch} epoch(s)"] if c.sample_every_epoch else []
+        samples = [f"every {c.sample_every_epoch} epoch(s)"] if self._epoch_grids(steps_per_epoch) else []
         if c.sample_every_steps:
             samples.append(f"every {c.sample_every_steps} steps")
+            if c.sample_every_epoch and not self._epoch_grids(steps_per_epoch):
+                samples[-1] += f" (not each epoch: an epoch is {steps_per_epoch} step(s))"
         lines.append(f"  run folder:   {self.run_dir}")
         if c.samples and samples:
             lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
@@ -792,7 +794,15 @@ class Trainer:
         lines.append(f"  Ctrl+C saves a checkpoint; continue with: {self._resume_command()}")
         return lines
 
-    def _end_epoch(self) -> None:
+    def _epoch_grids(self, steps_per_epoch: int) -> bool:
+        """Whether epochs end with a grid: asked for, and not more often than the step grids
+        asked for too (on a set smaller than vanilla's batch of 128 an epoch is one step, and a grid
+        per step was hundreds of files)."""
+        c = self.config
+        return bool(c.sample_every_epoch) and not (
+            c.sample_every_steps and steps_per_epoch * c.sample_every_epoch < c.sample_every_steps)
+
+    def _end_epoch(self, steps_per_epoch: int) -> None:
         """An epoch's end: the epoch count, the schedulers' step, its sample grid, its kept checkpoint."""
         c = self.config
         self.epoch += 1
@@ -803,7 +813,7 @@ class Trainer:
             warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)`")
             for sched in self.schedulers.values():
                 sched.step()
-        if c.sample_every_epoch and self.epoch % c.sample_every_epoch == 0:
+        if self._epoch_grids(steps_per_epoch) and self.epoch % c.sample_every_epoch == 0:
             self._write_samples()
         self.save_checkpoint(epoch_file=True)
 
@@ -819,7 +829,7 @@ class Trainer:
         c = self.config
         if self.step >= total:
             # stopped (killed) between the last step's checkpoint and its epoch's end: end it
-            self._end_epoch()
+            self._end_epoch(steps_per_epoch)
             self._finish()
             return
         per_step_images = c.batch_size * self.dist.world_size
@@ -867,7 +877,7 @@ class Trainer:
                 if self.step >= total and self.epoch_step < steps_per_epoch:
                     break
             if self.epoch_step >= steps_per_epoch:
-                self._end_epoch()
+                self._end_epoch(steps_per_epoch)
             if self.step >= total:
                 break
         self._finish()
