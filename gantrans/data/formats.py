@@ -263,10 +263,15 @@ class UnpairedFormat:
                                serial=bool(opts.get("serial", False)), domains=domains, **_common(opts))
 
 
+def pair_key(path: str | Path, base: Path) -> str:
+    """What pairs two files of a paired set: the path under its folder, without the extension."""
+    return Path(path).relative_to(base).with_suffix("").as_posix()
+
+
 def _stem_map(files: list[str], base: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for f in files:
-        key = Path(f).relative_to(base).with_suffix("").as_posix()
+        key = pair_key(f, base)
         if key in out:
             raise DataError(f"{base}: two files for the same name '{key}': "
                             f"{Path(out[key]).name} and {Path(f).name}")
@@ -291,7 +296,7 @@ def _without_partners_of_unusable(a: list[str], dir_a: Path, b: list[str], dir_b
     """``a`` and ``b`` without the files whose partner was skipped as unreadable: the pair is
     left out (and said), rather than the good half being called a stray."""
     def stems(files: Iterable[str | Path], base: Path) -> dict[str, str]:
-        return {Path(f).relative_to(base).with_suffix("").as_posix(): str(f) for f in files}
+        return {pair_key(f, base): str(f) for f in files}
 
     kept = []
     for mine, base, theirs, their_base in ((a, dir_a, b, dir_b), (b, dir_b, a, dir_a)):
@@ -299,7 +304,7 @@ def _without_partners_of_unusable(a: list[str], dir_a: Path, b: list[str], dir_b
         unusable = {k: f for k, f in listed.items() if k not in usable}
         out = []
         for f in mine:
-            k = Path(f).relative_to(base).with_suffix("").as_posix()
+            k = pair_key(f, base)
             if k in unusable:
                 report_skip(on_skip, f"skipping {f}: its partner {unusable[k]} is not a usable image")
             else:
@@ -321,7 +326,7 @@ class PairedFormat:
         for split in SPLITS:
             a, b = root / f"{split}A", root / f"{split}B"
             if a.is_dir() and b.is_dir():
-                names = [{p.relative_to(d).with_suffix("").as_posix() for p in iter_images(d)} for d in (a, b)]
+                names = [{pair_key(p, d) for p in iter_images(d)} for d in (a, b)]
                 return bool(names[0]) and names[0] == names[1]
         return False
 
