@@ -125,7 +125,7 @@ class TrainingView(QWidget):
         self.batch_size = QSpinBox(minimum=0, maximum=4096, value=0, accessibleName="Batch size")
         self.batch_size.setSpecialValueText("recipe default")
         self.crop_size = QSpinBox(minimum=0, maximum=4096, value=0, singleStep=32, accessibleName="Image size")
-        self.crop_size.setSpecialValueText("default (256)")
+        self.crop_size.setSpecialValueText("the images' size, ≤ 256")
         self.max_items = QSpinBox(minimum=0, maximum=10**9, value=0,
                                   accessibleName="Use only the first N images of each domain or class")
         self.max_items.setSpecialValueText("all")

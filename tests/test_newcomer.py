@@ -210,16 +210,29 @@ def test_rate_decays_within_a_short_run_and_resume_extends_it(tiny, tmp_path, ca
 
 # -- what training says and writes ------------------------------------------------------------------------
 
-def test_epochs_shorter_than_the_step_grid_interval_end_without_a_grid(tiny, tmp_path, capsys):
+def test_epochs_shorter_than_the_step_grid_interval_end_without_a_grid_or_a_checkpoint(tiny, tmp_path, capsys,
+                                                                                        monkeypatch):
     """A set smaller than the batch (vanilla's 128 on 60 images) makes one-step epochs: a grid at
-    each was a grid per step (300 files in a 150-step run); the step grids asked for carry on."""
-    args = fx.base_args(tmp_path, "short", "--max-steps", "8", "--sample-every-steps", "4")
+    each was a grid per step (300 files in a 150-step run), and a kept checkpoint at each two
+    ~75 MB writes per step; the step grids and the step checkpoints asked for carry on."""
+    from gantrans.training.trainer import Trainer
+
+    saves = []
+    real = Trainer.save_checkpoint
+    monkeypatch.setattr(Trainer, "save_checkpoint", lambda self, epoch_file=False: (
+        saves.append((self.step, epoch_file)), real(self, epoch_file))[1])
+    args = fx.base_args(tmp_path, "short", "--max-steps", "8", "--sample-every-steps", "4", "--checkpoint-every", "3")
     args[args.index("--batch-size") + 1] = "16"  # the 16 items in one batch: epochs of one step
     assert train(args) == 0
     err = capsys.readouterr().err
-    assert "sample grids: " in err and "(every 4 steps (not each epoch: an epoch is 1 step(s)))" in err
+    assert "sample grids: " in err and "(every 4 steps; not each epoch: an epoch is 1 step(s))" in err
+    assert "  checkpoints:  every 3 steps and at the end; not each epoch: an epoch is 1 step(s)" in err
     assert sorted(p.name for p in (tmp_path / "short" / "samples").glob("*.png")) == \
         ["step_0000004.png", "step_0000008.png"]
+    assert saves == [(3, False), (6, False), (8, False)]
+    assert not list((tmp_path / "short" / "checkpoints").glob("epoch_*"))
+    assert train(["--resume", str(tmp_path / "short"), "--max-steps", "10"]) == 0  # and it resumes from there
+    assert RunDir(tmp_path / "short").metrics()[0][-1]["step"] == 10
 
 
 def test_start_says_where_to_look_and_openmp_only_when_verbose(tiny, tmp_path, capsys):

@@ -13,6 +13,7 @@ also reaches persistent loader workers (call it before iterating the loader for 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,6 +83,43 @@ class GanDataset(Dataset):
         view._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         view._warned = set(self._warned)
         return view
+
+    def at_size(self, crop_size: int, load_size: int) -> GanDataset | None:
+        """The same files with the transform rebuilt for another training size (the folder is not
+        scanned a second time); None if the transform is not known (a plugin's own data set)."""
+        if self.transform_args is None:
+            return None
+        from gantrans.data.transforms import build_transform
+
+        resized = copy.copy(self)
+        resized.transform_args = {**self.transform_args, "crop_size": int(crop_size), "load_size": int(load_size)}
+        resized.transform = build_transform(**resized.transform_args)
+        resized.spec = dataclasses.replace(self.spec, size=int(crop_size))
+        return resized
+
+    def typical_side(self, limit: int = 200) -> int | None:
+        """The median shorter side of (up to ``limit``, evenly spread) images an item is cut from,
+        read from their headers; None when none can be read. What "the images' size" means when
+        the training size is left to the data."""
+        from gantrans.images import probe_image
+
+        files = self.image_files()
+        if not files:
+            return None
+        step = max(1, len(files) // max(1, limit))
+        sides = []
+        for path in files[::step][:limit]:
+            try:
+                info = probe_image(path)
+            except ImageError:
+                continue  # an unreadable file is skipped (and said) when it is loaded
+            sides.append(self._item_side(info.width, info.height))
+        return int(np.median(sides)) if sides else None
+
+    @staticmethod
+    def _item_side(width: int, height: int) -> int:
+        """The shorter side of what an item takes from a ``width`` x ``height`` file."""
+        return min(width, height)
 
     # -- items ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -213,6 +251,10 @@ class AlignedDataset(PairedDataset):
 
     def __init__(self, files: Sequence[str], **kwargs: Any):
         super().__init__([(f, f) for f in files], **kwargs)
+
+    @staticmethod
+    def _item_side(width: int, height: int) -> int:
+        return min(width // 2, height)  # A and B are the two halves
 
     def _pair(self, index: int) -> tuple[Any, Any]:
         path = self.pairs[index][0]

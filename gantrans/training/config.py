@@ -18,6 +18,7 @@ from typing import Any
 
 from gantrans.errors import ConfigError
 from gantrans.keyvalue import parse_option
+from gantrans.training.image_size import DEFAULT_CROP_SIZE
 
 __all__ = ["RESUMABLE_OVERRIDES", "TrainConfig", "load_config_file", "parse_option"]
 
@@ -46,7 +47,8 @@ class TrainConfig:
     max_steps: int | None = None
     batch_size: int = 1
     load_size: int | None = None
-    crop_size: int = 256
+    crop_size: int | None = None
+    """None: the images' size, at most 256 (:mod:`gantrans.training.image_size`); set when the run starts."""
     preprocess: str = "resize_and_crop"
     flip: bool = True
     data_format: str | None = None
@@ -104,7 +106,8 @@ class TrainConfig:
     @property
     def resolved_load_size(self) -> int:
         """The reference's 286/256 ratio when only the crop size is given."""
-        return int(self.load_size) if self.load_size is not None else self.crop_size * 286 // 256
+        crop = DEFAULT_CROP_SIZE if self.crop_size is None else self.crop_size
+        return int(self.load_size) if self.load_size is not None else crop * 286 // 256
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -136,8 +139,8 @@ class TrainConfig:
             raise ConfigError(f"{source}: precision must be one of {', '.join(PRECISIONS)}, not '{self.precision}'")
         if self.lr_policy not in LR_POLICIES:
             raise ConfigError(f"{source}: lr_policy must be one of {', '.join(LR_POLICIES)}, not '{self.lr_policy}'")
-        for key in ("batch_size", "crop_size"):
-            if getattr(self, key) < 1:
+        for key in ("batch_size", "crop_size", "load_size"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"{source}: {key} must be >= 1")
         for key in ("workers", "checkpoint_every", "keep_epochs", "samples", "sample_every_epoch",
                     "sample_every_steps", "n_epochs", "n_epochs_decay", "log_every"):

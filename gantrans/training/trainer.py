@@ -56,6 +56,7 @@ from gantrans.training.engine import (
     first_step_error,
     move_batch,
 )
+from gantrans.training.image_size import DEFAULT_CROP_SIZE, choose_crop_size
 from gantrans.training.logger import RunLogger
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
@@ -328,14 +329,20 @@ class Trainer:
         if self.open_dataset is None and self.run_dir is not None:  # a resume, of a folder it can name
             _refuse_lost_data(self.run_dir, c.data)
         opener = self.open_dataset or default_opener()
+        multiple, min_size, generator = _size_rule(recipe_cls, c.model)
+        size_from_data = c.crop_size is None and c.preprocess != "none"
+        if c.crop_size is None:
+            c.crop_size = DEFAULT_CROP_SIZE  # until the images say otherwise
         common = dict(accepted_kinds=recipe_cls.data_kinds, data_format=c.data_format, split="train",
                       load_size=c.resolved_load_size, crop_size=c.crop_size, preprocess=c.preprocess,
-                      channels=None, serial=False, seed=c.seed, size_multiple=_size_multiple(recipe_cls, c.model))
+                      channels=None, serial=False, seed=c.seed, size_multiple=multiple)
         if c.max_items is not None:
             common["max_items"] = c.max_items
         report = SkipReport(enabled=self.dist.is_main)  # each unusable file named once
         common["on_skip"] = report
         train = opener(c.data, flip=c.flip, train=True, **common)
+        if size_from_data:
+            train = self._fit_size_to_images(train, common, multiple, min_size, generator)
         if c.preprocess == "none":
             from gantrans.data.datasets import check_one_size
 
@@ -349,6 +356,26 @@ class Trainer:
         if len(train) == 0:
             raise ConfigError(f"--data {c.data}: the data set is empty")
         return train, fixed
+
+    def _fit_size_to_images(self, train: Any, common: dict[str, Any], multiple: int, min_size: int,
+                            generator: str) -> Any:
+        """The data set at the size its images suggest (:mod:`gantrans.training.image_size`),
+        with ``config.crop_size`` and ``common`` set to it; a plugin's own data set that cannot be
+        resized stays at the default."""
+        c = self.config
+        typical = getattr(train, "typical_side", None)
+        choice = choose_crop_size(typical() if callable(typical) else None, size_multiple=multiple,
+                                  min_size=min_size, load_size=c.load_size, networks=f"'{generator}'")
+        if choice.size != c.crop_size:
+            load = c.load_size if c.load_size is not None else choice.size * 286 // 256
+            resized = train.at_size(choice.size, load) if callable(getattr(train, "at_size", None)) else None
+            if resized is None:
+                return train
+            train = resized
+            c.crop_size = choice.size
+            common.update(crop_size=choice.size, load_size=load)
+        self.size_note = choice.note
+        return train
 
     def _setup(self) -> None:
         c = self.config
@@ -785,10 +812,15 @@ class Trainer:
         if c.sample_every_steps:
             samples.append(f"every {c.sample_every_steps} steps")
             if c.sample_every_epoch and not self._epoch_grids(steps_per_epoch):
-                samples[-1] += f" (not each epoch: an epoch is {steps_per_epoch} step(s))"
+                samples[-1] += f"; not each epoch: an epoch is {steps_per_epoch} step(s)"
+        if getattr(self, "size_note", ""):
+            lines.append(f"  image size:   {self.size_note}")
         lines.append(f"  run folder:   {self.run_dir}")
         if c.samples and samples:
             lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
+        if self._short_epochs(steps_per_epoch):
+            every = f"every {c.checkpoint_every} steps and " if c.checkpoint_every else ""
+            lines.append(f"  checkpoints:  {every}at the end; not each epoch: an epoch is {steps_per_epoch} step(s)")
         if self.log.tensorboard_dir is not None:
             lines.append(f"  TensorBoard:  tensorboard --logdir {self.log.tensorboard_dir}")
         lines.append(f"  Ctrl+C saves a checkpoint; continue with: {self._resume_command()}")
@@ -801,6 +833,13 @@ class Trainer:
         c = self.config
         return bool(c.sample_every_epoch) and not (
             c.sample_every_steps and steps_per_epoch * c.sample_every_epoch < c.sample_every_steps)
+
+    def _short_epochs(self, steps_per_epoch: int) -> bool:
+        """Whether epochs are too short to keep a checkpoint each: shorter than the step-grid
+        interval. On a set smaller than vanilla's batch of 128 an epoch is a step or two, and a kept
+        checkpoint per epoch wrote two copies of ~75 MB per step; such runs keep one every
+        ``checkpoint_every`` steps instead, as a run with long epochs does between their ends."""
+        return bool(self.config.sample_every_steps) and steps_per_epoch < self.config.sample_every_steps
 
     def _end_epoch(self, steps_per_epoch: int) -> None:
         """An epoch's end: the epoch count, the schedulers' step, its sample grid, its kept checkpoint."""
@@ -815,7 +854,8 @@ class Trainer:
                 sched.step()
         if self._epoch_grids(steps_per_epoch) and self.epoch % c.sample_every_epoch == 0:
             self._write_samples()
-        self.save_checkpoint(epoch_file=True)
+        if not self._short_epochs(steps_per_epoch):
+            self.save_checkpoint(epoch_file=True)
 
     def _finish(self) -> None:
         """The final state always gets a grid and a checkpoint."""
@@ -927,17 +967,24 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _size_multiple(recipe_cls: type[Recipe], model: dict[str, Any]) -> int:
-    """The generator's spatial size rule, when the recipe takes a ``generator`` option."""
-    name = model.get("generator", recipe_cls.defaults.get("generator"))
-    if not isinstance(name, str):
-        return 1
+def _size_rule(recipe_cls: type[Recipe], model: dict[str, Any]) -> tuple[int, int, str]:
+    """(size multiple, smallest size, generator name): the spatial size rule of the recipe's
+    ``generator`` (its multiple) and ``discriminator`` (the larger smallest size), as their
+    registrations declare it; (1, 1, ...) for what declares none."""
     from gantrans.plugins import get_registries
 
     networks = get_registries().networks
-    if name not in networks:
-        return 1
-    return int(networks.get(name).meta.get("size_multiple", 1) or 1)
+    multiple, smallest = 1, 1
+    generator = model.get("generator", recipe_cls.defaults.get("generator"))
+    for key in ("generator", "discriminator"):
+        name = model.get(key, recipe_cls.defaults.get(key))
+        if not isinstance(name, str) or name not in networks:
+            continue
+        meta = networks.get(name).meta
+        if key == "generator":
+            multiple = int(meta.get("size_multiple", 1) or 1)
+        smallest = max(smallest, int(meta.get("min_size", 1) or 1))
+    return multiple, smallest, generator if isinstance(generator, str) else "the generator"
 
 
 def _jsonable(obj: Any) -> Any:
