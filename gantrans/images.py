@@ -98,6 +98,15 @@ class ImageInfo:
     width: int
     height: int
 
+    @property
+    def grey(self) -> bool:
+        """A single-channel image (with or without alpha), as its mode says."""
+        return self.mode in GREY_MODES
+
+
+#: Pillow modes of single-channel images (bilevel, 8 and 16 bit, float; with or without alpha)
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+
 
 def max_pixels_limit(max_pixels: int | None = None) -> int:
     """The pixel limit in force: the argument, else ``GANTRANS_MAX_PIXELS``, else the default."""

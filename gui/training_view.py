@@ -49,6 +49,8 @@ from gantrans_gui.training_jobs import TrainingJob, report_job_failure, training
 #: Recipe options whose value names a registered network: their network's options join the form.
 NETWORK_OPTIONS = ("generator", "discriminator", "netG", "netD")
 #: Network options the built-in recipes set themselves (refused as ROLE.OPTION).
+#: the form's channel choices and the --channels each passes (the first is the default)
+CHANNELS = {"colour": 3, "greyscale": 1}
 PASSED_BY_RECIPE = frozenset({"in_channels", "out_channels", "latent_size", "num_classes", "image_size", "n_layers"})
 #: What gives a translate-only installation training (the command line's own advice).
 #: The form's run fields as the last Start left them (a JSON object), and the data last trained on.
@@ -126,6 +128,10 @@ class TrainingView(QWidget):
         self.batch_size.setSpecialValueText("recipe default")
         self.crop_size = QSpinBox(minimum=0, maximum=4096, value=0, singleStep=32, accessibleName="Image size")
         self.crop_size.setSpecialValueText("the images' size, ≤ 256")
+        self.channels_box = QComboBox(accessibleName="Channels")
+        self.channels_box.addItems(list(CHANNELS))
+        self.channels_box.setToolTip("Greyscale: the model takes and makes single-channel images (colour images "
+                                     "are converted when they are read)")
         self.max_items = QSpinBox(minimum=0, maximum=10**9, value=0,
                                   accessibleName="Use only the first N images of each domain or class")
         self.max_items.setSpecialValueText("all")
@@ -193,8 +199,8 @@ class TrainingView(QWidget):
         grid = QGridLayout(run_group)
         fields = [("Name", self.name_edit), ("Runs folder", self.runs_dir_edit), ("Device", self.device_box),
                   ("Precision", self.precision_box), ("Epochs", self.epochs), ("Max steps", self.max_steps),
-                  ("Batch size", self.batch_size), ("Image size", self.crop_size), ("Images per folder", self.max_items),
-                  ("Loader workers", self.workers), ("Log every", self.log_every)]
+                  ("Batch size", self.batch_size), ("Image size", self.crop_size), ("Channels", self.channels_box),
+                  ("Images per folder", self.max_items), ("Loader workers", self.workers), ("Log every", self.log_every)]
         grid.addWidget(QLabel("Name"), 0, 0)
         grid.addWidget(self.name_edit, 0, 1, 1, 3)
         grid.addWidget(QLabel("Runs folder"), 1, 0)
@@ -427,7 +433,8 @@ class TrainingView(QWidget):
         editors = [*self.options.editors.values(), *(w for f in self.role_forms.values() for w in f.editors.values())]
         chain = [self.recipe_box, self.preset_box, self.reset_button, *editors, self.data_edit, self.browse_button,
                  self.format_box, self.name_edit, self.runs_dir_edit, self.device_box, self.precision_box,
-                 self.epochs, self.max_steps, self.batch_size, self.crop_size, self.max_items, self.workers,
+                 self.epochs, self.max_steps, self.batch_size, self.crop_size, self.channels_box, self.max_items,
+                 self.workers,
                  self.log_every, self.start_button, self.stop_button, self.resume_button, self.show_run_button,
                  self.log]
         for first, second in zip(chain, chain[1:]):
@@ -546,6 +553,8 @@ class TrainingView(QWidget):
                            ("--max-items", self.max_items)):
             if spin.value():
                 args += [flag, str(spin.value())]
+        if CHANNELS[self.channels_box.currentText()] != CHANNELS[self.channels_box.itemText(0)]:
+            args += ["--channels", str(CHANNELS[self.channels_box.currentText()])]
         if self.format_box.currentData():
             args += ["--data-format", self.format_box.currentData()]
         return args + option_args(self.option_values())
@@ -715,7 +724,7 @@ class TrainingView(QWidget):
         """The run fields a Start remembers, by the name they are saved under."""
         return {"device": self.device_box, "precision": self.precision_box, "epochs": self.epochs,
                 "max_steps": self.max_steps, "batch_size": self.batch_size, "crop_size": self.crop_size,
-                "max_items": self.max_items, "workers": self.workers, "log_every": self.log_every}
+                "channels": self.channels_box, "max_items": self.max_items, "workers": self.workers, "log_every": self.log_every}
 
     def _form_memory(self) -> dict[str, Any]:
         """The form's run fields as the next form starts from them.

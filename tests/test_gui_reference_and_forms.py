@@ -109,6 +109,11 @@ def test_training_form_offers_registered_networks_and_their_own_options(qtbot, m
     assert args[:4] == ["train", "cyclegan", "--data", "/data/horses"]
     assert args[args.index("--name") + 1] == "h2z"
     assert args[-6:] == ["-o", "generator=resnet_6blocks", "-o", "pool_size=10", "-o", "generator.padding=zeros"]
+    assert "--channels" not in args and "--crop-size" not in args  # colour, and the images' size: the CLI's defaults
+    assert view.crop_size.text() == "the images' size, ≤ 256"
+    view.channels_box.setCurrentText("greyscale")
+    args = view.train_args()
+    assert args[args.index("--channels") + 1] == "1"
 
 
 def test_a_preset_fills_the_form_with_its_values_and_they_travel_as_options(qtbot, monkeypatch, capsys):

@@ -46,6 +46,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "cgan, or the whole set when smaller)")
     d.add_argument("--load-size", type=int, metavar="N", help="resize to N before cropping (default: crop*286/256)")
     d.add_argument("--crop-size", type=int, metavar="N", help="training image size (default: the images' size, at most 256)")
+    d.add_argument("--channels", type=int, choices=(1, 3), metavar="N", help="3 (default): colour; 1: greyscale images in and "
+                                                                "out (colour images are converted)")
     d.add_argument("--preprocess", metavar="MODE", help="resize_and_crop (default), crop, scale_width, "
                                                         "scale_width_and_crop, none")
     d.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flips")

@@ -40,6 +40,14 @@ def item_seed(seed: int, epoch: int, index: int) -> int:
     return (int(state[0]) << 31) ^ int(state[1])
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageSurvey:
+    """See :meth:`GanDataset.survey`; ``side`` is None when no header could be read."""
+
+    side: int | None
+    grey: bool
+
+
 #: decoded images a data set keeps in memory (per loader process)
 DECODED_CACHE_BYTES = 256 * 2**20
 
@@ -97,24 +105,23 @@ class GanDataset(Dataset):
         resized.spec = dataclasses.replace(self.spec, size=int(crop_size))
         return resized
 
-    def typical_side(self, limit: int = 200) -> int | None:
-        """The median shorter side of (up to ``limit``, evenly spread) images an item is cut from,
-        read from their headers; None when none can be read. What "the images' size" means when
-        the training size is left to the data."""
+    def survey(self, limit: int = 200) -> ImageSurvey:
+        """What the headers of (up to ``limit``, evenly spread) of its images say: the median
+        shorter side of what an item is cut from (the training size, when it is left to the data)
+        and whether they are all greyscale (a colour model of grey images is told of ``--channels 1``)."""
         from gantrans.images import probe_image
 
         files = self.image_files()
-        if not files:
-            return None
         step = max(1, len(files) // max(1, limit))
-        sides = []
+        sides, grey = [], True
         for path in files[::step][:limit]:
             try:
                 info = probe_image(path)
             except ImageError:
                 continue  # an unreadable file is skipped (and said) when it is loaded
             sides.append(self._item_side(info.width, info.height))
-        return int(np.median(sides)) if sides else None
+            grey = grey and info.grey
+        return ImageSurvey(side=int(np.median(sides)) if sides else None, grey=bool(sides) and grey)
 
     @staticmethod
     def _item_side(width: int, height: int) -> int:

@@ -25,6 +25,7 @@ __all__ = ["RESUMABLE_OVERRIDES", "TrainConfig", "load_config_file", "parse_opti
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LR_POLICIES = ("linear", "step", "cosine")
 DEFAULT_EPOCHS = 200  # the paper's 100 epochs at the initial rate + 100 of linear decay
+CHANNELS = (3, 1)  # colour, greyscale
 PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 
 # Flags a resumed run may change: they extend or re-tune the run without changing what it is.
@@ -49,6 +50,8 @@ class TrainConfig:
     load_size: int | None = None
     crop_size: int | None = None
     """None: the images' size, at most 256 (:mod:`gantrans.training.image_size`); set when the run starts."""
+    channels: int = 3
+    """Of the images the generators take and make: 3 colour, 1 greyscale (converted on loading)."""
     preprocess: str = "resize_and_crop"
     flip: bool = True
     data_format: str | None = None
@@ -137,6 +140,8 @@ class TrainConfig:
     def validate(self, source: str = "config") -> None:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"{source}: precision must be one of {', '.join(PRECISIONS)}, not '{self.precision}'")
+        if self.channels not in CHANNELS:
+            raise ConfigError(f"{source}: channels must be one of {', '.join(map(str, CHANNELS))}, not {self.channels}")
         if self.lr_policy not in LR_POLICIES:
             raise ConfigError(f"{source}: lr_policy must be one of {', '.join(LR_POLICIES)}, not '{self.lr_policy}'")
         for key in ("batch_size", "crop_size", "load_size"):

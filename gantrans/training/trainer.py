@@ -335,14 +335,18 @@ class Trainer:
             c.crop_size = DEFAULT_CROP_SIZE  # until the images say otherwise
         common = dict(accepted_kinds=recipe_cls.data_kinds, data_format=c.data_format, split="train",
                       load_size=c.resolved_load_size, crop_size=c.crop_size, preprocess=c.preprocess,
-                      channels=None, serial=False, seed=c.seed, size_multiple=multiple)
+                      channels=c.channels, serial=False, seed=c.seed, size_multiple=multiple)
         if c.max_items is not None:
             common["max_items"] = c.max_items
         report = SkipReport(enabled=self.dist.is_main)  # each unusable file named once
         common["on_skip"] = report
         train = opener(c.data, flip=c.flip, train=True, **common)
+        survey = train.survey() if callable(getattr(train, "survey", None)) else None  # a plugin's own set: none
         if size_from_data:
-            train = self._fit_size_to_images(train, common, multiple, min_size, generator)
+            train = self._fit_size_to_images(train, survey, common, multiple, min_size, generator)
+        if survey is not None and survey.grey and c.channels != 1 and self.run_dir is None and self.dist.is_main:
+            console.warning(f"{c.data}: the images are greyscale; the model is trained in colour (3 channels) and "
+                            f"will make colour images; --channels 1 trains a greyscale one")
         if c.preprocess == "none":
             from gantrans.data.datasets import check_one_size
 
@@ -357,14 +361,13 @@ class Trainer:
             raise ConfigError(f"--data {c.data}: the data set is empty")
         return train, fixed
 
-    def _fit_size_to_images(self, train: Any, common: dict[str, Any], multiple: int, min_size: int,
+    def _fit_size_to_images(self, train: Any, survey: Any, common: dict[str, Any], multiple: int, min_size: int,
                             generator: str) -> Any:
         """The data set at the size its images suggest (:mod:`gantrans.training.image_size`),
         with ``config.crop_size`` and ``common`` set to it; a plugin's own data set that cannot be
         resized stays at the default."""
         c = self.config
-        typical = getattr(train, "typical_side", None)
-        choice = choose_crop_size(typical() if callable(typical) else None, size_multiple=multiple,
+        choice = choose_crop_size(survey.side if survey is not None else None, size_multiple=multiple,
                                   min_size=min_size, load_size=c.load_size, networks=f"'{generator}'")
         if choice.size != c.crop_size:
             load = c.load_size if c.load_size is not None else choice.size * 286 // 256
