@@ -99,7 +99,10 @@ class JsonReporter(Reporter):
     def emit(self, event: str, **fields: Any) -> None:
         if event not in EVENTS:
             raise ValueError(f"unknown progress event {event!r}")
-        line = json.dumps({"v": SCHEMA_VERSION, "event": event, **_clean(fields)}, ensure_ascii=False)
+        # ASCII with \u escapes: a file name that is not valid UTF-8 (Python keeps its bytes as
+        # lone surrogates) or a stream in an ASCII locale cannot fail the write and lose the
+        # event, and a reader gets the name back exactly (os.fsencode of the decoded string).
+        line = json.dumps({"v": SCHEMA_VERSION, "event": event, **_clean(fields)}, ensure_ascii=True)
         with self._lock:
             if self._finished:
                 return
@@ -194,10 +197,14 @@ def enable_json(command: str | None = None) -> JsonReporter:
     File descriptor 1 is duplicated for the stream and then pointed at stderr, so output
     from C libraries and child processes cannot interleave with the events either.
     """
-    sys.stdout.flush()
-    saved_fd = os.dup(1)
-    stream = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1, newline="\n")
-    os.dup2(2, 1)
+    saved_fd: int | None = None
+    if sys.stdout is None:  # started with stdout closed: nobody reads the stream, the work still runs
+        stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    else:
+        sys.stdout.flush()
+        saved_fd = os.dup(1)
+        stream = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1, newline="\n")
+        os.dup2(2, 1)
     reporter = JsonReporter(stream, command)
     _saved.append((saved_fd, sys.stdout, set_reporter(reporter), warnings.showwarning))
     sys.stdout = sys.stderr
@@ -227,12 +234,13 @@ def disable_json() -> None:
         except OSError:
             pass
     sys.stderr.flush()
-    os.dup2(saved_fd, 1)
-    os.close(saved_fd)
+    if saved_fd is not None:
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
     sys.stdout = stdout
 
 
-_saved: list[tuple[int, Any, Reporter, Any]] = []
+_saved: list[tuple[int | None, Any, Reporter, Any]] = []
 
 
 def progress_mode(argv: list[str]) -> str | None:

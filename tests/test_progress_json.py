@@ -327,3 +327,45 @@ def test_a_tiled_image_reports_its_tiles(tmp_path, monkeypatch, capfd):
     data = check_stream([json.loads(line) for line in capfd.readouterr().out.splitlines()], 0, command="translate")
     tiles = [(d["tiles_done"], d["tiles_total"]) for d in data if "tiles_done" in d]
     assert tiles and tiles[-1][0] == tiles[-1][1] > 1 and [t for t, _ in tiles] == sorted(t for t, _ in tiles)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file names there are always Unicode")
+def test_events_naming_a_file_whose_name_is_not_utf8_are_kept_and_give_the_name_back(tmp_path):
+    """Such an event failed to encode and was dropped as if the reader had gone: no ``result``."""
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good, bad = os.fsencode(folder) + b"/caf\xe9.png", os.fsencode(folder) + b"/bad\xe9.png"
+    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(os.fsdecode(good))
+    with open(bad, "wb") as fh:
+        fh.write(b"not an image")
+    code, data, _ = run_job(["translate", str(model), str(folder), "-o", str(tmp_path / "out")], tmp_path,
+                            command="translate")
+    assert code == 1
+    result = next(d for d in data if d["event"] == "result")
+    assert [os.fsencode(Path(f).name) for f in result["files"]] == [b"caf\xe9.png"]  # the bytes, exactly
+    assert [os.fsencode(Path(f["file"]).name) for f in result["failed"]] == [b"bad\xe9.png"]
+
+
+def test_json_mode_with_stdout_closed_still_does_the_work(tmp_path):
+    import subprocess
+
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    image = _img(tmp_path / "a.png")
+    proc = subprocess.run([sys.executable, "-m", "gantrans", "translate", str(model), str(image), "-o",
+                           str(tmp_path / "out"), "--progress", "json"], preexec_fn=lambda: os.close(1),
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "a.png").is_file() and "Traceback" not in proc.stderr
+
+
+def test_a_cancel_after_done_keeps_the_exit_code_done_announced(tmp_path):
+    """The interpreter takes a moment to exit after ``done``; a SIGTERM then made it 143 after a
+    stream that said 0."""
+    model = translate_model(tmp_path / "m.onnx", kernel=3)
+    job = Job(["translate", str(model), str(_img(tmp_path / "a.png")), "-o", str(tmp_path / "out")],
+              cwd=tmp_path).start()
+    for event in job.events():
+        if event.event == "done":
+            job.process.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=60) == job.exit_code == 0

@@ -84,6 +84,40 @@ def test_sigint_saves_a_checkpoint_and_exits_130(tiny, tmp_path):
     assert result.step == ckpt["step"] + 2
 
 
+@pytest.mark.parametrize("presses,saved", [(2, True), (3, False)])
+def test_a_second_ctrl_c_during_the_checkpoint_is_let_pass_and_a_third_stops_at_once(tiny, tmp_path, monkeypatch,
+                                                                                     presses, saved):
+    """A double press (or a Stop clicked twice) landed in the checkpoint's write, broke it
+    ('internal error: RuntimeError: [enforce fail at inline_container.cc]') and lost the run's work."""
+    from gantrans.training.checkpoint import LATEST, atomic_save
+
+    def step_then_press(self, *args):
+        real_report(self, *args)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the first press: stop after this step
+
+    def presses_while_writing(state, path):
+        if Path(path).name == LATEST:
+            for _ in range(presses - 1):
+                os.kill(os.getpid(), signal.SIGINT)  # handled here, in the middle of the write
+        return real_save(state, path)
+
+    real_report, real_save = Trainer._report, atomic_save
+    monkeypatch.setattr(Trainer, "_report", step_then_press)
+    monkeypatch.setattr("gantrans.training.trainer.atomic_save", presses_while_writing)
+    code = None
+    try:
+        code = fx.train(fx.base_args(tmp_path, "twice", "--max-steps", "50", "--checkpoint-every", "0"))
+    except KeyboardInterrupt:
+        code = "KeyboardInterrupt"
+    run = tmp_path / "twice"
+    if saved:
+        assert code == 130 and load_checkpoint(run)["step"] == 3
+        assert RunDir(run).status().state == "interrupted"
+    else:  # stopped at once: the checkpoint it was writing is not there
+        assert code == "KeyboardInterrupt" and not R.has_checkpoint(run)
+
+
 def test_kill_9_loses_at_most_the_steps_since_the_last_checkpoint(tiny, tmp_path):
     proc = _start(tmp_path, "kill")
     run = tmp_path / "kill"

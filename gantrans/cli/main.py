@@ -157,6 +157,7 @@ def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if events.progress_mode(argv) != "json" or os.environ.get("RANK", "0") != "0":
         return _main(argv)  # under torchrun only rank 0 speaks JSON
@@ -178,7 +179,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sigbreak, old_break)
         reporter.done(code)
         events.disable_json()
+        if from_command_line:
+            _keep_announced_exit_code(code)
     return code
+
+
+def _keep_announced_exit_code(code: int) -> None:
+    """After ``done``: a cancel in the seconds the interpreter takes to exit (torch's teardown)
+    exits with the code the stream announced, which the docs promise is the process's status;
+    the work it would have cancelled is finished."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: os._exit(code))
 
 
 def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:

@@ -688,9 +688,17 @@ class Trainer:
         self.log.image("samples", path, self.step)
 
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
-        self._stop = True
-        self._signum = signum
-        signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
+        """The first Ctrl+C / SIGTERM stops the run after this step with a checkpoint. A second
+        (a double press, a Stop clicked twice) is let pass: raised during the checkpoint's write, it
+        broke it and lost the run's work since the last one. A third stops at once, without it (a
+        hung data loader); nothing is printed here, as a handler may run in the middle of a print."""
+        self._signals += 1
+        if self._signals == 1:
+            self._stop = True
+            self._signum = signum
+        elif self._signals >= 3:
+            signal.signal(signum, self._old_handlers.get(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
 
     def run(self) -> TrainResult:
         # Process-wide switches --deterministic flips; restored so an embedding process is unchanged.
@@ -764,14 +772,14 @@ class Trainer:
             self._say(line)
         self._fixed = self._fixed_batch() if self.dist.is_main else None
         self._saved_step = self.step if self.ckpt else -1
-        handlers = {}
+        self._old_handlers, self._signals = {}, 0
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                handlers[sig] = signal.signal(sig, self._on_signal)
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
         try:
             self._loop(steps_per_epoch, total)
         finally:
-            for sig, old in handlers.items():
+            for sig, old in self._old_handlers.items():
                 signal.signal(sig, old)
             self.log.close()
         D.barrier(self.dist)
