@@ -658,13 +658,16 @@ class RunDir:
         are not returned as rows: rows of this read that a resume redid are dropped, so a read
         from 0 gives each step once, in order; across reads, a later row for a step replaces
         an earlier one. ``max_bytes`` bounds one read (a viewer catching up on a long log
-        calls again from the returned offset).
+        calls again from the returned offset), except that a read goes on to the end of its first
+        whole line: a bound shorter than a row still makes progress.
         """
         file = self.path / METRICS_FILE
         try:
             with file.open("rb") as fh:
                 fh.seek(since)
                 chunk = fh.read(max_bytes if max_bytes is not None else -1)
+                if max_bytes is not None and b"\n" not in chunk and len(chunk) == max_bytes:
+                    chunk += fh.readline()  # the rest of the first row (or of a torn one: not consumed)
         except FileNotFoundError:
             return [], since
         end = chunk.rfind(b"\n") + 1

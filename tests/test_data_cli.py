@@ -196,3 +196,22 @@ def test_an_image_beside_the_class_folders_is_named_when_classes_are_needed(tmp_
         open_dataset(tmp_path / "cg", accepted_kinds=["labelled"], crop_size=8, load_size=8)
     assert (f"{tmp_path / 'cg' / 'train'} has class folders (blue sky/, rote Äpfel/) and images outside them "
             f"(stray.png), which belong to no class: move them into a class folder or remove them") in str(info.value)
+
+
+def test_data_make_into_a_folder_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, capsys):
+    """It was 'internal error: OSError: [Errno 30] Read-only file system' (train, translate and
+    export said it in one line already)."""
+    import errno
+
+    from gantrans import fileio
+    from gantrans.cli.main import main
+
+    def read_only(target):
+        raise OSError(errno.EROFS, "Read-only file system", str(target))
+
+    monkeypatch.setattr(fileio, "temp_dir_for", read_only)
+    assert main(["data", "make", "shapes", str(tmp_path / "new")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (f"gantrans: error: {tmp_path}: cannot write here (read-only file system); choose another "
+                           f"folder; nothing was written")
+    assert not (tmp_path / "new").exists()

@@ -208,6 +208,21 @@ def test_runs_list_and_show(tmp_path, capsys):
     assert "nope: no such run" in capsys.readouterr().err
 
 
+def test_a_failing_json_command_still_prints_a_json_document(tmp_path, monkeypatch, capsys):
+    from gantrans.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "list", "--json"]) == 0  # before the first training: no runs, as the text says
+    assert json.loads(capsys.readouterr().out) == {"runs_dir": "runs", "runs": []}
+    for argv in (["runs", "show", "nope", "--json"], ["plugins", "show", "nope", "--json"],
+                 ["data", "info", "not-here", "--json"], ["info", str(_img(tmp_path / "x.png")), "--json"]):
+        assert main(argv) == 1, argv
+        out, err = capsys.readouterr()
+        document = json.loads(out)
+        assert document["exit_code"] == 1 and document["error"] in err, argv
+    assert main(["runs", "show", "nope"]) == 1 and capsys.readouterr().out == ""  # text mode: stdout stays empty
+
+
 @pytest.mark.slow
 def test_plugins_install_and_uninstall_streams(tmp_path):
     """A real install and uninstall in a throw-away venv that sees this interpreter's packages."""

@@ -57,6 +57,11 @@ def test_metrics_are_tailed_by_offset_and_a_torn_line_is_not_consumed(tmp_path):
     assert [r["step"] for r in first] == [1]
     rest, end = run.metrics(at)
     assert [r["step"] for r in rest] == [2, 3] and end == offset2
+    offset, steps = 0, []
+    for _ in range(4):  # a bound shorter than a row still reads one row a call: no reader stuck at 0
+        rows, offset = run.metrics(offset, max_bytes=5)
+        steps += [r["step"] for r in rows]
+    assert steps == [1, 2, 3] and offset == offset2
     writer.close()
 
 

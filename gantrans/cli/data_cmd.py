@@ -73,7 +73,7 @@ def _make(args: argparse.Namespace) -> int:
     from gantrans.data.builtin import choose_form, get_builtin
     from gantrans.data.formats import METADATA_FILE
     from gantrans.errors import DataError, DiskFullError
-    from gantrans.fileio import is_disk_full, temp_dir_for
+    from gantrans.fileio import is_disk_full, not_writable, temp_dir_for
 
     reporter = events.active()
     reporter.start("data make", total=None, unit="image")
@@ -93,7 +93,13 @@ def _make(args: argparse.Namespace) -> int:
             raise DataError(f"{dest}: is the current folder or holds it, so it cannot be replaced; "
                             f"run from another folder")
     # Write beside DIR and rename into place, so an interrupted write leaves DIR as it was.
-    tmp = temp_dir_for(dest)
+    try:
+        tmp = temp_dir_for(dest)
+    except OSError as exc:
+        said = not_writable(dest.parent, exc)
+        if said is None:
+            raise
+        raise DataError(f"{said}; nothing was written") from None
     try:
         try:
             dataset.make(tmp, form, args.seed)

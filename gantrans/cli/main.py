@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import json
 import os
 import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from gantrans import __version__, events
 from gantrans.errors import GantransError, UsageError
@@ -192,8 +194,38 @@ def _keep_announced_exit_code(code: int) -> None:
         signal.signal(sig, lambda _signum, _frame: os._exit(code))
 
 
+class _ErrorDocument:
+    """The reporter of a command given ``--json`` (a document on stdout, not a stream): it keeps
+    the error it is told, so a failure still prints a JSON document, ``{"error", "exit_code"}``,
+    where a script parses one (docs/progress-json.md, "--json documents")."""
+
+    def __init__(self, reporter: events.Reporter):
+        self._reporter, self.errors, self.wanted = reporter, [], False
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+        self._reporter.error(message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reporter, name)
+
+    def finish(self, code: int) -> None:
+        if self.wanted and code != 0:
+            message = self.errors[-1] if self.errors else "interrupted" if code >= 128 else f"exit code {code}"
+            print(json.dumps({"error": message, "exit_code": code}))
+
+
 def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
     reporter = reporter or events.active()
+    if isinstance(reporter, events.JsonReporter):  # the stream says it
+        return _run_command(argv, reporter)
+    document = _ErrorDocument(reporter)
+    code = _run_command(argv, document)
+    document.finish(code)
+    return code
+
+
+def _run_command(argv: list[str], reporter: Any) -> int:
     _install_warning_line()
     argv, debug = _take_debug(argv)
     debug = debug or os.environ.get("GANTRANS_DEBUG") == "1"
@@ -204,6 +236,8 @@ def _main(argv: list[str], reporter: events.Reporter | None = None) -> int:
             _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
         if isinstance(reporter, events.JsonReporter):
             reporter.command = _command_name(args, argv)
+        elif isinstance(reporter, _ErrorDocument):
+            reporter.wanted = getattr(args, "json", False) is True
         func = getattr(args, "func", None)
         if func is None:
             # ``gantrans`` alone or a command group without its subcommand.

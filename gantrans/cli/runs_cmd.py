@@ -50,8 +50,9 @@ def _list(args: argparse.Namespace) -> int:
     from gantrans.runs import list_runs
 
     if not Path(args.runs_dir).is_dir():  # a mistyped folder is not an empty one
-        if args.runs_dir == "runs" and not args.json:  # the default, before the first training
-            print("no runs yet: there is no runs/ folder here (training writes one; --runs-dir DIR reads another)")
+        if args.runs_dir == "runs":  # the default, before the first training
+            print(json.dumps({"runs_dir": str(args.runs_dir), "runs": []}, indent=2) if args.json else
+                  "no runs yet: there is no runs/ folder here (training writes one; --runs-dir DIR reads another)")
             return 0
         raise ConfigError(f"{args.runs_dir}: no such folder; pass the folder your runs are in (--runs-dir DIR)")
     runs = list_runs(args.runs_dir)
