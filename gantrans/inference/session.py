@@ -109,6 +109,19 @@ def _create_session(path: str | bytes, options: ort.SessionOptions, providers: l
     return ort.InferenceSession(path, sess_options=options, providers=providers)
 
 
+def _loadable(source: str | bytes) -> str | bytes:
+    """``source``, or the model's bytes where its path cannot reach ONNX Runtime as text: a file
+    name that is not valid in the file-system encoding (an ASCII locale, bytes that are not
+    UTF-8) is held by Python as lone surrogates, which ORT's constructor refuses."""
+    if isinstance(source, str):
+        try:
+            source.encode("utf-8")
+        except UnicodeEncodeError:
+            with open(source, "rb") as fh:
+                return fh.read()
+    return source
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -128,6 +141,7 @@ def open_session(path: str | os.PathLike, providers: list[str], config: SessionC
         from gantrans.inference.cpu_tuning import tuned_model_bytes
 
         source = tuned_model_bytes(path, changes) or path
+    source = _loadable(source)
     try:
         session = _create_session(source, config.session_options(), providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises many unrelated types
@@ -135,7 +149,7 @@ def open_session(path: str | os.PathLike, providers: list[str], config: SessionC
             raise ModelError(f"{path}: not a usable ONNX model ({_first_line(exc)})") from None
         notes.append(f"{providers[0]} failed to start ({_first_line(exc)}); falling back to {CPU}")
         try:
-            session = _create_session(path, config.session_options(), [CPU])
+            session = _create_session(_loadable(path), config.session_options(), [CPU])
         except Exception as exc2:  # noqa: BLE001
             raise ModelError(f"{path}: not a usable ONNX model ({_first_line(exc2)})") from None
         return session
