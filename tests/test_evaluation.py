@@ -114,6 +114,13 @@ def test_eval_cli_scores_an_onnx_model_beside_identity_and_writes_a_sheet(tmp_pa
     assert report["images"] == 40 and sheet.is_file()
     assert report["model"]["L1"] == pytest.approx(report["identity"]["L1"], abs=2e-3)  # an identity model
     assert report["beats_identity"]["L1"] is False
+    from gantrans.jobs import Job
+
+    job = Job(["eval", str(model), "--data", str(data), "--json"]).start()  # and in a stream, its result
+    assert job.wait(timeout=300) == 0
+    [result] = [e.data for e in job.received if e.event == "result"]
+    assert result["figures"]["beats_identity"] == report["beats_identity"]
+    assert len(result["figures"]["per_image"]) == 40
     assert main(["eval", str(model), "--data", str(tmp_path / "nowhere")]) == 1
     assert "nowhere: not a folder" in capsys.readouterr().err
 

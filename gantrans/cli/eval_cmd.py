@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
             console.say("  " + line)
         for f in files:
             console.say(f"wrote {f}")
-    reporter.result(files=files, figures={"model": figures["model"], "identity": figures["identity"],
-                                          "images": figures["images"]})
+    # with --json too, the stream's result carries the whole document (stdout is the stream's)
+    reporter.result(files=files, figures=figures if args.json else {
+        "model": figures["model"], "identity": figures["identity"], "images": figures["images"]})
     return 0
 
 
