@@ -44,13 +44,14 @@ from superqt import QElidingLabel
 from gantrans.runs import (
     CONFIG_FILE,
     EPOCH_PREFIX,
+    METRICS_FILE,
     STEP_GRID_PREFIX,
     RunDir,
     RunStatus,
     is_run_dir,
     list_runs,
 )
-from gantrans_gui import job_runner, view_support
+from gantrans_gui import job_runner, view_support, workers
 from gantrans_gui.image_widgets import ScaledImageLabel
 from gantrans_gui.job_runner import TRAIN_INSTALL
 from gantrans_gui.run_watch import RunWatch, run_status, smooth
@@ -58,6 +59,9 @@ from gantrans_gui.theme import state_colour
 from gantrans_gui.training_jobs import last_job_log, report_job_failure, training_jobs
 
 FOLDERS_KEY = "runs/folders"
+#: a metrics log larger than this is read in a worker thread when its run is shown (15,000 rows,
+#: a long run's, took 1.6 s to read and parse; a few hundred rows are read at once, no flicker)
+BACKGROUND_METRICS_BYTES = 256 * 1024
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 
@@ -114,6 +118,7 @@ class CurvesPanel(QWidget):
         self.items: dict[str, pg.PlotDataItem] = {}
         self.raw_items: dict[str, pg.PlotDataItem] = {}
         self.group_plots: dict[str, pg.PlotItem] = {}
+        self._spare: dict[str, pg.PlotItem] = {}  # plots of an earlier run, by group, to show the next
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self._apply_palette()
         self._smoothing_changed(self.smoothing.value())
@@ -150,9 +155,15 @@ class CurvesPanel(QWidget):
             for _sample, label in legend.items:
                 label.setText(label.text, color=fg)
 
-    def set_watch(self, watch: RunWatch | None) -> None:
+    def set_watch(self, watch: RunWatch | None, loading: bool = False) -> None:
+        """Show ``watch``'s curves; ``loading``: its log is being read in a worker (say so, not
+        "no metrics")."""
         self.watch = watch
-        self.plots.clear()
+        self.empty.setText("Reading the logged losses…" if loading else "No metrics logged yet.")
+        for group, plot in self.group_plots.items():  # kept for the next run: building a plot is slow
+            plot.clear()
+            self.plots.removeItem(plot)
+            self._spare[group] = plot
         self.items.clear()
         self.raw_items.clear()
         self.group_plots.clear()
@@ -172,9 +183,20 @@ class CurvesPanel(QWidget):
         weight = self.smoothing.value() / 100
         for group, keys in w.groups().items():
             plot = self.group_plots.get(group)
+            if plot is None and group in self._spare:  # this group's plot of a run shown before
+                plot = self._spare.pop(group)
+                self.plots.addItem(plot, row=len(self.group_plots) // 2, col=len(self.group_plots) % 2)
+                plot.legend.setColumnCount(2 if len(keys) > 3 else 1)
+                plot.enableAutoRange()
+                if group == "learning rate":
+                    plot.enableAutoRange(axis="y", enable=False)
+                self.group_plots[group] = plot
             if plot is None:
                 plot = self.plots.addPlot(row=len(self.group_plots) // 2, col=len(self.group_plots) % 2)
                 plot.showGrid(x=True, y=True, alpha=0.25)
+                # a long run logs tens of thousands of rows: draw what the pixels can show
+                plot.setDownsampling(auto=True, mode="peak")
+                plot.setClipToView(True)
                 # steps are whole numbers: a run of a step or two is not drawn over 1.6 ... 2.4
                 plot.getViewBox().setLimits(minXRange=4)
                 plot.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2 if len(keys) > 3 else 1)
@@ -241,9 +263,20 @@ class SamplesPanel(QWidget):
         self.slider.setMaximum(0)
         self.refresh()
 
-    def refresh(self) -> None:
-        files = self.run.samples() if self.run is not None else []
-        if files == self.files:
+    def refresh(self, background: bool = False) -> None:
+        """List the run's grids again; ``background``: in a worker thread (a long run has
+        thousands, each with a sidecar to stat), shown when listed."""
+        run = self.run
+        if not background or run is None:
+            self._listed(run, run.samples() if run is not None else [])
+        elif not getattr(self, "_listing", False):
+            self._listing = True
+            workers.run_in_thread(run.samples, on_result=lambda files: self._listed(run, files),
+                                  on_error=lambda _exc: None, on_finished=lambda: setattr(self, "_listing", False),
+                                  owner=self)
+
+    def _listed(self, run: RunDir | None, files: list[Path]) -> None:
+        if run is not self.run or files == self.files:  # another run was chosen meanwhile, or nothing new
             return
         at_end = self.follow or self.slider.value() >= len(self.files) - 1
         self.files = files
@@ -421,12 +454,29 @@ class RunsView(QWidget):
         self.poll_timer = QTimer(self, interval=1000)
         self.poll_timer.timeout.connect(self.poll)
         self.list_timer = QTimer(self, interval=3000)
-        self.list_timer.timeout.connect(self.refresh_list)
+        self.list_timer.timeout.connect(self._refresh_list_in_background)
+        self._loading: RunWatch | None = None  # the watch whose log a worker is reading
+        self._listing = False
         self.poll_timer.start()
         self.list_timer.start()
         self._show_folders()
         self.refresh_list()
         self._set_buttons()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self.poll_timer.isActive():  # back from another view: catch up, then tick again
+            self.poll_timer.start()
+            self.list_timer.start()
+            self._refresh_list_in_background()
+            self.poll()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Another view, or the window minimised: no polling for a view nobody sees (its 3 s list
+        pass over a hundred runs was a periodic stall in the view being used)."""
+        super().hideEvent(event)
+        self.poll_timer.stop()
+        self.list_timer.stop()
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().changeEvent(event)
@@ -463,34 +513,51 @@ class RunsView(QWidget):
 
     # -- the list ----------------------------------------------------------------------------
     def runs(self) -> list[RunDir]:
-        out: list[RunDir] = []
-        for folder in self.folders:
-            try:
-                out.extend(list_runs(folder))
-            except Exception:  # noqa: BLE001 - a broken folder must not hide the others
-                continue
-        for job in self.jobs.jobs.values():  # started here, maybe not yet written
-            if job.run_dir.parent.resolve() not in {Path(f).resolve() for f in self.folders}:
-                try:
-                    out.append(RunDir(job.run_dir))
-                except Exception:  # noqa: BLE001 - its config is not written yet
-                    pass
-        return out
+        """The runs of every folder (and those started here elsewhere), newest first across them
+        all: a training just started lands at the top, whichever folder it is in."""
+        return [run for run, _st in _read_runs(self.folders, self._job_dirs(), with_status=False)]
+
+    def _job_dirs(self) -> list[Path]:
+        """Runs started here in a folder not in the list (maybe not yet written)."""
+        folders = {Path(f).resolve() for f in self.folders}
+        return [job.run_dir for job in self.jobs.jobs.values() if job.run_dir.parent.resolve() not in folders]
 
     def refresh_list(self) -> None:
+        """Read every run's state and show it (at once: a folder added, a training started)."""
+        self._show_list(_read_runs(self.folders, self._job_dirs()))
+
+    def _refresh_list_in_background(self) -> None:
+        """The timer's pass: the runs' files are read in a worker, the list updated when read."""
+        if self._listing:
+            return
+        self._listing = True
+        workers.run_in_thread(_read_runs, list(self.folders), self._job_dirs(), on_result=self._show_list,
+                              on_error=lambda _exc: None, on_finished=lambda: setattr(self, "_listing", False),
+                              owner=self)
+
+    def _show_list(self, listed: list[tuple[RunDir, dict[str, Any]]]) -> None:
+        """Update the list in place where the same runs are listed (the scroll position, the
+        selection and the user's column sort stay: it used to be rebuilt every 3 s, back at the
+        top), else rebuild it, keeping the scroll position."""
         current = self.run.path.resolve() if self.run is not None else None
+        items = [self.run_list.topLevelItem(k) for k in range(self.run_list.topLevelItemCount())]
+        same = [it.data(0, Qt.ItemDataRole.UserRole) for it in items] == [str(r.path) for r, _st in listed]
         self.run_list.blockSignals(True)
-        self.run_list.clear()
+        scroll = self.run_list.verticalScrollBar().value()
+        if not same:
+            self.run_list.clear()
+            items = []
+            for run, _st in listed:
+                item = QTreeWidgetItem([run.name, "", "", ""])
+                item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
+                item.setToolTip(0, str(run.path))
+                items.append(item)
+            self.run_list.addTopLevelItems(items)
         select = running = None
-        for run in self.runs():
-            st = run_status(run)
-            cfg = _safe_config(run)
-            item = QTreeWidgetItem([run.name, str(st.get("recipe") or cfg.get("recipe", "")), "", ""])
-            item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
-            item.setToolTip(0, str(run.path))
+        for item, (run, st) in zip(items, listed):
+            item.setText(1, str(st.get("recipe") or st.get("_config_recipe") or ""))
             item.setToolTip(1, item.text(1))
             self._fill_row(item, st)
-            self.run_list.addTopLevelItem(item)
             if current is not None and run.path.resolve() == current:
                 select = item
             if running is None and st.get("state") == "running":
@@ -499,9 +566,11 @@ class RunsView(QWidget):
         # of empty panels the user must first click away.
         chosen = None if current is not None else (running or self.run_list.topLevelItem(0))
         if select is not None:
-            self.run_list.setCurrentItem(select)
+            if self.run_list.currentItem() is not select:
+                self.run_list.setCurrentItem(select)
         elif chosen is not None:
             self.run_list.setCurrentItem(chosen)
+        self.run_list.verticalScrollBar().setValue(scroll)
         self.run_list.blockSignals(False)
         if chosen is not None:
             self._run_chosen(chosen)
@@ -539,11 +608,19 @@ class RunsView(QWidget):
     def show_run(self, run: RunDir) -> None:
         self.run = run
         self._set_gone(False)
-        self.watch = RunWatch(run)
+        self.watch = watch = RunWatch(run)
         self.title.setMaximumWidth(self.title.fontMetrics().horizontalAdvance(run.name) + 8)
         self.title.setText(run.name)
         self.title.setToolTip(run.name)
-        self.curves.set_watch(self.watch)
+        try:
+            long_log = (run.path / METRICS_FILE).stat().st_size > BACKGROUND_METRICS_BYTES
+        except OSError:
+            long_log = False
+        self._loading = watch if long_log else None
+        self.curves.set_watch(watch, loading=long_log)
+        if long_log:  # read and parsed in a worker; the 1 s polls tail it once it is in
+            workers.run_in_thread(watch.poll, on_result=lambda _n: self._watch_loaded(watch),
+                                  on_error=lambda _exc: self._watch_loaded(watch), owner=self)
         self.samples.set_run(run)
         self.config_text.setPlainText(json.dumps(_safe_config(run), indent=2, default=str))
         self.log_text.clear()
@@ -551,6 +628,11 @@ class RunsView(QWidget):
         self._log_seen: tuple[int, int] | None = None
         self._last_key = None
         self.poll()
+
+    def _watch_loaded(self, watch: RunWatch) -> None:
+        if watch is self._loading:
+            self._loading = None
+            self.curves.set_watch(watch)  # draws what was read
 
     def _show_gone(self) -> None:
         """The shown run's folder was deleted or moved: say so instead of showing a stale run."""
@@ -593,7 +675,7 @@ class RunsView(QWidget):
         row = self.run_list.currentItem()
         if row is not None and Path(row.data(0, Qt.ItemDataRole.UserRole)).resolve() == run.path.resolve():
             self._fill_row(row, st)  # the list shows what the panel shows, not 3 s behind
-        if self.watch is not None and self.watch.poll():
+        if self.watch is not None and self.watch is not self._loading and self.watch.poll():
             self.curves.redraw()
         # folders and summaries are listed again only when the status says something moved
         self._polls = getattr(self, "_polls", 0) + 1
@@ -601,7 +683,7 @@ class RunsView(QWidget):
         slow = key != getattr(self, "_last_key", None) or self._polls % 10 == 0
         self._last_key = key
         if slow:
-            self.samples.refresh()
+            self.samples.refresh(background=True)
         state = str(st.get("state", "unknown"))
         colour = state_colour(state, self.palette())
         self.state_label.setText(f"<b style='color:{colour}'>{state}</b>")
@@ -734,6 +816,41 @@ class RunsView(QWidget):
         dlg.exported.connect(lambda _files: self._fill_exports())
         dlg.open()
         self._export_dialog = dlg
+
+
+def _read_runs(folders: list[str], job_dirs: list[Path],
+               with_status: bool = True) -> list[tuple[RunDir, dict[str, Any]]]:
+    """Every run of ``folders`` and ``job_dirs``, newest first (by when its config was written;
+    one not yet written first), with its status (and its config's recipe, for runs whose status
+    does not say). Qt-free: the list timer calls it in a worker thread."""
+    found: list[tuple[float, RunDir]] = []
+    for folder in folders:
+        try:
+            runs = list_runs(folder)
+        except Exception:  # noqa: BLE001 - a broken folder must not hide the others
+            continue
+        found += [(_written(run.path), run) for run in runs]
+    for path in job_dirs:
+        try:
+            found.append((_written(path), RunDir(path)))
+        except Exception:  # noqa: BLE001 - its config is not written yet
+            pass
+    listed = []
+    for _when, run in sorted(found, key=lambda pair: pair[0], reverse=True):
+        st: dict[str, Any] = {}
+        if with_status:
+            st = run_status(run)
+            if not st.get("recipe"):
+                st["_config_recipe"] = _safe_config(run).get("recipe", "")
+        listed.append((run, st))
+    return listed
+
+
+def _written(path: Path) -> float:
+    try:
+        return (path / CONFIG_FILE).stat().st_mtime
+    except OSError:
+        return math.inf
 
 
 def _output_hint(run: RunDir) -> str:

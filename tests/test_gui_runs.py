@@ -297,3 +297,49 @@ def test_a_translate_only_install_is_told_before_a_click_that_it_cannot_resume_o
     view._set_buttons()
     assert view.resume_button.isEnabled() and view.export_button.isEnabled()
     assert not view.resume_button.toolTip() and not view.export_button.toolTip()
+
+
+def test_a_long_log_is_read_in_a_worker_and_the_list_keeps_its_place(qtbot, tmp_path):
+    """QA measured 1.2-2 s frozen on choosing a run with 15,000 logged rows, a list that jumped
+    back to the top every 3 s, and a view that kept polling out of sight."""
+    import os
+
+    from gantrans_gui import runs_view
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for k in range(40):
+        make_run(first, f"run{k:02d}")
+    long = make_run(second, "long")  # in the second folder, but the newest: listed first
+    with (long / METRICS_FILE).open("a") as fh:
+        for step in range(40, 40 + 3000):
+            fh.write(_row(step, D_A_real=0.5, G_A=1.0 / step))
+    assert (long / METRICS_FILE).stat().st_size > runs_view.BACKGROUND_METRICS_BYTES
+    for k in range(40):
+        os.utime(first / f"run{k:02d}" / CONFIG_FILE, (1000 + k, 1000 + k))
+    view_support.set_list(runs_view.FOLDERS_KEY, [str(first), str(second)])
+    view = RunsView(StubWindow())
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    names = [view.run_list.topLevelItem(k).text(0) for k in range(view.run_list.topLevelItemCount())]
+    assert names[:3] == ["long", "run39", "run38"]  # newest first across the folders
+
+    assert view.run is not None and view.run.name == "long"  # shown on opening, its log read in a worker
+    assert view._loading is view.watch and not view.watch.series
+    assert view.curves.empty.text() == "Reading the logged losses…"
+    qtbot.waitUntil(lambda: view._loading is None, timeout=20000)
+    assert len(view.watch.series["G_A"].steps) == 3003 and "G" in view.curves.group_plots
+
+    bar = view.run_list.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    assert bar.value() > 0
+    view._listing = False
+    view._refresh_list_in_background()  # the timer's pass: the same runs, updated in place
+    qtbot.waitUntil(lambda: not view._listing, timeout=10000)
+    assert bar.value() == bar.maximum() > 0
+    assert view.run_list.currentItem().text(0) == "long"
+
+    view.hide()  # out of sight: not polled
+    assert not view.poll_timer.isActive() and not view.list_timer.isActive()
+    view.show()
+    assert view.poll_timer.isActive() and view.list_timer.isActive()

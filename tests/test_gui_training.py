@@ -99,7 +99,8 @@ def test_train_from_the_form_then_export_into_the_library(qtbot, gui, tmp_path):
     assert "G" in runs.curves.group_plots and "D" in runs.curves.group_plots
     n = len(runs.curves.items[next(k for k in runs.curves.items if k.startswith("G"))].xData)
     assert n == RunDir(tmp_path / "runs" / "tiny").status().step  # one row per step (log every 1)
-    assert runs.samples.files and runs.checkpoint_table.rowCount() >= 1
+    qtbot.waitUntil(lambda: bool(runs.samples.files), timeout=10000)  # listed again in a worker
+    assert runs.checkpoint_table.rowCount() >= 1
 
     # export it (fp32) from the Runs view's dialog: the model lands in the library
     runs.open_export()

@@ -125,6 +125,7 @@ def test_the_runs_view_output_tab_shows_what_the_job_said(qtbot, views):
     window, training, runs, run = views
     jobs = training_jobs(window)
     job = jobs.start(["train", "fake"], run)
+    window.centralWidget().setCurrentWidget(runs)  # a view out of sight is not polled
     assert runs.select_run(run)
     qtbot.waitUntil(lambda: "training 'fake' started" in runs.log_text.toPlainText(), timeout=20000)
     job.stop()
