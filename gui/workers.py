@@ -125,8 +125,10 @@ def warm_up() -> None:
     """Import the engine and Pillow's codecs once, in a worker, right after the window shows.
 
     The first translation then starts at once, and no later import (Pillow loads codecs lazily)
-    races with the GUI thread.
+    races with the GUI thread. pyqtgraph (the Runs view's curves; half a second to import, and
+    it makes no Qt object when imported) too: the Runs view's first opening froze for it.
     """
+    import pyqtgraph  # noqa: F401
     from PIL import Image
 
     import gantrans.images  # noqa: F401
