@@ -387,11 +387,20 @@ def _as_integer_image(array: Any) -> np.ndarray:
     raise ImageError(f"cannot save an array of dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
 
 
+_said_8bit: list[str] = []  # the 16-to-8-bit warning, once a process: a folder of 16-bit scans is one line
+
+
 def _to_pil(arr: np.ndarray, fmt: str, dest: str) -> Image.Image:
     if arr.dtype == np.uint16:
         if arr.ndim == 2 and fmt in ("PNG", "TIFF"):
             return Image.fromarray(np.ascontiguousarray(arr))  # mode I;16
-        arr = _to_8bit(arr)  # Pillow writes 16-bit greyscale only
+        if not _said_8bit:
+            _said_8bit.append(dest)
+            why = "Pillow writes 16 bits for greyscale PNG/TIFF only" if fmt in ("PNG", "TIFF") else \
+                f"{fmt} holds 8 bits"
+            log.warning("%s: written with 8 bits per channel from 16-bit pixels (%s); other such files are "
+                        "not named", dest, why)
+        arr = _to_8bit(arr)
     if arr.ndim == 3 and arr.shape[2] == 4 and fmt == "JPEG":
         log.warning("%s: JPEG has no transparency; the alpha channel is dropped", dest)
         arr = arr[..., :3]

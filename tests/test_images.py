@@ -412,6 +412,20 @@ def test_save_float_alpha_and_16_bit(tmp_path, rgb, caplog):
     save_image(rgb, tmp_path / "a.jpg", alpha=alpha, quality=90)  # JPEG drops alpha
     assert load_image(tmp_path / "a.jpg").alpha is None
     assert f"{tmp_path / 'a.jpg'}: JPEG has no transparency; the alpha channel is dropped" in caplog.text
+    assert "8 bits per channel" not in caplog.text  # the 16-bit greyscale PNG kept its 16 bits
+
+
+def test_16_bit_colour_written_as_8_bit_is_said_once(tmp_path, caplog, monkeypatch):
+    from gantrans import images
+
+    monkeypatch.setattr(images, "_said_8bit", [])
+    deep = (np.arange(20 * 30 * 3).reshape(20, 30, 3) * 37 % 65536).astype(np.uint16)
+    save_image(deep, tmp_path / "c.png")
+    save_image(deep, tmp_path / "d.png")
+    assert load_image(tmp_path / "c.png", 3, keep_16bit=True).pixels.dtype == np.uint8
+    assert caplog.text.count("8 bits per channel") == 1
+    assert (f"{tmp_path / 'c.png'}: written with 8 bits per channel from 16-bit pixels (Pillow writes 16 bits for "
+            f"greyscale PNG/TIFF only); other such files are not named") in caplog.text
 
 
 def test_save_refusals(tmp_path, rgb):
