@@ -193,14 +193,14 @@ def test_data_panel_counts_sizes_and_bad_files(tmp_path):
             Image.new("RGB", (48, 32)).save(tmp_path / domain / f"{k}.png")
     (tmp_path / "trainB" / "<b>broken.png").write_bytes(b"not a png")
     s = image_summary(tmp_path)
-    assert s["images"] == 6 and s["folders"] == {"trainA": 3, "trainB": 3}
+    assert s["images"] == 6 and s["folders"] == {"trainA": 3, "trainB": 2}  # usable images only
     assert s["sizes"] == [((48, 32), 5)] and [f for f, _ in s["bad"]] == ["trainB/<b>broken.png"]
     text = describe({"format": "unpaired", "kind": "unpaired", "items": 3, "domains": ["A", "B"]}, s)
     assert "48×32 (5)" in text and "1 bad file(s)" in text and "&lt;b&gt;broken.png" in text
     Image.new("RGB", (48, 32)).save(tmp_path / "loose.png")  # beside the sub-folders: named, not '.'
     text = describe({"format": "images", "kind": "unpaired", "items": 7, "warnings": ["skipping notes.png: not an image"]},
                     image_summary(tmp_path))
-    assert "Images: 7 (top folder 1, trainA 3, trainB 3)" in text and "skipped: notes.png: not an image" in text
+    assert "Usable images by folder, every split: top folder 1, trainA/ 3, trainB/ 2" in text and "skipped: notes.png: not an image" in text
     # a file both the command and the scan found unreadable is listed once, without the count line
     text = describe({"format": "unpaired", "kind": "unpaired", "items": 3, "warnings": [
         f"skipping {tmp_path / 'trainB' / '<b>broken.png'}: not an image",
