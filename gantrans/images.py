@@ -30,12 +30,13 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from gantrans.errors import DiskFullError, ImageError, PixelLimitError
 from gantrans.fileio import discard, is_disk_full, publish, temp_path_for
@@ -97,6 +98,13 @@ class ImageInfo:
     mode: str
     width: int
     height: int
+    quarter_turned: bool = False
+    """Its EXIF orientation turns it a quarter turn, which :func:`load_image` applies."""
+
+    @property
+    def oriented_size(self) -> tuple[int, int]:
+        """(width, height) as :func:`load_image` decodes it; ``width``/``height`` are as stored."""
+        return (self.height, self.width) if self.quarter_turned else (self.width, self.height)
 
     @property
     def grey(self) -> bool:
@@ -128,6 +136,29 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     """True for names with an image extension; hidden files (macOS ``._x.jpg``) are not images."""
     name = os.path.basename(os.fspath(path))
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def iter_images(folder: str | os.PathLike[str], recursive: bool = True) -> Iterator[Path]:
+    """Image files under ``folder`` in sorted order, skipping hidden files and folders: the files
+    a data set is made of (the GUI's data panel lists the same ones)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirs = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            if e.is_dir():
+                subdirs.append(e)
+            elif is_image_file(e.name):
+                yield Path(e.path)
+        except OSError:
+            continue
+    if recursive:
+        for d in subdirs:
+            yield from iter_images(d.path, recursive=True)
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -331,6 +362,25 @@ def load_image(path: str | os.PathLike[str], channels: int = 3, *, max_pixels: i
         raise ImageError(f"{spath}: corrupt or unreadable image ({_one_line(exc)})") from None
 
 
+#: EXIF orientations (the tag's values) that turn an image a quarter turn: its sides swap
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+# the formats whose orientation load_image applies (Pillow gives a TIFF's size turned already)
+_EXIF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
+
+
+def _quarter_turned(im: Image.Image, path: str) -> bool:
+    """Whether ``im``'s EXIF orientation turns it a quarter turn, from the header alone (the base
+    class's ``getexif``: a PNG's own would decode the image); unreadable EXIF turns nothing, as
+    :func:`load_image` ignores it too."""
+    if im.format not in _EXIF_FORMATS:
+        return False
+    try:
+        return Image.Image.getexif(im).get(ExifTags.Base.Orientation, 1) in QUARTER_TURNS
+    except Exception as exc:  # noqa: BLE001 - bad EXIF does not spoil good pixels
+        log.debug("%s: ignoring unreadable EXIF orientation (%s)", path, _one_line(exc))
+        return False
+
+
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
     """Read the header only (format, mode, size) and apply the same checks as :func:`load_image`.
 
@@ -349,8 +399,8 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = _open_checked(fp, spath, limit)
             w, h = im.size
-            # EXIF rotation swaps the sides; the pixel count is what matters here.
-            return ImageInfo(path=spath, format=str(im.format), mode=im.mode, width=w, height=h)
+            return ImageInfo(path=spath, format=str(im.format), mode=im.mode, width=w, height=h,
+                             quarter_turned=_quarter_turned(im, spath))
     except ImageError:
         raise
     except FileNotFoundError:

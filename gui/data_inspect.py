@@ -10,42 +10,14 @@ same words: :func:`gantrans.images.probe_image`'s.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from gantrans.errors import ImageError, PixelLimitError
-from gantrans.images import is_image_file, probe_image
+from gantrans.images import iter_images, probe_image
 
 TOP_FOLDER = "top folder"  # images directly in the chosen folder, beside its sub-folders
-
-
-def _image_files(folder: Path) -> Iterator[Path]:
-    """The files training lists as images under ``folder``, in its order.
-
-    The walk of :func:`gantrans.data.formats.iter_images` (hidden folders are not entered), which
-    the GUI may not import (its import-linter contract forbids ``gantrans.data``);
-    tests/test_gui_data_inspect.py holds the two to the same answer. Which names are images
-    (extensions, hidden files) is :func:`gantrans.images.is_image_file`'s to say.
-    """
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    subdirs = []
-    for e in entries:
-        try:
-            if e.is_dir():
-                if not e.name.startswith("."):
-                    subdirs.append(e)
-            elif is_image_file(e.name):
-                yield Path(e.path)
-        except OSError:
-            continue
-    for d in subdirs:
-        yield from _image_files(Path(d.path))
 
 
 def _reason(exc: ImageError, path: Path) -> str:
@@ -71,7 +43,7 @@ def image_summary(root: str | Path, limit: int = 20000) -> dict[str, Any]:
     bad: list[tuple[str, str]] = []
     n = 0
     truncated = False
-    for path in _image_files(root):
+    for path in iter_images(root):
         if n >= limit:
             truncated = True
             break

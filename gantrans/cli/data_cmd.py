@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from gantrans import console, events
 from gantrans.events import add_progress_argument
@@ -40,6 +41,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", "--data-format", dest="data_format", default=None,
                    help="force a data format (as train's --data-format)")
     p.add_argument("--split", default="train", help="which split to scan (default: train)")
+    p.add_argument("--check", action="store_true",
+                   help="decode every image of the split, to find the truncated or corrupt files a header does "
+                        "not show (slower: by default only the headers are read)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_info)
 
@@ -129,7 +133,7 @@ def _info(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gantrans.data import build_dataset, find_formats
-    from gantrans.data.formats import DataWarning
+    from gantrans.data.formats import DataNotice, DataWarning
     from gantrans.errors import DataError
     from gantrans.plugins import get_registries
 
@@ -151,12 +155,18 @@ def _info(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         ds = build_dataset(fmt, root, args.split, None, channels=3, size=0)
-    skipped = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    said = [w for w in caught if issubclass(w.category, DataWarning)]
+    # files skipped ("warnings"), and files used all the same that look wrong ("notices")
+    skipped = [str(w.message) for w in said if not issubclass(w.category, DataNotice)]
+    notices = [str(w.message) for w in said if issubclass(w.category, DataNotice)]
+    check = _decode_check(ds) if args.check else None
     info = {"root": str(root), "format": fmt.name, "kind": fmt.kind, "split": args.split,
             "also_matches": [f.name for f in fmts[1:]],
             # every kind a detected format reads it as: training picks the first of the recipe's kinds
             "kinds": list(dict.fromkeys(f.kind for f in fmts)), "items": len(ds), "domains": list(ds.spec.domains),
-            "class_names": ds.spec.class_names, "warnings": skipped}
+            "class_names": ds.spec.class_names, "warnings": skipped, "notices": notices,
+            # None: headers only; else {"decoded": N, "unusable": [{"file", "reason"}]}
+            "check": check}
     if hasattr(ds, "files_a") and hasattr(ds, "files_b"):  # unpaired: an epoch is the larger side, each side counts
         info["images_per_domain"] = dict(zip(ds.spec.domains or ("A", "B"), (len(ds.files_a), len(ds.files_b))))
     if args.json:
@@ -169,6 +179,39 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  classes: {', '.join(ds.spec.class_names)}")
     if info["also_matches"]:
         print(f"  also matches: {', '.join(info['also_matches'])} (use --format to choose)")
-    for w in skipped:
+    for w in skipped + notices:
         print(f"  warning: {w}")
+    if check is None:
+        print("  images checked by their headers only; --check decodes each one to find truncated or corrupt "
+              "files")
+        return 0
+    for bad in check["unusable"]:  # as training says it when it comes to the file
+        print(f"  warning: skipping {bad['file']}: {bad['reason']}")
+    if not check["decoded"]:
+        print(f"  --check: data format '{fmt.name}' does not list its data set's files, so none was decoded")
+    elif check["unusable"]:
+        print(f"  --check: {len(check['unusable'])} of {check['decoded']} images cannot be decoded (named above); "
+              f"training skips them: replace or remove them")
+    else:
+        print(f"  --check: all {check['decoded']} images decode")
     return 0
+
+
+def _decode_check(ds: Any) -> dict[str, Any]:
+    """Decode every file of the data set ``ds`` as training does: ``{"decoded": N, "unusable":
+    [{"file", "reason"}]}``, the reason as :func:`gantrans.images.load_image` gives it."""
+    from gantrans.errors import ImageError
+    from gantrans.images import load_image
+
+    files = list(ds.image_files()) if callable(getattr(ds, "image_files", None)) else []  # a plugin's own set
+    for pair in getattr(ds, "pairs", ()):  # a paired set's image_files() leaves out the targets
+        files.extend(pair)
+    files = list(dict.fromkeys(map(str, files)))
+    unusable = []
+    for path in files:
+        try:
+            load_image(path)
+        except ImageError as exc:
+            reason = str(exc)
+            unusable.append({"file": path, "reason": reason.removeprefix(f"{path}: ")})
+    return {"decoded": len(files), "unusable": unusable}

@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gantrans.errors import DataError, ImageError
-from gantrans.images import ImageInfo, is_image_file, probe_image
+from gantrans.images import ImageInfo, iter_images, probe_image
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch.utils.data import Dataset
@@ -41,8 +41,14 @@ class DataWarning(UserWarning):
     """A file in a data set was skipped (the message names it and says why)."""
 
 
+class DataNotice(DataWarning):
+    """Files of a data set that are used all the same but look wrong (the message names them,
+    says why and what to do): a pair whose two images differ in shape."""
+
+
 SkipReporter = Callable[[str], None]
-"""Told ``"skipping FILE: why"`` once per unusable file; without one, a :class:`DataWarning`."""
+"""Told ``"skipping FILE: why"`` once per unusable file; without one, a :class:`DataWarning`.
+Also told the :class:`DataNotice` lines (through its ``note`` method where it has one)."""
 
 
 class SkipReport:
@@ -56,11 +62,19 @@ class SkipReport:
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
         self.seen: set[str] = set()
+        self.noted: set[str] = set()
 
     def __call__(self, text: str) -> None:
-        if text in self.seen:
+        self._say(text, self.seen)
+
+    def note(self, text: str) -> None:
+        """A warning about files that are used all the same: said once, not counted as skipped."""
+        self._say(text, self.noted)
+
+    def _say(self, text: str, said: set[str]) -> None:
+        if text in said:
             return
-        self.seen.add(text)
+        said.add(text)
         if self.enabled:
             from gantrans import console
 
@@ -68,6 +82,7 @@ class SkipReport:
 
     @property
     def count(self) -> int:
+        """Files skipped (the notes are not)."""
         return len(self.seen)
 
 
@@ -80,6 +95,18 @@ def report_skip(on_skip: SkipReporter | None, text: str) -> None:
         on_skip(text)
     else:
         warnings.warn(text, DataWarning, stacklevel=3)
+
+
+def report_notice(on_skip: SkipReporter | None, text: str) -> None:
+    """Tell ``on_skip`` (its ``note`` where it has one) of files used all the same; without one,
+    a :class:`DataNotice`."""
+    note = getattr(on_skip, "note", None)
+    if callable(note):
+        note(text)
+    elif on_skip is not None:
+        on_skip(text)
+    else:
+        warnings.warn(text, DataNotice, stacklevel=3)
 
 
 @runtime_checkable
@@ -100,28 +127,6 @@ class DataFormat(Protocol):
 
 
 # -- scanning -------------------------------------------------------------------------------------
-
-def iter_images(folder: Path, recursive: bool = True) -> Iterator[Path]:
-    """Image files under ``folder`` in sorted order, skipping hidden files and folders."""
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    subdirs = []
-    for e in entries:
-        if e.name.startswith("."):
-            continue
-        try:
-            if e.is_dir():
-                subdirs.append(e)
-            elif is_image_file(e.name):
-                yield Path(e.path)
-        except OSError:
-            continue
-    if recursive:
-        for d in subdirs:
-            yield from iter_images(Path(d.path), recursive=True)
-
 
 def has_images(folder: Path, recursive: bool = False) -> bool:
     """Whether ``folder`` holds at least one image file (stops at the first)."""
@@ -225,9 +230,20 @@ def _domains(root: Path, default: tuple[str, ...]) -> tuple[str, ...]:
     return default
 
 
-def _split_error(root: Path, wanted: str) -> DataError:
-    present = ", ".join(p.name + "/" for p in subfolders(root)) or "nothing"
-    return DataError(f"{root}: no {wanted} for this split (found: {present})")
+def _split_error(root: Path, split: str, missing: str, look_in: Iterable[str] = ()) -> DataError:
+    """No split ``split`` in ``root``: ``missing`` says exactly what is not there; the folders
+    that are (in ``root`` and its folders ``look_in``) are listed."""
+    bases = [root, *(root / d for d in look_in)]
+    found = [p.relative_to(root).as_posix() + "/" for base in bases for p in subfolders(base)]
+    present = ", ".join(found[:12]) + (f" and {len(found) - 12} more" if len(found) > 12 else "") or "nothing"
+    return DataError(f"{root}: no {missing} for split '{split}' (found: {present}); add what is missing, "
+                     f"or use a split the folder has")
+
+
+def _missing_folders(root: Path, names: Iterable[str]) -> str:
+    """``B/test/ folder`` or ``testA/ and testB/ folders``: those of ``names`` not in ``root``."""
+    gone = [n + "/" for n in names if not (root / n).is_dir()]
+    return f"{' and '.join(gone)} folder{'s' if len(gone) > 1 else ''}"
 
 
 def _common(opts: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +271,7 @@ class UnpairedFormat:
 
         dir_a, dir_b = root / f"{split}A", root / f"{split}B"
         if not (dir_a.is_dir() and dir_b.is_dir()):
-            raise _split_error(root, f"{split}A/ and {split}B/ folders")
+            raise _split_error(root, split, _missing_folders(root, (dir_a.name, dir_b.name)))
         domains = _domains(root, ("A", "B"))
         a = scan_images(dir_a, what=f"domain {domains[0]}", **_scan_opts(opts))
         b = scan_images(dir_b, what=f"domain {domains[1]}", **_scan_opts(opts))
@@ -313,6 +329,53 @@ def _without_partners_of_unusable(a: list[str], dir_a: Path, b: list[str], dir_b
     return kept[0], kept[1]
 
 
+def same_shape(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether (width, height) ``a`` and ``b`` have one aspect ratio: within 1%, or within the
+    pixel that rounding gives a side when one image was scaled from the other (101x51 halved is 50x25)."""
+    (wa, ha), (wb, hb) = a, b
+    if abs(wa * hb - wb * ha) <= 0.01 * max(wa * hb, wb * ha):
+        return True
+    (ws, hs), (wl, hl) = sorted((a, b), key=lambda size: size[0] * size[1])
+    return abs(ws - wl * hs / hl) <= 1 or abs(hs - hl * ws / wl) <= 1
+
+
+#: pairs of different shapes named one by one; the rest are counted
+PAIR_SHAPES_SHOWN = 5
+
+
+def notice_pairs_of_two_shapes(pairs: Iterable[tuple[str, str]], infos: dict[str, ImageInfo],
+                               on_skip: SkipReporter | None, where: str) -> int:
+    """Tell ``on_skip`` (:func:`report_notice`) of the pairs whose two images differ in shape as
+    decoded, the first :data:`PAIR_SHAPES_SHOWN` one line each, then a count; return how many.
+
+    ``infos`` are the headers the scan read (``check=``), by file; a pair without both is not
+    looked at. A pair is kept: a paired data set resizes a target to its input's size, which
+    stretches one of another shape, most likely a mistake (a photo that lost its EXIF rotation)
+    but perhaps meant. Images of one shape and another size are resized, and not said."""
+    def size(info: ImageInfo) -> tuple[int, int, str]:
+        w, h = info.oriented_size
+        return w, h, f"{w}x{h}" + (f" (stored {info.width}x{info.height}, turned by its EXIF orientation)"
+                                   if info.quarter_turned else "")
+
+    count = 0
+    for a, b in pairs:
+        if a not in infos or b not in infos:
+            continue
+        (wa, ha, said_a), (wb, hb, said_b) = size(infos[a]), size(infos[b])
+        if same_shape((wa, ha), (wb, hb)):
+            continue
+        count += 1
+        if count <= PAIR_SHAPES_SHOWN:
+            report_notice(on_skip, f"{a} is {said_a} but its partner {b} is {said_b}: different shapes, so "
+                                   f"training stretches the partner to {wa}x{ha} and their pixels do not line "
+                                   f"up; crop or turn one to match the other (a photo that lost its EXIF "
+                                   f"rotation lies on its side), or remove the pair")
+    if count > PAIR_SHAPES_SHOWN:
+        report_notice(on_skip, f"{where}: {count - PAIR_SHAPES_SHOWN} more pair(s) of two different shapes "
+                               f"(the first {PAIR_SHAPES_SHOWN} are named above); make each pair one shape")
+    return count
+
+
 class PairedFormat:
     name = "paired"
     kind = "paired"
@@ -331,12 +394,17 @@ class PairedFormat:
         return False
 
     def _folders(self, root: Path, split: str) -> tuple[Path, Path]:
-        for a, b in ((root / "A" / split, root / "B" / split), (root / f"{split}A", root / f"{split}B")):
-            if a.is_dir() and b.is_dir():
-                return a, b
+        layouts = ((f"A/{split}", f"B/{split}"), (f"{split}A", f"{split}B"))
+        for a, b in layouts:
+            if (root / a).is_dir() and (root / b).is_dir():
+                return root / a, root / b
         if split == "train" and has_images(root / "A") and has_images(root / "B"):
             return root / "A", root / "B"
-        raise _split_error(root, f"A/{split}/ and B/{split}/ (or {split}A/ {split}B/) folders")
+        # the layout half there is the one meant: name what it lacks; with neither, both
+        started = [names for names in layouts if any((root / n).is_dir() for n in names)]
+        missing = (_missing_folders(root, started[0]) if started else
+                   f"{_missing_folders(root, layouts[0])} (nor {layouts[1][0]}/ and {layouts[1][1]}/)")
+        raise _split_error(root, split, missing, look_in=("A", "B"))
 
     def build(self, root: Path, split: str, transform: Any, **opts: Any) -> Dataset:
         from gantrans.data.datasets import PairedDataset
@@ -345,10 +413,16 @@ class PairedFormat:
         domains = _domains(root, ("A", "B"))
         sopts = _scan_opts(opts)
         limit = sopts.pop("max_items")
-        a = scan_images(dir_a, what=f"domain {domains[0]}", **sopts)
-        b = scan_images(dir_b, what=f"domain {domains[1]}", **sopts)
+        infos: dict[str, ImageInfo] = {}  # the headers the scan reads, for the shapes of the pairs
+
+        def remember(info: ImageInfo) -> None:
+            infos[info.path] = info
+
+        a = scan_images(dir_a, what=f"domain {domains[0]}", check=remember, **sopts)
+        b = scan_images(dir_b, what=f"domain {domains[1]}", check=remember, **sopts)
         a, b = _without_partners_of_unusable(a, dir_a, b, dir_b, opts.get("on_skip"))
         pairs = match_pairs(a, dir_a, b, dir_b)[:limit]
+        notice_pairs_of_two_shapes(pairs, infos, opts.get("on_skip"), where=f"{dir_a}/ and {dir_b}/")
         return PairedDataset(pairs, root=root, format_name=self.name, transform=transform, domains=domains,
                              **_common(opts))
 
@@ -376,7 +450,7 @@ class AlignedFormat:
 
         folder = root / split
         if not folder.is_dir():
-            raise _split_error(root, f"{split}/ folder")
+            raise _split_error(root, split, f"{split}/ folder")
         domains = _domains(root, ("A", "B"))
         info = first_image_info(folder, recursive=True)
         if info is not None and not side_by_side(info):  # --data-format on a folder of single images or classes
@@ -417,7 +491,7 @@ class LabelledFormat:
 
         base = self._base(root, split)
         if base is None:
-            raise _split_error(root, f"{split}/<class>/ folders")
+            raise _split_error(root, split, f"{split}/<class>/ folders (2 or more, with images)")
         class_dirs = self._class_dirs(base)
         names = [d.name for d in class_dirs]
         if len(class_dirs) < 2:
@@ -450,7 +524,7 @@ class FolderFormat:
         elif split == "train" and has_images(root):
             folder, recursive = root, not any((root / s).is_dir() for s in SPLITS)
         else:
-            raise _split_error(root, f"images in {split}/")
+            raise _split_error(root, split, f"images in {split}/")
         files = scan_images(folder, what="images", recursive=recursive, **_scan_opts(opts))
         return FolderDataset(files, root=root, format_name=self.name, transform=transform, **_common(opts))
 
