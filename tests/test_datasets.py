@@ -524,6 +524,11 @@ def test_a_class_folder_without_images_is_named_not_silently_dropped(tmp_path):
         ds = open_dataset(tmp_path, accepted_kinds=["labelled"], **_small())
     assert ds.spec.class_names == ["cat", "dog"]
     assert any("left out 1 folder(s) with no images, so no class: owl/" in str(w.message) for w in caught)
+    from gantrans.data.formats import SkipReport
+
+    report = SkipReport(enabled=False)  # what training tells: said, and not counted as a skipped file
+    open_dataset(tmp_path, accepted_kinds=["labelled"], on_skip=report, **_small())
+    assert report.count == 0 and any("owl/" in line for line in report.noted)
 
 
 def test_the_aligned_format_forced_on_single_images_is_refused(tmp_path):

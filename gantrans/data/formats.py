@@ -499,8 +499,8 @@ class LabelledFormat:
                             f"found {len(class_dirs)}")
         empty = [d.name + "/" for d in subfolders(base) if d not in class_dirs]
         if empty:  # a class the user meant to have, silently missing, surfaces only as "unknown class"
-            report_skip(opts.get("on_skip"), f"{base}: left out {len(empty)} folder(s) with no images, so no "
-                                             f"class: {', '.join(empty)}")
+            report_notice(opts.get("on_skip"), f"{base}: left out {len(empty)} folder(s) with no images, so no "
+                                               f"class: {', '.join(empty)}")
         items: list[tuple[str, int]] = []
         for label, d in enumerate(class_dirs):
             items += [(f, label) for f in scan_images(d, what=f"class '{d.name}'", **_scan_opts(opts))]
