@@ -14,9 +14,10 @@ from gantrans.training.image_size import DEFAULT_CROP_SIZE, choose_crop_size
 
 @pytest.mark.parametrize("side,rule,size,said", [
     (None, {}, DEFAULT_CROP_SIZE, ""),  # nothing readable: the paper's size
-    (600, {}, DEFAULT_CROP_SIZE, ""),  # large images are cropped as the papers do
+    (600, {}, DEFAULT_CROP_SIZE, "as the papers crop (the images are about 600 px"),  # and said
     (64, {}, 64, "the images' size"),
-    (70, {"size_multiple": 4, "min_size": 24}, 68, "the images' size (about 70 px"),  # down to the multiple
+    (70, {"size_multiple": 4, "min_size": 24}, 68, "the nearest size the networks take to the images' (about 70"),
+    (60, {"size_multiple": 32, "min_size": 32}, 64, "the nearest size"),  # not 32: that would halve each side
     (16, {"size_multiple": 4, "min_size": 24}, 24, "scaled up"),  # up to the discriminator's smallest
     (64, {"size_multiple": 256, "min_size": 256}, 256, "scaled up"),  # unet_256 takes nothing smaller
     (300, {"load_size": 100}, 100, "--load-size 100"),  # a crop is cut from the resized image
@@ -62,3 +63,27 @@ def test_a_run_without_a_size_trains_at_its_images_size_and_says_so(tmp_path, mo
     err = capsys.readouterr().err
     assert json.loads((tmp_path / "runs" / "set" / "config.json").read_text())["crop_size"] == 32
     assert "image size:" not in err
+
+
+@pytest.mark.parametrize("recipe,layout,shape,extra,expect,said", [
+    # DCGAN takes powers of two only (its registration says "multiple of 8"): 100 px images train at 64
+    ("vanilla", "folder", (100, 100, 3), [], 64, "the largest under the images' size (about 100 px)"),
+    # a crop is cut from the --load-size image: 80 px images resized to 40 train at 40, not fail at 256
+    ("cyclegan", "unpaired", (80, 80, 3), ["--load-size", "40"], 40, "at most --load-size 40"),
+    # --preprocess none keeps each image's size: that is the size recorded, said and built for
+    ("cyclegan", "unpaired", (40, 40, 3), ["--preprocess", "none"], 40, "the images' own"),
+    # a deeper discriminator than its registration's minimum: the size it takes, said as scaled up
+    ("cyclegan", "unpaired", (40, 40, 3), ["-o", "n_layers_D=5"], 128, "so they are scaled up"),
+])
+def test_a_size_the_networks_refuse_is_not_chosen(tmp_path, monkeypatch, capsys, recipe, layout, shape, extra, expect,
+                                                  said):
+    monkeypatch.chdir(tmp_path)
+    for folder in (["d/trainA", "d/trainB"] if layout == "unpaired" else ["d"]):
+        _images(tmp_path / folder, shape)
+    options = ["-o", "pool_size=2"] if recipe == "cyclegan" else []
+    assert main(["train", recipe, "--data", "d", "--name", "r", "--max-steps", "1", "--workers", "0",
+                 "--no-tensorboard", "--samples", "1", "--precision", "fp32", "-o", "ngf=4", "-o", "ndf=4",
+                 *options, *extra]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert json.loads((tmp_path / "runs" / "r" / "config.json").read_text())["crop_size"] == expect
+    assert f"image size:   {expect} px" in err and said in err

@@ -34,13 +34,38 @@ def choose_crop_size(side: int | None, *, size_multiple: int = 1, min_size: int 
     m = max(1, int(size_multiple))
     cap = DEFAULT_CROP_SIZE if load_size is None else min(DEFAULT_CROP_SIZE, int(load_size))
     target = cap if side is None else min(int(side), cap)
-    size = max(target // m * m, -(-max(1, int(min_size)) // m) * m)  # the rule's smallest size at least
-    if side is not None and size > side:
+    smallest = -(-max(1, int(min_size)) // m) * m  # the rule's smallest size
+    below, above = target // m * m, -(-target // m) * m
+    # the nearer of the rule's sizes around the images' (60 px for a multiple of 32: 64, not 32,
+    # which would halve each side), never above the cap
+    size = max(above if above <= cap and above - target < target - below else below, smallest)
+    if side is not None and size > side and size == smallest:
         return SizeChoice(size, f"{size} px: the images are about {side} px, smaller than {networks} take "
                                 f"({size} px at least), so they are scaled up")
     if size == DEFAULT_CROP_SIZE:
+        if side is not None and side > size:
+            return SizeChoice(size, f"{size} px, as the papers crop (the images are about {side} px: resized to "
+                                    f"{size * 286 // 256} first); --crop-size sets another")
         return SizeChoice(size)
     if side is None or target < side:
         return SizeChoice(size, f"{size} px, at most --load-size {load_size}")
-    return SizeChoice(size, f"{size} px, the images' size (about {side} px; the default {DEFAULT_CROP_SIZE} would "
-                            f"scale them up); --crop-size sets another")
+    if size != side:
+        return SizeChoice(size, f"{size} px, the nearest size {networks} take to the images' (about {side} px; "
+                                f"the default {DEFAULT_CROP_SIZE} would scale them up); --crop-size sets another")
+    return SizeChoice(size, f"{size} px, the images' size (the default {DEFAULT_CROP_SIZE} would scale them up); "
+                            f"--crop-size sets another")
+
+
+def other_sizes(size: int, size_multiple: int = 1, cap: int = DEFAULT_CROP_SIZE) -> list[int]:
+    """The sizes to try, in order, when the networks refuse ``size`` for a rule their registration
+    does not state (DCGAN's powers of two, a deeper discriminator's larger minimum): smaller ones
+    first (the images are not scaled up), powers of two before the rest (the commonest such
+    rule), then larger ones up to ``cap``."""
+    m = max(1, int(size_multiple))
+    below = list(range(size - m, 0, -m))
+    above = list(range(size + m, cap + 1, m))
+
+    def powers_first(sizes: list[int]) -> list[int]:
+        return [x for x in sizes if x & (x - 1) == 0] + [x for x in sizes if x & (x - 1)]
+
+    return powers_first(below) + powers_first(above)

@@ -56,7 +56,7 @@ from gantrans.training.engine import (
     first_step_error,
     move_batch,
 )
-from gantrans.training.image_size import DEFAULT_CROP_SIZE, choose_crop_size
+from gantrans.training.image_size import DEFAULT_CROP_SIZE, SizeChoice, choose_crop_size, other_sizes
 from gantrans.training.logger import RunLogger
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
@@ -330,9 +330,10 @@ class Trainer:
             _refuse_lost_data(self.run_dir, c.data)
         opener = self.open_dataset or default_opener()
         multiple, min_size, generator = _size_rule(recipe_cls, c.model)
-        size_from_data = c.crop_size is None and c.preprocess != "none"
-        if c.crop_size is None:
-            c.crop_size = DEFAULT_CROP_SIZE  # until the images say otherwise
+        size_from_data = self._auto_sized = c.crop_size is None
+        self._size_rule = (multiple, min_size, generator)
+        if c.crop_size is None:  # until the images say otherwise (a crop is cut from the --load-size image)
+            c.crop_size = DEFAULT_CROP_SIZE if c.load_size is None else min(DEFAULT_CROP_SIZE, c.load_size)
         common = dict(accepted_kinds=recipe_cls.data_kinds, data_format=c.data_format, split="train",
                       load_size=c.resolved_load_size, crop_size=c.crop_size, preprocess=c.preprocess,
                       channels=c.channels, serial=False, seed=c.seed, size_multiple=multiple)
@@ -367,8 +368,14 @@ class Trainer:
         with ``config.crop_size`` and ``common`` set to it; a plugin's own data set that cannot be
         resized stays at the default."""
         c = self.config
-        choice = choose_crop_size(survey.side if survey is not None else None, size_multiple=multiple,
-                                  min_size=min_size, load_size=c.load_size, networks=f"'{generator}'")
+        side = survey.side if survey is not None else None
+        self._survey_side = side
+        if c.preprocess == "none" and side is not None:  # each image keeps its size: that is the size
+            size = max(side // multiple * multiple, multiple)
+            choice = SizeChoice(size, f"{size} px, the images' own (--preprocess none keeps each image's size)")
+        else:
+            choice = choose_crop_size(side, size_multiple=multiple, min_size=min_size, load_size=c.load_size,
+                                      networks=f"'{generator}' and its discriminator")
         if choice.size != c.crop_size:
             load = c.load_size if c.load_size is not None else choice.size * 286 // 256
             resized = train.at_size(choice.size, load) if callable(getattr(train, "at_size", None)) else None
@@ -379,6 +386,21 @@ class Trainer:
             common.update(crop_size=choice.size, load_size=load)
         self.size_note = choice.note
         return train
+
+    def _resized_to(self, train: Any, size: int, generator: str) -> None:
+        """Train at ``size`` (the networks refused the one chosen from the images): the data sets,
+        the config and the start line follow."""
+        self.train_ds = train
+        if self.fixed_ds is not None:
+            view = getattr(train, "for_samples", None)
+            self.fixed_ds = (view() if callable(view) else None) or self.fixed_ds
+        side = getattr(self, "_survey_side", None)
+        self.config.crop_size = size
+        self.size_note = (f"{size} px: the images are about {side} px, smaller than '{generator}' and its "
+                          f"discriminator take with these options, so they are scaled up"
+                          if side is not None and size > side else
+                          f"{size} px, the largest under the images' size (about {side} px) that '{generator}' and "
+                          f"its discriminator take; --crop-size sets another")
 
     def _setup(self) -> None:
         c = self.config
@@ -421,11 +443,36 @@ class Trainer:
                 recipe.pin_network_options(self.ckpt.get("network_specs"))
             return recipe
 
-        self.recipe = make_recipe()
-        nets = {key: net.to(self.device) for key, net in build_networks(self.recipe, c.seed).items()}
-        # before anything runs a training step (auto precision's probe does): a generator that
-        # cannot take the data's size is named with its rule, not left to a shape error
-        check_generator_sizes(self.recipe, nets, self.device)
+        def build() -> tuple[Any, dict[str, Any]]:
+            recipe = make_recipe()
+            nets = {key: net.to(self.device) for key, net in build_networks(recipe, c.seed).items()}
+            # before anything runs a training step (auto precision's probe does): a generator that
+            # cannot take the data's size is named with its rule, not left to a shape error
+            check_generator_sizes(recipe, nets, self.device)
+            return recipe, nets
+
+        try:
+            self.recipe, nets = build()
+        except ConfigError as refused:
+            # a size chosen from the images that the networks refuse for a rule their registration
+            # does not state: the nearest size they take, rather than an error about a flag not given
+            if not getattr(self, "_auto_sized", False) or self.ckpt or c.preprocess == "none":
+                raise
+            multiple, _smallest, generator = self._size_rule
+            for size in other_sizes(c.crop_size, multiple):
+                resized = self.train_ds.at_size(size, c.load_size or size * 286 // 256) \
+                    if callable(getattr(self.train_ds, "at_size", None)) else None
+                if resized is None:
+                    raise
+                spec = resized.spec
+                try:
+                    self.recipe, nets = build()
+                except ConfigError:
+                    continue
+                self._resized_to(resized, size, generator)
+                break
+            else:
+                raise refused from None
         per_rank = -(-len(self.train_ds) // self.dist.world_size)
         self.precision, self.precision_note = auto_precision.pick_precision(
             c.precision, self.device, make_recipe, min(c.batch_size, per_rank), c.seed)
