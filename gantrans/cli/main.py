@@ -175,20 +175,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _main(argv, reporter)
     finally:
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGINT, old_int)
+        if from_command_line:  # before done is written: a reader may cancel the moment it reads it
+            _keep_announced_exit_code(code)
+        else:
+            signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGINT, old_int)
         if sigbreak is not None:
             signal.signal(sigbreak, old_break)
         reporter.done(code)
         events.disable_json()
-        if from_command_line:
-            _keep_announced_exit_code(code)
     return code
 
 
 def _keep_announced_exit_code(code: int) -> None:
-    """After ``done``: a cancel in the seconds the interpreter takes to exit (torch's teardown)
-    exits with the code the stream announced, which the docs promise is the process's status;
+    """From ``done`` on: a cancel in the seconds the interpreter takes to exit (torch's teardown)
+    exits with the code the stream announces, which the docs promise is the process's status;
     the work it would have cancelled is finished."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: os._exit(code))
