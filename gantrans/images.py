@@ -482,8 +482,12 @@ def save_image(array: Any, path: str | os.PathLike[str], *, alpha: Any = None, f
             raise ImageError(f"{dest}: the image already has 4 channels; cannot attach another alpha")
         if a.dtype != arr.dtype:
             a = _to_8bit(a) if arr.dtype == np.uint8 else a.astype(np.uint16) * 257
-        rgb = arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, axis=2)
-        arr = np.concatenate([rgb, a[..., None]], axis=2)
+        grey = arr if arr.ndim == 2 else arr[..., 0] if arr.shape[2] == 1 else None
+        if grey is not None and fmt in ("PNG", "TIFF"):  # grey with alpha stays so (a greyscale model's LA input)
+            arr = np.stack([grey, a], axis=2)
+        else:
+            rgb = arr if grey is None else np.repeat(grey[..., None], 3, axis=2)
+            arr = np.concatenate([rgb, a[..., None]], axis=2)
     if os.path.isdir(dest):  # not even --overwrite replaces a folder
         raise ImageError(f"{dest}: a folder stands where the image would go; rename it, or write elsewhere")
     if not overwrite and os.path.lexists(dest):

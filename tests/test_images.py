@@ -415,6 +415,20 @@ def test_save_float_alpha_and_16_bit(tmp_path, rgb, caplog):
     assert "8 bits per channel" not in caplog.text  # the 16-bit greyscale PNG kept its 16 bits
 
 
+def test_grey_with_alpha_is_written_grey_with_alpha(tmp_path):
+    """A greyscale model's output of an LA image came out RGBA."""
+    grey = np.arange(20 * 30, dtype=np.uint8).reshape(20, 30)
+    alpha = np.full((20, 30), 200, np.uint8)
+    save_image(grey[..., None], tmp_path / "la.png", alpha=alpha)
+    with Image.open(tmp_path / "la.png") as im:
+        assert im.mode == "LA"
+    back = load_image(tmp_path / "la.png", 1)
+    assert np.array_equal(back.pixels[..., 0], grey) and np.array_equal(back.alpha, alpha)
+    save_image(grey, tmp_path / "la.webp", alpha=alpha)  # a format without LA: RGBA, as before
+    with Image.open(tmp_path / "la.webp") as im:
+        assert im.mode == "RGBA"
+
+
 def test_16_bit_colour_written_as_8_bit_is_said_once(tmp_path, caplog, monkeypatch):
     from gantrans import images
 

@@ -226,7 +226,8 @@ def test_epochs_shorter_than_the_step_grid_interval_end_without_a_grid_or_a_chec
     assert train(args) == 0
     err = capsys.readouterr().err
     assert "sample grids: " in err and "(every 4 steps; not each epoch: an epoch is 1 step(s))" in err
-    assert "  checkpoints:  every 3 steps and at the end; not each epoch: an epoch is 1 step(s)" in err
+    assert (f"  checkpoints:  {tmp_path / 'short' / 'checkpoints'} (every 3 steps, at the end; not each epoch: "
+            f"an epoch is 1 step(s))") in err
     assert sorted(p.name for p in (tmp_path / "short" / "samples").glob("*.png")) == \
         ["step_0000004.png", "step_0000008.png"]
     assert saves == [(3, False), (6, False), (8, False)]
@@ -246,6 +247,8 @@ def test_start_says_where_to_look_and_openmp_only_when_verbose(tiny, tmp_path, c
     assert f"  run folder:   {run}" in err
     assert f"  sample grids: {run / 'samples'} (every 1 epoch(s), every 2 steps)" in err
     assert f"  TensorBoard:  tensorboard --logdir {run / 'tensorboard'}" in err
+    assert (f"  checkpoints:  {run / 'checkpoints'} (every 500 steps, at each epoch's end, the last 5 kept and at "
+            f"the end)") in err
     assert f"continue with: gantrans train --resume {run}" in err
     assert "OpenMP" not in err
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_0001.png", "step_0000002.png"]

@@ -876,9 +876,13 @@ class Trainer:
         lines.append(f"  run folder:   {self.run_dir}")
         if c.samples and samples:
             lines.append(f"  sample grids: {self.run_dir / R.SAMPLES_DIR} ({', '.join(samples)})")
+        every = f"every {c.checkpoint_every} steps, " if c.checkpoint_every else ""
         if self._short_epochs(steps_per_epoch):
-            every = f"every {c.checkpoint_every} steps and " if c.checkpoint_every else ""
-            lines.append(f"  checkpoints:  {every}at the end; not each epoch: an epoch is {steps_per_epoch} step(s)")
+            when = f"{every}at the end; not each epoch: an epoch is {steps_per_epoch} step(s)"
+        else:
+            kept = f", the last {c.keep_epochs} kept" if c.keep_epochs else ""
+            when = f"{every}at each epoch's end{kept} and at the end"
+        lines.append(f"  checkpoints:  {self.run_dir / CHECKPOINT_DIR} ({when})")
         if self.log.tensorboard_dir is not None:
             lines.append(f"  TensorBoard:  tensorboard --logdir {self.log.tensorboard_dir}")
         lines.append(f"  Ctrl+C saves a checkpoint; continue with: {self._resume_command()}")
