@@ -81,29 +81,30 @@ class GanDataset(Dataset):
     def for_samples(self) -> GanDataset | None:
         """The same files with the evaluation transform (no random flip), for fixed sample
         grids: the folder is not scanned a second time. None if the transform is not known."""
-        if self.transform_args is None:
-            return None
-        from gantrans.data.transforms import build_transform
-
-        view = copy.copy(self)
-        view.transform_args = {**self.transform_args, "flip": False, "train": False}
-        view.transform = build_transform(**view.transform_args)
-        view._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-        view._warned = set(self._warned)
+        view = self._with_transform(flip=False, train=False)
+        if view is not None:
+            view._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+            view._warned = set(self._warned)
         return view
 
     def at_size(self, crop_size: int, load_size: int) -> GanDataset | None:
         """The same files with the transform rebuilt for another training size (the folder is not
         scanned a second time); None if the transform is not known (a plugin's own data set)."""
+        resized = self._with_transform(crop_size=int(crop_size), load_size=int(load_size))
+        if resized is not None:
+            resized.spec = dataclasses.replace(self.spec, size=int(crop_size))
+        return resized
+
+    def _with_transform(self, **changes: Any) -> GanDataset | None:
+        """A shallow copy whose transform is rebuilt with ``changes`` to how open_dataset built it."""
         if self.transform_args is None:
             return None
         from gantrans.data.transforms import build_transform
 
-        resized = copy.copy(self)
-        resized.transform_args = {**self.transform_args, "crop_size": int(crop_size), "load_size": int(load_size)}
-        resized.transform = build_transform(**resized.transform_args)
-        resized.spec = dataclasses.replace(self.spec, size=int(crop_size))
-        return resized
+        copied = copy.copy(self)
+        copied.transform_args = {**self.transform_args, **changes}
+        copied.transform = build_transform(**copied.transform_args)
+        return copied
 
     def survey(self, limit: int = 200) -> ImageSurvey:
         """What the headers of (up to ``limit``, evenly spread) of its images say: the median

@@ -18,7 +18,7 @@ from typing import Any
 
 from gantrans.errors import ConfigError
 from gantrans.keyvalue import parse_option
-from gantrans.training.image_size import DEFAULT_CROP_SIZE
+from gantrans.training.image_size import DEFAULT_CROP_SIZE, load_size_for
 
 __all__ = ["RESUMABLE_OVERRIDES", "TrainConfig", "load_config_file", "parse_option"]
 
@@ -110,7 +110,7 @@ class TrainConfig:
     def resolved_load_size(self) -> int:
         """The reference's 286/256 ratio when only the crop size is given."""
         crop = DEFAULT_CROP_SIZE if self.crop_size is None else self.crop_size
-        return int(self.load_size) if self.load_size is not None else crop * 286 // 256
+        return int(self.load_size) if self.load_size is not None else load_size_for(crop)
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))

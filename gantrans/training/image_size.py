@@ -3,8 +3,8 @@
 The papers resize every image to 286 px and crop 256, whatever its size. On a set of 64 px
 images (the size CPU users train at, and the built-in sets' size) that scales each image up
 4x for 16x the arithmetic and checkpoints sized for 256 px networks, with no detail gained.
-So an unset size follows the data: the median shorter side of its images, rounded down to what
-the networks take, and never above the default. Set ``--crop-size`` to scale up on purpose.
+So an unset size follows the data: the median shorter side of its images, rounded to the nearer
+size the networks take, and never above the default. Set ``--crop-size`` to scale up on purpose.
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 #: the training size of the papers (and the most an unset size becomes)
 DEFAULT_CROP_SIZE = 256
+
+
+def load_size_for(crop_size: int) -> int:
+    """The size images are resized to before a ``crop_size`` crop: the reference's 286/256."""
+    return int(crop_size) * 286 // 256
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,8 @@ def choose_crop_size(side: int | None, *, size_multiple: int = 1, min_size: int 
                      load_size: int | None = None, networks: str = "the networks") -> SizeChoice:
     """The training size for images whose typical shorter side is ``side`` px.
 
-    ``size_multiple`` and ``min_size`` are the networks' size rule; a size the rule cannot meet
-    at or below ``side`` keeps the default (the images are then scaled up, and the note says so).
+    ``size_multiple`` and ``min_size`` are the networks' size rule; images smaller than the
+    rule's smallest size are scaled up to it (and the note says so).
     ``load_size``, when given, caps the size: a crop is cut from the image resized to it.
     """
     m = max(1, int(size_multiple))
@@ -45,7 +50,7 @@ def choose_crop_size(side: int | None, *, size_multiple: int = 1, min_size: int 
     if size == DEFAULT_CROP_SIZE:
         if side is not None and side > size:
             return SizeChoice(size, f"{size} px, as the papers crop (the images are about {side} px: resized to "
-                                    f"{size * 286 // 256} first); --crop-size sets another")
+                                    f"{load_size_for(size)} first); --crop-size sets another")
         return SizeChoice(size)
     if side is None or target < side:
         return SizeChoice(size, f"{size} px, at most --load-size {load_size}")
@@ -69,3 +74,19 @@ def other_sizes(size: int, size_multiple: int = 1, cap: int = DEFAULT_CROP_SIZE)
         return [x for x in sizes if x & (x - 1) == 0] + [x for x in sizes if x & (x - 1)]
 
     return powers_first(below) + powers_first(above)
+
+
+def kept_size(side: int, size_multiple: int = 1) -> SizeChoice:
+    """``--preprocess none``: each image keeps its size (down to the multiple), so that is the size."""
+    m = max(1, int(size_multiple))
+    size = max(side // m * m, m)
+    return SizeChoice(size, f"{size} px, the images' own (--preprocess none keeps each image's size)")
+
+
+def taken_size(size: int, side: int | None, networks: str = "the networks") -> SizeChoice:
+    """``size`` chosen from :func:`other_sizes` for images of about ``side`` px, and why."""
+    if side is not None and size > side:
+        return SizeChoice(size, f"{size} px: the images are about {side} px, smaller than {networks} take with "
+                                f"these options, so they are scaled up")
+    return SizeChoice(size, f"{size} px, the largest under the images' size (about {side} px) that {networks} "
+                            f"take; --crop-size sets another")

@@ -56,7 +56,14 @@ from gantrans.training.engine import (
     first_step_error,
     move_batch,
 )
-from gantrans.training.image_size import DEFAULT_CROP_SIZE, SizeChoice, choose_crop_size, other_sizes
+from gantrans.training.image_size import (
+    DEFAULT_CROP_SIZE,
+    choose_crop_size,
+    kept_size,
+    load_size_for,
+    other_sizes,
+    taken_size,
+)
 from gantrans.training.logger import RunLogger
 from gantrans.training.rng import capture_rng, restore_rng, seed_everything
 from gantrans.training.sampler import ResumableBatchSampler
@@ -370,14 +377,13 @@ class Trainer:
         c = self.config
         side = survey.side if survey is not None else None
         self._survey_side = side
-        if c.preprocess == "none" and side is not None:  # each image keeps its size: that is the size
-            size = max(side // multiple * multiple, multiple)
-            choice = SizeChoice(size, f"{size} px, the images' own (--preprocess none keeps each image's size)")
+        if c.preprocess == "none" and side is not None:
+            choice = kept_size(side, multiple)
         else:
             choice = choose_crop_size(side, size_multiple=multiple, min_size=min_size, load_size=c.load_size,
-                                      networks=f"'{generator}' and its discriminator")
+                                      networks=_networks_named(generator))
         if choice.size != c.crop_size:
-            load = c.load_size if c.load_size is not None else choice.size * 286 // 256
+            load = c.load_size if c.load_size is not None else load_size_for(choice.size)
             resized = train.at_size(choice.size, load) if callable(getattr(train, "at_size", None)) else None
             if resized is None:
                 return train
@@ -394,13 +400,8 @@ class Trainer:
         if self.fixed_ds is not None:
             view = getattr(train, "for_samples", None)
             self.fixed_ds = (view() if callable(view) else None) or self.fixed_ds
-        side = getattr(self, "_survey_side", None)
         self.config.crop_size = size
-        self.size_note = (f"{size} px: the images are about {side} px, smaller than '{generator}' and its "
-                          f"discriminator take with these options, so they are scaled up"
-                          if side is not None and size > side else
-                          f"{size} px, the largest under the images' size (about {side} px) that '{generator}' and "
-                          f"its discriminator take; --crop-size sets another")
+        self.size_note = taken_size(size, self._survey_side, _networks_named(generator)).note
 
     def _setup(self) -> None:
         c = self.config
@@ -456,11 +457,11 @@ class Trainer:
         except ConfigError as refused:
             # a size chosen from the images that the networks refuse for a rule their registration
             # does not state: the nearest size they take, rather than an error about a flag not given
-            if not getattr(self, "_auto_sized", False) or self.ckpt or c.preprocess == "none":
+            if not self._auto_sized or self.ckpt or c.preprocess == "none":
                 raise
             multiple, _smallest, generator = self._size_rule
             for size in other_sizes(c.crop_size, multiple):
-                resized = self.train_ds.at_size(size, c.load_size or size * 286 // 256) \
+                resized = self.train_ds.at_size(size, c.load_size or load_size_for(size)) \
                     if callable(getattr(self.train_ds, "at_size", None)) else None
                 if resized is None:
                     raise
@@ -1027,6 +1028,11 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _networks_named(generator: str) -> str:
+    """How a size note names the networks whose rule set the size."""
+    return f"'{generator}' and its discriminator"
 
 
 def _size_rule(recipe_cls: type[Recipe], model: dict[str, Any]) -> tuple[int, int, str]:
