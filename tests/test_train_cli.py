@@ -113,21 +113,31 @@ def test_bench_train_prints_the_figures(tiny, capsys):
 
 def test_bench_counts_the_flops_of_a_step():
     """The count is the convolutions' own arithmetic: forward once, backward twice (input and weight
-    gradients) for a discriminator step on a single conv layer."""
+    gradients) for a discriminator step on a single conv layer — also where the step would compute
+    it by Winograd's fewer products (float32 on the CPU), which the count leaves switched on after."""
+    from gantrans.training import winograd
     from gantrans.training.bench import count_step_flops
 
     class OneConv:
         def __init__(self):
-            self.net = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+            self.net = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False)
             self.nets = self.run_nets = {"D": self.net}
+            self.winograd = True
+            self.convolved_by = []
 
         def step(self, data, step):
-            self.net(data.requires_grad_()).sum().backward()
+            with winograd.fast_convolutions(winograd.Workspace() if self.winograd else None):
+                y = self.net(data.requires_grad_())
+            self.convolved_by.append(y.grad_fn.name())
+            y.sum().backward()
 
     engine = OneConv()
-    x = torch.rand(2, 3, 8, 8)
-    forward = 2 * (2 * 8 * 8) * 4 * 3 * 9  # 2 FLOPs per multiply-add, per output element and tap
+    x = torch.rand(1, 256, 16, 16)
+    forward = 2 * (16 * 16) * 256 * 256 * 9  # 2 FLOPs per multiply-add, per output element and tap
     assert count_step_flops(engine, x, 0) == 3 * forward
+    assert engine.convolved_by == ["ConvolutionBackward0"] and engine.winograd
+    engine.step(x, 1)
+    assert engine.convolved_by[-1] == "_WinogradBackward"
     engine.run_nets = {"D": torch.nn.Identity()}  # what torch.compile leaves: kernels the counter cannot see
     assert count_step_flops(engine, x, 0) is None
 

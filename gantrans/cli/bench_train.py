@@ -30,6 +30,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory-format", choices=("auto", "contiguous", "channels_last"), default="auto",
                    help="layout of images and weights (auto: channels_last on CUDA, contiguous elsewhere, as "
                         "training does)")
+    p.add_argument("--convolutions", choices=("auto", "direct"), default="auto",
+                   help="auto (as training): float32 3x3 convolutions on a CPU by Winograd where it pays off; "
+                        "direct: torch's own convolution everywhere")
     p.add_argument("--baseline", action="store_true",
                    help="also time the reference implementation's own training step (plain PyTorch, fp32, "
                         "same networks; cyclegan and pix2pix), interleaved with ours, and print the ratio; both "
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     r = bench_train(args.recipe, crop=args.crop, batch=args.batch, precision=args.precision, device=args.device,
                     steps=steps, warmup=args.warmup, options=options, compile=args.compile, progress=on_step,
                     baseline=args.baseline, rounds=rounds, profile=args.profile, versus=args.versus,
-                    channels_last=None if args.memory_format == "auto" else args.memory_format == "channels_last")
+                    channels_last=None if args.memory_format == "auto" else args.memory_format == "channels_last",
+                    winograd=args.convolutions == "auto")
     reporter.result(files=[], figures=r)
     if args.json and not reporter.json:
         print(json.dumps(r, indent=2))
@@ -92,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if r.get("thread_changes") and len(r["thread_changes"]) > 1:
         say(f"threads    followed the load: {', '.join(f'{n} at {t:g} s' for t, n in r['thread_changes'])}")
     say(f"settings   {r['threads']} threads, compile {'on' if r['compile'] else 'off'}, "
-        f"channels_last {'on' if r['channels_last'] else 'off'} ({r['openmp']})")
+        f"channels_last {'on' if r['channels_last'] else 'off'}, 3x3 convolutions "
+        f"{'by Winograd where it pays off' if r['winograd'] else 'direct'} ({r['openmp']})")
     say(f"workload   batch {r['batch']} x {r['crop']}px, {r['warmup']} warm-up + {r['rounds']} x {r['steps']} "
         f"timed steps")
     say(f"median     {r['median_s_per_it']:.4f} s/it (min {r['min_s_per_it']:.4f})")

@@ -54,13 +54,19 @@ def peak_memory(device: torch.device) -> tuple[int, str]:
 
 def count_step_flops(engine: Engine, data: Any, step: int) -> int | None:
     """FLOPs of one training step as torch's counter sees them (convolutions and matmuls, the
-    backward pass included); None under ``torch.compile``, whose kernels bypass the counter."""
+    backward pass included); None under ``torch.compile``, whose kernels bypass the counter.
+    The convolutions are counted as such, also where the step computes them by Winograd's
+    fewer products: the work is the step's, whatever the algorithm."""
     if any(engine.run_nets[key] is not net for key, net in engine.nets.items()):
         return None
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
-        engine.step(data, step)
+    winograd, engine.winograd = engine.winograd, False
+    try:
+        with FlopCounterMode(display=False) as counter:
+            engine.step(data, step)
+    finally:
+        engine.winograd = winograd
     return int(counter.get_total_flops())
 
 
@@ -88,7 +94,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
                 steps: int | None = None, warmup: int = 3, options: dict[str, Any] | None = None, compile: bool = False,
                 seed: int = 0, progress: Callable[[int, int], None] | None = None, baseline: bool = False,
                 rounds: int | None = None, profile: bool = False, profile_steps: int = 2,
-                channels_last: bool | None = None, versus: str | None = None) -> dict[str, Any]:
+                channels_last: bool | None = None, versus: str | None = None, winograd: bool = True) -> dict[str, Any]:
     """Time training steps after ``warmup`` untimed ones; returns the figures as a dict.
 
     ``rounds`` blocks of ``steps`` timed steps (defaults: :func:`timing_schedule`). With
@@ -97,7 +103,9 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     reference, ... — so both see the same machine, and the figures include both medians and their
     ratio; both run the recipe's ``paper`` preset (under ``options``), the only settings the
     reference has. ``profile`` adds the top operators of each phase (:func:`profile_step`).
-    ``channels_last`` overrides the Engine's memory format (default: NHWC on CUDA only).
+    ``channels_last`` overrides the Engine's memory format (default: NHWC on CUDA only);
+    ``winograd=False`` keeps torch's direct convolutions where the Engine would use Winograd's
+    (float32 on a CPU: :mod:`gantrans.training.winograd`), on both of our loops.
     ``versus`` (a precision; not with ``baseline``) interleaves the same way a second copy of our
     own step at that precision — same recipe, networks, seed and batch — so ``auto`` can be held
     against ``fp32`` on one machine at one time; the figures then include ``versus`` and
@@ -130,7 +138,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
     prec, prec_note = auto_precision.pick_precision(precision, dev, lambda: cls(dict(options), spec), batch, seed)
     rec = cls(options, spec)
     nets = build_networks(rec, seed)
-    engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last)
+    engine = Engine(rec, nets, dev, prec, compile=compile, channels_last=channels_last, winograd=None if winograd else False)
     data = move_batch(synthetic_batch(spec, batch, seed), dev, engine.channels_last)
     paired = baseline or versus_prec is not None
     steps, rounds = timing_schedule(paired, steps, rounds)
@@ -182,7 +190,8 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
             # Built only now, so the CPU's peak resident set above is gantrans's alone.
             other_recipe = cls(dict(options or {}), spec)
             reference = (_Reference(other_recipe, spec, batch, seed, dev) if baseline else
-                         _OwnStep(other_recipe, spec, batch, seed, dev, str(versus_prec), compile, channels_last))
+                         _OwnStep(other_recipe, spec, batch, seed, dev, str(versus_prec), compile, channels_last,
+                                  winograd))
             _reset_peak(dev)
             run(reference, 0, warmup)
         _reset_peak(dev)
@@ -201,7 +210,7 @@ def bench_train(recipe: str, *, crop: int = 256, batch: int = 1, precision: str 
               "round_medians_s": [statistics.median(b) for b in ours_rounds], "peak_memory_bytes": ours_mem,
               "peak_memory_kind": mem_kind, "threads": torch.get_num_threads(), "openmp": openmp.describe(),
               "thread_changes": governor.history if governor is not None else None,
-              "compile": compile, "channels_last": engine.channels_last,
+              "compile": compile, "channels_last": engine.channels_last, "winograd": engine.winograd,
               "flops_per_step": flops, "achieved_flops_per_s": (flops / median) if flops else None,
               "networks": {k: sum(p.numel() for p in n.parameters()) for k, n in engine.nets.items()}}
     if versus_prec is not None:
@@ -248,9 +257,9 @@ class _OwnStep:
     """Our own step at another precision, on its own networks (same options and seed) and batch."""
 
     def __init__(self, recipe: Recipe, spec: DataSpec, batch: int, seed: int, dev: torch.device, precision: str,
-                 compile: bool, channels_last: bool | None):
+                 compile: bool, channels_last: bool | None, winograd: bool = True):
         self.engine = Engine(recipe, build_networks(recipe, seed), dev, precision, compile=compile,
-                             channels_last=channels_last)
+                             channels_last=channels_last, winograd=None if winograd else False)
         self.data = move_batch(synthetic_batch(spec, batch, seed), dev, self.engine.channels_last)
 
     def __call__(self, step: int) -> None:

@@ -19,6 +19,7 @@ from gantrans.errors import ConfigError, GantransError
 from gantrans.recipe import Batch, Phase, Recipe, build_loss
 from gantrans.training import devices
 from gantrans.training import distributed as D
+from gantrans.training import winograd as W
 
 
 class NonFiniteLoss(GantransError):
@@ -66,7 +67,8 @@ class Engine:
 
     def __init__(self, recipe: Recipe, nets: Mapping[str, nn.Module], device: torch.device, precision: str, *,
                  dist_ctx: D.DistContext | None = None, compile: bool = False,
-                 skip_nonfinite: bool = False, channels_last: bool | None = None):
+                 skip_nonfinite: bool = False, channels_last: bool | None = None,
+                 winograd: bool | None = None):
         self.recipe = recipe
         self.device = device
         self.precision = precision
@@ -85,6 +87,12 @@ class Engine:
             D.broadcast_modules(self.nets.values())
         self.run_nets = self._maybe_compile(compile)
         recipe.attach(self.run_nets)
+        # fp32 on a CPU: 3x3 convolutions by Winograd where it pays off (gantrans.training.winograd).
+        # Not under torch.compile (inductor makes its own kernels) nor with a gradient penalty
+        # (its double backward would go through the hand-written backward).
+        auto = device.type == "cpu" and precision == "fp32" and not compile and not _has_gradient_penalty(recipe)
+        self.winograd = auto if winograd is None else bool(winograd) and auto
+        self._conv_workspace = W.Workspace()
 
         self.specs = {spec.name: spec for spec in recipe.optimizers()}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -169,7 +177,8 @@ class Engine:
         opt = self.optimizers[phase.optimizer]
         self._set_trainable(phase.optimizer)
         opt.zero_grad(set_to_none=True)
-        with profiled(f"{phase.name}: forward + loss"), devices.autocast(self.device, self.precision):
+        with profiled(f"{phase.name}: forward + loss"), devices.autocast(self.device, self.precision), \
+                W.fast_convolutions(self._conv_workspace if self.winograd else None):
             terms = phase.loss(batch, cache)
         if not terms:
             return None
