@@ -110,7 +110,7 @@ def test_outside_the_context_and_for_other_convolutions_torch_convolves():
         assert F.conv2d(x, w, stride=2).grad_fn.name() == "ConvolutionBackward0"
 
 
-def test_the_engine_uses_it_in_float32_on_the_cpu_only():
+def test_the_engine_uses_it_in_float32_on_the_cpu_only(monkeypatch):
     from gantrans.recipe import get_recipe
     from gantrans.training.bench import synthetic_spec
     from gantrans.training.engine import Engine, build_networks
@@ -125,6 +125,9 @@ def test_the_engine_uses_it_in_float32_on_the_cpu_only():
     assert not engine("cyclegan", "bf16").winograd
     # a gradient penalty differentiates the backward again, which the written-out one is not for
     assert not engine("cyclegan", "fp32", {"loss": "wgan-gp"}).winograd
+    monkeypatch.setenv("GANTRANS_WINOGRAD", "0")  # the user's switch
+    assert not engine("cyclegan", "fp32").winograd
+    assert engine("cyclegan", "fp32", winograd=True).winograd  # bench's explicit choice
 
 
 def test_a_training_step_gets_the_gradients_of_torchs_convolution():

@@ -87,11 +87,11 @@ class Engine:
             D.broadcast_modules(self.nets.values())
         self.run_nets = self._maybe_compile(compile)
         recipe.attach(self.run_nets)
-        # fp32 on a CPU: 3x3 convolutions by Winograd where it pays off (gantrans.training.winograd).
-        # Not under torch.compile (inductor makes its own kernels) nor with a gradient penalty
-        # (its double backward would go through the hand-written backward).
+        # fp32 on a CPU: 3x3 convolutions by Winograd where it pays off (gantrans.training.winograd),
+        # unless GANTRANS_WINOGRAD=0. Not under torch.compile (inductor makes its own kernels) nor
+        # with a gradient penalty (its double backward would go through the hand-written backward).
         auto = device.type == "cpu" and precision == "fp32" and not compile and not _has_gradient_penalty(recipe)
-        self.winograd = auto if winograd is None else bool(winograd) and auto
+        self.winograd = auto and (W.allowed() if winograd is None else bool(winograd))
         self._conv_workspace = W.Workspace()
 
         self.specs = {spec.name: spec for spec in recipe.optimizers()}

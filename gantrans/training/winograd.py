@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["Workspace", "conv3x3", "fast_convolutions", "pays_off"]
+__all__ = ["ENV_SWITCH", "Workspace", "allowed", "conv3x3", "fast_convolutions", "pays_off"]
 
 # F(4x4, 3x3) as in Lavin & Gray (2016), for correlation (what CNNs call convolution):
 # Y = A^T [(G g G^T) * (B^T d B)] A, with d a 6x6 input tile and g a 3x3 filter.
@@ -48,6 +48,18 @@ _G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
       (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
 _AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
 TILE, SPAN = 4, 6  # output tile side, input tile side (TILE + 3 - 1)
+
+#: Environment variable that switches Winograd off in training (``0``), e.g. to check whether
+#: a result depends on the algorithm.
+ENV_SWITCH = "GANTRANS_WINOGRAD"
+
+
+def allowed() -> bool:
+    """False when the user switched Winograd off (``GANTRANS_WINOGRAD=0``)."""
+    import os
+
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
 
 #: Smallest channel count (input and output) and smallest number of 4x4 output tiles in a call
 #: for which the Winograd form was faster than oneDNN's direct convolution, forward and
