@@ -1,5 +1,6 @@
 """Toolkit for plugin authors: adversarial losses, gradient penalty, image pool, weight init,
-padding layers that keep their precision under autocast.
+padding layers that keep their precision under autocast, an instance norm whose gradient is
+right in channels_last.
 
 Public and stable: a third-party recipe may import anything listed in ``__all__``. This
 package imports torch.
@@ -18,6 +19,7 @@ from gantrans.gan.losses import (
     WGANGPLoss,
     make_loss,
 )
+from gantrans.gan.norm import InstanceNorm2d
 from gantrans.gan.padding import ReflectionPad2d, ReplicationPad2d
 from gantrans.gan.penalty import gradient_penalty
 from gantrans.gan.pool import ImagePool
@@ -29,6 +31,7 @@ __all__ = [
     "HingeLoss",
     "INIT_TYPES",
     "ImagePool",
+    "InstanceNorm2d",
     "ResidualOutput",
     "LOSSES",
     "LSGANLoss",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from gantrans.errors import ConfigError
+from gantrans.gan import InstanceNorm2d
 from gantrans.options import NORMS
 
 
@@ -20,14 +21,14 @@ def norm_layer(norm: str) -> Callable[[int], nn.Module]:
     """A constructor ``f(channels) -> module`` for the named normalisation.
 
     ``instance`` has no parameters and no running statistics (affine=False,
-    track_running_stats=False) and ``none`` is an Identity that still occupies its slot in the
+    track_running_stats=False; gantrans's layer, whose gradient is right in channels_last) and ``none`` is an Identity that still occupies its slot in the
     layer list: both exactly as the reference, so state_dict indices line up with its checkpoints.
     """
     check_norm(norm)
     if norm == "batch":
         return lambda channels: nn.BatchNorm2d(channels, affine=True, track_running_stats=True)
     if norm == "instance":
-        return lambda channels: nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+        return lambda channels: InstanceNorm2d(channels, affine=False, track_running_stats=False)
     return lambda channels: nn.Identity()
 
 
