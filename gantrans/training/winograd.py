@@ -29,6 +29,7 @@ graphs and their parity checks are unchanged.
 from __future__ import annotations
 
 import contextlib
+import os
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -56,8 +57,6 @@ ENV_SWITCH = "GANTRANS_WINOGRAD"
 
 def allowed() -> bool:
     """False when the user switched Winograd off (``GANTRANS_WINOGRAD=0``)."""
-    import os
-
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
@@ -100,9 +99,12 @@ class Workspace:
             buf = self.buffers[role] = torch.empty(size)
         return buf[:size].view(shape)
 
-    def clear(self) -> None:
-        self.buffers.clear()
 
+def _tiling(h: int, w: int) -> tuple[int, int, int, int]:
+    """For an input of ``h`` x ``w`` (padding included): the output's size and its 4x4 tiles,
+    ``(ho, wo, tile rows, tile columns)``; the last row and column of tiles may overhang."""
+    ho, wo = h - 2, w - 2
+    return ho, wo, -(-ho // TILE), -(-wo // TILE)
 
 
 def _tiles(work: Workspace, x: Tensor, th: int, tw: int) -> Tensor:
@@ -159,8 +161,7 @@ class _Winograd(torch.autograd.Function):
                 pad: tuple[str, tuple[int, int, int, int]] | None) -> Tensor:
         n, _, h, wd = padded.shape
         k = w.shape[0]
-        ho, wo = h - 2, wd - 2
-        th, tw = -(-ho // TILE), -(-wo // TILE)
+        ho, wo, th, tw = _tiling(h, wd)
         t = n * th * tw
         m = work.get("M", SPAN * SPAN, k, t)
         torch.bmm(_filters(work, w), _tiles(work, padded, th, tw), out=m)
@@ -184,8 +185,7 @@ class _Winograd(torch.autograd.Function):
         padded = x if pad is None else F.pad(x, pad[1], pad[0])
         n, c, h, wd = padded.shape
         k = w.shape[0]
-        ho, wo = h - 2, wd - 2
-        th, tw = -(-ho // TILE), -(-wo // TILE)
+        ho, wo, th, tw = _tiling(h, wd)
         t = n * th * tw
         db = gy.sum((0, 2, 3)) if need_b and ctx.has_bias else None
         if (TILE * th, TILE * tw) != (ho, wo):
@@ -231,8 +231,8 @@ def pays_off(x: Tensor, w: Tensor, stride: Any = 1, padding: Any = 0, dilation: 
     k, c = w.shape[:2]
     if min(k, c) < MIN_CHANNELS:
         return False
-    ho, wo = x.shape[2] + 2 * ph - 2, x.shape[3] + 2 * pw - 2
-    return ho > 0 and wo > 0 and x.shape[0] * (-(-ho // TILE)) * (-(-wo // TILE)) >= MIN_TILES
+    ho, wo, th, tw = _tiling(x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+    return ho > 0 and wo > 0 and x.shape[0] * th * tw >= MIN_TILES
 
 
 def conv3x3(x: Tensor, w: Tensor, b: Tensor | None = None, padding: Any = 0,

@@ -21,8 +21,9 @@ def norm_layer(norm: str) -> Callable[[int], nn.Module]:
     """A constructor ``f(channels) -> module`` for the named normalisation.
 
     ``instance`` has no parameters and no running statistics (affine=False,
-    track_running_stats=False; gantrans's layer, whose gradient is right in channels_last) and ``none`` is an Identity that still occupies its slot in the
-    layer list: both exactly as the reference, so state_dict indices line up with its checkpoints.
+    track_running_stats=False; gantrans's layer, whose gradient is right in channels_last) and
+    ``none`` is an Identity that still occupies its slot in the layer list: both exactly as the
+    reference, so state_dict indices line up with its checkpoints.
     """
     check_norm(norm)
     if norm == "batch":
